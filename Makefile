@@ -1,0 +1,57 @@
+# Every target sets up what it needs first (venvs, node_modules), so each works on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The project runs on Python 3.12 (the Lambda runtime's version): python3.12 on PATH if it runs
+# (a pyenv shim may exist without working), else pyenv's newest 3.12.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+  $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt lambdas/requirements.txt pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or put python3.12 on PATH"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed  ## create .venv and install the pinned CDK CLI
+	$(BIN)/mlops setup
+
+up: setup  ## start local AWS (LocalStack on the host)
+	$(BIN)/mlops up
+
+down: $(VENV)/.installed  ## stop local AWS
+	$(BIN)/mlops down
+
+deploy: setup  ## deploy the stack to local AWS
+	$(BIN)/mlops deploy
+
+demo: setup  ## the whole loop on local AWS: deploy, train, score, drift, retrain, promote
+	$(BIN)/mlops demo
+
+lint: $(VENV)/.installed  ## ruff, hadolint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint training/Dockerfile
+
+test: setup  ## every test: unit, infrastructure, end to end on local AWS
+	$(BIN)/python -m pytest
+
+bench: setup  ## benchmarks; results in bench/results
+	$(BIN)/python bench/run.py
+
+clean:  ## remove local AWS state and build outputs (keeps the venvs)
+	-$(BIN)/mlops down
+	rm -rf .local-aws/state cdk.out
+
+.PHONY: help setup up down deploy demo lint test bench clean

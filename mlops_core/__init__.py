@@ -1,0 +1,1 @@
+"""Logic shared by the Lambda functions, the training job and the CLI (bundled into every asset)."""

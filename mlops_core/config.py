@@ -1,0 +1,171 @@
+"""The project configuration (``mlops.toml``), parsed into typed, validated settings."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+CONFIG_ENV = "MLOPS_CONFIG"
+CONFIG_FILE = "mlops.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing a setting or holds an invalid one."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: Literal["numeric", "categorical"]
+    categories: tuple[str, ...] = ()
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type == "numeric"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    holdout_share: float
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    window_files: int
+    min_rows: int
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    chunk_rows: int
+    max_file_bytes: int
+    max_field_chars: int
+    max_bad_row_share: float
+    byte_range_bytes: int
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    bins: int
+    min_rows: int
+    psi_threshold: float
+    drifted_share_threshold: float
+    prediction_psi_threshold: float
+    accuracy_floor: float
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    metric: str
+    tolerance: float
+    floor: float
+
+
+@dataclass(frozen=True)
+class RetrainingSettings:
+    cooldown_seconds: int
+    lock_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str
+    label: str
+    positive_class: int
+    features: tuple[Feature, ...]
+    model: ModelSettings
+    training: TrainingSettings
+    scoring: ScoringSettings
+    drift: DriftSettings
+    promotion: PromotionSettings
+    retraining: RetrainingSettings
+    max_receive_count: int
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] section is missing from {CONFIG_FILE}")
+    return value
+
+
+def _build(cls: type, raw: dict[str, Any], section: str) -> Any:
+    values = _section(raw, section)
+    names = [f for f in cls.__dataclass_fields__]
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ConfigError(f"[{section}] is missing {', '.join(missing)}")
+    return cls(**{n: values[n] for n in names})
+
+
+def parse_config(raw: dict[str, Any]) -> ProjectConfig:
+    """Validate a parsed TOML document and return the typed configuration."""
+    features = []
+    for item in raw.get("features", []):
+        kind = item.get("type")
+        if kind not in ("numeric", "categorical"):
+            raise ConfigError(f"feature {item.get('name')!r}: type must be numeric or categorical")
+        categories = tuple(str(c) for c in item.get("categories", ()))
+        if kind == "categorical" and not categories:
+            raise ConfigError(f"feature {item['name']!r}: a categorical feature needs categories")
+        features.append(Feature(name=str(item["name"]), type=kind, categories=categories))
+    if not features:
+        raise ConfigError(f"{CONFIG_FILE} defines no [[features]]")
+    names = [f.name for f in features]
+    if len(set(names)) != len(names):
+        raise ConfigError("feature names must be unique")
+    label = _section(raw, "label")
+    if label.get("column") in names:
+        raise ConfigError("the label column cannot also be a feature")
+    model = _section(raw, "model")
+    return ProjectConfig(
+        name=str(_section(raw, "project").get("name", "mlops")),
+        label=str(label["column"]),
+        positive_class=int(label.get("positive_class", 1)),
+        features=tuple(features),
+        model=ModelSettings(
+            estimator=str(model["estimator"]),
+            params=dict(model.get("params", {})),
+            seed=int(model.get("seed", 42)),
+            holdout_share=float(model.get("holdout_share", 0.2)),
+        ),
+        training=_build(TrainingSettings, raw, "training"),
+        scoring=_build(ScoringSettings, raw, "scoring"),
+        drift=_build(DriftSettings, raw, "drift"),
+        promotion=_build(PromotionSettings, raw, "promotion"),
+        retraining=_build(RetrainingSettings, raw, "retraining"),
+        max_receive_count=int(_section(raw, "queue")["max_receive_count"]),
+        raw=raw,
+    )
+
+
+def config_path() -> Path:
+    """Where the configuration file is: $MLOPS_CONFIG, else mlops.toml beside the code."""
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    here = Path(__file__).resolve().parent.parent
+    return here / CONFIG_FILE
+
+
+def load_config(path: str | Path | None = None) -> ProjectConfig:
+    """Read and validate the configuration file."""
+    path = Path(path) if path else config_path()
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(raw)

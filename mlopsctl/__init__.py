@@ -1,0 +1,1 @@
+"""Operator tooling: local AWS runner, deploy, data generation and the `mlops` CLI."""

@@ -1,0 +1,52 @@
+"""One local AWS per test session, shared by every end-to-end test.
+
+If local AWS already runs (`make up`, or docker compose), the tests use it and leave it running;
+otherwise the session starts it and stops it at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from mlopsctl.localaws import LocalAws
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    runner = LocalAws(ROOT)
+    already_running = runner.status().running
+    runner.up()
+    yield runner
+    if not already_running:
+        runner.down()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(local_aws: LocalAws) -> str:
+    return local_aws.endpoint
+
+
+@pytest.fixture(scope="session")
+def boto_session(aws_endpoint: str) -> boto3.Session:
+    """A boto3 session whose clients talk to local AWS (localstack-client does the endpoint wiring)."""
+    import localstack_client.session
+
+    return localstack_client.session.Session(
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name=REGION,
+        localstack_host=aws_endpoint.removeprefix("http://"),
+    )
