@@ -1,0 +1,1 @@
+"""The CDK app's constructs: storage, scoring, training, monitoring, wired by one thin stack."""

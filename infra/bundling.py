@@ -1,0 +1,162 @@
+"""Lambda assets built on the host with pip, never with Docker (there is no Docker engine here).
+
+Two assets serve every function:
+- the dependency layer (scikit-learn, numpy, scipy, joblib, Powertools) from lambdas/requirements.txt,
+  trimmed to fit Lambda's 250 MB limit and with precompiled bytecode for the modules the
+  handlers import (Lambda's file system is read-only, so without it every cold start compiles);
+- the code asset: the handler packages under lambdas/, the shared mlops_core package, the training
+  package and the project config, so that every function runs the same shared code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_DIR = ROOT / "lambdas"
+REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
+PYTHON_VERSION = "3.12"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+# Bumped when the bundling steps change, so that cached assets are rebuilt.
+BUNDLER_VERSION = "3"
+
+# Not needed at run time, and together ~100 MB: tests, headers, stubs, Cython sources, sample data.
+TRIM_DIR_NAMES = {"tests", "test", "__pycache__", "include", "datasets/data", "datasets/images"}
+TRIM_SUFFIXES = (".pyi", ".pxd", ".pyx", ".c", ".h", ".cpp", ".hpp", ".f", ".f90")
+# Handler modules whose import closure gets precompiled bytecode.
+HANDLER_MODULES = ("scoring.handler", "retraining.handler", "training_job.handler")
+# The Docker image CDK would use if local bundling ever declined (it never does).
+UNUSED_IMAGE = DockerImage.from_registry("public.ecr.aws/sam/build-python3.12")
+
+
+def _python312() -> str:
+    if sys.version_info[:2] == (3, 12):
+        return sys.executable
+    from mlopsctl.localaws import find_python  # noqa: PLC0415 - only needed off 3.12
+
+    return str(find_python(PYTHON_VERSION))
+
+
+def _trim(site: Path) -> None:
+    for path in sorted(site.rglob("*"), reverse=True):
+        rel = path.relative_to(site).as_posix()
+        if path.is_dir() and (path.name in TRIM_DIR_NAMES or any(rel.endswith(d) for d in TRIM_DIR_NAMES)):
+            # numpy/f2py is imported by scipy and must stay; only its tests go.
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in TRIM_SUFFIXES:
+            path.unlink()
+
+
+def _compile_import_closure(python: str, site: Path) -> int:
+    """Write unchecked-hash .pyc files for every layer module the handlers import; return how many."""
+    probe = (
+        "import importlib, json, sys\n"
+        f"for m in {HANDLER_MODULES!r}: importlib.import_module(m)\n"
+        "print(json.dumps(sorted({getattr(m, '__file__', None) or '' for m in list(sys.modules.values())})))\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        "PYTHONPATH": os.pathsep.join([str(site), str(LAMBDA_DIR), str(ROOT)]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    out = subprocess.run([python, "-c", probe], env=env, check=True, capture_output=True, text=True).stdout
+    files = [Path(f) for f in json.loads(out.splitlines()[-1]) if f.endswith(".py")]
+    layer_files = [f for f in files if f.is_relative_to(site)]
+    for f in layer_files:
+        # Unchecked hashes: the asset zip does not keep source mtimes, which would invalidate
+        # timestamp-based .pyc files on every cold start.
+        py_compile.compile(str(f), doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return len(layer_files)
+
+
+@jsii.implements(ILocalBundling)
+class DependencyLayerBundling:
+    """pip-installs lambdas/requirements.txt into <asset>/python for the target platform."""
+
+    def __init__(self, *, for_host: bool) -> None:
+        self.for_host = for_host
+
+    def try_bundle(self, output_dir: str, *, image=None, **_options) -> bool:
+        site = Path(output_dir) / "python"
+        python = _python312()
+        platform_args = (
+            []
+            if self.for_host
+            else [
+                "--platform", "manylinux_2_28_x86_64",
+                "--platform", "manylinux2014_x86_64",
+                "--implementation", "cp",
+                "--python-version", PYTHON_VERSION,
+                "--only-binary=:all:",
+            ]
+        )  # fmt: skip
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
+             "-r", str(REQUIREMENTS), "--target", str(site), *platform_args],
+            check=True,
+        )  # fmt: skip
+        _trim(site)
+        # Bytecode can only be produced by running the wheels: on the host, or on a linux x86_64
+        # machine for the AWS platform (which this is).
+        if self.for_host or (sys.platform == "linux" and os.uname().machine == "x86_64"):
+            _compile_import_closure(python, site)
+        return True
+
+
+@jsii.implements(ILocalBundling)
+class CodeBundling:
+    """Copies the handler packages, mlops_core, training and mlops.toml into the asset."""
+
+    def try_bundle(self, output_dir: str, *, image=None, **_options) -> bool:
+        out = Path(output_dir)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "requirements*.txt")
+        for package in sorted(p for p in LAMBDA_DIR.iterdir() if (p / "__init__.py").exists()):
+            shutil.copytree(package, out / package.name, ignore=ignore)
+        shutil.copytree(ROOT / "mlops_core", out / "mlops_core", ignore=ignore)
+        shutil.copytree(ROOT / "training", out / "training", ignore=ignore)
+        shutil.copy2(ROOT / "mlops.toml", out / "mlops.toml")
+        return True
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()
+
+
+def dependency_layer_code(*, for_host: bool) -> lambda_.Code:
+    """The layer's code; its hash depends only on the requirements and the platform."""
+    asset_hash = _digest(REQUIREMENTS.read_bytes(), f"host={for_host}/v{BUNDLER_VERSION}".encode())
+    return lambda_.Code.from_asset(
+        str(LAMBDA_DIR),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash,
+        bundling=BundlingOptions(image=UNUSED_IMAGE, local=DependencyLayerBundling(for_host=for_host)),
+    )
+
+
+def function_code() -> lambda_.Code:
+    """The code asset shared by every function; its hash follows the source files."""
+    sources = [*sorted(LAMBDA_DIR.rglob("*.py")), *sorted((ROOT / "mlops_core").rglob("*.py")),
+               *sorted((ROOT / "training").rglob("*.py")), ROOT / "mlops.toml"]  # fmt: skip
+    asset_hash = _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in sources))
+    # The source path only matters when bundling is skipped (template tests): keep it small.
+    return lambda_.Code.from_asset(
+        str(LAMBDA_DIR),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash,
+        bundling=BundlingOptions(image=UNUSED_IMAGE, local=CodeBundling()),
+    )

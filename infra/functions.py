@@ -1,0 +1,82 @@
+"""What every function of the stack shares: runtime, the dependency layer, the code asset, logging."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from . import nag
+from .bundling import RUNTIME, dependency_layer_code, function_code
+
+
+def metrics_statement(namespace: str) -> iam.PolicyStatement:
+    """PutMetricData into one namespace (the action has no resource type, so the namespace scopes it)."""
+    return iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
+
+
+class FunctionAssets(Construct):
+    """The dependency layer and the code asset, created once and used by every function."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bundle_for_host: bool) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=dependency_layer_code(for_host=bundle_for_host),
+            compatible_runtimes=[RUNTIME],
+            description="scikit-learn, numpy, scipy, joblib, Powertools (lambdas/requirements.txt)",
+        )
+        self.code = function_code()
+
+    def function(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        timeout: Duration,
+        memory_size: int,
+        environment: dict[str, str],
+        removal_policy: RemovalPolicy,
+        description: str,
+    ) -> lambda_.Function:
+        """A python3.12 function on the shared code and layer, with its own retained log group."""
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=removal_policy,
+        )
+        # An explicit role, not AWSLambdaBasicExecutionRole: it may write to its own log group only.
+        role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=description)  # fmt: skip
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            scope,
+            construct_id,
+            role=role,
+            runtime=RUNTIME,
+            handler=handler,
+            code=self.code,
+            layers=[self.layer],
+            timeout=timeout,
+            memory_size=memory_size,
+            architecture=lambda_.Architecture.X86_64,
+            environment={"POWERTOOLS_LOG_LEVEL": "INFO", **environment},
+            log_group=log_group,
+            description=description,
+        )
+        nag.acknowledge(
+            function,
+            "L1",
+            "python3.12 on purpose: the layer's wheels, the local executor and the training image are built "
+            "and measured for 3.12; moving is one constant in infra/bundling.py plus a rebuild",
+        )
+        return function

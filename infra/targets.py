@@ -1,0 +1,55 @@
+"""Everything that differs between deploying to AWS and to LocalStack, in one place.
+
+The README's "LocalStack vs AWS" table mirrors this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import Duration, RemovalPolicy
+
+Target = Literal["aws", "localstack"]
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    target: Target
+    # CloudWatch alarm period: LocalStack evaluates alarms every period, so a short one keeps the
+    # local loop quick; on AWS 10 s periods cost more (high-resolution alarms) for no benefit here.
+    alarm_period: Duration
+    # On AWS, training runs as a SageMaker training job from training/Dockerfile. LocalStack has no
+    # SageMaker, ECR or Docker builds here, so the same entrypoint runs in a training Lambda.
+    training_backend: Literal["sagemaker", "lambda"]
+    # Wheels for the Lambda layer: the function's platform on AWS, the host's for LocalStack
+    # (whose functions run as host processes).
+    bundle_for_host: bool
+    # Local stacks are disposable; on AWS the buckets (models, data) survive a stack deletion.
+    removal_policy: RemovalPolicy
+
+
+TARGETS: dict[str, TargetSettings] = {
+    "aws": TargetSettings(
+        target="aws",
+        alarm_period=Duration.seconds(60),
+        training_backend="sagemaker",
+        bundle_for_host=False,
+        removal_policy=RemovalPolicy.RETAIN,
+    ),
+    "localstack": TargetSettings(
+        target="localstack",
+        alarm_period=Duration.seconds(10),
+        training_backend="lambda",
+        bundle_for_host=True,
+        removal_policy=RemovalPolicy.DESTROY,
+    ),
+}
+
+
+def target_settings(name: str) -> TargetSettings:
+    """The settings for a target named in CDK context (`-c target=aws|localstack`)."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}: use one of {', '.join(TARGETS)}") from None
