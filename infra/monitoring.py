@@ -76,7 +76,10 @@ class Monitoring(Construct):
                 # Drift metrics exist only when a batch arrives: no batch is no evidence of drift.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(cw_actions.LambdaAction(retraining_function, use_unique_permission_id=True), cw_actions.SnsAction(alerts))
+            alarm.add_alarm_action(
+                cw_actions.LambdaAction(retraining_function, use_unique_permission_id=True),
+                cw_actions.SnsAction(alerts),
+            )
             alarm.add_ok_action(cw_actions.SnsAction(alerts))
             self.retraining_alarms[name] = alarm
 

@@ -25,7 +25,6 @@ class Storage(Construct):
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))],
             **common,
         )
@@ -74,7 +73,10 @@ class Storage(Construct):
                 principals=[iam.ServicePrincipal("s3.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": source_arn}, "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": source_arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
             )
         )
         cfn_bucket: s3.CfnBucket = self.data_bucket.node.default_child  # type: ignore[assignment]

@@ -69,6 +69,9 @@ class Training(Construct):
                 description="Runs the training entrypoint (LocalStack stand-in for the SageMaker job)",
             )
             job_role = self.training_function.role
+            # A failed run is reported and the next alarm retrains; Lambda's async retries would
+            # instead re-run it twice behind the lock's back.
+            self.training_function.configure_async_invoke(retry_attempts=0)
             retraining_env["TRAINING_FUNCTION_NAME"] = self.training_function.function_name
         else:
             self.image = ecr_assets.DockerImageAsset(

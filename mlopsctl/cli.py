@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import typer
 
+from .deploy import STACK_NAME, DeployError
+from .deploy import deploy as deploy_stack
 from .localaws import LocalAws, LocalAwsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +49,20 @@ def down() -> None:
     typer.echo("local AWS stopped" if stopped else "nothing to stop: local AWS was not started by this project")
 
 
+@app.command()
+def deploy(
+    target: str = typer.Option("localstack", help="localstack (local AWS on this machine) or aws (your account)"),
+) -> None:
+    """Deploy the stack (bootstraps local AWS first if needed); writes the stack outputs file."""
+    if target not in ("localstack", "aws"):
+        raise CliError(f"unknown target {target!r}", "use --target localstack or --target aws")
+    started = time.monotonic()
+    outputs = deploy_stack(ROOT, target=target, log=lambda msg: typer.echo(msg, err=True))
+    typer.echo(f"deployed {STACK_NAME} to {target} in {time.monotonic() - started:.0f} s")
+    for key in ("DataBucket", "ModelsBucket", "ScoringQueueUrl"):
+        typer.echo(f"  {key}: {outputs.get(key)}")
+
+
 @app.command("local-status")
 def local_status() -> None:
     """Whether local AWS is running, and who started it."""
@@ -56,7 +73,7 @@ def main() -> None:
     """Console-script entry point: expected failures print one line and a hint."""
     try:
         app(standalone_mode=False)
-    except (CliError, LocalAwsError) as exc:
+    except (CliError, LocalAwsError, DeployError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         hint = getattr(exc, "hint", "")
         if hint:

@@ -1,0 +1,59 @@
+"""Lambda entry point: CloudWatch alarm events (ALARM transitions only) and manual triggers."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
+
+from mlops_core.config import load_config
+from mlops_core.runs import RunLedger, utcnow
+
+from .backends import backend_from_environment
+from .logic import start_training
+
+logger = Logger()
+CONFIG = load_config()
+
+
+def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    """(trigger, force) for an event; trigger None when the event is not a reason to train.
+
+    Alarm events start a run only on a transition into ALARM; OK and INSUFFICIENT_DATA are ignored.
+    A manual trigger is {"source": "manual", "reason": "..."} and skips the cooldown.
+    """
+    if event.get("source") == "aws.cloudwatch":
+        alarm = CloudWatchAlarmEvent(event)
+        if alarm.alarm_data.state.value != "ALARM":
+            return None, False
+        return {
+            "source": "alarm",
+            "alarm": alarm.alarm_data.alarm_name,
+            "reason": alarm.alarm_data.state.reason,
+            "at": alarm.alarm_data.state.timestamp,
+        }, False
+    if event.get("source") == "manual":
+        return {"source": "manual", "reason": str(event.get("reason", "started by hand"))}, True
+    raise ValueError("unrecognised event: expected a CloudWatch alarm event or {'source': 'manual'}")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    trigger, force = parse_trigger(event)
+    if trigger is None:
+        logger.info("ignored: not an ALARM transition")
+        return {"started": False, "reason": "not-an-alarm-transition"}
+    ledger = RunLedger(boto3.client("s3"), os.environ["MODELS_BUCKET"])
+    result = start_training(
+        trigger=trigger,
+        ledger=ledger,
+        backend=backend_from_environment(boto3.client),
+        settings=CONFIG.retraining,
+        now=utcnow(),
+        force=force,
+    )
+    logger.info("retraining decision", extra={**result, "trigger": trigger})
+    return result

@@ -1,0 +1,1 @@
+"""The training function: LocalStack's stand-in for the SageMaker training job (same entrypoint)."""

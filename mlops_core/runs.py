@@ -1,0 +1,127 @@
+"""Training runs: a lock so only one runs at a time, a cooldown, and one record per run.
+
+All of it lives in the models bucket under registry/: `training.lock` (taken with a conditional
+write, so two alarms firing together start one run) and `runs/<run id>.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import layout
+
+PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable id that is also a valid SageMaker training-job name."""
+    return f"run-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _is_precondition_failure(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error.get("Code") in PRECONDITION_CODES or status in (409, 412)
+
+
+@dataclass(frozen=True)
+class Lock:
+    run_id: str
+    expires_at: datetime
+    etag: str
+
+
+class RunLedger:
+    """The lock and run records of one models bucket."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    # ------------------------------------------------------------------ lock
+    def current_lock(self) -> Lock | None:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        body = json.loads(obj["Body"].read())
+        return Lock(body["run_id"], datetime.fromisoformat(body["expires_at"]), obj["ETag"])
+
+    def acquire(self, run_id: str, *, ttl_seconds: int, now: datetime) -> bool:
+        """Take the lock for `run_id`; False if another live run holds it. An expired lock is taken over."""
+        body = json.dumps({"run_id": run_id, "acquired_at": now.isoformat(),
+                           "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat()})  # fmt: skip
+        existing = self.current_lock()
+        if existing is not None and existing.expires_at > now:
+            return False
+        # Conditional writes make the check-and-take atomic: a concurrent taker gets 412.
+        condition = {"IfMatch": existing.etag} if existing else {"IfNoneMatch": "*"}
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=layout.LOCK_KEY, Body=body.encode(), **condition)
+        except ClientError as exc:
+            if _is_precondition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release(self, run_id: str) -> bool:
+        """Release the lock if `run_id` holds it (a run never frees another run's lock)."""
+        lock = self.current_lock()
+        if lock is None or lock.run_id != run_id:
+            return False
+        self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+        return True
+
+    # ------------------------------------------------------------------ records
+    def record(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Create or update the record of a run (merging `fields` into it)."""
+        record = self.get(run_id) or {"run_id": run_id}
+        record.update(fields)
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=f"{layout.RUNS}{run_id}.json",
+            Body=json.dumps(record, indent=2, default=str).encode(),
+            ContentType="application/json",
+        )
+        return record
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=f"{layout.RUNS}{run_id}.json")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return json.loads(obj["Body"].read())
+
+    def recent(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest run records first (run ids sort by start time)."""
+        keys: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=layout.RUNS):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        newest = sorted(keys, reverse=True)[:limit]
+        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()) for k in newest]
+
+    def in_cooldown(self, *, cooldown_seconds: int, now: datetime) -> dict[str, Any] | None:
+        """The latest alarm-triggered run if it started less than `cooldown_seconds` ago, else None.
+
+        Only alarm-triggered runs count: the cooldown stops alarm storms from retraining again and
+        again; a run started by hand, or one that failed, does not hold back the next alarm.
+        """
+        for run in self.recent(limit=20):
+            if run.get("trigger", {}).get("source") == "alarm" and run.get("status") in ("started", "succeeded"):
+                started = datetime.fromisoformat(run["started_at"])
+                return run if now - started < timedelta(seconds=cooldown_seconds) else None
+        return None

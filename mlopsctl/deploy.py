@@ -1,0 +1,102 @@
+"""Deploy the CDK app with the pinned CDK CLI from node_modules: cdklocal for LocalStack, cdk for AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .localaws import LocalAws
+
+STACK_NAME = "MlopsStack"
+LOCAL_ACCOUNT = "000000000000"
+LOCAL_REGION = "us-east-1"
+
+
+class DeployError(RuntimeError):
+    """The CDK CLI failed; the message holds the end of its output."""
+
+
+def outputs_path(root: Path, target: str) -> Path:
+    """Where `deploy` writes the stack outputs (the CLI and the tests read them)."""
+    return root / ".local-aws" / "outputs.json" if target == "localstack" else root / "outputs-aws.json"
+
+
+def load_outputs(root: Path, target: str) -> dict[str, str] | None:
+    """The outputs of the last deploy to `target`, or None if it was never deployed."""
+    path = outputs_path(root, target)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get(STACK_NAME)
+
+
+def cdk_environment(root: Path, target: str, endpoint: str | None = None) -> dict[str, str]:
+    """The CDK CLI's environment: quiet, no telemetry; for LocalStack, its endpoint and test credentials."""
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    if target == "localstack":
+        env.update(
+            AWS_ENDPOINT_URL=endpoint or "http://127.0.0.1:4566",
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - LocalStack accepts any credentials
+            AWS_DEFAULT_REGION=LOCAL_REGION,
+            AWS_REGION=LOCAL_REGION,
+            CDK_DEFAULT_ACCOUNT=LOCAL_ACCOUNT,
+            CDK_DEFAULT_REGION=LOCAL_REGION,
+        )
+        env.pop("AWS_PROFILE", None)
+    return env
+
+
+def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Callable[[str], None]) -> None:
+    log("$ " + " ".join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd)))
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise DeployError(f"{Path(cmd[0]).name} {cmd[1]} failed (exit {proc.returncode}):\n{tail}")
+
+
+def _bootstrapped(env: dict[str, str]) -> bool:
+    cfn = boto3.client(
+        "cloudformation", endpoint_url=env.get("AWS_ENDPOINT_URL"), region_name=env.get("AWS_REGION")
+    )
+    try:
+        stacks = cfn.describe_stacks(StackName="CDKToolkit")["Stacks"]
+    except ClientError:
+        return False
+    status = stacks[0]["StackStatus"] if stacks else ""
+    return status.endswith("_COMPLETE") and "ROLLBACK" not in status
+
+
+def deploy(root: Path, *, target: str, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Bootstrap if needed, deploy the stack to `target`, and return its outputs."""
+    cli_name = "cdklocal" if target == "localstack" else "cdk"
+    cli = root / "node_modules" / ".bin" / cli_name
+    if not cli.exists():
+        raise DeployError(f"{cli_name} is not installed: run `make setup` (npm ci installs the pinned CDK CLI)")
+    endpoint = None
+    if target == "localstack":
+        endpoint = LocalAws(root, log=log).up().endpoint
+    env = cdk_environment(root, target, endpoint)
+    if target == "localstack" and not _bootstrapped(env):
+        _run([str(cli), "bootstrap", f"aws://{LOCAL_ACCOUNT}/{LOCAL_REGION}"], cwd=root, env=env, log=log)
+    outputs = outputs_path(root, target)
+    outputs.parent.mkdir(parents=True, exist_ok=True)
+    _run(
+        [str(cli), "deploy", STACK_NAME, "-c", f"target={target}", "--require-approval", "never",
+         "--outputs-file", str(outputs)],
+        cwd=root,
+        env=env,
+        log=log,
+    )  # fmt: skip
+    return load_outputs(root, target) or {}
