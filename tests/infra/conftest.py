@@ -12,7 +12,6 @@ from aws_cdk.assertions import Template
 from infra.app import build_app
 from mlops_core.config import load_config
 
-
 ROOT = Path(__file__).resolve().parents[2]
 # The feature flags and defaults the CDK CLI passes from cdk.json.
 CDK_JSON_CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]

@@ -107,8 +107,8 @@ def test_given_the_alarms_then_thresholds_come_from_config_and_actions_retrain_a
         "PredictionPSI": (config.drift.prediction_psi_threshold, "GreaterThanThreshold"),
         "ModelAccuracy": (config.drift.accuracy_floor, "LessThanThreshold"),
     }
-    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-              if "MetricName" in a["Properties"]}  # fmt: skip
+    all_alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in all_alarms if "MetricName" in a["Properties"]}
     for metric, (threshold, comparison) in expected.items():
         alarm = alarms[metric]
         assert alarm["Threshold"] == threshold
@@ -148,7 +148,8 @@ def test_given_the_training_job_then_it_reads_only_labeled_prefixes_of_the_data_
     role_path = "Training/JobFunctionRole" if target == "localstack" else "Training/JobRole"
     role = logical_id(template, "AWS::IAM::Role", role_path)
     data = logical_id(template, "AWS::S3::Bucket", "Storage/Data")
-    resources_ = json.dumps([s["Resource"] for s in statements_touching(policy_documents_of_role(template, role), data)])
+    statements = statements_touching(policy_documents_of_role(template, role), data)
+    resources_ = json.dumps([s["Resource"] for s in statements])
     assert "/training/*" in resources_ and "/feedback/*" in resources_
     assert "/incoming/" not in resources_
 

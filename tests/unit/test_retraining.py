@@ -1,0 +1,216 @@
+"""Retraining: alarm parsing, the run lock, the cooldown and both training backends (moto S3/SageMaker)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+from retraining.backends import LambdaBackend, SageMakerBackend
+from retraining.handler import parse_trigger
+from retraining.logic import start_training
+
+from mlops_core.config import RetrainingSettings
+from mlops_core.runs import RunLedger
+
+BUCKET = "models-bucket"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SETTINGS = RetrainingSettings(cooldown_seconds=300, lock_ttl_seconds=1800)
+
+
+def alarm_event(state: str, name: str = "mlops-WorstFeaturePSI") -> dict:
+    return {
+        "source": "aws.cloudwatch",
+        "alarmArn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}",
+        "accountId": "000000000000",
+        "time": "2026-11-22T12:00:00.000+0000",
+        "region": "us-east-1",
+        "alarmData": {
+            "alarmName": name,
+            "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint [0.9] > 0.2",
+                      "timestamp": "2026-11-22T12:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-22T11:59:00.000+0000"},
+            "configuration": {"metrics": []},
+        },
+    }  # fmt: skip
+
+
+class RecordingBackend:
+    """A backend that records the runs it was asked to start (stands in for the Lambda invoke)."""
+
+    name = "fake"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.started: list[str] = []
+        self.fail = fail
+
+    def start(self, run_id, trigger):
+        if self.fail:
+            raise RuntimeError("backend unavailable")
+        self.started.append(run_id)
+        return {"ok": True}
+
+
+@pytest.fixture
+def ledger():
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        yield RunLedger(s3, BUCKET)
+
+
+ALARM = {"source": "alarm", "alarm": "mlops-WorstFeaturePSI"}
+
+
+@pytest.mark.parametrize("state", ["OK", "INSUFFICIENT_DATA"])
+def test_given_a_transition_out_of_alarm_when_parsed_then_it_is_not_a_reason_to_train(state):
+    assert parse_trigger(alarm_event(state)) == (None, False)
+
+
+def test_given_an_alarm_transition_when_parsed_then_the_trigger_names_the_alarm_and_reason():
+    trigger, force = parse_trigger(alarm_event("ALARM"))
+    assert trigger["source"] == "alarm" and trigger["alarm"] == "mlops-WorstFeaturePSI"
+    assert "Threshold Crossed" in trigger["reason"]
+    assert force is False
+
+
+def test_given_a_manual_trigger_when_parsed_then_it_skips_the_cooldown():
+    trigger, force = parse_trigger({"source": "manual", "reason": "new data"})
+    assert trigger == {"source": "manual", "reason": "new data"} and force is True
+
+
+def test_given_an_unknown_event_when_parsed_then_a_clear_error():
+    with pytest.raises(ValueError, match="unrecognised event"):
+        parse_trigger({"hello": "world"})
+
+
+def test_given_no_run_when_an_alarm_fires_then_one_run_starts_holding_the_lock(ledger):
+    backend = RecordingBackend()
+    result = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    assert result["started"] is True
+    assert backend.started == [result["run_id"]]
+    assert ledger.current_lock().run_id == result["run_id"]
+    record = ledger.get(result["run_id"])
+    assert record["status"] == "started" and record["trigger"] == ALARM
+
+
+def test_given_a_running_training_when_another_alarm_fires_then_it_does_not_start_a_second(ledger):
+    backend = RecordingBackend()
+    first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    second = start_training(trigger={"source": "manual"}, ledger=ledger, backend=backend, settings=SETTINGS,
+                            now=NOW + timedelta(seconds=1), force=True)  # fmt: skip
+    assert second == {"started": False, "reason": "locked", "run_id": first["run_id"]}
+    assert len(backend.started) == 1
+
+
+def test_given_two_alarms_at_the_same_moment_when_both_handled_concurrently_then_exactly_one_run(ledger):
+    backend = RecordingBackend()
+    results: list[dict] = []
+    barrier = threading.Barrier(4)
+
+    def fire() -> None:
+        barrier.wait()
+        results.append(start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW))
+
+    threads = [threading.Thread(target=fire) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r["started"] for r in results) == 1
+    assert len(backend.started) == 1
+
+
+def test_given_a_finished_alarm_run_when_an_alarm_fires_within_the_cooldown_then_skipped_but_manual_runs(ledger):
+    backend = RecordingBackend()
+    first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    ledger.record(first["run_id"], status="succeeded")
+    assert ledger.release(first["run_id"])
+    later = NOW + timedelta(seconds=SETTINGS.cooldown_seconds - 1)
+    skipped = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=later)
+    assert skipped == {"started": False, "reason": "cooldown", "run_id": first["run_id"]}
+    manual = start_training(trigger={"source": "manual"}, ledger=ledger, backend=backend, settings=SETTINGS,
+                            now=later, force=True)  # fmt: skip
+    assert manual["started"] is True
+
+
+def test_given_the_cooldown_over_when_an_alarm_fires_then_a_run_starts(ledger):
+    backend = RecordingBackend()
+    first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    ledger.record(first["run_id"], status="succeeded")
+    ledger.release(first["run_id"])
+    after = NOW + timedelta(seconds=SETTINGS.cooldown_seconds + 1)
+    assert start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=after)["started"]
+
+
+def test_given_a_failed_run_when_the_next_alarm_fires_then_it_retrains_despite_the_cooldown(ledger):
+    backend = RecordingBackend()
+    first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    ledger.record(first["run_id"], status="failed")
+    ledger.release(first["run_id"])
+    again = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS,
+                           now=NOW + timedelta(seconds=10))  # fmt: skip
+    assert again["started"] is True
+
+
+def test_given_a_lock_left_by_a_crashed_run_when_it_expires_then_it_is_taken_over(ledger):
+    assert ledger.acquire("run-crashed", ttl_seconds=60, now=NOW)
+    assert not ledger.acquire("run-b", ttl_seconds=60, now=NOW + timedelta(seconds=30))
+    assert ledger.acquire("run-c", ttl_seconds=60, now=NOW + timedelta(seconds=61))
+    assert ledger.current_lock().run_id == "run-c"
+
+
+def test_given_a_lock_when_another_run_releases_it_then_it_stays(ledger):
+    assert ledger.acquire("run-a", ttl_seconds=60, now=NOW)
+    assert ledger.release("run-b") is False
+    assert ledger.current_lock().run_id == "run-a"
+
+
+def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_released_and_failure_recorded(ledger):
+    with pytest.raises(RuntimeError, match="backend unavailable"):
+        start_training(trigger=ALARM, ledger=ledger, backend=RecordingBackend(fail=True), settings=SETTINGS, now=NOW)
+    assert ledger.current_lock() is None
+    (run,) = ledger.recent()
+    assert run["status"] == "failed" and "backend unavailable" in run["error"]
+
+
+def test_given_the_sagemaker_backend_when_started_then_a_training_job_named_after_the_run_exists():
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        backend = SageMakerBackend(
+            sagemaker,
+            image_uri="000000000000.dkr.ecr.us-east-1.amazonaws.com/training:latest",
+            role_arn="arn:aws:iam::000000000000:role/sagemaker-training",
+            instance_type="ml.m5.large",
+            max_runtime_s=3600,
+            output_path="s3://models-bucket/sagemaker-output/",
+            environment={"DATA_BUCKET": "data-bucket", "MODELS_BUCKET": "models-bucket"},
+        )
+        handle = backend.start("run-20261122T120000Z-abc123", ALARM)
+        job = sagemaker.describe_training_job(TrainingJobName="run-20261122T120000Z-abc123")
+    assert handle["training_job_arn"].endswith("run-20261122T120000Z-abc123")
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith("training:latest")
+    assert job["RoleArn"].endswith("role/sagemaker-training")
+    assert job["OutputDataConfig"]["S3OutputPath"] == "s3://models-bucket/sagemaker-output/"
+    assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 3600
+
+
+class FakeLambda:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def invoke(self, **kwargs):
+        self.calls.append(kwargs)
+        return {"StatusCode": 202}
+
+
+def test_given_the_lambda_backend_when_started_then_the_training_function_is_invoked_asynchronously():
+    fake = FakeLambda()
+    handle = LambdaBackend(fake, "training-fn").start("run-x", ALARM)
+    (call,) = fake.calls
+    assert call["FunctionName"] == "training-fn" and call["InvocationType"] == "Event"
+    assert json.loads(call["Payload"]) == {"run_id": "run-x", "trigger": ALARM}
+    assert handle["status_code"] == 202
