@@ -15,8 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import layout
-
-PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+from .s3errors import is_missing, is_precondition_failure
 
 
 def utcnow() -> datetime:
@@ -26,12 +25,6 @@ def utcnow() -> datetime:
 def new_run_id(now: datetime) -> str:
     """A sortable id that is also a valid SageMaker training-job name."""
     return f"run-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def _is_precondition_failure(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.get("Code") in PRECONDITION_CODES or status in (409, 412)
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ class RunLedger:
         try:
             obj = self.s3.get_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            if is_missing(exc):
                 return None
             raise
         body = json.loads(obj["Body"].read())
@@ -71,7 +64,7 @@ class RunLedger:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=layout.LOCK_KEY, Body=body.encode(), **condition)
         except ClientError as exc:
-            if _is_precondition_failure(exc):
+            if is_precondition_failure(exc):
                 return False
             raise
         return True
@@ -101,7 +94,7 @@ class RunLedger:
         try:
             obj = self.s3.get_object(Bucket=self.bucket, Key=f"{layout.RUNS}{run_id}.json")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            if is_missing(exc):
                 return None
             raise
         return json.loads(obj["Body"].read())

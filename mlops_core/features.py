@@ -1,0 +1,72 @@
+"""The feature schema and the model pipeline: what training fits and scoring feeds, in one place."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .config import ConfigError, Feature, ProjectConfig
+
+
+def _estimator(path: str, params: dict[str, Any]) -> Any:
+    # Only scikit-learn classes: the config must never be a way to import arbitrary code.
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name.startswith("sklearn."):
+        raise ConfigError(f"model.estimator must be a scikit-learn class (sklearn.*), not {path!r}")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"model.estimator {path!r} does not exist in this scikit-learn") from exc
+    if not hasattr(cls, "predict_proba"):
+        raise ConfigError(f"model.estimator {path!r} has no predict_proba: scoring needs probabilities")
+    return cls(**params)
+
+
+def build_pipeline(config: ProjectConfig) -> Pipeline:
+    """Preprocessing (scaled numerics, one-hot categories) + the configured estimator."""
+    numeric = [i for i, f in enumerate(config.features) if f.is_numeric]
+    categorical = [i for i, f in enumerate(config.features) if not f.is_numeric]
+    transformers: list[tuple[str, Any, list[int]]] = []
+    if numeric:
+        transformers.append(("numeric", StandardScaler(), numeric))
+    if categorical:
+        encoder = OneHotEncoder(
+            categories=[list(config.features[i].categories) for i in categorical],
+            handle_unknown="ignore",
+            sparse_output=False,
+        )
+        transformers.append(("categorical", encoder, categorical))
+    return Pipeline([
+        ("preprocess", ColumnTransformer(transformers)),
+        ("model", _estimator(config.model.estimator, config.model.params)),
+    ])  # fmt: skip
+
+
+def model_input(columns: Mapping[str, np.ndarray], features: Sequence[Feature]) -> np.ndarray:
+    """The pipeline's input: a 2-D object array, one column per feature in schema order."""
+    n = len(columns[features[0].name])
+    out = np.empty((n, len(features)), dtype=object)
+    for j, feature in enumerate(features):
+        out[:, j] = columns[feature.name]
+    return out
+
+
+def schema_dict(config: ProjectConfig) -> dict[str, Any]:
+    """The feature schema as stored in a model's manifest (scoring validates input against it)."""
+    return {
+        "features": [{"name": f.name, "type": f.type, "categories": list(f.categories)} for f in config.features],
+        "label": config.label,
+        "positive_class": config.positive_class,
+    }
+
+
+def features_from_schema(schema: Mapping[str, Any]) -> tuple[Feature, ...]:
+    """The features of a manifest's schema."""
+    return tuple(Feature(name=f["name"], type=f["type"], categories=tuple(f.get("categories", ())))
+                 for f in schema["features"])  # fmt: skip

@@ -1,0 +1,184 @@
+"""The model registry in S3: immutable versions, a champion pointer moved by conditional writes,
+and a history of every decision.
+
+models/<version>/model.joblib      the artifact (joblib)
+models/<version>/manifest.json     what it is: data, parameters, metrics, schema, profile, SHA-256
+registry/champion.json             {"version", "promoted_at", "previous", ...}
+registry/history/<time>-<kind>-<version>.json   one object per decision, never rewritten
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+from botocore.exceptions import ClientError
+
+from . import layout
+from .s3errors import is_missing, is_precondition_failure
+
+
+class RegistryError(RuntimeError):
+    """Base class of registry errors."""
+
+
+class NoChampion(RegistryError):
+    """No model has been promoted yet."""
+
+
+class UnknownVersion(RegistryError):
+    """The version does not exist in the registry."""
+
+
+class ChampionConflict(RegistryError):
+    """Someone else moved the champion pointer between our read and our write."""
+
+
+class ArtifactIntegrityError(RegistryError):
+    """The artifact's SHA-256 differs from its manifest's: it was corrupted or swapped."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    etag: str
+    record: dict[str, Any]
+
+
+def new_version_id(now: datetime | None = None) -> str:
+    """Sortable by creation time: v20261122T231500Z-3fa9c1."""
+    now = now or datetime.now(UTC)
+    return f"v{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+class Registry:
+    """Model versions and the champion pointer in one models bucket."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def _get_json(self, key: str) -> tuple[dict[str, Any], str]:
+        obj = self.s3.get_object(Bucket=self.bucket, Key=key)
+        return json.loads(obj["Body"].read()), obj["ETag"]
+
+    def _put_json(self, key: str, body: dict[str, Any], **condition: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(body, indent=2, default=str).encode(),
+                           ContentType="application/json", **condition)  # fmt: skip
+
+    # ------------------------------------------------------------------ versions
+    def publish(self, artifact: bytes, manifest: dict[str, Any], *, version: str | None = None) -> str:
+        """Store a new version (artifact, then manifest); never overwrites an existing one."""
+        version = version or new_version_id()
+        prefix = f"{layout.MODELS}{version}/"
+        manifest = {
+            **manifest,
+            "version": version,
+            "created_at": manifest.get("created_at") or datetime.now(UTC).isoformat(),
+            "artifact_key": f"{prefix}model.joblib",
+            "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
+            "artifact_bytes": len(artifact),
+        }
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=manifest["artifact_key"], Body=artifact, IfNoneMatch="*")
+            self._put_json(f"{prefix}manifest.json", manifest, IfNoneMatch="*")
+        except ClientError as exc:
+            if is_precondition_failure(exc):
+                raise RegistryError(f"version {version} already exists; versions are never overwritten") from exc
+            raise
+        return version
+
+    def manifest(self, version: str) -> dict[str, Any]:
+        try:
+            return self._get_json(f"{layout.MODELS}{version}/manifest.json")[0]
+        except ClientError as exc:
+            if is_missing(exc):
+                raise UnknownVersion(f"model version {version!r} does not exist") from exc
+            raise
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every version's manifest, oldest first."""
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=layout.MODELS):
+            keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith("/manifest.json")]
+        return sorted((self._get_json(k)[0] for k in keys), key=lambda m: m["version"])
+
+    def verified_artifact(self, version: str) -> tuple[bytes, dict[str, Any]]:
+        """The artifact's bytes and the manifest, if the bytes have the manifest's SHA-256."""
+        manifest = self.manifest(version)
+        artifact = self.s3.get_object(Bucket=self.bucket, Key=manifest["artifact_key"])["Body"].read()
+        digest = hashlib.sha256(artifact).hexdigest()
+        if digest != manifest["artifact_sha256"]:
+            raise ArtifactIntegrityError(
+                f"artifact of model {version} has SHA-256 {digest}, but its manifest says "
+                f"{manifest['artifact_sha256']}: refusing to load it (corrupted or swapped). "
+                "Roll back to a good version (`mlops rollback VERSION`), then redrive."
+            )
+        return artifact, manifest
+
+    def load_model(self, version: str) -> tuple[Any, dict[str, Any]]:
+        """The model object and its manifest, after checking the artifact's SHA-256.
+
+        Unpickling runs code, so a mismatched artifact is refused before joblib ever sees it.
+        """
+        artifact, manifest = self.verified_artifact(version)
+        return joblib.load(io.BytesIO(artifact)), manifest
+
+    # ------------------------------------------------------------------ champion
+    def champion(self) -> Champion | None:
+        try:
+            record, etag = self._get_json(layout.CHAMPION_KEY)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        return Champion(record["version"], etag, record)
+
+    def promote(self, version: str, *, expected: Champion | None, decision: dict[str, Any]) -> None:
+        """Point the champion at `version` if it still is `expected` (a conditional write)."""
+        record = {
+            "version": version,
+            "promoted_at": datetime.now(UTC).isoformat(),
+            "previous": expected.version if expected else None,
+            "decision": decision,
+        }
+        condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
+        try:
+            self._put_json(layout.CHAMPION_KEY, record, **condition)
+        except ClientError as exc:
+            if is_precondition_failure(exc):
+                raise ChampionConflict(
+                    f"the champion changed while promoting {version}; nothing was changed"
+                ) from exc
+            raise
+
+    def rollback(self, version: str, *, reason: str) -> None:
+        """Make an earlier version the champion again, after verifying it; recorded in the history."""
+        self.verified_artifact(version)  # raises UnknownVersion / ArtifactIntegrityError
+        current = self.champion()
+        decision = {"kind": "rollback", "version": version, "reasons": [reason],
+                    "previous": current.version if current else None}  # fmt: skip
+        self.promote(version, expected=current, decision=decision)
+        self.record_decision(decision)
+
+    # ------------------------------------------------------------------ history
+    def record_decision(self, decision: dict[str, Any]) -> str:
+        """Keep a decision (promote, reject, rollback) as a new object; return its key."""
+        now = datetime.now(UTC)
+        key = (f"{layout.HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{decision.get('kind', 'decision')}-"
+               f"{decision.get('version', 'none')}.json")  # fmt: skip
+        self._put_json(key, {**decision, "at": now.isoformat()}, IfNoneMatch="*")
+        return key
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest decisions first."""
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=layout.HISTORY):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return [self._get_json(k)[0] for k in sorted(keys, reverse=True)[:limit]]

@@ -1,0 +1,178 @@
+"""Operator actions on a deployed stack, as plain functions over boto3 clients (the CLI wraps them)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from mlops_core.registry import Registry
+from mlops_core.runs import RunLedger
+
+from .deploy import LOCAL_REGION, load_outputs
+
+
+class OpsError(RuntimeError):
+    """An operation failed in a way the operator can fix; `hint` says how."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class Pipeline:
+    """A deployed stack: its outputs and clients aimed at the target's endpoint."""
+
+    outputs: dict[str, str]
+    session: boto3.Session
+    endpoint: str | None
+
+    @classmethod
+    def connect(cls, root: Path, target: str = "localstack", endpoint: str | None = None) -> Pipeline:
+        outputs = load_outputs(root, target)
+        if not outputs:
+            raise OpsError(f"the stack is not deployed to {target}", f"run `mlops deploy --target {target}` first")
+        if target == "localstack":
+            session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test",  # noqa: S106
+                                    region_name=LOCAL_REGION)  # fmt: skip
+            endpoint = endpoint or "http://127.0.0.1:4566"
+        else:
+            session, endpoint = boto3.Session(), None
+        return cls(outputs, session, endpoint)
+
+    def client(self, service: str, **config: Any) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint, config=Config(retries={"mode": "standard"},
+                                                                                       **config))  # fmt: skip
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def data_bucket(self) -> str:
+        return self.outputs["DataBucket"]
+
+    @property
+    def models_bucket(self) -> str:
+        return self.outputs["ModelsBucket"]
+
+    def registry(self) -> Registry:
+        return Registry(self.s3, self.models_bucket)
+
+    def ledger(self) -> RunLedger:
+        return RunLedger(self.s3, self.models_bucket)
+
+    def alarm_names(self) -> list[str]:
+        return [v for k, v in self.outputs.items() if k.endswith("Alarm")]
+
+
+def wait_for(what: str, probe: Callable[[], Any], *, timeout_s: float, interval_s: float = 1.0,
+             progress: Callable[[float], None] | None = None) -> Any:  # fmt: skip
+    """Call `probe` until it returns something truthy; raise OpsError after `timeout_s`."""
+    started = time.monotonic()
+    while True:
+        result = probe()
+        if result:
+            return result
+        elapsed = time.monotonic() - started
+        if elapsed > timeout_s:
+            raise OpsError(f"timed out after {timeout_s:.0f} s waiting for {what}",
+                           "see `mlops status` and the function logs (`mlops logs`)")  # fmt: skip
+        if progress:
+            progress(elapsed)
+        time.sleep(interval_s)
+
+
+# ---------------------------------------------------------------------------- training
+def start_training(pipeline: Pipeline, reason: str) -> dict[str, Any]:
+    """Ask the retraining function for a run, as an operator (skips the cooldown, never the lock)."""
+    response = pipeline.client("lambda").invoke(
+        FunctionName=pipeline.outputs["RetrainingFunction"],
+        Payload=json.dumps({"source": "manual", "reason": reason}).encode(),
+    )
+    payload = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise OpsError(f"the retraining function failed: {payload.get('errorMessage', payload)}",
+                       "see its logs with `mlops logs retraining`")  # fmt: skip
+    return payload
+
+
+def wait_for_run(pipeline: Pipeline, run_id: str, *, timeout_s: float = 600,
+                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Wait until the run record says succeeded or failed; return it."""
+    ledger = pipeline.ledger()
+
+    def finished() -> dict[str, Any] | None:
+        run = ledger.get(run_id)
+        return run if run and run.get("status") in ("succeeded", "failed") else None
+
+    return wait_for(f"training run {run_id}", finished, timeout_s=timeout_s, interval_s=2, progress=progress)
+
+
+# ---------------------------------------------------------------------------- queues and alarms
+def queue_depths(pipeline: Pipeline) -> dict[str, int]:
+    sqs = pipeline.client("sqs")
+    depths = {}
+    for name, key in (("queue", "ScoringQueueUrl"), ("dlq", "DeadLetterQueueUrl")):
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=pipeline.outputs[key],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depths[name] = int(attrs["ApproximateNumberOfMessages"])
+        depths[f"{name}_in_flight"] = int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return depths
+
+
+def alarm_states(pipeline: Pipeline) -> dict[str, str]:
+    alarms = pipeline.client("cloudwatch").describe_alarms(AlarmNames=pipeline.alarm_names())["MetricAlarms"]
+    return {a["AlarmName"]: a["StateValue"] for a in alarms}
+
+
+def redrive(pipeline: Pipeline, *, max_messages: int = 10_000) -> int:
+    """Move every message from the dead-letter queue back to the scoring queue; return how many."""
+    sqs = pipeline.client("sqs")
+    source, target = pipeline.outputs["DeadLetterQueueUrl"], pipeline.outputs["ScoringQueueUrl"]
+    moved = 0
+    while moved < max_messages:
+        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                       VisibilityTimeout=60).get("Messages", [])  # fmt: skip
+        if not messages:
+            break
+        for message in messages:
+            # Send first, delete after: a crash in between duplicates a message (scoring is
+            # idempotent) but never loses one.
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+# ---------------------------------------------------------------------------- status
+def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
+    """Champion and its metrics, all versions, alarms, queue depths, recent runs and decisions."""
+    registry = pipeline.registry()
+    champion = registry.champion()
+    try:
+        versions = registry.versions()
+    except ClientError as exc:
+        raise OpsError(f"cannot read the registry: {exc}", "is the stack deployed and local AWS up?") from exc
+    return {
+        "champion": None if champion is None else {
+            "version": champion.version,
+            "metrics": registry.manifest(champion.version).get("metrics", {}),
+        },
+        "versions": [{"version": m["version"], "created_at": m.get("created_at"), "metrics": m.get("metrics", {})}
+                     for m in versions],
+        "alarms": alarm_states(pipeline),
+        "queues": queue_depths(pipeline),
+        "runs": pipeline.ledger().recent(limit=runs),
+        "decisions": registry.history(limit=runs),
+    }  # fmt: skip
