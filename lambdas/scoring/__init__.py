@@ -1,0 +1,1 @@
+"""The scoring function: CSV batches from incoming/ scored by the champion model, drift measured."""

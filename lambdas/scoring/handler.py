@@ -1,0 +1,42 @@
+"""Lambda entry point: an SQS batch of S3 notifications (or byte-range messages) -> scoring logic.
+
+Powertools' BatchProcessor reports each failed record as a batch item failure, so one file's
+transient problem retries that file only.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from mlops_core.config import load_config
+
+from .logic import Clients, Settings, jobs_from_message, score_job
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def environment() -> tuple[Settings, Clients]:
+    """Settings and clients, created once per execution environment and reused while warm."""
+    clients = Clients(boto3.client("s3"), boto3.client("cloudwatch"), boto3.client("sqs"))
+    return Settings.from_environment(load_config()), clients
+
+
+def record_handler(record: SQSRecord) -> None:
+    settings, clients = environment()
+    for job in jobs_from_message(record.json_body, settings.data_bucket):
+        logger.append_keys(file_key=job.key, part=job.part)
+        outcome = score_job(job, clients=clients, settings=settings)
+        logger.info("file processed", extra={"status": outcome.status, **outcome.detail})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,70 @@
+"""Shared unit-test fixtures: moto-backed buckets and a trained champion model (trained once)."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mlops_core.config import load_config
+from mlops_core.registry import Registry
+from mlopsctl.datagen import generate
+from training.train import train_and_register
+
+DATA = "data-bucket"
+MODELS = "models-bucket"
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch):
+    """Unit tests never reach AWS or local AWS: fake credentials, no endpoint override."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture(scope="session")
+def config():
+    return load_config()
+
+
+@pytest.fixture
+def aws():
+    """moto S3 with the data bucket and the (versioned) models bucket; yields the S3 client."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=DATA)
+        s3.create_bucket(Bucket=MODELS)
+        s3.put_bucket_versioning(Bucket=MODELS, VersioningConfiguration={"Status": "Enabled"})
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def trained(config) -> tuple[bytes, dict]:
+    """A model trained once per session on 3,000 generated rows: (artifact bytes, manifest)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=DATA)
+        s3.create_bucket(Bucket=MODELS)
+        s3.put_object(Bucket=DATA, Key="training/base.csv", Body=generate(3000, seed=7))
+        result = train_and_register(s3, data_bucket=DATA, models_bucket=MODELS, config=config)
+        registry = Registry(s3, MODELS)
+        manifest = registry.manifest(result["version"])
+        artifact = s3.get_object(Bucket=MODELS, Key=manifest["artifact_key"])["Body"].read()
+    return artifact, manifest
+
+
+@pytest.fixture
+def champion(aws, trained) -> str:
+    """The session's trained model published and promoted in this test's registry; its version."""
+    artifact, manifest = trained
+    registry = Registry(aws, MODELS)
+    version = registry.publish(artifact, manifest, version=manifest["version"])
+    registry.promote(version, expected=None, decision={"kind": "promote", "reasons": ["test fixture"]})
+    return version

@@ -1,0 +1,371 @@
+"""Scoring logic against moto: outputs, idempotency, every class of bad input, transient failures."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from mlops_core.registry import ArtifactIntegrityError, Registry
+from mlopsctl.datagen import generate
+from scoring import logic
+from scoring.logic import Clients, Job, NoChampionYet, Settings, jobs_from_message, score_job
+
+from .conftest import DATA, MODELS, REGION
+
+
+class CountingCloudWatch:
+    """Wraps a CloudWatch client and keeps every PutMetricData call."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.calls: list[dict] = []
+
+    def put_metric_data(self, **kwargs):
+        self.calls.append(kwargs)
+        return self.client.put_metric_data(**kwargs)
+
+    def metric_values(self, name: str) -> list[float]:
+        return [d["Value"] for c in self.calls for d in c["MetricData"] if d["MetricName"] == name]
+
+
+@pytest.fixture(autouse=True)
+def _cold_model_cache():
+    logic._models.clear()
+    yield
+    logic._models.clear()
+
+
+@pytest.fixture
+def env(aws, config):
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="scoring")["QueueUrl"]
+    clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), sqs)
+    return clients, Settings(DATA, MODELS, queue_url, "MLOps", config)
+
+
+def put(s3, key: str, body: bytes) -> Job:
+    s3.put_object(Bucket=DATA, Key=key, Body=body)
+    head = s3.head_object(Bucket=DATA, Key=key)
+    return Job(key, head["ETag"].strip('"'), head["ContentLength"])
+
+
+def read_csv(s3, key: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(s3.get_object(Bucket=DATA, Key=key)["Body"].read().decode())))
+
+
+def keys(s3, prefix: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=DATA, Prefix=prefix).get("Contents", []))
+
+
+def report_of(s3, outcome) -> dict:
+    return json.loads(s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
+
+
+def s3_event(key: str, bucket: str = DATA, event: str = "ObjectCreated:Put") -> dict:
+    return {"Records": [{"eventName": event, "s3": {"bucket": {"name": bucket},
+                                                    "object": {"key": key, "size": 1, "eTag": "x"}}}]}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the good path
+def test_given_a_good_file_when_scored_then_predictions_keep_ids_and_carry_score_and_version(env, champion):
+    clients, settings = env
+    job = put(clients.s3, "incoming/batch-1.csv", generate(500, seed=1, with_label=False))
+    outcome = score_job(job, clients=clients, settings=settings)
+    assert outcome.status == "scored"
+    key = outcome.detail["outputs"]["predictions"]
+    assert key == f"predictions/batch-1/{job.etag}-{champion}.csv"
+    rows = read_csv(clients.s3, key)
+    assert len(rows) == 500
+    assert list(rows[0]) == ["customer_id", "prediction", "score", "model_version"]
+    assert rows[0]["customer_id"] == "C00000000"
+    assert all(r["prediction"] in ("0", "1") and 0 <= float(r["score"]) <= 1 for r in rows)
+    assert {r["model_version"] for r in rows} == {champion}
+    assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
+    assert clients.cloudwatch.metric_values("RowsScored") == [500.0]
+
+
+def test_given_the_same_event_delivered_three_times_then_one_output_and_metrics_once(env, champion):
+    clients, settings = env
+    job = put(clients.s3, "incoming/dup.csv", generate(300, seed=2, with_label=False))
+    outcomes = [score_job(job, clients=clients, settings=settings) for _ in range(3)]
+    assert [o.status for o in outcomes] == ["scored", "skipped", "skipped"]
+    assert len(keys(clients.s3, "predictions/dup/")) == 1
+    assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
+
+
+def test_given_a_gzipped_csv_when_scored_then_it_is_decompressed_as_it_streams(env, champion):
+    clients, settings = env
+    job = put(clients.s3, "incoming/zipped.csv.gz", gzip.compress(generate(400, seed=3, with_label=False)))
+    outcome = score_job(job, clients=clients, settings=settings)
+    assert outcome.status == "scored" and outcome.detail["scored"] == 400
+    assert outcome.detail["outputs"]["predictions"].startswith("predictions/zipped/")
+
+
+def test_given_a_bom_and_crlf_and_quoted_newlines_when_scored_then_parsed_correctly(env, champion):
+    clients, settings = env
+    text = generate(300, seed=4, with_label=False).decode().replace("\n", "\r\n")
+    text = text.replace("C00000001", '"C0000\r\n0001"')
+    job = put(clients.s3, "incoming/excel.csv", "\ufeff".encode() + text.encode())
+    outcome = score_job(job, clients=clients, settings=settings)
+    assert outcome.status == "scored" and outcome.detail["scored"] == 300
+    rows = read_csv(clients.s3, outcome.detail["outputs"]["predictions"])
+    assert rows[1]["customer_id"] == "C0000\r\n0001"
+
+
+def test_given_a_labeled_batch_when_scored_then_accuracy_is_published_and_rows_kept_for_retraining(env, champion):
+    clients, settings = env
+    job = put(clients.s3, "incoming/labeled.csv", generate(600, seed=5))
+    outcome = score_job(job, clients=clients, settings=settings)
+    (accuracy,) = clients.cloudwatch.metric_values("ModelAccuracy")
+    assert 0.5 < accuracy <= 1.0
+    feedback = read_csv(clients.s3, outcome.detail["outputs"]["feedback"])
+    assert len(feedback) == 600 and "churned" in feedback[0]
+
+
+def test_given_a_drifted_batch_when_scored_then_drift_metrics_and_a_report_show_it(env, champion):
+    clients, settings = env
+    clean = score_job(put(clients.s3, "incoming/clean.csv", generate(2000, seed=6, with_label=False)),
+                      clients=clients, settings=settings)  # fmt: skip
+    drifted = score_job(put(clients.s3, "incoming/drifted.csv",
+                            generate(2000, seed=6, covariate_shift=1.5, with_label=False)),
+                        clients=clients, settings=settings)  # fmt: skip
+    worst = clients.cloudwatch.metric_values("WorstFeaturePSI")
+    assert worst[0] < settings.config.drift.psi_threshold < worst[1]
+    report = json.loads(clients.s3.get_object(Bucket=DATA, Key=drifted.detail["outputs"]["drift_report"])["Body"]
+                        .read())  # fmt: skip
+    assert report["drift"]["verdict"] is True and report["model_version"] == champion
+    assert clean.detail["outputs"]["drift_report"] != drifted.detail["outputs"]["drift_report"]
+    per_feature = [d for c in clients.cloudwatch.calls for d in c["MetricData"] if d["MetricName"] == "FeaturePSI"]
+    assert {d["Dimensions"][1]["Value"] for d in per_feature} == set(settings.config.feature_names)
+    assert all(d["StorageResolution"] == 1 for c in clients.cloudwatch.calls for d in c["MetricData"])
+
+
+def test_given_a_batch_below_the_minimum_sample_when_scored_then_no_drift_verdict_is_published(env, champion):
+    clients, settings = env
+    score_job(put(clients.s3, "incoming/tiny.csv", generate(20, seed=8, with_label=False)),
+              clients=clients, settings=settings)  # fmt: skip
+    assert clients.cloudwatch.metric_values("WorstFeaturePSI") == []
+    assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
+
+
+# ---------------------------------------------------------------------------- bad input
+def _csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+GOOD_HEADER = generate(1, seed=0, with_label=False).decode().splitlines()[0].split(",")
+GOOD_ROW = generate(1, seed=0, with_label=False).decode().splitlines()[1].split(",")
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("data.csv", generate(10, seed=0))
+    return buffer.getvalue()
+
+
+def _many(row_fn, n: int = 50) -> bytes:
+    return _csv([GOOD_HEADER] + [row_fn(i) for i in range(n)])
+
+
+BAD_FILES = {
+    "empty": (b"", "empty"),
+    "header only": (",".join(GOOD_HEADER).encode() + b"\n", "header_only"),
+    "missing columns": (_csv([["customer_id", "tenure_months"], ["C1", "3"]]), "missing_columns"),
+    "wrong types": (_many(lambda i: [GOOD_ROW[0], "twelve", *GOOD_ROW[2:]]), "too_many_bad_rows"),
+    "unknown categories": (_many(lambda i: [*GOOD_ROW[:5], "weekly", GOOD_ROW[6]]), "too_many_bad_rows"),
+    "ragged rows": (_many(lambda i: GOOD_ROW[:4]), "too_many_bad_rows"),
+    "NaN and inf": (_many(lambda i: [GOOD_ROW[0], "nan" if i % 2 else "inf", *GOOD_ROW[2:]]), "too_many_bad_rows"),
+    "bad quoting": (",".join(GOOD_HEADER).encode() + b'\nC1,"3,4,5\nC2,1,2"x,3\n', "bad_quoting"),
+    "non-UTF-8 bytes": (",".join(GOOD_HEADER).encode() + b"\nC\xe9\xff1,3,65,1,2,card,card\n", "not_utf8"),
+    "oversized field": (",".join(GOOD_HEADER).encode() + b"\n" + b"C" * 5000 + b",3,65,1,2,one-year,card\n",
+                        "field_too_long"),
+    "a zip archive": (_zip_bytes(), "not_csv"),
+    "a PDF": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not_csv"),
+    "UTF-16": (",".join(GOOD_HEADER).encode("utf-16"), "not_csv"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
+def test_given_a_bad_file_when_scored_then_rejected_with_a_report_and_a_copy_and_acknowledged(env, champion, case):
+    clients, settings = env
+    body, kind = BAD_FILES[case]
+    job = put(clients.s3, "incoming/bad.csv", body)
+    outcome = score_job(job, clients=clients, settings=settings)
+    assert outcome.status == "rejected", outcome
+    report = report_of(clients.s3, outcome)
+    assert report["kind"] == kind
+    assert report["error"] and report["fix"]
+    copy = clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read()
+    assert copy == body  # nothing lost
+    assert keys(clients.s3, "predictions/") == []
+    assert clients.cloudwatch.metric_values("FilesRejected") == [1.0]
+    # a second delivery is acknowledged without a second report or metric
+    assert score_job(job, clients=clients, settings=settings).status == "skipped"
+    assert clients.cloudwatch.metric_values("FilesRejected") == [1.0]
+
+
+def test_given_row_errors_the_report_says_where_and_how_to_fix(env, champion):
+    clients, settings = env
+    job = put(clients.s3, "incoming/types.csv", BAD_FILES["wrong types"][0])
+    report = report_of(clients.s3, score_job(job, clients=clients, settings=settings))
+    first = report["where"]["errors"][0]
+    assert first["row"] == 1 and first["column"] == "tenure_months" and first["kind"] == "not_a_number"
+    assert "number" in first["fix"]
+    assert report["where"]["error_counts"] == {"not_a_number": 50}
+
+
+def test_given_a_file_over_the_size_limit_when_scored_then_rejected_before_reading(env, champion):
+    clients, settings = env
+    small = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
+                                                                             max_file_bytes=1000))  # fmt: skip
+    job = put(clients.s3, "incoming/big.csv", generate(200, seed=1))
+    outcome = score_job(job, clients=clients, settings=dataclasses.replace(settings, config=small))
+    assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "too_large"
+
+
+def test_given_a_gzip_bomb_when_scored_then_rejected_at_the_decompressed_limit(env, champion):
+    clients, settings = env
+    small = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
+                                                                             max_file_bytes=1_000_000))  # fmt: skip
+    bomb = gzip.compress(",".join(GOOD_HEADER).encode() + b"\n" + b"0" * 50_000_000)
+    assert len(bomb) < 100_000
+    job = put(clients.s3, "incoming/bomb.csv.gz", bomb)
+    outcome = score_job(job, clients=clients, settings=dataclasses.replace(settings, config=small))
+    assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "too_large"
+
+
+def test_given_a_csv_gz_that_is_not_gzip_when_scored_then_rejected(env, champion):
+    clients, settings = env
+    outcome = score_job(put(clients.s3, "incoming/fake.csv.gz", generate(10, seed=1)),
+                        clients=clients, settings=settings)  # fmt: skip
+    assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "bad_gzip"
+
+
+def test_given_a_few_bad_rows_when_scored_then_good_rows_scored_and_bad_rows_kept_with_a_report(env, champion):
+    clients, settings = env
+    lines = generate(400, seed=9, with_label=False).decode().splitlines()
+    lines[5] = lines[5].replace("month-to-month", "weekly").replace("one-year", "weekly").replace("two-year", "weekly")
+    lines[10] = "C9,not-a-number,1,1,1,one-year,card"
+    outcome = score_job(put(clients.s3, "incoming/mostly-good.csv", ("\n".join(lines) + "\n").encode()),
+                        clients=clients, settings=settings)  # fmt: skip
+    assert outcome.status == "scored" and outcome.detail["scored"] == 398 and outcome.detail["bad_rows"] == 2
+    report = report_of(clients.s3, outcome)
+    assert report["verdict"] == "partially_scored"
+    assert {(e["row"], e["kind"]) for e in report["errors"]} == {(5, "unknown_category"), (10, "not_a_number")}
+    bad = clients.s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"].replace("report.json",
+                                                                                           "bad_rows.csv"))
+    assert len(bad["Body"].read().decode().splitlines()) == 2
+
+
+# ---------------------------------------------------------------------------- events
+def test_given_a_test_event_or_foreign_keys_when_parsed_then_no_job():
+    assert jobs_from_message({"Event": "s3:TestEvent", "Service": "Amazon S3"}, DATA) == []
+    assert jobs_from_message(s3_event("predictions/x.csv"), DATA) == []
+    assert jobs_from_message(s3_event("incoming/x.csv", bucket="other"), DATA) == []
+    assert jobs_from_message(s3_event("incoming/x.csv", event="ObjectRemoved:Delete"), DATA) == []
+
+
+def test_given_a_url_encoded_key_when_parsed_then_it_is_decoded():
+    (job,) = jobs_from_message(s3_event("incoming/my+file%281%29.csv"), DATA)
+    assert job.key == "incoming/my file(1).csv"
+
+
+# ---------------------------------------------------------------------------- transient failures
+def test_given_no_champion_when_scored_then_a_retryable_error(env):
+    clients, settings = env
+    job = put(clients.s3, "incoming/early.csv", generate(10, seed=1))
+    with pytest.raises(NoChampionYet):
+        score_job(job, clients=clients, settings=settings)
+    assert keys(clients.s3, "rejected/") == [] and keys(clients.s3, "reports/receipts/") == []
+
+
+def test_given_a_swapped_artifact_when_scored_then_refused_by_checksum(env, champion):
+    clients, settings = env
+    manifest = Registry(clients.s3, MODELS).manifest(champion)
+    clients.s3.put_object(Bucket=MODELS, Key=manifest["artifact_key"], Body=b"not the model")
+    job = put(clients.s3, "incoming/after-swap.csv", generate(10, seed=1))
+    with pytest.raises(ArtifactIntegrityError, match="SHA-256"):
+        score_job(job, clients=clients, settings=settings)
+    assert keys(clients.s3, "predictions/") == []
+
+
+class FlakyS3:
+    """Delegates to a real client; `get_object` of `bad_key` fails like an S3 outage."""
+
+    def __init__(self, client, bad_key: str) -> None:
+        self.client = client
+        self.bad_key = bad_key
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def get_object(self, **kwargs):
+        if kwargs.get("Key") == self.bad_key:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "We encountered an internal error"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, "GetObject")  # fmt: skip
+        return self.client.get_object(**kwargs)
+
+
+def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_item_failure(env, champion,
+                                                                                               monkeypatch):
+    from scoring import handler
+
+    clients, settings = env
+    put(clients.s3, "incoming/good.csv", generate(50, seed=1))
+    put(clients.s3, "incoming/unlucky.csv", generate(50, seed=2))
+    flaky = Clients(FlakyS3(clients.s3, "incoming/unlucky.csv"), clients.cloudwatch, clients.sqs)
+    monkeypatch.setattr(handler, "environment", lambda: (settings, flaky))
+
+    def record(message_id: str, key: str) -> dict:
+        return {"messageId": message_id, "receiptHandle": "r", "body": json.dumps(s3_event(key)),
+                "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring", "awsRegion": REGION}  # fmt: skip
+
+    event = {"Records": [record("m-good", "incoming/good.csv"), record("m-bad", "incoming/unlucky.csv")]}
+    response = handler.lambda_handler(event, LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+    assert len(keys(clients.s3, "predictions/good/")) == 1
+    assert keys(clients.s3, "predictions/unlucky/") == [] and keys(clients.s3, "rejected/") == []
+
+
+class LambdaContext:
+    function_name = "scoring"
+    memory_limit_in_mb = 2048
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:scoring"
+    aws_request_id = "req-1"
+
+
+# ---------------------------------------------------------------------------- byte ranges
+def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_row_scored_once(env, champion):
+    clients, settings = env
+    ranged = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
+                                                                              byte_range_bytes=20_000))  # fmt: skip
+    settings = dataclasses.replace(settings, config=ranged)
+    body = generate(3000, seed=11, with_label=False)
+    job = put(clients.s3, "incoming/large.csv", body)
+    outcome = score_job(job, clients=clients, settings=settings)
+    assert outcome.status == "fanned_out"
+    parts = outcome.detail["parts"]
+    assert parts == -(-len(body) // 20_000)
+    messages = []
+    while batch := clients.sqs.receive_message(QueueUrl=settings.queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages += batch
+        for m in batch:
+            clients.sqs.delete_message(QueueUrl=settings.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(messages) == parts
+    for message in messages:
+        (part_job,) = jobs_from_message(json.loads(message["Body"]), DATA)
+        assert score_job(part_job, clients=clients, settings=settings).status == "scored"
+    ids = [r["customer_id"] for k in keys(clients.s3, "predictions/large/") for r in read_csv(clients.s3, k)]
+    assert len(ids) == 3000 and len(set(ids)) == 3000
