@@ -85,14 +85,13 @@ def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors
 
 
 def _labels(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
-    lookup = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "": -1}
-    out = np.empty(len(values), dtype=np.int8)
-    for i, v in enumerate(values):
-        code = lookup.get(v.strip())
-        if code is None:
-            errors.append(RowError(first_row + i, name, "bad_label", f"{name} is {v[:40]!r}"))
-            code = -1
-        out[i] = code
+    """0/1 labels; -1 where the cell is empty (label unknown)."""
+    text = np.char.strip(np.asarray(values, dtype=np.str_))
+    out = np.full(len(values), -1, dtype=np.int8)
+    out[np.isin(text, ["0", "0.0"])] = 0
+    out[np.isin(text, ["1", "1.0"])] = 1
+    for i in np.flatnonzero((out == -1) & (text != "")):
+        errors.append(RowError(first_row + int(i), name, "bad_label", f"{name} is {values[i][:40]!r}"))
     return out
 
 
@@ -103,22 +102,28 @@ def convert_rows(
     first_row: int,
     features: Sequence[Feature],
     label: str | None,
-    max_field_chars: int,
+    max_field_chars: int | None,
 ) -> Chunk:
-    """Validate and convert parsed rows; bad rows are dropped and described in `errors`."""
+    """Validate and convert parsed rows; bad rows are dropped and described in `errors`.
+
+    `max_field_chars` None skips the field-length check (the CSV parser already enforced it).
+    """
     errors: list[RowError] = []
     width = len(header)
-    shaped: list[list[str]] = []
-    numbers: list[int] = []
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            errors.append(RowError(first_row + i, None, "ragged", f"{len(row)} fields, the header has {width}"))
-            continue
-        shaped.append(row)
-        numbers.append(first_row + i)
-    # Field length check in one pass over the joined lengths: cheap, and exact when it trips.
-    too_long = [j for j, row in enumerate(shaped) if sum(map(len, row)) > max_field_chars
-                and max(map(len, row)) > max_field_chars]  # fmt: skip
+    widths = set(map(len, rows))
+    if widths <= {width}:  # the common case: no ragged row, no per-row loop
+        shaped, numbers = rows, list(range(first_row, first_row + len(rows)))
+    else:
+        shaped, numbers = [], []
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                errors.append(RowError(first_row + i, None, "ragged", f"{len(row)} fields, the header has {width}"))
+                continue
+            shaped.append(row)
+            numbers.append(first_row + i)
+    too_long = [] if max_field_chars is None else [
+        j for j, row in enumerate(shaped) if max(map(len, row)) > max_field_chars
+    ]  # fmt: skip
     for j in too_long:
         col = max(range(width), key=lambda k, row=shaped[j]: len(row[k]))
         errors.append(RowError(numbers[j], header[col], "field_too_long",

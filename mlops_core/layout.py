@@ -14,3 +14,17 @@ CHAMPION_KEY = "registry/champion.json"
 HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 LOCK_KEY = "registry/training.lock"
+
+
+def input_name(key: str) -> str:
+    """An incoming key's name without the prefix and the CSV extension: incoming/a/b.csv.gz -> a/b."""
+    name = key.removeprefix(INCOMING)
+    for suffix in (".csv.gz", ".csv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
+    """Where scoring records what became of an input object (or one byte range of it)."""
+    return f"{REPORTS}receipts/{input_name(key)}/{etag}{part_suffix}.json"

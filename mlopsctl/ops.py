@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from mlops_core import layout
 from mlops_core.registry import Registry
 from mlops_core.runs import RunLedger
 
@@ -176,3 +177,30 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- scoring
+def upload_for_scoring(pipeline: Pipeline, body: bytes, name: str) -> dict[str, str]:
+    """Put a CSV under incoming/; return its key and ETag (which name its receipt)."""
+    key = f"incoming/{name}"
+    etag = pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)["ETag"].strip('"')
+    return {"key": key, "etag": etag}
+
+
+def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: float = 300,
+                     progress: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Wait until scoring has finished the object; return its receipt (scored, rejected or fanned out)."""
+    s3, receipt = pipeline.s3, layout.receipt_key(key, etag)
+
+    def finished() -> dict[str, Any] | None:
+        try:
+            body = json.loads(s3.get_object(Bucket=pipeline.data_bucket, Key=receipt)["Body"].read())
+        except ClientError:
+            return None
+        return body if body.get("state") == "complete" else None
+
+    return wait_for(f"scoring of {key}", finished, timeout_s=timeout_s, progress=progress)
+
+
+def read_json(pipeline: Pipeline, key: str) -> dict[str, Any]:
+    return json.loads(pipeline.s3.get_object(Bucket=pipeline.data_bucket, Key=key)["Body"].read())

@@ -33,7 +33,7 @@ from mlops_core.features import features_from_schema, model_input
 from mlops_core.registry import Registry
 from mlops_core.s3errors import is_missing, is_precondition_failure
 
-from .reader import FileRejected, open_rows
+from .reader import CsvRows, FileRejected
 
 MAX_LISTED_ERRORS = 100
 MODEL_CACHE_SIZE = 2
@@ -83,11 +83,7 @@ class Job:
     @property
     def name(self) -> str:
         """The key under incoming/, without the extension."""
-        rel = self.key[len(layout.INCOMING):]
-        for suffix in (".csv.gz", ".csv"):
-            if rel.endswith(suffix):
-                return rel[: -len(suffix)]
-        return rel
+        return layout.input_name(self.key)
 
     @property
     def suffix(self) -> str:
@@ -147,7 +143,7 @@ def load_champion(registry: Registry, version: str | None) -> tuple[str, Any, di
 
 # ---------------------------------------------------------------------------- receipts (idempotency)
 def receipt_key(job: Job) -> str:
-    return f"{layout.REPORTS}receipts/{job.name}/{job.etag}{job.suffix}.json"
+    return layout.receipt_key(job.key, job.etag, job.suffix)
 
 
 def read_receipt(s3: Any, bucket: str, job: Job) -> dict[str, Any] | None:
@@ -198,8 +194,8 @@ def _required_columns(header: list[str], features: tuple, label: str) -> None:
 def _header_of(clients: Clients, settings: Settings, job: Job) -> list[str]:
     """The header row of a ranged job's object (its first bytes)."""
     head = clients.s3.get_object(Bucket=settings.data_bucket, Key=job.key, Range="bytes=0-1048575")["Body"]
-    return next(open_rows(head, key=job.key, gzipped=False, max_bytes=1 << 20,
-                          max_field_chars=settings.config.scoring.max_field_chars))  # fmt: skip
+    return CsvRows(head, key=job.key, gzipped=False, max_bytes=1 << 20,
+                   max_field_chars=settings.config.scoring.max_field_chars).next_row() or []
 
 
 def _range_body(clients: Clients, settings: Settings, job: Job):
@@ -327,15 +323,15 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
     if job.parts == 1:
         body = s3.get_object(Bucket=settings.data_bucket, Key=job.key)["Body"]
         limit = cfg.scoring.max_file_bytes
-        rows = open_rows(body, key=job.key, gzipped=job.gzipped, max_bytes=limit,
-                         max_field_chars=cfg.scoring.max_field_chars)  # fmt: skip
-        header = next(rows, [])
+        rows = CsvRows(body, key=job.key, gzipped=job.gzipped, max_bytes=limit,
+                       max_field_chars=cfg.scoring.max_field_chars)  # fmt: skip
+        header = rows.next_row() or []
     else:
         header = _header_of(clients, settings, job)
-        rows = open_rows(_range_body(clients, settings, job), key=job.key, gzipped=False,
-                         max_bytes=cfg.scoring.max_file_bytes, max_field_chars=cfg.scoring.max_field_chars)
+        rows = CsvRows(_range_body(clients, settings, job), key=job.key, gzipped=False,
+                       max_bytes=cfg.scoring.max_file_bytes, max_field_chars=cfg.scoring.max_field_chars)
         if job.part == 0:
-            next(rows, None)  # the header line
+            rows.next_row()  # the header line
     _required_columns(header, features, label)
 
     drift = DriftAccumulator(manifest["profile"])
@@ -370,7 +366,7 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
             "accuracy": accuracy}  # fmt: skip
 
 
-def _write_predictions(rows, header: list[str], *, model: Any, version: str, schema: dict[str, Any],
+def _write_predictions(rows: CsvRows, header: list[str], *, model: Any, version: str, schema: dict[str, Any],
                        drift: DriftAccumulator, out_path: str, feedback_path: str, settings: Settings) -> Tally:
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     cfg = settings.config
@@ -387,10 +383,10 @@ def _write_predictions(rows, header: list[str], *, model: Any, version: str, sch
         feedback_writer = csv.writer(feedback, lineterminator="\n")
         feedback_writer.writerow(header)
         first = 1
-        while batch := list(itertools.islice(rows, cfg.scoring.chunk_rows)):
+        for batch in rows.chunks(cfg.scoring.chunk_rows):
+            # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
             chunk = convert_rows(header, batch, first_row=first, features=features,
-                                 label=label if has_label else None,
-                                 max_field_chars=cfg.scoring.max_field_chars)  # fmt: skip
+                                 label=label if has_label else None, max_field_chars=None)  # fmt: skip
             _note_errors(tally, chunk.errors, batch, first)
             first += len(batch)
             tally.rows += len(batch)
@@ -399,10 +395,9 @@ def _write_predictions(rows, header: list[str], *, model: Any, version: str, sch
             scores = model.predict_proba(model_input(chunk.columns, features))[:, positive]
             predictions = np.where(scores >= 0.5, classes[positive], classes[1 - positive]).tolist()
             score_text = np.char.mod("%.6f", scores).tolist()
-            writer.writerows(
-                [row[i] for i in passthrough] + [str(p), s, version]
-                for row, p, s in zip(chunk.rows, predictions, score_text, strict=True)
-            )
+            text_columns = list(zip(*chunk.rows, strict=True))
+            writer.writerows(zip(*(text_columns[i] for i in passthrough), predictions, score_text,
+                                 itertools.repeat(version, len(chunk)), strict=True))  # fmt: skip
             drift.update(chunk.columns, scores)
             tally.scored += len(chunk)
             if chunk.label is not None and (known := chunk.label >= 0).any():

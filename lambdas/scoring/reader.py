@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 # Magic numbers of files that are not CSV, for a message that says what the file is.
@@ -76,39 +78,44 @@ def check_not_binary(head: bytes, key: str) -> None:
                            fix="export the data as UTF-8 CSV", where={"byte": offset})  # fmt: skip
 
 
-class TextStream(io.TextIOWrapper):
-    """UTF-8 text (BOM dropped) whose decode errors become a FileRejected naming the bad bytes."""
+class CsvRows:
+    """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line."""
 
-    def __init__(self, buffered: IO[bytes]) -> None:
-        super().__init__(buffered, encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]
+    def __init__(self, body: IO[bytes], *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
+        raw: IO[bytes] = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
+        limited = io.BufferedReader(LimitedReader(raw, max_bytes, "the decompressed file" if gzipped else "the file"))
+        check_not_binary(limited.peek(4096)[:4096], key)
+        csv.field_size_limit(max_field_chars)
+        text = io.TextIOWrapper(limited, encoding="utf-8-sig", errors="strict", newline="")
+        self._reader = csv.reader(text, strict=True)
 
-    def __next__(self) -> str:
+    def chunks(self, size: int) -> Iterator[list[list[str]]]:
+        """Lists of up to `size` rows; the parsing loop stays in C (no per-row Python code)."""
+        while True:
+            with self._errors():
+                chunk = list(itertools.islice(self._reader, size))
+            if not chunk:
+                return
+            yield chunk
+
+    def next_row(self) -> list[str] | None:
+        """The next row (e.g. the header), or None at the end."""
+        with self._errors():
+            return next(self._reader, None)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            return super().__next__()
+            yield
         except UnicodeDecodeError as exc:
+            line = self._reader.line_num + 1
             bad = exc.object[exc.start : exc.end]
-            raise FileRejected("not_utf8", f"the file is not UTF-8: {exc.reason} (bytes {bad!r})",
-                               fix="save the file as UTF-8 (in Excel: 'CSV UTF-8')") from exc  # fmt: skip
-
-
-def open_rows(body: IO[bytes], *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> Iterator[list[str]]:
-    """Rows of a CSV body (a file-like object), parsed lazily; FileRejected for file-level problems."""
-    raw: IO[bytes] = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
-    limited = io.BufferedReader(LimitedReader(raw, max_bytes, "the decompressed file" if gzipped else "the file"))
-    check_not_binary(limited.peek(4096)[:4096], key)
-    csv.field_size_limit(max_field_chars)
-    reader = csv.reader(TextStream(limited), strict=True)
-    line = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
+            raise FileRejected("not_utf8", f"the file is not UTF-8 near line {line}: {exc.reason} (bytes {bad!r})",
+                               fix="save the file as UTF-8 (in Excel: 'CSV UTF-8')", where={"line": line}) from exc
         except csv.Error as exc:
-            line = reader.line_num
+            line = self._reader.line_num
             kind = "field_too_long" if "field larger" in str(exc) else "bad_quoting"
             fix = ("shorten the field or check for an unclosed quote" if kind == "field_too_long"
                    else "quote fields that contain commas, quotes or line breaks, and double inner quotes")
             raise FileRejected(kind, f"CSV parse error near line {line}: {exc}", fix=fix,
                                where={"line": line}) from exc  # fmt: skip
-        yield row

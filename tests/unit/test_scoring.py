@@ -12,11 +12,11 @@ import zipfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from scoring import logic
+from scoring.logic import Clients, Job, NoChampionYet, Settings, jobs_from_message, score_job
 
 from mlops_core.registry import ArtifactIntegrityError, Registry
 from mlopsctl.datagen import generate
-from scoring import logic
-from scoring.logic import Clients, Job, NoChampionYet, Settings, jobs_from_message, score_job
 
 from .conftest import DATA, MODELS, REGION
 
