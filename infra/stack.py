@@ -27,7 +27,7 @@ class MlopsStack(Stack):
         removal = target.removal_policy
         storage = Storage(self, "Storage", project=config.name, removal_policy=removal)
         assets = FunctionAssets(self, "Assets", bundle_for_host=target.bundle_for_host)
-        alerts = Alerts(self, "Alerts", removal_policy=removal)
+        alerts = Alerts(self, "Alerts", kms_key=target.alerts_kms_key, removal_policy=removal)
         scoring = Scoring(
             self,
             "Scoring",

@@ -25,6 +25,10 @@ class TargetSettings:
     # Wheels for the Lambda layer: the function's platform on AWS, the host's for LocalStack
     # (whose functions run as host processes).
     bundle_for_host: bool
+    # The alerts topic is encrypted with a customer-managed KMS key on AWS. LocalStack 4.13.1 on the
+    # host fails every kms:CreateKey ("encoding without a string argument"), so there it uses SQS/SNS
+    # defaults; nothing secret goes through alerts.
+    alerts_kms_key: bool
     # Local stacks are disposable; on AWS the buckets (models, data) survive a stack deletion.
     removal_policy: RemovalPolicy
 
@@ -35,6 +39,7 @@ TARGETS: dict[str, TargetSettings] = {
         alarm_period=Duration.seconds(60),
         training_backend="sagemaker",
         bundle_for_host=False,
+        alerts_kms_key=True,
         removal_policy=RemovalPolicy.RETAIN,
     ),
     "localstack": TargetSettings(
@@ -42,6 +47,7 @@ TARGETS: dict[str, TargetSettings] = {
         alarm_period=Duration.seconds(10),
         training_backend="lambda",
         bundle_for_host=True,
+        alerts_kms_key=False,
         removal_policy=RemovalPolicy.DESTROY,
     ),
 }

@@ -149,6 +149,17 @@ class Training(Construct):
                 )
             )
             self.job_role.grant_pass_role(self.retraining_function)
+            nag.acknowledge(
+                self.retraining_function.role.node.find_child("DefaultPolicy"),
+                "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]",
+                "each run creates a training job named after its run id, unknown in advance; scoped to training jobs",
+            )
+            nag.acknowledge(
+                self.job_role.node.find_child("DefaultPolicy"),
+                "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                "/aws/sagemaker/TrainingJobs:*]",
+                "SageMaker writes one log stream per job into this one log group; streams are named at run time",
+            )
         retraining_role = self.retraining_function.role
         nag.acknowledge_s3_grants(
             retraining_role,

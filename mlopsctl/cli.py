@@ -16,7 +16,7 @@ from .localaws import LocalAws, LocalAwsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 
 
 class CliError(Exception):

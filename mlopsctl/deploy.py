@@ -45,8 +45,12 @@ def cdk_environment(root: Path, target: str, endpoint: str | None = None) -> dic
         "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     if target == "localstack":
+        endpoint = endpoint or "http://127.0.0.1:4566"
         env.update(
-            AWS_ENDPOINT_URL=endpoint or "http://127.0.0.1:4566",
+            AWS_ENDPOINT_URL=endpoint,
+            # cdklocal insists on an explicit S3 endpoint; an IP address makes S3 use path-style
+            # URLs (virtual-hosted names under localhost do not resolve here).
+            AWS_ENDPOINT_URL_S3=endpoint,
             AWS_ACCESS_KEY_ID="test",
             AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - LocalStack accepts any credentials
             AWS_DEFAULT_REGION=LOCAL_REGION,
@@ -68,7 +72,11 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Callable[[str],
 
 def _bootstrapped(env: dict[str, str]) -> bool:
     cfn = boto3.client(
-        "cloudformation", endpoint_url=env.get("AWS_ENDPOINT_URL"), region_name=env.get("AWS_REGION")
+        "cloudformation",
+        endpoint_url=env.get("AWS_ENDPOINT_URL"),
+        region_name=env.get("AWS_REGION"),
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
     )
     try:
         stacks = cfn.describe_stacks(StackName="CDKToolkit")["Stacks"]
