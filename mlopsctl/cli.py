@@ -9,10 +9,15 @@ from pathlib import Path
 
 import typer
 
+from mlops_core.config import load_config
+
 from . import ops
+from .datagen import generate
+from .demo import run_demo
 from .deploy import STACK_NAME, DeployError
 from .deploy import deploy as deploy_stack
 from .localaws import LocalAws, LocalAwsError
+from .report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,8 +77,15 @@ def _pipeline(target: str) -> ops.Pipeline:
 def _progress(label: str):
     """A one-line progress display for long waits (stderr, so stdout stays clean for scripts)."""
 
+    interactive = sys.stderr.isatty()
+    shown = [-10.0]
+
     def show(elapsed: float) -> None:
-        typer.echo(f"\r  {label}... {elapsed:4.0f} s", nl=False, err=True)
+        if interactive:
+            typer.echo(f"\r  {label}... {elapsed:4.0f} s ", nl=False, err=True)
+        elif elapsed - shown[0] >= 10:  # logs and CI: a line every 10 s
+            shown[0] = elapsed
+            typer.echo(f"  {label}... {elapsed:.0f} s", err=True)
 
     return show
 
@@ -155,6 +167,72 @@ def redrive(target: str = TargetOption) -> None:
     """Move the dead-letter queue's messages back to the scoring queue (after fixing the cause)."""
     moved = ops.redrive(_pipeline(target))
     typer.echo(f"moved {moved} message(s) back to the scoring queue")
+
+
+@app.command()
+def seed(
+    rows: int = typer.Option(8000, help="labeled rows of training data"),
+    seed_: int = typer.Option(1, "--seed", help="random seed (same seed, same data)"),
+    covariate_shift: float = typer.Option(0.0, help="shift of the feature distributions"),
+    concept_shift: float = typer.Option(0.0, help="change of the feature-label relationship"),
+    target: str = TargetOption,
+) -> None:
+    """Generate labeled training data and upload it under training/."""
+    pipeline = _pipeline(target)
+    key = f"training/generated-seed{seed_}-{rows}.csv"
+    body = generate(rows, seed=seed_, covariate_shift=covariate_shift, concept_shift=concept_shift)
+    pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)
+    typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key} ({rows:,} rows)")
+
+
+@app.command()
+def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(300, help="seconds to wait")) -> None:
+    """Upload a CSV under incoming/, wait for scoring, and say where the predictions (or the report) are."""
+    if not file.is_file():
+        raise CliError(f"no such file: {file}", "give the path of a CSV (or .csv.gz) file")
+    pipeline = _pipeline(target)
+    upload = ops.upload_for_scoring(pipeline, file.read_bytes(), file.name)
+    receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=timeout,
+                                   progress=_progress("scoring"))  # fmt: skip
+    typer.echo("", err=True)
+    outputs = receipt.get("outputs", {})
+    if receipt["outcome"] == "rejected":
+        report = ops.read_json(pipeline, outputs["report"])
+        raise CliError(f"{file.name} was rejected ({report['kind']}): {report['error']}",
+                       f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}")  # fmt: skip
+    if receipt["outcome"] == "fanned_out":
+        typer.echo(f"{file.name} is large: split into {receipt['parts']} byte ranges, scored in parallel "
+                   f"under s3://{pipeline.data_bucket}/predictions/")  # fmt: skip
+        return
+    typer.echo(f"scored {receipt['scored']:,} of {receipt['rows']:,} rows with model {receipt['model_version']}")
+    for name, key in outputs.items():
+        typer.echo(f"  {name}: s3://{pipeline.data_bucket}/{key}")
+    drift = receipt.get("drift") or {}
+    if drift.get("verdict") is not None:
+        typer.echo(f"  drift: {'yes' if drift['verdict'] else 'no'} (worst PSI {drift['worst_psi']:.3f} on "
+                   f"{drift['worst_feature']}, prediction PSI {drift['prediction_psi']:.3f})")  # fmt: skip
+
+
+@app.command()
+def report(
+    out: Path = typer.Option(Path("mlops-report"), help="local folder for the HTML and PNGs"),
+    target: str = TargetOption,
+) -> None:
+    """Build the HTML drift report (PNG charts), store it under reports/html/ and locally."""
+    pipeline = _pipeline(target)
+    index = build_report(pipeline, out, psi_threshold=load_config().drift.psi_threshold)
+    typer.echo(f"report: {index.resolve()} (also under s3://{pipeline.data_bucket}/reports/html/)")
+
+
+@app.command()
+def demo(report_dir: Path = typer.Option(Path("mlops-report"), help="where the drift report goes")) -> None:
+    """The whole loop on local AWS: deploy, train, score clean and drifted data, retrain, promote."""
+    typer.echo("demo: the whole loop on local AWS (no Docker, no account)")
+    result = run_demo(ROOT, echo=typer.echo, progress=_progress, report_dir=report_dir)
+    typer.echo(f"\ndone in {result['timeline'][-1][0]:.0f} s; champion {result['champion']}")
+    typer.echo(f"predictions: s3://{result['outputs']['bucket']}/predictions/demo/")
+    typer.echo(f"drift report: {result['outputs']['report']}")
+    typer.echo("next: `mlops status`, `mlops score FILE`, `mlops report`; `make down` stops local AWS")
 
 
 @app.command("local-status")

@@ -1,10 +1,11 @@
 """Train a model version from the labeled data in the data bucket, register it, and gate its promotion.
 
 The data: the most recent `training.window_files` labeled CSVs under training/ and feedback/ (the
-labeled batches that scoring kept). A seeded split gives a holdout on which the candidate and the
-current champion are both scored; the promotion gate compares them. The reference profile for
-drift comes from the newest rows (at least `training.min_rows` of them): the distribution the model
-is expected to see next.
+labeled batches that scoring kept). The holdout is fresh: `model.holdout_share` of the rows, taken
+from the newest files first (seeded shuffle within a file), because the newest data is what the
+model will face; the candidate and the current champion are both scored on it, and the promotion
+gate compares them. The reference profile for drift comes from the newest rows too (at least
+`training.min_rows` of them).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def train_and_register(
 
     x = model_input(data.columns, config.features)
     rng = np.random.default_rng(config.model.seed)
-    order = rng.permutation(len(data.labels))
+    # Newest file first, shuffled within each file: the holdout is the freshest data.
+    order = np.lexsort((rng.random(len(data.labels)), data.recency))
     n_holdout = max(1, int(len(order) * config.model.holdout_share))
     holdout, train = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
 
