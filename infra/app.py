@@ -21,6 +21,7 @@ def build_app(app: cdk.App, *, target: str, config: ProjectConfig | None = None)
         STACK_NAME,
         config=config,
         target=target_settings(target),
+        build_label=str(app.node.try_get_context("build_label") or "dev"),
         description="Serverless MLOps: batch scoring, drift monitoring, alarm-driven retraining",
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

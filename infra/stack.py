@@ -21,7 +21,14 @@ class MlopsStack(Stack):
     """Serverless MLOps: batch scoring with drift monitoring and alarm-driven retraining."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: ProjectConfig, target: TargetSettings, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ProjectConfig,
+        target: TargetSettings,
+        build_label: str,
+        **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = target.removal_policy
@@ -60,6 +67,7 @@ class MlopsStack(Stack):
 
         outputs = {
             "Target": target.target,
+            "BuildLabel": build_label,  # which build is deployed (the git commit, by default)
             "DataBucket": storage.data_bucket.bucket_name,
             "ModelsBucket": storage.models_bucket.bucket_name,
             "ScoringQueueUrl": scoring.queue.queue_url,

@@ -86,8 +86,15 @@ def _bootstrapped(env: dict[str, str]) -> bool:
     return status.endswith("_COMPLETE") and "ROLLBACK" not in status
 
 
-def deploy(root: Path, *, target: str, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Bootstrap if needed, deploy the stack to `target`, and return its outputs."""
+def build_label(root: Path) -> str:
+    """The git commit of the working tree (with -dirty when it has changes), or "dev"."""
+    proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    return proc.stdout.strip() or "dev"
+
+
+def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Bootstrap if needed, deploy the stack to `target` (labelled with the build), and return its outputs."""
     cli_name = "cdklocal" if target == "localstack" else "cdk"
     cli = root / "node_modules" / ".bin" / cli_name
     if not cli.exists():
@@ -101,7 +108,8 @@ def deploy(root: Path, *, target: str, log: Callable[[str], None] = print) -> di
     outputs = outputs_path(root, target)
     outputs.parent.mkdir(parents=True, exist_ok=True)
     _run(
-        [str(cli), "deploy", STACK_NAME, "-c", f"target={target}", "--require-approval", "never",
+        [str(cli), "deploy", STACK_NAME, "-c", f"target={target}", "-c", f"build_label={label or build_label(root)}",
+         "--require-approval", "never",
          "--outputs-file", str(outputs)],
         cwd=root,
         env=env,

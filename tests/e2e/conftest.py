@@ -40,6 +40,14 @@ def aws_endpoint(local_aws: LocalAws) -> str:
 
 
 @pytest.fixture(scope="session")
+def deployed(local_aws: LocalAws) -> dict[str, str]:
+    """The stack, deployed once per session to local AWS; its outputs."""
+    from mlopsctl.deploy import deploy
+
+    return deploy(ROOT, target="localstack", label="e2e-1", log=lambda _msg: None)
+
+
+@pytest.fixture(scope="session")
 def boto_session(aws_endpoint: str) -> boto3.Session:
     """A boto3 session whose clients talk to local AWS (localstack-client does the endpoint wiring)."""
     import localstack_client.session

@@ -1,0 +1,5 @@
+"""`python -m mlopsctl` is the `mlops` command."""
+
+from .cli import main
+
+main()
