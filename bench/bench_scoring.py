@@ -115,8 +115,14 @@ def run_baseline(data: Path, model_path: Path, out: Path) -> dict:
         writer.writerow(["customer_id", "prediction", "score"])
         while batch := list(itertools.islice(reader, config.scoring.chunk_rows)):
             cols = list(zip(*batch, strict=True))
-            columns = {f.name: (np.asarray(cols[position[f.name]], dtype=np.str_).astype(float) if f.is_numeric
-                                else np.asarray(cols[position[f.name]], dtype=object)) for f in config.features}
+            columns = {
+                f.name: (
+                    np.asarray(cols[position[f.name]], dtype=np.str_).astype(float)
+                    if f.is_numeric
+                    else np.asarray(cols[position[f.name]], dtype=object)
+                )
+                for f in config.features
+            }
             scores = model.predict_proba(model_input(columns, config.features))[:, 1]
             writer.writerows(zip(cols[0], (scores >= 0.5).astype(int).tolist(),
                                  np.char.mod("%.6f", scores).tolist(), strict=True))  # fmt: skip

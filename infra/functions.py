@@ -77,7 +77,8 @@ class FunctionAssets(Construct):
         # reference, so the DependsOn keeps only the policy (cfn-lint W3005).
         policy = role.node.find_child("DefaultPolicy").node.default_child
         function.node.default_child.add_override(  # type: ignore[union-attr]
-            "DependsOn", [Stack.of(scope).get_logical_id(policy)]  # type: ignore[arg-type]
+            "DependsOn",
+            [Stack.of(scope).get_logical_id(policy)],  # type: ignore[arg-type]
         )
         nag.acknowledge(
             function,

@@ -30,8 +30,12 @@ class Alerts(Construct):
             self.key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name="MLOps alerts")
         if not kms_key:
-            nag.acknowledge(self.topic, "SNS2", "LocalStack target only: LocalStack 4.13.1 on the host cannot create "
-                            "KMS keys; the AWS target encrypts this topic with a customer-managed key")
+            nag.acknowledge(
+                self.topic,
+                "SNS2",
+                "LocalStack target only: LocalStack 4.13.1 on the host cannot create "
+                "KMS keys; the AWS target encrypts this topic with a customer-managed key",
+            )
 
 
 class Monitoring(Construct):

@@ -42,7 +42,6 @@ def acknowledge_s3_grants(role: iam.IRole, grants: list[tuple[s3.IBucket, str, s
         acknowledge(policy, f"IAM5[Action::{action}]", S3_GRANT_ACTIONS[action])
 
 
-
 def acknowledge_metrics(role: iam.IRole) -> None:
     """The PutMetricData statement's `*` resource (see functions.metrics_statement)."""
     acknowledge(

@@ -78,8 +78,11 @@ def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors
     known = np.isin(out, np.asarray(feature.categories, dtype=object))
     for i in np.flatnonzero(~known):
         v = values[i]
-        kind, msg = (("missing", f"{feature.name} is empty") if not v.strip() else
-                     ("unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"))
+        kind, msg = (
+            ("missing", f"{feature.name} is empty")
+            if not v.strip()
+            else ("unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}")
+        )
         errors.append(RowError(first_row + int(i), feature.name, kind, msg))  # fmt: skip
     return out
 
@@ -126,8 +129,14 @@ def convert_rows(
     ]  # fmt: skip
     for j in too_long:
         col = max(range(width), key=lambda k, row=shaped[j]: len(row[k]))
-        errors.append(RowError(numbers[j], header[col], "field_too_long",
-                               f"{header[col]} has {len(shaped[j][col])} characters (limit {max_field_chars})"))
+        errors.append(
+            RowError(
+                numbers[j],
+                header[col],
+                "field_too_long",
+                f"{header[col]} has {len(shaped[j][col])} characters (limit {max_field_chars})",
+            )
+        )
     if too_long:
         drop = set(too_long)
         shaped = [r for j, r in enumerate(shaped) if j not in drop]

@@ -153,9 +153,7 @@ class Registry:
             self._put_json(layout.CHAMPION_KEY, record, **condition)
         except ClientError as exc:
             if is_precondition_failure(exc):
-                raise ChampionConflict(
-                    f"the champion changed while promoting {version}; nothing was changed"
-                ) from exc
+                raise ChampionConflict(f"the champion changed while promoting {version}; nothing was changed") from exc
             raise
 
     def rollback(self, version: str, *, reason: str) -> None:

@@ -37,8 +37,16 @@ def _chunk(rng: np.random.Generator, n: int, start_id: int, *, covariate_shift: 
     payment = rng.choice(len(PAYMENTS), n, p=[0.35, 0.25, 0.25, 0.15])
     # Churn: short tenure, high charges, many calls and monthly contracts raise it. Concept drift
     # turns support calls protective and makes electronic-check payers loyal.
-    logit = (0.8 - 0.06 * tenure + 0.025 * (charges - 65) + (0.45 - 0.9 * c) * calls
-             + 1.1 * (contract == 0) - 1.2 * (contract == 2) + (0.5 - 1.5 * c) * (payment == 2) - 0.6 * c)
+    logit = (
+        0.8
+        - 0.06 * tenure
+        + 0.025 * (charges - 65)
+        + (0.45 - 0.9 * c) * calls
+        + 1.1 * (contract == 0)
+        - 1.2 * (contract == 2)
+        + (0.5 - 1.5 * c) * (payment == 2)
+        - 0.6 * c
+    )
     churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)  # fmt: skip
     columns = [
         [f"C{start_id + i:08d}" for i in range(n)],
@@ -59,8 +67,14 @@ def iter_rows(rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shi
     """The data rows, generated in chunks (memory stays flat for millions of rows)."""
     rng = np.random.default_rng(seed)
     for start in range(0, rows, CHUNK_ROWS):
-        yield from _chunk(rng, min(CHUNK_ROWS, rows - start), start, covariate_shift=covariate_shift,
-                          concept_shift=concept_shift, with_label=with_label)
+        yield from _chunk(
+            rng,
+            min(CHUNK_ROWS, rows - start),
+            start,
+            covariate_shift=covariate_shift,
+            concept_shift=concept_shift,
+            with_label=with_label,
+        )
 
 
 def write_csv(out: IO[str], rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0,

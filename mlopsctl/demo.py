@@ -91,15 +91,20 @@ def run_demo(root: Path, *, echo: Callable[[str], None], progress: Callable[[str
         raise DemoFailed(f"the clean batch shows drift: {_drift_text(clean)}")
     timeline.step(f"clean batch scored: {_drift_text(clean)} -> no drift")
 
-    drifted = _score(pipeline, "demo/drifted-labeled.csv", generate(DRIFTED_LABELED_ROWS, seed=3, **DRIFT),
-                     progress("scoring"))
+    drifted = _score(
+        pipeline, "demo/drifted-labeled.csv", generate(DRIFTED_LABELED_ROWS, seed=3, **DRIFT), progress("scoring")
+    )
     if drifted["drift"]["worst_psi"] <= threshold:
         raise DemoFailed(f"the drifted batch shows no drift: {_drift_text(drifted)}")
     timeline.step(f"drifted labeled batch scored: {_drift_text(drifted)} -> drift")
 
     alarm_name = pipeline.outputs["WorstFeaturePSIAlarm"]
-    ops.wait_for(f"alarm {alarm_name}", lambda: ops.alarm_states(pipeline).get(alarm_name) == "ALARM"
-                 or _alarm_run(pipeline, first["run_id"]), timeout_s=120, progress=progress("waiting for the alarm"))
+    ops.wait_for(
+        f"alarm {alarm_name}",
+        lambda: ops.alarm_states(pipeline).get(alarm_name) == "ALARM" or _alarm_run(pipeline, first["run_id"]),
+        timeout_s=120,
+        progress=progress("waiting for the alarm"),
+    )
     timeline.step(f"alarm {alarm_name} fired")  # fmt: skip
 
     run = ops.wait_for(

@@ -57,9 +57,7 @@ def find_python(version: str) -> Path:
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         candidates.append(Path(directory) / f"python{version}")
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(
-        (pyenv_root / "versions").glob(f"{version}*/bin/python{version}"), reverse=True
-    )
+    candidates += sorted((pyenv_root / "versions").glob(f"{version}*/bin/python{version}"), reverse=True)
     if sys.version.startswith(version + "."):
         candidates.insert(0, Path(sys.executable))
     for candidate in candidates:
@@ -75,8 +73,7 @@ def find_python(version: str) -> Path:
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     raise LocalAwsError(
-        f"Python {version} not found: install it (e.g. `pyenv install {version}`) "
-        f"or put python{version} on PATH"
+        f"Python {version} not found: install it (e.g. `pyenv install {version}`) or put python{version} on PATH"
     )
 
 

@@ -81,8 +81,13 @@ def build_report(pipeline: Pipeline, out_dir: Path, *, psi_threshold: float) -> 
         for name, spec in charts.items():
             key = "prediction" if name == "prediction score" else name
             judged = [r for r in reports if r["drift"]["verdict"] is not None]
-            history = [(r["at"][11:19], r["drift"]["prediction_psi"] if key == "prediction"
-                        else r["drift"]["feature_psi"].get(key, 0.0)) for r in judged]
+            history = [
+                (
+                    r["at"][11:19],
+                    r["drift"]["prediction_psi"] if key == "prediction" else r["drift"]["feature_psi"].get(key, 0.0),
+                )
+                for r in judged
+            ]
             actual = latest["drift"]["actual"].get(key) if latest else None
             png = out_dir / f"{key.replace(' ', '_')}.png"
             _feature_chart(name, spec, latest=actual, history=history, threshold=psi_threshold, path=png)  # fmt: skip
@@ -102,7 +107,7 @@ def build_report(pipeline: Pipeline, out_dir: Path, *, psi_threshold: float) -> 
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{max-width:100%}}</style></head><body>
-<h1>Drift report</h1><p>Generated {generated}. Champion: <b>{html.escape(champion.version if champion else 'none')}</b>.
+<h1>Drift report</h1><p>Generated {generated}. Champion: <b>{html.escape(champion.version if champion else "none")}</b>.
 PSI threshold {psi_threshold}; reference = the champion's training profile.</p>
 <h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>worst PSI</th>
 <th>verdict</th></tr>{batches}</table>

@@ -194,8 +194,12 @@ def _required_columns(header: list[str], features: tuple, label: str) -> None:
 def _header_of(clients: Clients, settings: Settings, job: Job) -> list[str]:
     """The header row of a ranged job's object (its first bytes)."""
     head = clients.s3.get_object(Bucket=settings.data_bucket, Key=job.key, Range="bytes=0-1048575")["Body"]
-    return CsvRows(head, key=job.key, gzipped=False, max_bytes=1 << 20,
-                   max_field_chars=settings.config.scoring.max_field_chars).next_row() or []
+    return (
+        CsvRows(
+            head, key=job.key, gzipped=False, max_bytes=1 << 20, max_field_chars=settings.config.scoring.max_field_chars
+        ).next_row()
+        or []
+    )
 
 
 def _range_body(clients: Clients, settings: Settings, job: Job):
@@ -328,8 +332,13 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
         header = rows.next_row() or []
     else:
         header = _header_of(clients, settings, job)
-        rows = CsvRows(_range_body(clients, settings, job), key=job.key, gzipped=False,
-                       max_bytes=cfg.scoring.max_file_bytes, max_field_chars=cfg.scoring.max_field_chars)
+        rows = CsvRows(
+            _range_body(clients, settings, job),
+            key=job.key,
+            gzipped=False,
+            max_bytes=cfg.scoring.max_file_bytes,
+            max_field_chars=cfg.scoring.max_field_chars,
+        )
         if job.part == 0:
             rows.next_row()  # the header line
     _required_columns(header, features, label)
@@ -366,8 +375,18 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
             "accuracy": accuracy}  # fmt: skip
 
 
-def _write_predictions(rows: CsvRows, header: list[str], *, model: Any, version: str, schema: dict[str, Any],
-                       drift: DriftAccumulator, out_path: str, feedback_path: str, settings: Settings) -> Tally:
+def _write_predictions(
+    rows: CsvRows,
+    header: list[str],
+    *,
+    model: Any,
+    version: str,
+    schema: dict[str, Any],
+    drift: DriftAccumulator,
+    out_path: str,
+    feedback_path: str,
+    settings: Settings,
+) -> Tally:
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     cfg = settings.config
     features, label = features_from_schema(schema), schema["label"]
@@ -486,8 +505,18 @@ def _fan_out(job: Job, version: str, *, clients: Clients, settings: Settings, no
     entries = []
     for part in range(parts):
         start, end = part * size, min((part + 1) * size, job.size) - 1
-        body = {"range": {"key": job.key, "etag": job.etag, "size": job.size, "version": version,
-                          "start": start, "end": end if part < parts - 1 else None, "part": part, "parts": parts}}
+        body = {
+            "range": {
+                "key": job.key,
+                "etag": job.etag,
+                "size": job.size,
+                "version": version,
+                "start": start,
+                "end": end if part < parts - 1 else None,
+                "part": part,
+                "parts": parts,
+            }
+        }
         entries.append({"Id": str(part), "MessageBody": json.dumps(body)})  # fmt: skip
     for i in range(0, len(entries), 10):
         response = clients.sqs.send_message_batch(QueueUrl=settings.queue_url, Entries=entries[i : i + 10])

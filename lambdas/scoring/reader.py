@@ -110,12 +110,19 @@ class CsvRows:
         except UnicodeDecodeError as exc:
             line = self._reader.line_num + 1
             bad = exc.object[exc.start : exc.end]
-            raise FileRejected("not_utf8", f"the file is not UTF-8 near line {line}: {exc.reason} (bytes {bad!r})",
-                               fix="save the file as UTF-8 (in Excel: 'CSV UTF-8')", where={"line": line}) from exc
+            raise FileRejected(
+                "not_utf8",
+                f"the file is not UTF-8 near line {line}: {exc.reason} (bytes {bad!r})",
+                fix="save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+                where={"line": line},
+            ) from exc
         except csv.Error as exc:
             line = self._reader.line_num
             kind = "field_too_long" if "field larger" in str(exc) else "bad_quoting"
-            fix = ("shorten the field or check for an unclosed quote" if kind == "field_too_long"
-                   else "quote fields that contain commas, quotes or line breaks, and double inner quotes")
+            fix = (
+                "shorten the field or check for an unclosed quote"
+                if kind == "field_too_long"
+                else "quote fields that contain commas, quotes or line breaks, and double inner quotes"
+            )
             raise FileRejected(kind, f"CSV parse error near line {line}: {exc}", fix=fix,
                                where={"line": line}) from exc  # fmt: skip

@@ -44,9 +44,13 @@ def test_given_an_instance_when_up_twice_then_one_process_and_down_leaves_no_fun
 
     client = boto3.client("lambda", endpoint_url=private_instance.endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
-    client.create_function(FunctionName="probe", Runtime="python3.12", Handler="app.handler",
-                           Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": _zip(
-                               "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n")})
+    client.create_function(
+        FunctionName="probe",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::000000000000:role/lambda",
+        Code={"ZipFile": _zip("import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n")},
+    )
     client.get_waiter("function_active_v2").wait(FunctionName="probe")  # fmt: skip
     assert client.invoke(FunctionName="probe")["StatusCode"] == 200
     workers = _workers(first.pid)

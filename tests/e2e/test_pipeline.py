@@ -32,8 +32,7 @@ def demo(deployed) -> subprocess.CompletedProcess:
     return result
 
 
-def test_given_the_deployed_stack_when_deployed_again_with_a_change_then_the_update_succeeds(deployed,
-                                                                                              boto_session):
+def test_given_the_deployed_stack_when_deployed_again_with_a_change_then_the_update_succeeds(deployed, boto_session):
     cfn = boto_session.client("cloudformation")
     assert cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     outputs = deploy(ROOT, target="localstack", label="e2e-2", log=lambda _msg: None)
@@ -64,8 +63,9 @@ def test_given_the_demo_when_status_is_asked_then_champion_versions_alarms_queue
     assert text.returncode == 0 and "champion: v" in text.stdout and "dead-letter queue: 0" in text.stdout
 
 
-def test_given_a_good_file_when_scored_through_the_cli_then_predictions_and_metrics_appear(demo, tmp_path,
-                                                                                           boto_session, deployed):
+def test_given_a_good_file_when_scored_through_the_cli_then_predictions_and_metrics_appear(
+    demo, tmp_path, boto_session, deployed
+):
     path = tmp_path / "customers.csv"
     path.write_bytes(generate(1_000, seed=21, with_label=False))
     result = mlops("score", str(path))
@@ -75,8 +75,9 @@ def test_given_a_good_file_when_scored_through_the_cli_then_predictions_and_metr
     assert metrics
 
 
-def test_given_a_bad_file_when_scored_then_one_line_error_with_a_fix_and_a_report_in_rejected(demo, tmp_path,
-                                                                                              boto_session, deployed):
+def test_given_a_bad_file_when_scored_then_one_line_error_with_a_fix_and_a_report_in_rejected(
+    demo, tmp_path, boto_session, deployed
+):
     path = tmp_path / "broken.csv"
     path.write_text("customer_id,tenure_months\nC1,3\n")
     result = mlops("score", str(path))
@@ -112,8 +113,9 @@ def test_given_a_missing_file_or_a_missing_stack_then_clear_errors(demo):
     assert no_stack.returncode == 1 and "not deployed to aws" in no_stack.stderr and "hint:" in no_stack.stderr
 
 
-def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_are_scored(demo, boto_session,
-                                                                                            deployed):
+def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_are_scored(
+    demo, boto_session, deployed
+):
     s3, sqs = boto_session.client("s3"), boto_session.client("sqs")
     bucket = deployed["DataBucket"]
     key = "incoming/redriven.csv"
@@ -126,8 +128,14 @@ def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_
         etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
-    event = {"Records": [{"eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": len(body), "eTag": etag}}}]}
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": len(body), "eTag": etag}},
+            }
+        ]
+    }
     sqs.send_message(QueueUrl=deployed["DeadLetterQueueUrl"], MessageBody=json.dumps(event))  # fmt: skip
     result = mlops("redrive")
     assert result.returncode == 0 and "moved 1 message" in result.stdout

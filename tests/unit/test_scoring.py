@@ -263,8 +263,9 @@ def test_given_a_few_bad_rows_when_scored_then_good_rows_scored_and_bad_rows_kep
     report = report_of(clients.s3, outcome)
     assert report["verdict"] == "partially_scored"
     assert {(e["row"], e["kind"]) for e in report["errors"]} == {(5, "unknown_category"), (10, "not_a_number")}
-    bad = clients.s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"].replace("report.json",
-                                                                                           "bad_rows.csv"))
+    bad = clients.s3.get_object(
+        Bucket=DATA, Key=outcome.detail["outputs"]["report"].replace("report.json", "bad_rows.csv")
+    )
     assert len(bad["Body"].read().decode().splitlines()) == 2
 
 
@@ -317,8 +318,9 @@ class FlakyS3:
         return self.client.get_object(**kwargs)
 
 
-def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_item_failure(env, champion,
-                                                                                               monkeypatch):
+def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_item_failure(
+    env, champion, monkeypatch
+):
     from scoring import handler
 
     clients, settings = env
