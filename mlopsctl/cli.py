@@ -185,6 +185,17 @@ def seed(
     typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key} ({rows:,} rows)")
 
 
+@app.command("add-training-data")
+def add_training_data(file: Path, target: str = TargetOption) -> None:
+    """Upload a labeled CSV (your own data) under training/ for the next training run."""
+    if not file.is_file():
+        raise CliError(f"no such file: {file}", "give the path of a labeled CSV (or .csv.gz) file")
+    pipeline = _pipeline(target)
+    key = f"training/{file.name}"
+    pipeline.s3.upload_file(str(file), pipeline.data_bucket, key)
+    typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key}; start a run with `mlops train`")
+
+
 @app.command()
 def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(300, help="seconds to wait")) -> None:
     """Upload a CSV under incoming/, wait for scoring, and say where the predictions (or the report) are."""
