@@ -63,9 +63,9 @@ def _model_path() -> Path:
 def _data_path(rows: int) -> Path:
     from mlopsctl.datagen import write_file
 
-    path = CACHE / f"data-{rows}.csv"
+    path = CACHE / f"batch-{rows}.csv"
     if not path.exists():
-        write_file(path, rows, seed=3, covariate_shift=0.3)
+        write_file(path, rows, seed=3, covariate_shift=0.3, with_label=False)  # batches to score carry no label
     return path
 
 
