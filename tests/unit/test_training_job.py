@@ -1,0 +1,73 @@
+"""A training run as operators see it (training.job.run_job): records, lock, metrics, alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from mlops_core.runs import RunLedger
+from mlopsctl.datagen import generate
+from training.job import run_job
+from training.train import TrainingDataError
+
+from .conftest import DATA, MODELS, REGION
+
+
+@pytest.fixture
+def services(aws):
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    return {"s3": aws, "cloudwatch": boto3.client("cloudwatch", region_name=REGION), "sns": sns, "topic": topic,
+            "sqs": sqs, "inbox": inbox}  # fmt: skip
+
+
+def _run(services, config, run_id):
+    return run_job(s3=services["s3"], cloudwatch=services["cloudwatch"], sns=services["sns"], data_bucket=DATA,
+                   models_bucket=MODELS, config=config, namespace="MLOps", alert_topic_arn=services["topic"],
+                   run_id=run_id)  # fmt: skip
+
+
+def _metric_sum(cloudwatch, name: str) -> float:
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="MLOps", MetricName=name, Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+        StartTime=datetime(2020, 1, 1, tzinfo=UTC), EndTime=datetime(2100, 1, 1, tzinfo=UTC), Period=86400,
+        Statistics=["Sum"],
+    )["Datapoints"]  # fmt: skip
+    return sum(d["Sum"] for d in stats)
+
+
+def test_given_a_run_that_fails_then_recorded_lock_released_champion_untouched_and_people_told(
+    services, config, champion
+):
+    ledger = RunLedger(services["s3"], MODELS)
+    assert ledger.acquire("run-broken", ttl_seconds=600, now=datetime.now(UTC))
+    services["s3"].put_object(Bucket=DATA, Key="training/tiny.csv", Body=generate(20, seed=1))
+    with pytest.raises(TrainingDataError):
+        _run(services, config, "run-broken")
+    run = ledger.get("run-broken")
+    assert run["status"] == "failed" and "at least 500" in run["error"]
+    assert ledger.current_lock() is None  # the next alarm can retrain
+    from mlops_core.registry import Registry
+
+    assert Registry(services["s3"], MODELS).champion().version == champion
+    assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 1
+    messages = services["sqs"].receive_message(QueueUrl=services["inbox"]).get("Messages", [])
+    assert messages and "run-broken failed" in messages[0]["Body"]
+
+
+def test_given_a_run_that_succeeds_then_recorded_with_version_and_metrics_published(services, config):
+    ledger = RunLedger(services["s3"], MODELS)
+    assert ledger.acquire("run-good", ttl_seconds=600, now=datetime.now(UTC))
+    services["s3"].put_object(Bucket=DATA, Key="training/base.csv", Body=generate(2000, seed=2))
+    result = _run(services, config, "run-good")
+    run = ledger.get("run-good")
+    assert run["status"] == "succeeded" and run["version"] == result["version"] and run["promoted"] is True
+    assert ledger.current_lock() is None
+    assert _metric_sum(services["cloudwatch"], "ModelPromotions") == 1
+    assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 0
