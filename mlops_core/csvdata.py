@@ -43,8 +43,9 @@ class Chunk:
 
     columns: dict[str, np.ndarray]
     label: np.ndarray | None  # int8 0/1, -1 where the label cell was empty
-    rows: list[list[str]]  # the raw good rows, for pass-through columns
+    rows: list[list[str]]  # the raw good rows (bad-row reports, feedback)
     errors: list[RowError] = field(default_factory=list)
+    text_columns: list[tuple[str, ...]] = field(default_factory=list)  # the good rows, column-wise
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -169,4 +170,5 @@ def convert_rows(
         columns = {k: v[keep] for k, v in columns.items()}
         labels = labels[keep] if labels is not None else None
         shaped = [r for r, k in zip(shaped, keep, strict=True) if k]
-    return Chunk(columns, labels, shaped, errors)
+        transposed = list(zip(*shaped, strict=True)) if shaped else [() for _ in header]
+    return Chunk(columns, labels, shaped, errors, transposed)

@@ -57,8 +57,9 @@ def build_profile(
     for feature in features:
         values = columns[feature.name]
         if feature.is_numeric:
-            edges = _quantile_edges(values.astype(float), bins)
-            counts = _numeric_counts(values.astype(float), edges)
+            values = np.asarray(values, dtype=np.float64)  # no copy when already float64
+            edges = _quantile_edges(values, bins)
+            counts = _numeric_counts(values, edges)
             profile["features"][feature.name] = {"type": "numeric", "edges": edges, "proportions": _proportions(counts)}
         else:
             counts = _categorical_counts(values, feature.categories)[:-1]
@@ -124,7 +125,7 @@ class DriftAccumulator:
         for name, spec in self.profile["features"].items():
             values = columns[name]
             if spec["type"] == "numeric":
-                self._counts[name] += _numeric_counts(values.astype(float), spec["edges"])
+                self._counts[name] += _numeric_counts(np.asarray(values, dtype=np.float64), spec["edges"])
             else:
                 self._counts[name] += _categorical_counts(values, spec["categories"])
         self._score_counts += _numeric_counts(scores, self.profile["prediction"]["edges"])

@@ -414,8 +414,7 @@ def _write_predictions(
             scores = model.predict_proba(model_input(chunk.columns, features))[:, positive]
             predictions = np.where(scores >= 0.5, classes[positive], classes[1 - positive]).tolist()
             score_text = np.char.mod("%.6f", scores).tolist()
-            text_columns = list(zip(*chunk.rows, strict=True))
-            writer.writerows(zip(*(text_columns[i] for i in passthrough), predictions, score_text,
+            writer.writerows(zip(*(chunk.text_columns[i] for i in passthrough), predictions, score_text,
                                  itertools.repeat(version, len(chunk)), strict=True))  # fmt: skip
             drift.update(chunk.columns, scores)
             tally.scored += len(chunk)
