@@ -25,6 +25,11 @@ def input_name(key: str) -> str:
     return name
 
 
+def part_suffix(part: int, parts: int) -> str:
+    """What names the outputs of one byte range of a large file ("" for a whole file)."""
+    return "" if parts == 1 else f".part-{part + 1:04d}-of-{parts:04d}"
+
+
 def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
     """Where scoring records what became of an input object (or one byte range of it)."""
     return f"{REPORTS}receipts/{input_name(key)}/{etag}{part_suffix}.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from mlops_core.config import load_config
 
 from . import ops
+from .accounting import account
 from .datagen import generate
 from .demo import run_demo
 from .deploy import STACK_NAME, DeployError
@@ -167,6 +169,33 @@ def redrive(target: str = TargetOption) -> None:
     """Move the dead-letter queue's messages back to the scoring queue (after fixing the cause)."""
     moved = ops.redrive(_pipeline(target))
     typer.echo(f"moved {moved} message(s) back to the scoring queue")
+
+
+@app.command()
+def audit(
+    minutes: float = typer.Option(60, "--minutes", help="look at files that arrived in the last N minutes"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable, every file listed"),
+    target: str = TargetOption,
+) -> None:
+    """Account for each file that arrived: in = scored + rejected + in flight + dead-lettered; exit 1 if any is lost."""
+    pipeline = _pipeline(target)
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    result = account(pipeline.s3, pipeline.client("sqs"), data_bucket=pipeline.data_bucket,
+                     queue_url=pipeline.outputs["ScoringQueueUrl"], dlq_url=pipeline.outputs["DeadLetterQueueUrl"],
+                     since=since)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        c = result.counts()
+        typer.echo(f"last {minutes:g} min: {c['in']} in = {c['scored']} scored + {c['rejected']} rejected + "
+                   f"{c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + {c['lost']} lost")  # fmt: skip
+        for f in [f for f in result.files if f.state not in ("scored", "rejected")][:20]:
+            typer.echo(f"  {f.state:13} {f.key} ({f.detail})")
+        if result.ignored:
+            typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are not .csv/.csv.gz and are never scored")
+    if not result.balanced:
+        raise CliError(f"{result.counts()['lost']} file(s) are unaccounted for",
+                       "re-upload them (or send their S3 events to the scoring queue); see the logs")  # fmt: skip
 
 
 @app.command()

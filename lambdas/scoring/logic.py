@@ -87,7 +87,7 @@ class Job:
 
     @property
     def suffix(self) -> str:
-        return "" if self.parts == 1 else f".part-{self.part + 1:04d}-of-{self.parts:04d}"
+        return layout.part_suffix(self.part, self.parts)
 
     @property
     def gzipped(self) -> bool:

@@ -1,0 +1,194 @@
+"""Where did every file go? For a time window: files in = scored + rejected + in flight + dead-lettered.
+
+Each CSV that arrived under incoming/ in the window is looked up in what scoring leaves behind: its
+receipt (and, for a large file split into byte ranges, one receipt per range), and the messages in
+the dead-letter queue. A file with none of these is in flight while the scoring queue still holds
+work or the file is younger than `grace_s`; otherwise it is unaccounted for - lost - and the check
+fails. Operators run it as `mlops audit`; the load tests assert on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from mlops_core import layout
+from mlops_core.s3errors import is_missing
+
+SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "scored", "rejected", "in_flight", "dead_lettered", "lost"
+STATES = (SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)
+SCORED_SUFFIXES = (".csv", ".csv.gz")  # the bucket notification's filter: only these are sent to scoring
+
+
+@dataclass(frozen=True)
+class FileAccount:
+    key: str
+    etag: str
+    arrived: datetime
+    state: str
+    detail: str = ""
+
+
+@dataclass
+class Accounting:
+    since: datetime
+    until: datetime
+    files: list[FileAccount] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # under incoming/ but not .csv/.csv.gz: never scored
+    queue_messages: int = 0
+    dlq_messages: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(f.state for f in self.files)
+        return {"in": len(self.files), **{state: counted.get(state, 0) for state in STATES}}
+
+    @property
+    def balanced(self) -> bool:
+        """True when every file is scored, rejected, in flight or dead-lettered: none lost."""
+        return self.counts()[UNACCOUNTED] == 0
+
+    @property
+    def settled(self) -> bool:
+        """True when no file is still in flight."""
+        return self.counts()[IN_FLIGHT] == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat(), "counts": self.counts(),
+                "balanced": self.balanced, "queue_messages": self.queue_messages,
+                "dlq_messages": self.dlq_messages, "ignored": self.ignored,
+                "files": [{"key": f.key, "etag": f.etag, "arrived": f.arrived.isoformat(), "state": f.state,
+                           "detail": f.detail} for f in self.files]}  # fmt: skip
+
+
+def message_keys(body: str) -> set[str]:
+    """The incoming/ keys an SQS message of the scoring queue is about (S3 event or byte-range message)."""
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError:
+        return set()
+    if not isinstance(message, dict):
+        return set()
+    if "range" in message:
+        return {message["range"]["key"]}
+    return {unquote_plus(r["s3"]["object"]["key"]) for r in message.get("Records", []) if "s3" in r}
+
+
+def peek_queue(sqs: Any, queue_url: str, *, limit: int = 10_000) -> list[str]:
+    """The bodies of the queue's visible messages, left in the queue (made visible again at once)."""
+    bodies: list[str] = []
+    handles: list[str] = []
+    seen: set[str] = set()
+    while len(seen) < limit:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                       WaitTimeSeconds=0).get("Messages", [])  # fmt: skip
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            bodies.append(message["Body"])
+            handles.append(message["ReceiptHandle"])
+    for i in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0} for n, h in enumerate(handles[i : i + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+    return bodies
+
+
+def _queue_total(sqs: Any, queue_url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+             "ApproximateNumberOfMessagesDelayed"]  # fmt: skip
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(n, 0)) for n in names)
+
+
+class _Receipts:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+
+
+def _state_from_receipts(receipts: _Receipts, key: str, etag: str) -> tuple[str | None, str]:
+    """(state, detail) from the file's receipts; state None when scoring has left no trace yet."""
+    receipt = receipts.get(layout.receipt_key(key, etag))
+    if receipt is None:
+        return None, ""
+    if receipt["state"] != "complete":
+        return IN_FLIGHT, "claimed by an invocation; metrics not yet published"
+    if receipt["outcome"] != "fanned_out":
+        return (SCORED, f"{receipt.get('scored', 0):,} rows") if receipt["outcome"] == "scored" else (
+            REJECTED, receipt.get("kind", ""))  # fmt: skip
+    parts = [receipts.get(layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
+             for p in range(receipt["parts"])]  # fmt: skip
+    done = [p for p in parts if p is not None and p["state"] == "complete"]
+    if len(done) < len(parts):
+        return None, f"{len(done)} of {len(parts)} byte ranges done"
+    outcomes = Counter(p["outcome"] for p in done)
+    if outcomes["scored"] == 0:
+        return REJECTED, f"all {len(parts)} byte ranges rejected"
+    rows = sum(p.get("scored", 0) for p in done)
+    rejected = f", {outcomes['rejected']} range(s) rejected" if outcomes["rejected"] else ""
+    return SCORED, f"{rows:,} rows in {len(parts)} byte ranges{rejected}"
+
+
+def account(
+    s3: Any,
+    sqs: Any,
+    *,
+    data_bucket: str,
+    queue_url: str,
+    dlq_url: str,
+    since: datetime,
+    until: datetime | None = None,
+    grace_s: float = 120.0,
+    now: datetime | None = None,
+) -> Accounting:
+    """Account for every CSV that arrived under incoming/ between `since` and `until` (default: now)."""
+    now = now or datetime.now(UTC)
+    until = until or now
+    result = Accounting(since=since, until=until)
+    arrivals = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=data_bucket, Prefix=layout.INCOMING):
+        for obj in page.get("Contents", []):
+            if not since <= obj["LastModified"] <= until:
+                continue
+            if obj["Key"].endswith(SCORED_SUFFIXES):
+                arrivals.append(obj)
+            else:
+                result.ignored.append(obj["Key"])
+
+    result.queue_messages = _queue_total(sqs, queue_url)
+    dead_lettered: Counter = Counter()
+    dlq_bodies = peek_queue(sqs, dlq_url)
+    result.dlq_messages = len(dlq_bodies)
+    for body in dlq_bodies:
+        dead_lettered.update(message_keys(body))
+
+    receipts = _Receipts(s3, data_bucket)
+    for obj in sorted(arrivals, key=lambda o: (o["LastModified"], o["Key"])):
+        key, etag, arrived = obj["Key"], obj["ETag"].strip('"'), obj["LastModified"]
+        state, detail = _state_from_receipts(receipts, key, etag)
+        if state in (None, IN_FLIGHT):
+            if dead_lettered[key]:
+                state, detail = DEAD_LETTERED, f"{dead_lettered[key]} message(s) in the dead-letter queue"
+            elif state == IN_FLIGHT or result.queue_messages or (now - arrived).total_seconds() < grace_s:
+                state, detail = IN_FLIGHT, detail or "waiting in the scoring queue"
+            else:
+                state = UNACCOUNTED
+                detail = detail or "no receipt, no message in either queue: its event was never delivered or lost"
+        result.files.append(FileAccount(key, etag, arrived, state, detail))
+    return result

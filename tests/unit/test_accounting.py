@@ -1,0 +1,95 @@
+"""The accounting check: every file that arrived is scored, rejected, in flight or dead-lettered - or lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+
+from scoring.logic import jobs_from_message, score_job
+
+from mlopsctl.accounting import account, message_keys
+from mlopsctl.datagen import generate
+
+from .conftest import DATA
+from .test_scoring import env, put  # noqa: F401 - the scoring environment fixture
+
+ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def s3_event(key: str, etag: str) -> str:
+    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": DATA}, "object": {"key": key, "eTag": etag}}}
+    return json.dumps({"Records": [record]})
+
+
+def audit(clients, settings, dlq_url, *, now=None):
+    return account(clients.s3, clients.sqs, data_bucket=DATA, queue_url=settings.queue_url, dlq_url=dlq_url,
+                   since=ALL_TIME, now=now)  # fmt: skip
+
+
+def drain(sqs, queue_url: str) -> list[dict]:
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return messages
+
+
+def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_counted_once(env, champion):  # noqa: F811
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    score_job(put(clients.s3, "incoming/good.csv", generate(300, seed=1, with_label=False)),
+              clients=clients, settings=settings)  # fmt: skip
+    score_job(put(clients.s3, "incoming/bad.csv", b"a,b\n1,2\n"), clients=clients, settings=settings)
+    poisoned = put(clients.s3, "incoming/poisoned.csv", generate(10, seed=2))
+    clients.sqs.send_message(QueueUrl=dlq_url, MessageBody=s3_event(poisoned.key, poisoned.etag))
+    put(clients.s3, "incoming/just-arrived.csv", generate(10, seed=3))
+    put(clients.s3, "incoming/notes.txt", b"not for scoring")
+
+    result = audit(clients, settings, dlq_url)
+
+    states = {f.key: f.state for f in result.files}
+    assert states == {"incoming/good.csv": "scored", "incoming/bad.csv": "rejected",
+                      "incoming/poisoned.csv": "dead_lettered", "incoming/just-arrived.csv": "in_flight"}  # fmt: skip
+    assert result.counts() == {"in": 4, "scored": 1, "rejected": 1, "in_flight": 1, "dead_lettered": 1, "lost": 0}
+    assert result.balanced and not result.settled and result.ignored == ["incoming/notes.txt"]
+    # Peeking leaves the dead-letter queue as it was: a redrive still finds the message.
+    assert len(drain(clients.sqs, dlq_url)) == 1
+
+
+def test_given_a_file_nobody_processed_past_the_grace_period_then_it_is_lost_and_the_check_fails(env, champion):  # noqa: F811
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    put(clients.s3, "incoming/forgotten.csv", generate(10, seed=4))
+
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    result = audit(clients, settings, dlq_url, now=later)
+
+    assert [f.state for f in result.files] == ["lost"] and not result.balanced
+    # While the scoring queue still holds work, the same file counts as in flight.
+    clients.sqs.send_message(QueueUrl=settings.queue_url, MessageBody=s3_event("incoming/other.csv", "x"))
+    assert audit(clients, settings, dlq_url, now=later).balanced
+
+
+def test_given_a_large_file_in_byte_ranges_then_scored_only_when_every_range_is_done(env, champion):  # noqa: F811
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    ranged = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
+                                                                              byte_range_bytes=20_000))  # fmt: skip
+    settings = dataclasses.replace(settings, config=ranged)
+    job = put(clients.s3, "incoming/large.csv", generate(2000, seed=5, with_label=False))
+    assert score_job(job, clients=clients, settings=settings).status == "fanned_out"
+    ranges = drain(clients.sqs, settings.queue_url)
+    assert message_keys(ranges[0]["Body"]) == {"incoming/large.csv"}
+    for message in ranges[:-1]:
+        (part,) = jobs_from_message(json.loads(message["Body"]), DATA)
+        score_job(part, clients=clients, settings=settings)
+
+    waiting = audit(clients, settings, dlq_url)
+    assert waiting.files[0].state == "in_flight" and f"{len(ranges) - 1} of {len(ranges)}" in waiting.files[0].detail
+
+    (last,) = jobs_from_message(json.loads(ranges[-1]["Body"]), DATA)
+    score_job(last, clients=clients, settings=settings)
+    done = audit(clients, settings, dlq_url)
+    assert done.files[0].state == "scored" and done.files[0].detail.startswith("2,000 rows")
