@@ -53,6 +53,7 @@ def list_labeled_files(s3: Any, bucket: str, window: int) -> list[dict[str, Any]
     for prefix in (layout.TRAINING, layout.FEEDBACK):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             objects += [o for o in page.get("Contents", []) if o["Key"].endswith((".csv", ".csv.gz"))]
+
     # S3 times have one-second resolution; within a tie, feedback (what scoring saw in production)
     # counts as newer than files an operator placed under training/.
     def recency(o: dict[str, Any]) -> tuple:
