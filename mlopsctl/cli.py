@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 
 from mlops_core.config import load_config
+from mlops_core.registry import ArtifactIntegrityError
 
 from . import ops
-from .accounting import account
 from .datagen import generate
 from .demo import run_demo
 from .deploy import STACK_NAME, DeployError
@@ -160,7 +160,11 @@ def rollback(version: str, target: str = TargetOption) -> None:
     if version not in known:
         raise CliError(f"unknown model version {version!r}",
                        f"known versions: {', '.join(known[-5:]) or 'none'} (see `mlops status`)")  # fmt: skip
-    registry.rollback(version, reason="rollback by operator")
+    try:
+        registry.rollback(version, reason="rollback by operator")
+    except ArtifactIntegrityError as exc:
+        raise CliError(str(exc).split(": refusing")[0] + ": refusing to make it champion",
+                       "roll back to another version (`mlops status` lists them)") from exc  # fmt: skip
     typer.echo(f"champion is now {version}")
 
 
@@ -179,10 +183,7 @@ def audit(
 ) -> None:
     """Account for each file that arrived: in = scored + rejected + in flight + dead-lettered; exit 1 if any is lost."""
     pipeline = _pipeline(target)
-    since = datetime.now(UTC) - timedelta(minutes=minutes)
-    result = account(pipeline.s3, pipeline.client("sqs"), data_bucket=pipeline.data_bucket,
-                     queue_url=pipeline.outputs["ScoringQueueUrl"], dlq_url=pipeline.outputs["DeadLetterQueueUrl"],
-                     since=since)  # fmt: skip
+    result = ops.audit(pipeline, datetime.now(UTC) - timedelta(minutes=minutes))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

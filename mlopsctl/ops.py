@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mlops_core import layout
 from mlops_core.registry import Registry
 from mlops_core.runs import RunLedger
 
+from .accounting import Accounting, account
 from .deploy import LOCAL_REGION, load_outputs
 
 
@@ -200,6 +202,25 @@ def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: floa
         return body if body.get("state") == "complete" else None
 
     return wait_for(f"scoring of {key}", finished, timeout_s=timeout_s, progress=progress)
+
+
+def audit(pipeline: Pipeline, since: datetime) -> Accounting:
+    """Where every file that arrived since `since` went (see mlopsctl.accounting)."""
+    return account(pipeline.s3, pipeline.client("sqs"), data_bucket=pipeline.data_bucket,
+                   queue_url=pipeline.outputs["ScoringQueueUrl"], dlq_url=pipeline.outputs["DeadLetterQueueUrl"],
+                   since=since)  # fmt: skip
+
+
+def wait_until_settled(pipeline: Pipeline, since: datetime, *, timeout_s: float = 900,
+                       progress: Callable[[float], None] | None = None) -> Accounting:  # fmt: skip
+    """Wait until no file that arrived since `since` is in flight; return the accounting."""
+
+    def settled() -> Accounting | None:
+        result = audit(pipeline, since)
+        return result if result.settled else None
+
+    return wait_for("every file to be scored or rejected", settled, timeout_s=timeout_s, interval_s=3,
+                    progress=progress)  # fmt: skip
 
 
 def read_json(pipeline: Pipeline, key: str) -> dict[str, Any]:

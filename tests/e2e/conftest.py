@@ -6,6 +6,8 @@ otherwise the session starts it and stops it at the end.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,12 @@ from mlopsctl.localaws import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+MLOPS = [sys.executable, "-m", "mlopsctl"]
+
+
+def mlops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the operator CLI as a user would; its exit code and output."""
+    return subprocess.run([*MLOPS, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,3 +66,11 @@ def boto_session(aws_endpoint: str) -> boto3.Session:
         region_name=REGION,
         localstack_host=aws_endpoint.removeprefix("http://"),
     )
+
+
+@pytest.fixture(scope="session")
+def demo(deployed) -> subprocess.CompletedProcess:
+    """`mlops demo` run once per session: it leaves a champion, an earlier version and scored batches."""
+    result = mlops("demo", "--report-dir", str(ROOT / ".local-aws" / "e2e-report"))
+    print(result.stdout)  # the timeline, in the test log
+    return result

@@ -7,29 +7,12 @@ the other tests build on the state it leaves (a champion, an earlier version, sc
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from mlopsctl.datagen import generate
 from mlopsctl.deploy import STACK_NAME, deploy
 
-from .conftest import ROOT
-
-MLOPS = [sys.executable, "-m", "mlopsctl"]
-
-
-def mlops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*MLOPS, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-@pytest.fixture(scope="session")
-def demo(deployed) -> subprocess.CompletedProcess:
-    result = mlops("demo", "--report-dir", str(ROOT / ".local-aws" / "e2e-report"))
-    print(result.stdout)  # the timeline, in the test log
-    return result
+from .conftest import ROOT, mlops
 
 
 def test_given_the_deployed_stack_when_deployed_again_with_a_change_then_the_update_succeeds(deployed, boto_session):

@@ -139,6 +139,28 @@ def test_given_the_scoring_role_then_it_cannot_write_models_or_move_the_champion
         assert not any(a.startswith(("s3:Put", "s3:Delete", "s3:Abort")) for a in actions), s
 
 
+def test_given_the_scoring_role_then_on_the_models_bucket_it_reads_only_artifacts_and_the_champion_pointer(template):
+    role = logical_id(template, "AWS::IAM::Role", "Scoring/FunctionRole")
+    models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
+    statements = statements_touching(policy_documents_of_role(template, role), models)
+    models_resources = [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list)
+                        else [s["Resource"]]) if models in json.dumps(r)]  # fmt: skip
+    object_paths = {part for r in models_resources if "Fn::Join" in r
+                    for part in r["Fn::Join"][1] if isinstance(part, str) and part.startswith("/")}  # fmt: skip
+    assert object_paths == {"/models/*", "/registry/champion.json"}  # not the history, run records or the lock
+
+
+def test_given_the_functions_then_their_environments_hold_no_secrets(synthesized):
+    _, template, _ = synthesized
+    secretish = ("SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY", "PRIVATE")
+    for function_id, function in resources(template, "AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            assert not any(word in name.upper() for word in secretish), (function_id, name)
+            text = json.dumps(value)
+            assert "AKIA" not in text and "-----BEGIN" not in text, (function_id, name)
+
+
 def test_given_the_retraining_role_then_it_cannot_touch_the_data_bucket(template):
     role = logical_id(template, "AWS::IAM::Role", "Training/RetrainingFunctionRole")
     data = logical_id(template, "AWS::S3::Bucket", "Storage/Data")
