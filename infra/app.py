@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
@@ -11,6 +14,7 @@ from .stack import MlopsStack
 from .targets import target_settings
 
 STACK_NAME = "MlopsStack"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_app(app: cdk.App, *, target: str, config: ProjectConfig | None = None) -> MlopsStack:
@@ -26,3 +30,18 @@ def build_app(app: cdk.App, *, target: str, config: ProjectConfig | None = None)
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
+
+
+def synthesize(target: str, outdir: Path, *, bundle: bool = False) -> tuple[dict, Path]:
+    """Synthesise `target` as the CDK CLI would (cdk.json's context); bundling skipped unless `bundle`.
+
+    Returns the stack's template and the cloud assembly's directory (the tests and benchmarks use it).
+    """
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "target": target,
+               "aws:cdk:enable-path-metadata": True}  # fmt: skip
+    if not bundle:
+        context["aws:cdk:bundling-stacks"] = []
+    app = cdk.App(context=context, outdir=str(outdir))
+    stack = build_app(app, target=target)
+    assembly = Path(app.synth().directory)
+    return json.loads((assembly / f"{stack.artifact_id}.template.json").read_text()), assembly

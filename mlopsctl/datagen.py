@@ -101,3 +101,9 @@ def write_file(path: Path, rows: int, **knobs) -> Path:
     with opener(path, "wt", newline="") as out:  # type: ignore[operator]
         write_csv(out, rows, **knobs)
     return path
+
+
+def mixed_batch_sizes(files: int) -> list[int]:
+    """Row counts for a realistic burst of `files` batches: one of 1M rows, a few large, many small."""
+    large = [1_000_000, 200_000, 50_000, 50_000, 50_000, 50_000, *[10_000] * 20][:files]
+    return large + [5 + (i * 37) % 2_000 for i in range(files - len(large))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -187,6 +188,17 @@ def upload_for_scoring(pipeline: Pipeline, body: bytes, name: str) -> dict[str, 
     key = f"incoming/{name}"
     etag = pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)["ETag"].strip('"')
     return {"key": key, "etag": etag}
+
+
+def drop_files(pipeline: Pipeline, files: dict[str, bytes], *, threads: int = 8) -> dict[str, str]:
+    """Put many objects at once (keys under incoming/); their ETags by key."""
+    s3 = pipeline.s3
+
+    def put(item: tuple[str, bytes]) -> tuple[str, str]:
+        return item[0], s3.put_object(Bucket=pipeline.data_bucket, Key=item[0], Body=item[1])["ETag"].strip('"')
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(pool.map(put, files.items()))
 
 
 def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: float = 300,
