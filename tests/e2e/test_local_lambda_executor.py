@@ -188,6 +188,21 @@ def test_given_slow_handler_when_timeout_passes_then_it_is_killed_and_next_call_
     assert after["pid"] != slow_pid
 
 
+def test_given_handler_process_killed_between_invocations_then_the_next_call_is_a_clean_cold_start(
+    lambda_client: Any, make_function: Callable[..., dict]
+) -> None:
+    fn = make_function("handler")
+    first, _ = invoke(lambda_client, fn["FunctionName"])
+    handler_process = psutil.Process(first["pid"])
+    handler_process.kill()
+    assert wait_until(lambda: not alive(handler_process), timeout=5)
+
+    after, error = invoke(lambda_client, fn["FunctionName"])
+
+    assert error is None
+    assert after["pid"] != first["pid"] and after["invocations"] == 1
+
+
 @pytest.mark.parametrize(
     ("handler", "error_type", "message"),
     [

@@ -183,6 +183,10 @@ class Environment:
         request_id = request["invoke-id"]
         started = time.monotonic()
         deadline = started + self.timeout
+        if self.handler is not None and self.handler.process.poll() is not None:
+            # It died between invocations (killed, out of memory): as on AWS, this invocation gets a fresh one.
+            self.handler.kill()
+            self.handler = None
         # After a timeout or a crash, the init of a new handler process is part of this invocation.
         init_error = self.start_handler(deadline, request_id) if self.handler is None else None
         logs = self.init_output + f"START RequestId: {request_id} Version: {self.version}\n"
