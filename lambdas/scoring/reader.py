@@ -16,6 +16,10 @@ from contextlib import contextmanager
 from typing import IO
 
 READ_BUFFER_BYTES = 1 << 20  # large reads: fewer round trips through the Python-level byte counter
+# The text layer holds a whole line in memory before the CSV parser (and its field limit) sees it:
+# without this bound, one line with no line break (a gzip bomb of one character) would be held in
+# memory up to the size limit.
+MAX_LINE_BYTES = 8 << 20
 
 # Magic numbers of files that are not CSV, for a message that says what the file is.
 BINARY_SIGNATURES = {
@@ -42,11 +46,13 @@ class FileRejected(Exception):
 class LimitedReader(io.RawIOBase):
     """Counts bytes read from a (possibly decompressing) stream and stops at `limit`."""
 
-    def __init__(self, raw: IO[bytes], limit: int, what: str) -> None:
+    def __init__(self, raw: IO[bytes], limit: int, what: str, max_line: int = MAX_LINE_BYTES) -> None:
         self.raw = raw
         self.limit = limit
         self.what = what
+        self.max_line = max_line
         self.count = 0
+        self.line = 0  # bytes since the last line break
 
     def readable(self) -> bool:
         return True
@@ -63,6 +69,15 @@ class LimitedReader(io.RawIOBase):
                 "too_large",
                 f"{self.what} exceeds the limit of {self.limit:,} bytes",
                 fix="split the file into smaller files (or raise scoring.max_file_bytes)",
+            )
+        last_break = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        self.line = self.line + len(data) if last_break == -1 else len(data) - 1 - last_break
+        if self.line > self.max_line:
+            raise FileRejected(
+                "line_too_long",
+                f"{self.what} has a line longer than {self.max_line:,} bytes (from byte {self.count - self.line:,})",
+                fix="put each row on its own line: the line breaks may have been lost, or a quote never closed",
+                where={"byte": self.count - self.line},
             )
         buffer[: len(data)] = data
         return len(data)
@@ -86,25 +101,30 @@ class CsvRows:
     def __init__(self, body: IO[bytes], *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
         raw: IO[bytes] = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
         what = "the decompressed file" if gzipped else "the file"
-        limited = io.BufferedReader(LimitedReader(raw, max_bytes, what), buffer_size=READ_BUFFER_BYTES)
+        max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
+        limited = io.BufferedReader(LimitedReader(raw, max_bytes, what, max_line), buffer_size=READ_BUFFER_BYTES)
         check_not_binary(limited.peek(4096)[:4096], key)
         csv.field_size_limit(max_field_chars)
         text = io.TextIOWrapper(limited, encoding="utf-8-sig", errors="strict", newline="")
         self._reader = csv.reader(text, strict=True)
 
     def chunks(self, size: int) -> Iterator[list[list[str]]]:
-        """Lists of up to `size` rows; the parsing loop stays in C (no per-row Python code)."""
+        """Lists of up to `size` rows; the parsing loop stays in C (no per-row Python code).
+
+        Blank lines are not rows (the csv module reads them as []): they are dropped in C, so a
+        trailing empty line is not a ragged row and a file of empty lines costs only its parsing.
+        """
         while True:
             with self._errors():
-                chunk = list(itertools.islice(self._reader, size))
+                chunk = list(itertools.islice(filter(None, self._reader), size))
             if not chunk:
                 return
             yield chunk
 
     def next_row(self) -> list[str] | None:
-        """The next row (e.g. the header), or None at the end."""
+        """The next non-blank row (e.g. the header), or None at the end."""
         with self._errors():
-            return next(self._reader, None)
+            return next(filter(None, self._reader), None)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
