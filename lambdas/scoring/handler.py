@@ -6,6 +6,7 @@ transient problem retries that file only.
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from .logic import Clients, Settings, jobs_from_message, score_job
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
+REPORT_MARGIN_S = 30
 
 
 @cache
@@ -29,11 +31,14 @@ def environment() -> tuple[Settings, Clients]:
     return Settings.from_environment(load_config()), clients
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     settings, clients = environment()
+    deadline = None
+    if lambda_context is not None:  # leave time to write the rejection report before the timeout
+        deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - REPORT_MARGIN_S
     for job in jobs_from_message(record.json_body, settings.data_bucket):
         logger.append_keys(file_key=job.key, part=job.part)
-        outcome = score_job(job, clients=clients, settings=settings)
+        outcome = score_job(job, clients=clients, settings=settings, deadline=deadline)
         logger.info("file processed", extra={"status": outcome.status, **outcome.detail})
 
 

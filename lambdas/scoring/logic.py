@@ -9,6 +9,7 @@ keeps it in the dead-letter queue.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -39,6 +40,9 @@ MAX_LISTED_ERRORS = 100
 MODEL_CACHE_SIZE = 2
 CLAIM_TAKEOVER_S = 900  # a pending receipt older than this was left by a crashed invocation
 OUTPUT_COLUMNS = ["prediction", "score", "model_version"]
+# RFC 4180 line ends. With "\n" the csv module would leave a bare CR inside a value unquoted, and a
+# reader would split that row in two: a pass-through id could forge rows in predictions and feedback.
+CSV_LINE_END = "\r\n"
 
 
 class NoChampionYet(RuntimeError):
@@ -146,18 +150,22 @@ def receipt_key(job: Job) -> str:
     return layout.receipt_key(job.key, job.etag, job.suffix)
 
 
-def read_receipt(s3: Any, bucket: str, job: Job) -> dict[str, Any] | None:
+def read_receipt(s3: Any, bucket: str, job: Job) -> tuple[dict[str, Any], str] | tuple[None, None]:
+    """The job's receipt and its ETag (for conditional updates), or (None, None)."""
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=receipt_key(job))["Body"].read())
+        obj = s3.get_object(Bucket=bucket, Key=receipt_key(job))
     except ClientError as exc:
         if is_missing(exc):
-            return None
+            return None, None
         raise
+    return json.loads(obj["Body"].read()), obj["ETag"]
 
 
-def put_json(s3: Any, bucket: str, key: str, body: dict[str, Any], **condition: str) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2, default=str).encode(),
-                  ContentType="application/json", **condition)  # fmt: skip
+def put_json(s3: Any, bucket: str, key: str, body: dict[str, Any], **condition: str) -> str:
+    """Write a JSON object (optionally conditional: IfNoneMatch / IfMatch); its ETag."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2, default=str).encode(),
+                             ContentType="application/json", **condition)  # fmt: skip
+    return response["ETag"]
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -269,8 +277,12 @@ class _LineRange:
         return True
 
 
-def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime | None = None) -> Outcome:  # noqa: PLR0911
-    """Score (or reject) one job exactly once; raise on transient problems so SQS retries."""
+def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime | None = None,  # noqa: PLR0911
+              deadline: float | None = None) -> Outcome:  # fmt: skip
+    """Score (or reject) one job exactly once; raise on transient problems so SQS retries.
+
+    `deadline` (time.monotonic()) is when the invocation should stop reading a failing file.
+    """
     s3, cfg = clients.s3, settings.config
     now = now or datetime.now(UTC)
     try:
@@ -282,12 +294,14 @@ def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime |
     job = Job(job.key, head["ETag"].strip('"'), head["ContentLength"], job.version, job.start, job.end,
               job.part, job.parts)  # fmt: skip
 
-    receipt = read_receipt(s3, settings.data_bucket, job)
+    receipt, receipt_etag = read_receipt(s3, settings.data_bucket, job)
     if receipt is not None:
+        if receipt["state"] == "publishing":  # its metrics were sent; only the completion was lost
+            return _complete(job, receipt, clients=clients, settings=settings)
         age = (now - datetime.fromisoformat(receipt["claimed_at"])).total_seconds()
         if receipt["state"] == "complete" or age < CLAIM_TAKEOVER_S:
             return Outcome(job.key, "skipped", {"reason": "already processed", "receipt": receipt_key(job)})
-        return _publish(job, receipt, clients=clients, settings=settings)  # a crashed run's metrics
+        return _publish(job, receipt, receipt_etag, clients=clients, settings=settings)  # a failed run's metrics
 
     if job.parts == 1 and job.size > cfg.scoring.max_file_bytes:
         return _reject(job, FileRejected("too_large", f"the file is {job.size:,} bytes; the limit is "
@@ -302,23 +316,41 @@ def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime |
 
     started = time.monotonic()
     try:
-        result = _score_stream(job, version, model, manifest, clients=clients, settings=settings)
+        result = _score_stream(job, version, model, manifest, clients=clients, settings=settings, deadline=deadline)
     except FileRejected as rejected:
         return _reject(job, rejected, clients=clients, settings=settings, now=now, version=version)
     result["seconds"] = round(time.monotonic() - started, 3)
     receipt = {"state": "pending", "claimed_at": now.isoformat(), "key": job.key, "etag": job.etag,
                "part": job.part, "parts": job.parts, "outcome": "scored", **result}  # fmt: skip
     try:
-        put_json(s3, settings.data_bucket, receipt_key(job), receipt, IfNoneMatch="*")
+        etag = put_json(s3, settings.data_bucket, receipt_key(job), receipt, IfNoneMatch="*")
     except ClientError as exc:
         if is_precondition_failure(exc):  # a concurrent duplicate delivery got there first
+            winner, _ = read_receipt(s3, settings.data_bucket, job)
+            _drop_other_predictions(job, (winner or {}).get("outputs", {}).get("predictions"), clients=clients,
+                                    settings=settings)  # fmt: skip
             return Outcome(job.key, "skipped", {"reason": "processed concurrently"})
         raise
-    return _publish(job, receipt, clients=clients, settings=settings)
+    # An earlier attempt that failed after writing its predictions with another model version (a
+    # promotion in between) left them behind; the receipt names the one output that counts.
+    _drop_other_predictions(job, result["outputs"]["predictions"], clients=clients, settings=settings)
+    return _publish(job, receipt, etag, clients=clients, settings=settings)
+
+
+def _drop_other_predictions(job: Job, keep: str | None, *, clients: Clients, settings: Settings) -> None:
+    """Delete predictions of this input (and byte range) other than `keep`: leftovers of failed attempts."""
+    if keep is None:
+        return
+    prefix = f"{layout.PREDICTIONS}{job.name}/{job.etag}-"
+    listed = clients.s3.list_objects_v2(Bucket=settings.data_bucket, Prefix=prefix).get("Contents", [])
+    stale = [o["Key"] for o in listed if o["Key"] != keep and o["Key"].endswith(f"{job.suffix}.csv")
+             and (job.parts > 1 or ".part-" not in o["Key"])]  # fmt: skip
+    for key in stale:
+        clients.s3.delete_object(Bucket=settings.data_bucket, Key=key)
 
 
 def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], *, clients: Clients,
-                  settings: Settings) -> dict[str, Any]:  # fmt: skip
+                  settings: Settings, deadline: float | None) -> dict[str, Any]:  # fmt: skip
     s3, cfg = clients.s3, settings.config
     schema = manifest["schema"]
     features = features_from_schema(schema)
@@ -348,19 +380,14 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
         out_path = os.path.join(tmp, "predictions.csv")
         feedback_path = os.path.join(tmp, "feedback.csv")
         tally = _write_predictions(rows, header, model=model, version=version, schema=schema, drift=drift,
-                                   out_path=out_path, feedback_path=feedback_path, settings=settings)  # fmt: skip
+                                   out_path=out_path, feedback_path=feedback_path, settings=settings,
+                                   deadline=deadline)  # fmt: skip
         bad = tally.rows - tally.scored
         if tally.rows == 0:
             raise FileRejected("header_only", "the file has a header but no data rows",
                                fix="add data rows below the header")  # fmt: skip
         if bad / tally.rows > cfg.scoring.max_bad_row_share:
-            raise FileRejected(
-                "too_many_bad_rows",
-                f"{bad:,} of {tally.rows:,} rows ({bad / tally.rows:.1%}) have errors; the limit is "
-                f"{cfg.scoring.max_bad_row_share:.0%}",
-                fix="fix the rows listed under 'errors' (the most common problems are counted in 'error_counts')",
-                where={"errors": tally.errors, "error_counts": dict(tally.error_kinds)},
-            )
+            raise _too_many_bad_rows(tally, cfg.scoring.max_bad_row_share)
         outputs = _upload_outputs(job, version, tally, out_path, feedback_path, clients=clients, settings=settings)
 
     summary = drift.summary(cfg.drift)
@@ -386,6 +413,7 @@ def _write_predictions(
     out_path: str,
     feedback_path: str,
     settings: Settings,
+    deadline: float | None = None,
 ) -> Tally:
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     cfg = settings.config
@@ -397,9 +425,9 @@ def _write_predictions(
     has_label = label in header
     tally = Tally()
     with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator=CSV_LINE_END)
         writer.writerow([header[i] for i in passthrough] + OUTPUT_COLUMNS)
-        feedback_writer = csv.writer(feedback, lineterminator="\n")
+        feedback_writer = csv.writer(feedback, lineterminator=CSV_LINE_END)
         feedback_writer.writerow(header)
         first = 1
         for batch in rows.chunks(cfg.scoring.chunk_rows):
@@ -409,6 +437,9 @@ def _write_predictions(
             _note_errors(tally, chunk.errors, batch, first)
             first += len(batch)
             tally.rows += len(batch)
+            tally.scored += len(chunk)
+            if chunk.errors:
+                _stop_early(tally, rows, len(header), cfg.scoring.max_bad_row_share, deadline)
             if not len(chunk):
                 continue
             scores = model.predict_proba(model_input(chunk.columns, features))[:, positive]
@@ -417,7 +448,6 @@ def _write_predictions(
             writer.writerows(zip(*(chunk.text_columns[i] for i in passthrough), predictions, score_text,
                                  itertools.repeat(version, len(chunk)), strict=True))  # fmt: skip
             drift.update(chunk.columns, scores)
-            tally.scored += len(chunk)
             if chunk.label is not None and (known := chunk.label >= 0).any():
                 tally.labeled_scores.append(scores[known])
                 tally.labels.append(chunk.label[known])
@@ -425,6 +455,31 @@ def _write_predictions(
     tally.positive = positive
     tally.classes = classes
     return tally
+
+
+def _too_many_bad_rows(tally: Tally, share: float, stopped: str = "") -> FileRejected:
+    bad = tally.rows - tally.scored
+    return FileRejected(
+        "too_many_bad_rows",
+        f"{bad:,} of {tally.rows:,} rows ({bad / tally.rows:.1%}) have errors; the limit is {share:.0%}{stopped}",
+        fix="fix the rows listed under 'errors' (the most common problems are counted in 'error_counts')",
+        where={"errors": tally.errors, "error_counts": dict(tally.error_kinds)},
+    )
+
+
+def _stop_early(tally: Tally, rows: CsvRows, width: int, share: float, deadline: float | None) -> None:
+    """Reject a file of bad rows before reading all of it: a .csv.gz of bad rows up to the size limit
+    would otherwise outlast the function's timeout and end in the DLQ with no report.
+
+    Stops when the file can no longer pass even if every row still to come were good (a row takes at
+    least `width` bytes), or when the invocation's deadline has come and the share read so far fails.
+    """
+    bad = tally.rows - tally.scored
+    most_rows = tally.rows + rows.most_bytes_left // max(width, 1)
+    if bad > share * most_rows:
+        raise _too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: the file cannot pass)")
+    if deadline is not None and time.monotonic() > deadline and bad > share * tally.rows:
+        raise _too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: out of time)")
 
 
 def _note_errors(tally: Tally, errors: list, batch: list[list[str]], first: int) -> None:
@@ -462,7 +517,7 @@ def _upload_outputs(job: Job, version: str, tally: Tally, out_path: str, feedbac
     if tally.rows > tally.scored:  # a few bad rows: scored the rest, keep the bad ones with a report
         base = f"{layout.REJECTED}{job.name}/{job.etag}{job.suffix}/"
         with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=False) as f:
-            csv.writer(f, lineterminator="\n").writerows(tally.bad_rows)
+            csv.writer(f, lineterminator=CSV_LINE_END).writerows(tally.bad_rows)
         s3.upload_file(f.name, bucket, f"{base}bad_rows.csv")
         os.unlink(f.name)
         put_json(s3, bucket, f"{base}report.json", {
@@ -490,12 +545,12 @@ def _reject(job: Job, rejected: FileRejected, *, clients: Clients, settings: Set
                "part": job.part, "parts": job.parts, "outcome": "rejected", "rows": 0, "scored": 0,
                "kind": rejected.kind, "outputs": {"report": f"{base}report.json"}}  # fmt: skip
     try:
-        put_json(s3, bucket, receipt_key(job), receipt, IfNoneMatch="*")
+        etag = put_json(s3, bucket, receipt_key(job), receipt, IfNoneMatch="*")
     except ClientError as exc:
         if is_precondition_failure(exc):
             return Outcome(job.key, "skipped", {"reason": "processed concurrently"})
         raise
-    return _publish(job, receipt, clients=clients, settings=settings)
+    return _publish(job, receipt, etag, clients=clients, settings=settings)
 
 
 def _fan_out(job: Job, version: str, *, clients: Clients, settings: Settings, now: datetime) -> Outcome:
@@ -527,8 +582,36 @@ def _fan_out(job: Job, version: str, *, clients: Clients, settings: Settings, no
     return Outcome(job.key, "fanned_out", {"parts": parts})
 
 
-def _publish(job: Job, receipt: dict[str, Any], *, clients: Clients, settings: Settings) -> Outcome:
-    """Publish the metrics of a claimed receipt, then mark it complete (metrics at most once per file)."""
+def _publish(job: Job, receipt: dict[str, Any], etag: str, *, clients: Clients, settings: Settings) -> Outcome:
+    """Publish the metrics of a claimed receipt, then mark it complete: metrics once per file.
+
+    The receipt goes pending -> publishing (a conditional write: one invocation wins) -> complete. If
+    PutMetricData fails, the receipt goes back to pending so a retry publishes; a receipt found in
+    `publishing` had its metrics sent and only its completion lost, so a retry just completes it.
+    """
+    s3, bucket, key = clients.s3, settings.data_bucket, receipt_key(job)
+    try:
+        publishing = put_json(s3, bucket, key, {**receipt, "state": "publishing"}, IfMatch=etag)
+    except ClientError as exc:
+        if is_precondition_failure(exc):
+            return Outcome(job.key, "skipped", {"reason": "processed concurrently"})
+        raise
+    try:
+        _put_metrics(receipt, clients=clients, settings=settings)
+    except Exception:
+        with contextlib.suppress(ClientError):  # if this fails too, the metrics are lost: never sent twice
+            put_json(s3, bucket, key, {**receipt, "state": "pending"}, IfMatch=publishing)
+        raise
+    return _complete(job, receipt, clients=clients, settings=settings)
+
+
+def _complete(job: Job, receipt: dict[str, Any], *, clients: Clients, settings: Settings) -> Outcome:
+    put_json(clients.s3, settings.data_bucket, receipt_key(job), {**receipt, "state": "complete"})
+    detail_keys = ("model_version", "rows", "scored", "bad_rows", "outputs", "kind")
+    return Outcome(job.key, receipt["outcome"], {k: receipt[k] for k in detail_keys if k in receipt})
+
+
+def _put_metrics(receipt: dict[str, Any], *, clients: Clients, settings: Settings) -> None:
     dims = [{"Name": "Pipeline", "Value": settings.config.name}]
     scored = receipt["outcome"] == "scored"
     data = [
@@ -555,6 +638,3 @@ def _publish(job: Job, receipt: dict[str, Any], *, clients: Clients, settings: S
     ]  # fmt: skip
     for i in range(0, len(metric_data), 500):
         clients.cloudwatch.put_metric_data(Namespace=settings.namespace, MetricData=metric_data[i : i + 500])
-    put_json(clients.s3, settings.data_bucket, receipt_key(job), {**receipt, "state": "complete"})
-    detail_keys = ("model_version", "rows", "scored", "bad_rows", "outputs", "kind")
-    return Outcome(job.key, receipt["outcome"], {k: receipt[k] for k in detail_keys if k in receipt})

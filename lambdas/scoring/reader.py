@@ -102,11 +102,17 @@ class CsvRows:
         raw: IO[bytes] = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
         what = "the decompressed file" if gzipped else "the file"
         max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
-        limited = io.BufferedReader(LimitedReader(raw, max_bytes, what, max_line), buffer_size=READ_BUFFER_BYTES)
+        self._counter = LimitedReader(raw, max_bytes, what, max_line)
+        limited = io.BufferedReader(self._counter, buffer_size=READ_BUFFER_BYTES)
         check_not_binary(limited.peek(4096)[:4096], key)
         csv.field_size_limit(max_field_chars)
         text = io.TextIOWrapper(limited, encoding="utf-8-sig", errors="strict", newline="")
         self._reader = csv.reader(text, strict=True)
+
+    @property
+    def most_bytes_left(self) -> int:
+        """An upper bound on the bytes not yet parsed: the size limit less what was read (less buffering)."""
+        return max(self._counter.limit - self._counter.count, 0) + 2 * READ_BUFFER_BYTES
 
     def chunks(self, size: int) -> Iterator[list[list[str]]]:
         """Lists of up to `size` rows; the parsing loop stays in C (no per-row Python code).

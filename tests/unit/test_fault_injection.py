@@ -261,11 +261,6 @@ def test_given_cloudwatch_down_for_every_receive_when_redriven_from_the_dlq_then
     assert_scored_once(p, key, rows=300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (logic.py _publish): metrics are published before the receipt is marked "
-    "complete; if that write fails, the retry takes the stale claim over and publishes again",
-)
 def test_given_the_receipt_completion_failing_after_metrics_when_redelivered_then_metrics_not_published_twice(
     pipeline,
 ):
@@ -299,11 +294,6 @@ def test_given_the_copy_of_a_rejected_file_failing_when_redelivered_then_rejecte
 
 
 # ---------------------------------------------------------------------------- a promotion between attempts
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (logic.py): outputs are named by model version, so a retry after a "
-    "promotion leaves the failed attempt's predictions behind next to the new ones",
-)
 def test_given_a_promotion_between_a_failed_attempt_and_its_retry_then_one_predictions_object(pipeline, trained):
     p = pipeline(s3={"upload_file": Fault(times=1, after=1, code="SlowDown")})
     key = "incoming/promoted-between.csv"

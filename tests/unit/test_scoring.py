@@ -347,6 +347,10 @@ class LambdaContext:
     invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:scoring"
     aws_request_id = "req-1"
 
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
 
 # ---------------------------------------------------------------------------- byte ranges
 def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_row_scored_once(env, champion):
