@@ -67,11 +67,17 @@ def run_demo(root: Path, *, echo: Callable[[str], None], progress: Callable[[str
     """Run the loop; return what it produced. Raises OpsError (with a hint) when a step fails."""
     config = load_config()
     timeline = Timeline(echo)
-    LocalAws(root, log=echo).up()
+    local_aws = LocalAws(root, log=echo)
+    local_aws.up()
     timeline.step("local AWS is up")
     deploy(root, target="localstack", log=lambda _msg: None)
     timeline.step("stack deployed (bootstrap + deploy)")
     pipeline = ops.Pipeline.connect(root, "localstack")
+    if (champion := pipeline.registry().champion()) is not None:
+        restart = ("`mlops down && mlops demo`" if local_aws.status().owned
+                   else "restart your LocalStack container, then `mlops demo`")  # fmt: skip
+        raise DemoFailed(f"the demo starts from a fresh stack, and this one already has a champion "
+                         f"({champion.version})", f"local AWS state is disposable: {restart}")  # fmt: skip
     threshold = config.drift.psi_threshold
 
     pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key="training/base.csv",
