@@ -1,0 +1,312 @@
+"""Trying to break the deployed pipeline on local AWS: load, hostile files, duplicate deliveries, a crash
+mid-file, a swapped model artifact, a failing training run and an alarm storm. Nothing may be lost.
+
+Runs after test_pipeline.py (the `demo` fixture leaves a champion and an earlier version). Every test
+leaves the stack as it found it: champion, queue settings, training data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psutil
+import pytest
+
+from mlops_core import layout
+from mlopsctl import ops
+from mlopsctl.datagen import generate, mixed_batch_sizes
+from tests.corpus import hostile_corpus
+
+from .conftest import ROOT, mlops
+
+pytestmark = pytest.mark.resilience
+PREFIX = "incoming/resilience/"
+
+
+@pytest.fixture(scope="module")
+def pipeline(demo) -> ops.Pipeline:
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    return ops.Pipeline.connect(ROOT, "localstack")
+
+
+@pytest.fixture
+def fast_redelivery(pipeline: ops.Pipeline) -> Iterator[None]:
+    """A 10 s visibility timeout while a test needs SQS to redeliver soon (the stack's is 30 min)."""
+    sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
+    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "10"})
+    yield
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
+
+
+def started_now() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=2)  # S3 times are whole seconds
+
+
+def upload_silently(pipeline: ops.Pipeline, key: str, body: bytes) -> str:
+    """Put an object with the bucket's notifications off, so its only deliveries are the ones a test sends."""
+    s3 = pipeline.s3
+    config = s3.get_bucket_notification_configuration(Bucket=pipeline.data_bucket)
+    config.pop("ResponseMetadata")
+    s3.put_bucket_notification_configuration(Bucket=pipeline.data_bucket, NotificationConfiguration={})
+    try:
+        return s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)["ETag"].strip('"')
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=pipeline.data_bucket, NotificationConfiguration=config)
+
+
+def s3_event(pipeline: ops.Pipeline, key: str, etag: str, size: int) -> str:
+    obj = {"key": key, "size": size, "eTag": etag}
+    return json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
+                                    "s3": {"bucket": {"name": pipeline.data_bucket}, "object": obj}}]})  # fmt: skip
+
+
+def objects(pipeline: ops.Pipeline, prefix: str) -> list[str]:
+    keys = []
+    for page in pipeline.s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.data_bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def files_scored(pipeline: ops.Pipeline, since: datetime) -> float:
+    """The FilesScored metric summed since `since`, as CloudWatch has it."""
+    stats = pipeline.client("cloudwatch").get_metric_statistics(
+        Namespace=pipeline.outputs["MetricsNamespace"], MetricName="FilesScored",
+        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}], StartTime=since - timedelta(minutes=1),
+        EndTime=datetime.now(UTC) + timedelta(minutes=1), Period=60, Statistics=["Sum"],
+    )  # fmt: skip
+    return sum(p["Sum"] for p in stats["Datapoints"])
+
+
+def wait_until_queue_empty(pipeline: ops.Pipeline, timeout_s: float = 120) -> None:
+    def empty() -> bool:
+        depths = ops.queue_depths(pipeline)
+        return depths["queue"] == 0 and depths["queue_in_flight"] == 0
+
+    ops.wait_for("the scoring queue to drain", empty, timeout_s=timeout_s)
+
+
+def handler_processes(function_name: str) -> list[psutil.Process]:
+    """The host processes running `function_name`'s handler (one per warm execution environment)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "--child" in (process.info["cmdline"] or []) and \
+                    process.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function_name:  # fmt: skip
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+# ---------------------------------------------------------------------------- load and bad input
+@dataclass(frozen=True)
+class Drop:
+    key: str
+    body: bytes
+    verdict: str  # scored | rejected
+    kind: str | None = None
+    rows: int | None = None
+
+
+def load_mix(total: int = 200) -> list[Drop]:
+    """The hostile corpus plus good files of mixed sizes (a few rows to 1M rows), `total` in all."""
+    drops = [Drop(f"{PREFIX}hostile/{f.name}", f.body, f.verdict, f.kind) for f in hostile_corpus()]
+    for i, rows in enumerate(mixed_batch_sizes(total - len(drops))):
+        drops.append(Drop(f"{PREFIX}load/batch-{i:03d}-{rows}.csv", generate(rows, seed=1000 + i, with_label=False),
+                          "scored", rows=rows))  # fmt: skip
+    return drops
+
+
+def test_given_200_files_dropped_at_once_then_every_one_ends_scored_or_rejected_exactly_once(pipeline):
+    drops = load_mix()
+    assert len(drops) == 200
+    since = started_now()
+    started = time.monotonic()
+    etags = ops.drop_files(pipeline, {d.key: d.body for d in drops})
+    uploaded = time.monotonic() - started
+
+    result = ops.wait_until_settled(pipeline, since, timeout_s=1500)
+    seconds = time.monotonic() - started
+    rows = sum(d.rows or 0 for d in drops)
+    print(f"\n200 files ({rows:,} good rows, {sum(len(d.body) for d in drops) / 1e6:.0f} MB) uploaded in "
+          f"{uploaded:.1f} s, settled in {seconds:.0f} s: {200 / seconds * 60:.0f} files/min, "
+          f"{rows / seconds:,.0f} rows/s")  # fmt: skip
+
+    accounts = {f.key: f for f in result.files if f.key.startswith(PREFIX)}
+    assert result.balanced and set(accounts) == {d.key for d in drops}
+    assert ops.queue_depths(pipeline)["dlq"] == 0  # good files (and bad ones) never end in the DLQ
+    for drop in drops:
+        account = accounts[drop.key]
+        assert account.state == drop.verdict, (drop.key, account.state, account.detail)
+        etag, name = etags[drop.key], layout.input_name(drop.key)
+        receipt = ops.read_json(pipeline, layout.receipt_key(drop.key, etag))
+        if drop.verdict == "rejected":
+            report = ops.read_json(pipeline, f"rejected/{name}/{etag}/report.json")
+            assert report["kind"] == drop.kind and report["error"] and report["fix"], drop.key
+            continue
+        parts = receipt.get("parts", 1) if receipt["outcome"] == "fanned_out" else 1
+        predictions = objects(pipeline, f"predictions/{name}/{etag}-")
+        assert len(predictions) == parts, (drop.key, predictions)  # exactly once: one output per range
+        if drop.rows is not None:
+            assert account.detail.startswith(f"{drop.rows:,} rows"), (drop.key, account.detail)
+
+
+# ---------------------------------------------------------------------------- faults
+def test_given_the_same_s3_event_three_times_then_one_output_and_the_file_counted_once(pipeline):
+    key, body = f"{PREFIX}duplicated.csv", generate(500, seed=41, with_label=False)
+    etag = upload_silently(pipeline, key, body)
+    since = started_now()
+    wait_until_queue_empty(pipeline)
+    before = files_scored(pipeline, since)
+
+    for _ in range(3):
+        pipeline.client("sqs").send_message(QueueUrl=pipeline.outputs["ScoringQueueUrl"],
+                                            MessageBody=s3_event(pipeline, key, etag, len(body)))  # fmt: skip
+    receipt = ops.wait_for_outcome(pipeline, key, etag, timeout_s=120)
+    wait_until_queue_empty(pipeline)
+
+    assert receipt["outcome"] == "scored" and receipt["scored"] == 500
+    assert len(objects(pipeline, f"predictions/resilience/duplicated/{etag}-")) == 1
+    assert files_scored(pipeline, since) - before == 1
+
+
+def test_given_a_scoring_process_killed_mid_file_then_the_file_is_retried_and_scored_once(pipeline, fast_redelivery):
+    function = pipeline.outputs["ScoringFunction"]
+    key, body = f"{PREFIX}killed.csv", generate(400_000, seed=42, with_label=False)
+    upload = ops.upload_for_scoring(pipeline, body, key.removeprefix("incoming/"))
+
+    def busy() -> psutil.Process | None:
+        for process in handler_processes(function):
+            try:
+                if sum(process.cpu_times()[:2]) - baseline.setdefault(process.pid, sum(process.cpu_times()[:2])) > 1:
+                    return process
+            except psutil.NoSuchProcess:
+                continue
+        return None
+
+    baseline: dict[int, float] = {}
+    victim = ops.wait_for("a scoring process busy with the file", busy, timeout_s=90, interval_s=0.2)
+    no_receipt_yet = not objects(pipeline, f"reports/receipts/resilience/killed/{upload['etag']}")
+    os.kill(victim.pid, signal.SIGKILL)
+    assert no_receipt_yet  # it died in the middle of the file, before any outcome was recorded
+
+    receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=240)
+    assert receipt["outcome"] == "scored" and receipt["scored"] == 400_000
+    assert len(objects(pipeline, f"predictions/resilience/killed/{upload['etag']}-")) == 1
+    assert victim.pid not in {p.pid for p in handler_processes(function)}
+
+
+def test_given_a_swapped_champion_artifact_then_refused_dead_lettered_and_scored_after_rollback_and_redrive(
+    pipeline, fast_redelivery
+):
+    registry = pipeline.registry()
+    champion = registry.champion().version
+    earlier = next(m["version"] for m in reversed(registry.versions()) if m["version"] != champion)
+    artifact_key = registry.manifest(champion)["artifact_key"]
+    models = pipeline.models_bucket
+    original = pipeline.s3.get_object(Bucket=models, Key=artifact_key)["Body"].read()
+    swapped = pipeline.s3.get_object(Bucket=models, Key=registry.manifest(earlier)["artifact_key"])["Body"].read()
+    pipeline.s3.put_object(Bucket=models, Key=artifact_key, Body=swapped)
+    for process in handler_processes(pipeline.outputs["ScoringFunction"]):
+        process.kill()  # warm environments hold the verified model in memory; make them load it again
+    try:
+        since = started_now()
+        uploads = [ops.upload_for_scoring(pipeline, generate(300, seed=50 + i, with_label=False),
+                                          f"resilience/while-swapped-{i}.csv") for i in range(3)]  # fmt: skip
+
+        def all_dead_lettered():
+            result = ops.audit(pipeline, since)
+            return result if result.counts()["dead_lettered"] == 3 else None
+
+        result = ops.wait_for("3 files in the dead-letter queue", all_dead_lettered, timeout_s=180, interval_s=3)
+        assert result.counts()["scored"] == 0 and result.balanced
+        refused = mlops("rollback", champion)
+        assert refused.returncode == 1 and "SHA-256" in refused.stderr and "Traceback" not in refused.stderr
+
+        assert mlops("rollback", earlier).returncode == 0
+        redriven = mlops("redrive")
+        assert redriven.returncode == 0 and "moved 3 message" in redriven.stdout
+        for upload in uploads:
+            receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=120)
+            assert receipt["outcome"] == "scored" and receipt["model_version"] == earlier
+    finally:
+        pipeline.s3.put_object(Bucket=models, Key=artifact_key, Body=original)
+        registry.rollback(champion, reason="test cleanup: the artifact is restored")
+    assert ops.queue_depths(pipeline)["dlq"] == 0
+
+
+def subscribe_probe(pipeline: ops.Pipeline) -> str:
+    """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts."""
+    sqs = pipeline.client("sqs")
+    url = sqs.create_queue(QueueName="resilience-alerts-probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pipeline.client("sns").subscribe(TopicArn=pipeline.outputs["AlertsTopic"], Protocol="sqs", Endpoint=arn,
+                                     Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    return url
+
+
+def test_given_training_data_that_cannot_train_then_the_run_fails_champion_unchanged_and_people_are_told(pipeline):
+    registry, ledger = pipeline.registry(), pipeline.ledger()
+    champion = registry.champion().version
+    probe = subscribe_probe(pipeline)
+    # The newest window of labeled files holds no label at all: nothing to learn from.
+    unlabeled = generate(50, seed=60, with_label=False)
+    broken = [f"training/zz-unlabeled-{i:02d}.csv" for i in range(20)]
+    for key in broken:
+        pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=unlabeled)
+    try:
+        started = ops.start_training(pipeline, "resilience: unusable training data")
+        run = ops.wait_for_run(pipeline, started["run_id"], timeout_s=300)
+    finally:
+        pipeline.s3.delete_objects(Bucket=pipeline.data_bucket, Delete={"Objects": [{"Key": k} for k in broken]})
+
+    assert run["status"] == "failed" and "TrainingDataError" in run["error"]
+    assert registry.champion().version == champion and ledger.current_lock() is None
+    alerts = pipeline.client("sqs").receive_message(QueueUrl=probe, WaitTimeSeconds=10).get("Messages", [])
+    assert alerts and run["run_id"] in alerts[0]["Body"] and "champion is unchanged" in alerts[0]["Body"]
+    failures = pipeline.client("cloudwatch").list_metrics(Namespace="MLOps", MetricName="TrainingFailures")
+    assert failures["Metrics"]
+
+
+def alarm_event(name: str) -> bytes:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return json.dumps({
+        "source": "aws.cloudwatch", "alarmArn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}",
+        "accountId": "000000000000", "time": now, "region": "us-east-1",
+        "alarmData": {"alarmName": name, "state": {"value": "ALARM", "reason": "resilience test", "timestamp": now},
+                      "previousState": {"value": "OK", "reason": "", "timestamp": now},
+                      "configuration": {"metrics": []}},
+    }).encode()  # fmt: skip
+
+
+def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeeds(pipeline):
+    from mlops_core.config import load_config
+
+    cooldown = load_config().retraining.cooldown_seconds
+    ledger = pipeline.ledger()
+    recent_alarm_runs = [r for r in ledger.recent(limit=20) if r.get("trigger", {}).get("source") == "alarm"
+                         and r.get("status") in ("started", "succeeded")]  # fmt: skip
+    if recent_alarm_runs:  # an alarm storm right after a retraining is held back by the cooldown: wait it out
+        since = datetime.now(UTC) - datetime.fromisoformat(recent_alarm_runs[0]["started_at"])
+        time.sleep(max(cooldown - since.total_seconds() + 1, 0))
+
+    function = pipeline.outputs["RetrainingFunction"]
+    lambda_client = pipeline.client("lambda")
+    alarms = [pipeline.outputs["WorstFeaturePSIAlarm"], pipeline.outputs["DriftedFeatureShareAlarm"]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda name: json.loads(lambda_client.invoke(
+            FunctionName=function, Payload=alarm_event(name))["Payload"].read()), alarms))  # fmt: skip
+
+    started = [r for r in responses if r.get("started")]
+    assert len(started) == 1, responses
+    assert {r["reason"] for r in responses if not r.get("started")} <= {"locked", "cooldown"}
+    run = ops.wait_for_run(pipeline, started[0]["run_id"], timeout_s=300)
+    assert run["status"] == "succeeded" and run["trigger"]["source"] == "alarm"
