@@ -67,7 +67,8 @@ def main() -> None:
         body = generate(args.rows, seed=1000 + i, with_label=False)
         started = time.monotonic()
         upload = ops.upload_for_scoring(pipeline, body, f"bench/{stamp}-{i}.csv")
-        receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300)
+        receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300,
+                                       interval_s=0.05)  # fmt: skip
         latencies.append(time.monotonic() - started)
         assert receipt["outcome"] == "scored", receipt
     warm = warm_invocations(pipeline, upload, len(body))

@@ -201,7 +201,7 @@ def drop_files(pipeline: Pipeline, files: dict[str, bytes], *, threads: int = 8)
         return dict(pool.map(put, files.items()))
 
 
-def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: float = 300,
+def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: float = 300, interval_s: float = 1.0,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Wait until scoring has finished the object; return its receipt (scored, rejected or fanned out)."""
     s3, receipt = pipeline.s3, layout.receipt_key(key, etag)
@@ -213,7 +213,7 @@ def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: floa
             return None
         return body if body.get("state") == "complete" else None
 
-    return wait_for(f"scoring of {key}", finished, timeout_s=timeout_s, progress=progress)
+    return wait_for(f"scoring of {key}", finished, timeout_s=timeout_s, interval_s=interval_s, progress=progress)
 
 
 def audit(pipeline: Pipeline, since: datetime) -> Accounting:
