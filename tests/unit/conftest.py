@@ -7,6 +7,7 @@ import os
 import boto3
 import pytest
 from moto import mock_aws
+from scoring import logic
 
 from mlops_core.config import load_config
 from mlops_core.registry import Registry
@@ -26,6 +27,14 @@ def _no_real_aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture(autouse=True)
+def _cold_model_cache():
+    """Every test starts with scoring's warm-invocation model cache empty (it is module state)."""
+    logic._models.clear()
+    yield
+    logic._models.clear()
 
 
 @pytest.fixture(scope="session")

@@ -141,12 +141,9 @@ class Pipeline:
 
 
 @pytest.fixture(autouse=True)
-def _cold_model_cache_and_clock(monkeypatch):
-    logic._models.clear()
+def _clock(monkeypatch):
     Clock.current = T0
     monkeypatch.setattr(logic, "datetime", Clock)
-    yield
-    logic._models.clear()
 
 
 @pytest.fixture

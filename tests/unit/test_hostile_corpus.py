@@ -38,13 +38,6 @@ WHERE_KEYS = {"not_utf8": {"line"}, "bad_quoting": {"line"}, "field_too_long": {
 UNIT_MAX_FILE_BYTES = 32 << 20
 
 
-@pytest.fixture(autouse=True)
-def _cold_model_cache():
-    logic._models.clear()
-    yield
-    logic._models.clear()
-
-
 @pytest.fixture
 def env(aws, config) -> tuple[Clients, Settings]:
     scoring = dataclasses.replace(config.scoring, max_file_bytes=UNIT_MAX_FILE_BYTES)

@@ -12,7 +12,6 @@ import zipfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scoring import logic
 from scoring.logic import Clients, Job, NoChampionYet, Settings, jobs_from_message, score_job
 
 from mlops_core.registry import ArtifactIntegrityError, Registry
@@ -34,13 +33,6 @@ class CountingCloudWatch:
 
     def metric_values(self, name: str) -> list[float]:
         return [d["Value"] for c in self.calls for d in c["MetricData"] if d["MetricName"] == name]
-
-
-@pytest.fixture(autouse=True)
-def _cold_model_cache():
-    logic._models.clear()
-    yield
-    logic._models.clear()
 
 
 @pytest.fixture
