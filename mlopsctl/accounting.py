@@ -109,22 +109,18 @@ def _queue_total(sqs: Any, queue_url: str) -> int:
     return sum(int(attributes.get(n, 0)) for n in names)
 
 
-class _Receipts:
-    def __init__(self, s3: Any, bucket: str) -> None:
-        self.s3, self.bucket = s3, bucket
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+def _receipt(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
 
 
-def _state_from_receipts(receipts: _Receipts, key: str, etag: str) -> tuple[str | None, str]:
+def _state_from_receipts(s3: Any, bucket: str, key: str, etag: str) -> tuple[str | None, str]:
     """(state, detail) from the file's receipts; state None when scoring has left no trace yet."""
-    receipt = receipts.get(layout.receipt_key(key, etag))
+    receipt = _receipt(s3, bucket, layout.receipt_key(key, etag))
     if receipt is None:
         return None, ""
     if receipt["state"] != "complete":
@@ -132,7 +128,7 @@ def _state_from_receipts(receipts: _Receipts, key: str, etag: str) -> tuple[str 
     if receipt["outcome"] != "fanned_out":
         return (SCORED, f"{receipt.get('scored', 0):,} rows") if receipt["outcome"] == "scored" else (
             REJECTED, receipt.get("kind", ""))  # fmt: skip
-    parts = [receipts.get(layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
+    parts = [_receipt(s3, bucket, layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
              for p in range(receipt["parts"])]  # fmt: skip
     done = [p for p in parts if p is not None and p["state"] == "complete"]
     if len(done) < len(parts):
@@ -178,10 +174,9 @@ def account(
     for body in dlq_bodies:
         dead_lettered.update(message_keys(body))
 
-    receipts = _Receipts(s3, data_bucket)
     for obj in sorted(arrivals, key=lambda o: (o["LastModified"], o["Key"])):
         key, etag, arrived = obj["Key"], obj["ETag"].strip('"'), obj["LastModified"]
-        state, detail = _state_from_receipts(receipts, key, etag)
+        state, detail = _state_from_receipts(s3, data_bucket, key, etag)
         if state in (None, IN_FLIGHT):
             if dead_lettered[key]:
                 state, detail = DEAD_LETTERED, f"{dead_lettered[key]} message(s) in the dead-letter queue"

@@ -12,14 +12,9 @@ from mlopsctl.accounting import account, message_keys
 from mlopsctl.datagen import generate
 
 from .conftest import DATA
-from .test_scoring import env, put  # noqa: F401 - the scoring environment fixture
+from .test_scoring import env, put, s3_event  # noqa: F401 - env: the scoring environment fixture
 
 ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def s3_event(key: str, etag: str) -> str:
-    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": DATA}, "object": {"key": key, "eTag": etag}}}
-    return json.dumps({"Records": [record]})
 
 
 def audit(clients, settings, dlq_url, *, now=None):
@@ -43,7 +38,7 @@ def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_coun
               clients=clients, settings=settings)  # fmt: skip
     score_job(put(clients.s3, "incoming/bad.csv", b"a,b\n1,2\n"), clients=clients, settings=settings)
     poisoned = put(clients.s3, "incoming/poisoned.csv", generate(10, seed=2))
-    clients.sqs.send_message(QueueUrl=dlq_url, MessageBody=s3_event(poisoned.key, poisoned.etag))
+    clients.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(s3_event(poisoned.key)))
     put(clients.s3, "incoming/just-arrived.csv", generate(10, seed=3))
     put(clients.s3, "incoming/notes.txt", b"not for scoring")
 
@@ -68,7 +63,7 @@ def test_given_a_file_nobody_processed_past_the_grace_period_then_it_is_lost_and
 
     assert [f.state for f in result.files] == ["lost"] and not result.balanced
     # While the scoring queue still holds work, the same file counts as in flight.
-    clients.sqs.send_message(QueueUrl=settings.queue_url, MessageBody=s3_event("incoming/other.csv", "x"))
+    clients.sqs.send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(s3_event("incoming/other.csv")))
     assert audit(clients, settings, dlq_url, now=later).balanced
 
 
