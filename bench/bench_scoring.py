@@ -74,7 +74,7 @@ def run_ours(data: Path, model_path: Path, out: Path) -> dict:
     """The scoring logic's streaming core, as the Lambda runs it, minus S3."""
     import joblib
     from scoring.logic import Settings, _write_predictions
-    from scoring.reader import CsvRows
+    from mlops_core.csvreader import CsvRows
 
     from mlops_core.config import load_config
     from mlops_core.drift import DriftAccumulator

@@ -34,7 +34,7 @@ from mlops_core.features import features_from_schema, model_input
 from mlops_core.registry import Registry
 from mlops_core.s3errors import is_missing, is_precondition_failure
 
-from .reader import CsvRows, FileRejected
+from mlops_core.csvreader import CsvRows, FileRejected
 
 MAX_LISTED_ERRORS = 100
 MODEL_CACHE_SIZE = 2

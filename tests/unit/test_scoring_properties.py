@@ -7,7 +7,7 @@ import io
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring.reader import CsvRows, FileRejected
+from mlops_core.csvreader import CsvRows, FileRejected
 
 from mlops_core.config import load_config
 from mlops_core.csvdata import convert_rows

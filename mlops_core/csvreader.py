@@ -1,4 +1,4 @@
-"""Opening an S3 object as a stream of CSV rows, with the guards that keep a bad file from hurting.
+"""Reading CSV as a stream of rows, with the guards that keep a bad file from hurting (scoring and training).
 
 Everything here is streaming: a gzip bomb is stopped at the size limit, bytes that are not UTF-8
 and binary files are recognised from the bytes as they arrive, and rows are parsed lazily.
