@@ -72,7 +72,8 @@ class EnvironmentRecord:
             try:
                 values[f.name] = parse(raw)
             except ValueError as exc:
-                raise SettingsError(f"{cls.__name__}: environment variable {name}={raw[:80]!r} is invalid: {exc}") from exc
+                problem = f"environment variable {name}={raw[:80]!r} is invalid: {exc}"
+                raise SettingsError(f"{cls.__name__}: {problem}") from exc
         return cls(**values)
 
     def as_environment(self) -> dict[str, str]:
