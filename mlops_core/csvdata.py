@@ -33,8 +33,13 @@ class RowError:
     message: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"row": self.row, "column": self.column, "kind": self.kind, "message": self.message,
-                "fix": FIX_HINTS.get(self.kind, "")}  # fmt: skip
+        return {
+            "row": self.row,
+            "column": self.column,
+            "kind": self.kind,
+            "message": self.message,
+            "fix": FIX_HINTS.get(self.kind, ""),
+        }
 
 
 @dataclass
@@ -55,36 +60,40 @@ def _numeric(values: Sequence[str], name: str, first_row: int, errors: list[RowE
     try:
         out = np.asarray(values, dtype=np.str_).astype(np.float64)
     except ValueError:
-        out = np.empty(len(values))
-        for i, v in enumerate(values):
-            try:
-                out[i] = float(v)
-            except ValueError:
-                out[i] = np.nan
-                kind, msg = (("missing", f"{name} is empty") if not v.strip()
-                             else ("not_a_number", f"{name} is {v[:40]!r}, not a number"))  # fmt: skip
-                errors.append(RowError(first_row + i, name, kind, msg))
+        return _numeric_one_by_one(values, name, first_row, errors)
+    for i in np.flatnonzero(~np.isfinite(out)).tolist():
+        errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {values[i]!r}"))
+    return out
+
+
+def _numeric_one_by_one(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
+    """The slow path of `_numeric`, for a column with a value numpy cannot parse: an error per bad value."""
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        try:
+            out[i] = float(v)
+        except ValueError:
+            out[i] = np.nan
+            if not v.strip():
+                errors.append(RowError(first_row + i, name, "missing", f"{name} is empty"))
             else:
-                if not np.isfinite(out[i]):
-                    errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {v!r}"))
-        return out
-    bad = ~np.isfinite(out)
-    for i in np.flatnonzero(bad):
-        errors.append(RowError(first_row + int(i), name, "not_finite", f"{name} is {values[i]!r}"))
+                errors.append(RowError(first_row + i, name, "not_a_number", f"{name} is {v[:40]!r}, not a number"))
+        else:
+            if not np.isfinite(out[i]):
+                errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {v!r}"))
     return out
 
 
 def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
     out = np.asarray(values, dtype=object)
     known = np.isin(out, np.asarray(feature.categories, dtype=object))
-    for i in np.flatnonzero(~known):
+    for i in np.flatnonzero(~known).tolist():
         v = values[i]
-        kind, msg = (
-            ("missing", f"{feature.name} is empty")
-            if not v.strip()
-            else ("unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}")
-        )
-        errors.append(RowError(first_row + int(i), feature.name, kind, msg))  # fmt: skip
+        if not v.strip():
+            kind, msg = "missing", f"{feature.name} is empty"
+        else:
+            kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
+        errors.append(RowError(first_row + i, feature.name, kind, msg))
     return out
 
 
@@ -94,8 +103,8 @@ def _labels(values: Sequence[str], name: str, first_row: int, errors: list[RowEr
     out = np.full(len(values), -1, dtype=np.int8)
     out[np.isin(text, ["0", "0.0"])] = 0
     out[np.isin(text, ["1", "1.0"])] = 1
-    for i in np.flatnonzero((out == -1) & (text != "")):
-        errors.append(RowError(first_row + int(i), name, "bad_label", f"{name} is {values[i][:40]!r}"))
+    for i in np.flatnonzero((out == -1) & (text != "")).tolist():
+        errors.append(RowError(first_row + i, name, "bad_label", f"{name} is {values[i][:40]!r}"))
     return out
 
 
@@ -111,64 +120,88 @@ def convert_rows(
     """Validate and convert parsed rows; bad rows are dropped and described in `errors`.
 
     `max_field_chars` None skips the field-length check (the CSV parser already enforced it).
+    The errors come in this order: ragged rows, over-long fields, then each column's bad values.
     """
     errors: list[RowError] = []
-    width = len(header)
-    widths = set(map(len, rows))
-    if widths <= {width}:  # the common case: no ragged row, no per-row loop
-        shaped, numbers = rows, list(range(first_row, first_row + len(rows)))
-    else:
-        shaped, numbers = [], []
-        for i, row in enumerate(rows):
-            if len(row) != width:
-                errors.append(RowError(first_row + i, None, "ragged", f"{len(row)} fields, the header has {width}"))
-                continue
-            shaped.append(row)
-            numbers.append(first_row + i)
-    too_long = [] if max_field_chars is None else [
-        j for j, row in enumerate(shaped) if max(map(len, row)) > max_field_chars
-    ]  # fmt: skip
-    for j in too_long:
-        col = max(range(width), key=lambda k, row=shaped[j]: len(row[k]))
-        errors.append(
-            RowError(
-                numbers[j],
-                header[col],
-                "field_too_long",
-                f"{header[col]} has {len(shaped[j][col])} characters (limit {max_field_chars})",
-            )
-        )
-    if too_long:
-        drop = set(too_long)
-        shaped = [r for j, r in enumerate(shaped) if j not in drop]
-        numbers = [n for j, n in enumerate(numbers) if j not in drop]
+    shaped, numbers = _drop_ragged(rows, len(header), first_row, errors)
+    if max_field_chars is not None:
+        shaped, numbers = _drop_long_fields(header, shaped, numbers, max_field_chars, errors)
     if not shaped:
         return Chunk({}, None, [], errors)
-
-    position = {name: k for k, name in enumerate(header)}
     transposed = list(zip(*shaped, strict=True))
-    start = len(errors)
+    columns, labels, value_errors = _convert_columns(header, transposed, numbers, features=features, label=label)
+    errors += value_errors
+    if not value_errors:
+        return Chunk(columns, labels, shaped, errors, transposed)
+    keep = _rows_without_errors(numbers, value_errors)
+    kept = [r for r, k in zip(shaped, keep, strict=True) if k]
+    return Chunk(
+        {k: v[keep] for k, v in columns.items()},
+        labels[keep] if labels is not None else None,
+        kept,
+        errors,
+        list(zip(*kept, strict=True)) if kept else [() for _ in header],
+    )
+
+
+def _drop_ragged(
+    rows: list[list[str]], width: int, first_row: int, errors: list[RowError]
+) -> tuple[list[list[str]], list[int]]:
+    """The rows with as many fields as the header, and their row numbers; an error for each other row."""
+    if set(map(len, rows)) <= {width}:  # the common case: no ragged row, no per-row loop
+        return rows, list(range(first_row, first_row + len(rows)))
+    shaped, numbers = [], []
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            errors.append(RowError(first_row + i, None, "ragged", f"{len(row)} fields, the header has {width}"))
+            continue
+        shaped.append(row)
+        numbers.append(first_row + i)
+    return shaped, numbers
+
+
+def _drop_long_fields(
+    header: Sequence[str], rows: list[list[str]], numbers: list[int], max_field_chars: int, errors: list[RowError]
+) -> tuple[list[list[str]], list[int]]:
+    """The rows whose fields all fit `max_field_chars`; an error naming the longest field of each other row."""
+    too_long = [j for j, row in enumerate(rows) if max(map(len, row)) > max_field_chars]
+    if not too_long:
+        return rows, numbers
+    for j in too_long:
+        lengths = [len(value) for value in rows[j]]
+        col = lengths.index(max(lengths))
+        message = f"{header[col]} has {lengths[col]} characters (limit {max_field_chars})"
+        errors.append(RowError(numbers[j], header[col], "field_too_long", message))
+    drop = set(too_long)
+    return [r for j, r in enumerate(rows) if j not in drop], [n for j, n in enumerate(numbers) if j not in drop]
+
+
+def _convert_columns(
+    header: Sequence[str],
+    transposed: list[tuple[str, ...]],
+    numbers: list[int],
+    *,
+    features: Sequence[Feature],
+    label: str | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, list[RowError]]:
+    """Typed feature columns and the label column (None when absent), with an error per bad value."""
+    position = {name: k for k, name in enumerate(header)}
+    errors: list[RowError] = []
     columns: dict[str, np.ndarray] = {}
-    row_of = np.asarray(numbers)
     for feature in features:
         values = transposed[position[feature.name]]
-        col_errors: list[RowError] = []
         if feature.is_numeric:
-            columns[feature.name] = _numeric(values, feature.name, 0, col_errors)
+            columns[feature.name] = _numeric(values, feature.name, 0, errors)
         else:
-            columns[feature.name] = _categorical(values, feature, 0, col_errors)
-        errors += [RowError(int(row_of[e.row]), e.column, e.kind, e.message) for e in col_errors]
+            columns[feature.name] = _categorical(values, feature, 0, errors)
     labels = None
     if label is not None and label in position:
-        col_errors = []
-        labels = _labels(transposed[position[label]], label, 0, col_errors)
-        errors += [RowError(int(row_of[e.row]), e.column, e.kind, e.message) for e in col_errors]
+        labels = _labels(transposed[position[label]], label, 0, errors)
+    # The converters count rows from 0 within the good rows; report the rows' numbers in the file.
+    return columns, labels, [RowError(numbers[e.row], e.column, e.kind, e.message) for e in errors]
 
-    bad_rows = {e.row for e in errors[start:]}
-    if bad_rows:
-        keep = np.asarray([n not in bad_rows for n in numbers])
-        columns = {k: v[keep] for k, v in columns.items()}
-        labels = labels[keep] if labels is not None else None
-        shaped = [r for r, k in zip(shaped, keep, strict=True) if k]
-        transposed = list(zip(*shaped, strict=True)) if shaped else [() for _ in header]
-    return Chunk(columns, labels, shaped, errors, transposed)
+
+def _rows_without_errors(numbers: list[int], errors: list[RowError]) -> np.ndarray:
+    """A mask of the rows (by number) that have no error."""
+    bad = {e.row for e in errors}
+    return np.asarray([n not in bad for n in numbers])
