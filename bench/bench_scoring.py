@@ -73,24 +73,36 @@ def _data_path(rows: int) -> Path:
 def run_ours(data: Path, model_path: Path, out: Path) -> dict:
     """The scoring logic's streaming core, as the Lambda runs it, minus S3."""
     import joblib
-    from scoring.logic import Settings, _write_predictions
-    from mlops_core.csvreader import CsvRows
+    from scoring.score import score_rows
 
     from mlops_core.config import load_config
+    from mlops_core.csvreader import CsvRows
     from mlops_core.drift import DriftAccumulator
 
     config = load_config()
     model, manifest = joblib.load(model_path)
-    settings = Settings("bench", "bench", None, "bench", config)
     started = time.perf_counter()
     with open(data, "rb") as body:
-        rows = CsvRows(body, key=str(data), gzipped=False, max_bytes=config.scoring.max_file_bytes,
-                       max_field_chars=config.scoring.max_field_chars)  # fmt: skip
-        header = rows.next_row()
+        rows = CsvRows(
+            body,
+            key=str(data),
+            gzipped=False,
+            max_bytes=config.scoring.max_file_bytes,
+            max_field_chars=config.scoring.max_field_chars,
+        )
+        header = rows.next_row() or []
         drift = DriftAccumulator(manifest["profile"])
-        tally = _write_predictions(rows, header, model=model, version="bench", schema=manifest["schema"],
-                                   drift=drift, out_path=str(out), feedback_path=str(out) + ".feedback",
-                                   settings=settings)  # fmt: skip
+        tally = score_rows(
+            rows,
+            header,
+            model=model,
+            version="bench",
+            schema=manifest["schema"],
+            drift=drift,
+            out_path=str(out),
+            feedback_path=str(out) + ".feedback",
+            scoring=config.scoring,
+        )
         drift.summary(config.drift)
     return {"seconds": time.perf_counter() - started, "rows": tally.scored}
 

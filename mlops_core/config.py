@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +87,6 @@ class ProjectConfig:
     promotion: PromotionSettings
     retraining: RetrainingSettings
     max_receive_count: int
-    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -102,7 +102,7 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _build(cls: type, raw: dict[str, Any], section: str) -> Any:
     values = _section(raw, section)
-    names = [f for f in cls.__dataclass_fields__]
+    names = [f.name for f in dataclasses.fields(cls)]
     missing = [n for n in names if n not in values]
     if missing:
         raise ConfigError(f"[{section}] is missing {', '.join(missing)}")
@@ -146,7 +146,6 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
         promotion=_build(PromotionSettings, raw, "promotion"),
         retraining=_build(RetrainingSettings, raw, "retraining"),
         max_receive_count=int(_section(raw, "queue")["max_receive_count"]),
-        raw=raw,
     )
 
 

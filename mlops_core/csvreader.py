@@ -13,7 +13,7 @@ import itertools
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import Protocol
 
 READ_BUFFER_BYTES = 1 << 20  # large reads: fewer round trips through the Python-level byte counter
 # The text layer holds a whole line in memory before the CSV parser (and its field limit) sees it:
@@ -33,6 +33,12 @@ BINARY_SIGNATURES = {
 }
 
 
+class ByteStream(Protocol):
+    """What the reader reads from: an S3 StreamingBody, a file, a GzipFile, a byte range."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class FileRejected(Exception):
     """The file as a whole cannot be scored; `kind`, `where` and `fix` go into the report."""
 
@@ -46,7 +52,7 @@ class FileRejected(Exception):
 class LimitedReader(io.RawIOBase):
     """Counts bytes read from a (possibly decompressing) stream and stops at `limit`."""
 
-    def __init__(self, raw: IO[bytes], limit: int, what: str, max_line: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, raw: ByteStream, limit: int, what: str, max_line: int = MAX_LINE_BYTES) -> None:
         self.raw = raw
         self.limit = limit
         self.what = what
@@ -57,7 +63,7 @@ class LimitedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         try:
             data = self.raw.read(len(buffer))
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
@@ -98,8 +104,9 @@ def check_not_binary(head: bytes, key: str) -> None:
 class CsvRows:
     """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line."""
 
-    def __init__(self, body: IO[bytes], *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
-        raw: IO[bytes] = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
+    def __init__(self, body: ByteStream, *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
+        # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which a reader never does.
+        raw: ByteStream = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body  # type: ignore[call-overload]
         what = "the decompressed file" if gzipped else "the file"
         max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
         self._counter = LimitedReader(raw, max_bytes, what, max_line)

@@ -73,7 +73,7 @@ def build_profile(
     return profile
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPSILON) -> float:
+def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, eps: float = EPSILON) -> float:
     """Population stability index of `actual` (counts or proportions) against `expected` proportions.
 
     Empty bins are smoothed with `eps` so that a bin seen on one side only gives a large, finite value.

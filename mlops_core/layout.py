@@ -1,11 +1,21 @@
-"""Where things live in the buckets: one place for every S3 prefix and key pattern."""
+"""Where things live in the buckets: the one place an S3 key is built or parsed."""
 
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+# Data bucket
 INCOMING = "incoming/"
 PREDICTIONS = "predictions/"
 REJECTED = "rejected/"
 TRAINING = "training/"
 FEEDBACK = "feedback/"  # labeled batches seen by scoring, kept for retraining
 REPORTS = "reports/"
+DRIFT_REPORTS = f"{REPORTS}drift/"
+RECEIPTS = f"{REPORTS}receipts/"
+HTML_REPORTS = f"{REPORTS}html/"
 
 # Models bucket
 MODELS = "models/"  # models/<version>/model.joblib and models/<version>/manifest.json
@@ -15,11 +25,14 @@ HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 LOCK_KEY = "registry/training.lock"
 
+CSV_SUFFIXES = (".csv.gz", ".csv")
+_PART = re.compile(r"\.part-(\d{4})-of-(\d{4})$")
+
 
 def input_name(key: str) -> str:
     """An incoming key's name without the prefix and the CSV extension: incoming/a/b.csv.gz -> a/b."""
     name = key.removeprefix(INCOMING)
-    for suffix in (".csv.gz", ".csv"):
+    for suffix in CSV_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
@@ -30,6 +43,81 @@ def part_suffix(part: int, parts: int) -> str:
     return "" if parts == 1 else f".part-{part + 1:04d}-of-{parts:04d}"
 
 
+def suffix_of_output(key: str) -> str:
+    """The byte-range suffix of an output key built by `InputOutputs` ("" for a whole file's output)."""
+    stem = key.rsplit("/", 1)[-1].removesuffix(".csv").removesuffix(".json")
+    match = _PART.search(stem)
+    return match.group(0) if match else ""
+
+
 def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
     """Where scoring records what became of an input object (or one byte range of it)."""
-    return f"{REPORTS}receipts/{input_name(key)}/{etag}{part_suffix}.json"
+    return f"{RECEIPTS}{input_name(key)}/{etag}{part_suffix}.json"
+
+
+@dataclass(frozen=True)
+class InputOutputs:
+    """Every key scoring writes for one input object (or one byte range of it)."""
+
+    key: str
+    etag: str
+    part: int = 0
+    parts: int = 1
+
+    @property
+    def name(self) -> str:
+        return input_name(self.key)
+
+    @property
+    def suffix(self) -> str:
+        return part_suffix(self.part, self.parts)
+
+    @property
+    def receipt(self) -> str:
+        return receipt_key(self.key, self.etag, self.suffix)
+
+    def predictions(self, version: str) -> str:
+        return f"{self.predictions_prefix}{version}{self.suffix}.csv"
+
+    @property
+    def predictions_prefix(self) -> str:
+        """What every model version's predictions of this input start with."""
+        return f"{PREDICTIONS}{self.name}/{self.etag}-"
+
+    @property
+    def feedback(self) -> str:
+        return f"{FEEDBACK}{self.name}/{self.etag}{self.suffix}.csv"
+
+    @property
+    def rejected(self) -> str:
+        """The folder of a rejection: a copy of the file (or the bad rows) and report.json."""
+        return f"{REJECTED}{self.name}/{self.etag}{self.suffix}/"
+
+    @property
+    def drift_report(self) -> str:
+        return f"{DRIFT_REPORTS}{self.name}/{self.etag}{self.suffix}.json"
+
+
+def model_prefix(version: str) -> str:
+    return f"{MODELS}{version}/"
+
+
+def artifact_key(version: str) -> str:
+    return f"{model_prefix(version)}model.joblib"
+
+
+def manifest_key(version: str) -> str:
+    return f"{model_prefix(version)}manifest.json"
+
+
+def run_key(run_id: str) -> str:
+    return f"{RUNS}{run_id}.json"
+
+
+def history_key(at: datetime, kind: str, version: str) -> str:
+    """One decision's object: sortable by time, never rewritten."""
+    return f"{HISTORY}{at:%Y%m%dT%H%M%S%fZ}-{kind}-{version}.json"
+
+
+def html_report_prefix(at: datetime) -> str:
+    return f"{HTML_REPORTS}{at:%Y%m%dT%H%M%SZ}/"

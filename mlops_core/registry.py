@@ -22,14 +22,11 @@ from botocore.exceptions import ClientError
 
 from . import layout
 from .s3errors import is_missing, is_precondition_failure
+from .s3json import put_json
 
 
 class RegistryError(RuntimeError):
     """Base class of registry errors."""
-
-
-class NoChampion(RegistryError):
-    """No model has been promoted yet."""
 
 
 class UnknownVersion(RegistryError):
@@ -69,25 +66,23 @@ class Registry:
         return json.loads(obj["Body"].read()), obj["ETag"]
 
     def _put_json(self, key: str, body: dict[str, Any], **condition: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(body, indent=2, default=str).encode(),
-                           ContentType="application/json", **condition)  # fmt: skip
+        put_json(self.s3, self.bucket, key, body, **condition)
 
     # ------------------------------------------------------------------ versions
     def publish(self, artifact: bytes, manifest: dict[str, Any], *, version: str | None = None) -> str:
         """Store a new version (artifact, then manifest); never overwrites an existing one."""
         version = version or new_version_id()
-        prefix = f"{layout.MODELS}{version}/"
         manifest = {
             **manifest,
             "version": version,
             "created_at": manifest.get("created_at") or datetime.now(UTC).isoformat(),
-            "artifact_key": f"{prefix}model.joblib",
+            "artifact_key": layout.artifact_key(version),
             "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
             "artifact_bytes": len(artifact),
         }
         try:
             self.s3.put_object(Bucket=self.bucket, Key=manifest["artifact_key"], Body=artifact, IfNoneMatch="*")
-            self._put_json(f"{prefix}manifest.json", manifest, IfNoneMatch="*")
+            self._put_json(layout.manifest_key(version), manifest, IfNoneMatch="*")
         except ClientError as exc:
             if is_precondition_failure(exc):
                 raise RegistryError(f"version {version} already exists; versions are never overwritten") from exc
@@ -96,7 +91,7 @@ class Registry:
 
     def manifest(self, version: str) -> dict[str, Any]:
         try:
-            return self._get_json(f"{layout.MODELS}{version}/manifest.json")[0]
+            return self._get_json(layout.manifest_key(version))[0]
         except ClientError as exc:
             if is_missing(exc):
                 raise UnknownVersion(f"model version {version!r} does not exist") from exc
@@ -169,8 +164,7 @@ class Registry:
     def record_decision(self, decision: dict[str, Any]) -> str:
         """Keep a decision (promote, reject, rollback) as a new object; return its key."""
         now = datetime.now(UTC)
-        key = (f"{layout.HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{decision.get('kind', 'decision')}-"
-               f"{decision.get('version', 'none')}.json")  # fmt: skip
+        key = layout.history_key(now, decision.get("kind", "decision"), decision.get("version", "none"))
         self._put_json(key, {**decision, "at": now.isoformat()}, IfNoneMatch="*")
         return key
 

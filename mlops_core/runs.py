@@ -84,7 +84,7 @@ class RunLedger:
         record.update(fields)
         self.s3.put_object(
             Bucket=self.bucket,
-            Key=f"{layout.RUNS}{run_id}.json",
+            Key=layout.run_key(run_id),
             Body=json.dumps(record, indent=2, default=str).encode(),
             ContentType="application/json",
         )
@@ -92,7 +92,7 @@ class RunLedger:
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=f"{layout.RUNS}{run_id}.json")
+            obj = self.s3.get_object(Bucket=self.bucket, Key=layout.run_key(run_id))
         except ClientError as exc:
             if is_missing(exc):
                 return None

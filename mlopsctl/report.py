@@ -28,7 +28,7 @@ def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
     """The per-batch drift reports, oldest first."""
     s3, keys = pipeline.s3, []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.data_bucket,
-                                                             Prefix=f"{layout.REPORTS}drift/"):  # fmt: skip
+                                                             Prefix=layout.DRIFT_REPORTS):  # fmt: skip
         keys += page.get("Contents", [])
     keys = sorted(keys, key=lambda o: o["LastModified"])[-limit:]
     return [json.loads(s3.get_object(Bucket=pipeline.data_bucket, Key=o["Key"])["Body"].read()) for o in keys]
@@ -116,7 +116,7 @@ PSI threshold {psi_threshold}; reference = the champion's training profile.</p>
 </body></html>"""
     index = out_dir / "index.html"
     index.write_text(page)
-    prefix = f"{layout.REPORTS}html/{datetime.now(UTC):%Y%m%dT%H%M%SZ}/"
+    prefix = layout.html_report_prefix(datetime.now(UTC))
     for path in out_dir.iterdir():
         content_type = "text/html" if path.suffix == ".html" else "image/png"
         pipeline.s3.upload_file(str(path), pipeline.data_bucket, prefix + path.name,

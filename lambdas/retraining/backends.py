@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+from mlops_core.settings import (
+    LambdaBackendEnvironment,
+    RetrainingEnvironment,
+    SageMakerBackendEnvironment,
+    TrainingJobEnvironment,
+)
+
+SAGEMAKER_ENV_VALUE_CHARS = 512  # CreateTrainingJob's limit on one environment value
 
 
 class TrainingBackend(Protocol):
@@ -43,10 +52,11 @@ class SageMakerBackend:
     instance_type: str
     max_runtime_s: int
     output_path: str
-    environment: dict[str, str]
+    job: TrainingJobEnvironment  # the job's environment, completed per run with its id and trigger
     name: str = "sagemaker"
 
     def start(self, run_id: str, trigger: dict[str, Any]) -> dict[str, Any]:
+        job = replace(self.job, run_id=run_id, trigger=fit_trigger(trigger, SAGEMAKER_ENV_VALUE_CHARS))
         response = self.sagemaker_client.create_training_job(
             TrainingJobName=run_id,
             AlgorithmSpecification={"TrainingImage": self.image_uri, "TrainingInputMode": "File"},
@@ -54,26 +64,35 @@ class SageMakerBackend:
             OutputDataConfig={"S3OutputPath": self.output_path},
             ResourceConfig={"InstanceType": self.instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
             StoppingCondition={"MaxRuntimeInSeconds": self.max_runtime_s},
-            Environment={**self.environment, "RUN_ID": run_id, "TRIGGER": json.dumps(trigger)[:1000]},
+            Environment=job.as_environment(),
         )
         return {"training_job_arn": response["TrainingJobArn"]}
 
 
-def backend_from_environment(make_client) -> TrainingBackend:
-    """The backend named by TRAINING_BACKEND, configured from the function's environment."""
-    env = os.environ
-    backend = env.get("TRAINING_BACKEND", "lambda")
-    if backend == "lambda":
-        return LambdaBackend(make_client("lambda"), env["TRAINING_FUNCTION_NAME"])
-    if backend == "sagemaker":
-        job_env = {k: env[k] for k in ("DATA_BUCKET", "MODELS_BUCKET", "METRICS_NAMESPACE", "ALERT_TOPIC_ARN")}
-        return SageMakerBackend(
-            make_client("sagemaker"),
-            image_uri=env["TRAINING_IMAGE_URI"],
-            role_arn=env["SAGEMAKER_ROLE_ARN"],
-            instance_type=env.get("SAGEMAKER_INSTANCE_TYPE", "ml.m5.large"),
-            max_runtime_s=int(env.get("SAGEMAKER_MAX_RUNTIME_S", "3600")),
-            output_path=f"s3://{env['MODELS_BUCKET']}/sagemaker-output/",
-            environment=job_env,
-        )
-    raise ValueError(f"TRAINING_BACKEND must be lambda or sagemaker, not {backend!r}")
+def fit_trigger(trigger: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The trigger with its free-text reason shortened until its JSON fits in `limit` characters.
+
+    (Cutting the JSON itself would hand the job an unparseable TRIGGER.)
+    """
+    fitted, reason = dict(trigger), str(trigger.get("reason", ""))
+    while (over := len(json.dumps(fitted)) - limit) > 0 and reason:
+        reason = reason[: -(over + 3)] if over + 3 < len(reason) else ""
+        fitted["reason"] = f"{reason}..."
+    return fitted
+
+
+def backend_from_environment(settings: RetrainingEnvironment, make_client: Callable[[str], Any]) -> TrainingBackend:
+    """The backend `settings.backend` names, configured from its own environment record."""
+    if settings.backend == "lambda":
+        function = LambdaBackendEnvironment.from_environment()
+        return LambdaBackend(make_client("lambda"), function.training_function_name)
+    sagemaker = SageMakerBackendEnvironment.from_environment()
+    return SageMakerBackend(
+        make_client("sagemaker"),
+        image_uri=sagemaker.image_uri,
+        role_arn=sagemaker.role_arn,
+        instance_type=sagemaker.instance_type,
+        max_runtime_s=sagemaker.max_runtime_s,
+        output_path=f"s3://{settings.models_bucket}/sagemaker-output/",
+        job=TrainingJobEnvironment.from_environment(),
+    )

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import os
+from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 
-from mlops_core.config import load_config
+from mlops_core.config import RetrainingSettings, load_config
+from mlops_core.observability import function_logger
 from mlops_core.runs import RunLedger, utcnow
+from mlops_core.settings import RetrainingEnvironment
 
-from .backends import backend_from_environment
+from .backends import TrainingBackend, backend_from_environment
 from .logic import start_training
 
-logger = Logger()
-CONFIG = load_config()
+logger = function_logger("retraining")
+
+
+@cache
+def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend]:
+    """The config, the run ledger and the backend, validated and created once per execution environment."""
+    settings = RetrainingEnvironment.from_environment()
+    ledger = RunLedger(boto3.client("s3"), settings.models_bucket)
+    return load_config().retraining, ledger, backend_from_environment(settings, boto3.client)
 
 
 def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
@@ -46,12 +54,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if trigger is None:
         logger.info("ignored: not an ALARM transition")
         return {"started": False, "reason": "not-an-alarm-transition"}
-    ledger = RunLedger(boto3.client("s3"), os.environ["MODELS_BUCKET"])
+    settings, ledger, backend = environment()
     result = start_training(
         trigger=trigger,
         ledger=ledger,
-        backend=backend_from_environment(boto3.client),
-        settings=CONFIG.retraining,
+        backend=backend,
+        settings=settings,
         now=utcnow(),
         force=force,
     )

@@ -11,15 +11,17 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mlops_core.config import load_config
+from mlops_core.observability import function_logger
+from mlops_core.settings import ScoringEnvironment
 
-from .logic import Clients, Settings, jobs_from_message, score_job
+from .logic import Clients, Settings, score_job
+from .messages import jobs_from_message
 
-logger = Logger()
+logger = function_logger("scoring")
 processor = BatchProcessor(event_type=EventType.SQS)
 REPORT_MARGIN_S = 30
 
@@ -28,7 +30,7 @@ REPORT_MARGIN_S = 30
 def environment() -> tuple[Settings, Clients]:
     """Settings and clients, created once per execution environment and reused while warm."""
     clients = Clients(boto3.client("s3"), boto3.client("cloudwatch"), boto3.client("sqs"))
-    return Settings.from_environment(load_config()), clients
+    return Settings(ScoringEnvironment.from_environment(), load_config()), clients
 
 
 def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
@@ -43,5 +45,5 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

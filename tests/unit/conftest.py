@@ -7,7 +7,7 @@ import os
 import boto3
 import pytest
 from moto import mock_aws
-from scoring import logic
+from scoring import models
 
 from mlops_core.config import load_config
 from mlops_core.registry import Registry
@@ -32,9 +32,9 @@ def _no_real_aws(monkeypatch):
 @pytest.fixture(autouse=True)
 def _cold_model_cache():
     """Every test starts with scoring's warm-invocation model cache empty (it is module state)."""
-    logic._models.clear()
+    models.forget_models()
     yield
-    logic._models.clear()
+    models.forget_models()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
-from scoring.logic import jobs_from_message, score_job
+from scoring.logic import score_job
+from scoring.messages import jobs_from_message
 
 from mlopsctl.accounting import account, message_keys
 from mlopsctl.datagen import generate
@@ -18,7 +19,7 @@ ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def audit(clients, settings, dlq_url, *, now=None):
-    return account(clients.s3, clients.sqs, data_bucket=DATA, queue_url=settings.queue_url, dlq_url=dlq_url,
+    return account(clients.s3, clients.sqs, data_bucket=DATA, queue_url=settings.environment.queue_url, dlq_url=dlq_url,
                    since=ALL_TIME, now=now)  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def test_given_a_file_nobody_processed_past_the_grace_period_then_it_is_lost_and
 
     assert [f.state for f in result.files] == ["lost"] and not result.balanced
     # While the scoring queue still holds work, the same file counts as in flight.
-    clients.sqs.send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(s3_event("incoming/other.csv")))
+    clients.sqs.send_message(QueueUrl=settings.environment.queue_url, MessageBody=json.dumps(s3_event("incoming/other.csv")))
     assert audit(clients, settings, dlq_url, now=later).balanced
 
 
@@ -75,7 +76,7 @@ def test_given_a_large_file_in_byte_ranges_then_scored_only_when_every_range_is_
     settings = dataclasses.replace(settings, config=ranged)
     job = put(clients.s3, "incoming/large.csv", generate(2000, seed=5, with_label=False))
     assert score_job(job, clients=clients, settings=settings).status == "fanned_out"
-    ranges = drain(clients.sqs, settings.queue_url)
+    ranges = drain(clients.sqs, settings.environment.queue_url)
     assert message_keys(ranges[0]["Body"]) == {"incoming/large.csv"}
     for message in ranges[:-1]:
         (part,) = jobs_from_message(json.loads(message["Body"]), DATA)

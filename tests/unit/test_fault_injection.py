@@ -25,6 +25,7 @@ from scoring.logic import Clients, Settings
 
 from mlops_core import layout
 from mlops_core.registry import Registry
+from mlops_core.settings import ScoringEnvironment
 from mlopsctl.datagen import generate
 
 from .conftest import DATA, MODELS, REGION
@@ -153,7 +154,7 @@ def pipeline(aws, config, champion, monkeypatch):
     def make(s3: dict[str, Fault] | None = None, cloudwatch: dict[str, Fault] | None = None) -> Pipeline:
         counting = CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION))
         clients = Clients(FaultyClient(aws, **(s3 or {})), FaultyClient(counting, **(cloudwatch or {})))
-        settings = Settings(DATA, MODELS, None, "MLOps", config)
+        settings = Settings(ScoringEnvironment(DATA, MODELS, None, "MLOps"), config)
         monkeypatch.setattr(handler, "environment", lambda: (settings, clients))
         return Pipeline(aws, counting, settings)
 

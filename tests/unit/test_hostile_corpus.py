@@ -15,10 +15,12 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring import logic
-from scoring.logic import Clients, Job, Outcome, Settings, score_job
+from scoring.logic import Clients, Outcome, Settings, score_job
+from scoring.messages import Job
+from scoring.score import OUTPUT_COLUMNS
 
 from mlops_core import layout
+from mlops_core.settings import ScoringEnvironment
 from mlopsctl.datagen import generate
 from tests.corpus import FORMULA_IDS, REJECTED, SCORED, CorpusFile, hostile_corpus
 
@@ -26,7 +28,7 @@ from .conftest import DATA, MODELS, REGION
 from .test_scoring import CountingCloudWatch, keys, put
 
 CORPUS = {f.name: f for f in hostile_corpus()}
-# Every FileRejected kind that reader.py and logic.py can raise.
+# Every FileRejected kind that the CSV reader and the scoring package can raise.
 KINDS = {"empty", "header_only", "duplicate_columns", "missing_columns", "too_many_bad_rows", "too_large",
          "bad_gzip", "not_csv", "not_utf8", "field_too_long", "line_too_long", "bad_quoting"}  # fmt: skip
 # What a rejection report's `where` must say for kinds that can point at a place in the file.
@@ -42,7 +44,7 @@ UNIT_MAX_FILE_BYTES = 32 << 20
 def env(aws, config) -> tuple[Clients, Settings]:
     scoring = dataclasses.replace(config.scoring, max_file_bytes=UNIT_MAX_FILE_BYTES)
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)))
-    return clients, Settings(DATA, MODELS, None, "MLOps", dataclasses.replace(config, scoring=scoring))
+    return clients, Settings(ScoringEnvironment(DATA, MODELS, None, "MLOps"), dataclasses.replace(config, scoring=scoring))
 
 
 def snapshot(s3) -> dict[str, tuple[str, Any]]:
@@ -66,7 +68,7 @@ def assert_scored(s3, cloudwatch: CountingCloudWatch, job: Job, outcome: Outcome
     name = layout.input_name(job.key)
     assert keys(s3, f"{layout.PREDICTIONS}{name}/") == [outcome.detail["outputs"]["predictions"]]
     predictions = parsed(get(s3, outcome.detail["outputs"]["predictions"]))
-    assert predictions[0][-3:] == logic.OUTPUT_COLUMNS
+    assert predictions[0][-3:] == OUTPUT_COLUMNS
     assert len(predictions) - 1 == outcome.detail["scored"] > 0
     assert outcome.detail["bad_rows"] == bad_rows
     report_key = f"{layout.REJECTED}{name}/{job.etag}/report.json"
@@ -98,7 +100,7 @@ def assert_rejected(s3, cloudwatch: CountingCloudWatch, job: Job, outcome: Outco
 
 
 def receipt(s3, job: Job) -> dict:
-    return json.loads(get(s3, logic.receipt_key(job)))
+    return json.loads(get(s3, layout.receipt_key(job.key, job.etag)))
 
 
 # ---------------------------------------------------------------------------- the corpus itself
@@ -152,7 +154,7 @@ def test_given_formula_injection_ids_when_scored_then_they_come_out_verbatim_eac
     job = put(clients.s3, "incoming/formula_injection.csv", CORPUS["formula_injection.csv"].body)
     outcome = score_job(job, clients=clients, settings=settings)
     predictions = parsed(get(clients.s3, outcome.detail["outputs"]["predictions"]))
-    assert predictions[0] == ["customer_id", *logic.OUTPUT_COLUMNS]
+    assert predictions[0] == ["customer_id", *OUTPUT_COLUMNS]
     cells = {row[0]: len(row) for row in predictions if row}
     expected = list(FORMULA_IDS)
     assert len(expected) >= 8

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from moto import mock_aws
-from retraining.backends import LambdaBackend, SageMakerBackend
+from retraining.backends import LambdaBackend, SageMakerBackend, fit_trigger
 from retraining.handler import parse_trigger
 from retraining.logic import start_training
 
 from mlops_core.config import RetrainingSettings
 from mlops_core.runs import RunLedger
+from mlops_core.settings import TrainingJobEnvironment
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -187,7 +188,7 @@ def test_given_the_sagemaker_backend_when_started_then_a_training_job_named_afte
             instance_type="ml.m5.large",
             max_runtime_s=3600,
             output_path="s3://models-bucket/sagemaker-output/",
-            environment={"DATA_BUCKET": "data-bucket", "MODELS_BUCKET": "models-bucket"},
+            job=TrainingJobEnvironment(data_bucket="data-bucket", models_bucket="models-bucket"),
         )
         handle = backend.start("run-20261122T120000Z-abc123", ALARM)
         job = sagemaker.describe_training_job(TrainingJobName="run-20261122T120000Z-abc123")
@@ -214,3 +215,31 @@ def test_given_the_lambda_backend_when_started_then_the_training_function_is_inv
     assert call["FunctionName"] == "training-fn" and call["InvocationType"] == "Event"
     assert json.loads(call["Payload"]) == {"run_id": "run-x", "trigger": ALARM}
     assert handle["status_code"] == 202
+
+
+def test_given_a_long_alarm_reason_when_fitted_for_sagemaker_then_the_trigger_stays_valid_json_within_the_limit():
+    trigger = {**ALARM, "reason": 'Threshold "crossed": ' + "é" * 900}
+    fitted = fit_trigger(trigger, 512)
+    assert len(json.dumps(fitted)) <= 512
+    assert fitted["alarm"] == ALARM["alarm"] and fitted["reason"].endswith("...")
+    assert fit_trigger(ALARM, 512) == ALARM
+
+
+class RecordingSageMaker:
+    """Keeps CreateTrainingJob's arguments (moto does not return a job's Environment)."""
+
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+
+    def create_training_job(self, **kwargs):
+        self.created.append(kwargs)
+        return {"TrainingJobArn": f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{kwargs['TrainingJobName']}"}
+
+
+def test_given_the_sagemaker_backend_when_started_then_the_job_environment_carries_the_run_and_its_trigger():
+    client = RecordingSageMaker()
+    job = TrainingJobEnvironment(data_bucket="data-bucket", models_bucket="models-bucket", alert_topic_arn="arn:t")
+    SageMakerBackend(client, image_uri="img", role_arn="arn:r", instance_type="ml.m5.large", max_runtime_s=60,
+                     output_path="s3://models-bucket/out/", job=job).start("run-1", ALARM)
+    started_with = TrainingJobEnvironment.from_environment(client.created[0]["Environment"])
+    assert started_with == TrainingJobEnvironment("data-bucket", "models-bucket", "MLOps", "arn:t", "run-1", ALARM)

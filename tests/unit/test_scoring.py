@@ -12,9 +12,12 @@ import zipfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scoring.logic import Clients, Job, NoChampionYet, Settings, jobs_from_message, score_job
+from scoring.logic import Clients, Settings, score_job
+from scoring.messages import Job, jobs_from_message
+from scoring.models import NoChampionYet
 
 from mlops_core.registry import ArtifactIntegrityError, Registry
+from mlops_core.settings import ScoringEnvironment
 from mlopsctl.datagen import generate
 
 from .conftest import DATA, MODELS, REGION
@@ -40,7 +43,7 @@ def env(aws, config):
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="scoring")["QueueUrl"]
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), sqs)
-    return clients, Settings(DATA, MODELS, queue_url, "MLOps", config)
+    return clients, Settings(ScoringEnvironment(DATA, MODELS, queue_url, "MLOps"), config)
 
 
 def put(s3, key: str, body: bytes) -> Job:
@@ -357,10 +360,10 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
     parts = outcome.detail["parts"]
     assert parts == -(-len(body) // 20_000)
     messages = []
-    while batch := clients.sqs.receive_message(QueueUrl=settings.queue_url, MaxNumberOfMessages=10).get("Messages"):
+    while batch := clients.sqs.receive_message(QueueUrl=settings.environment.queue_url, MaxNumberOfMessages=10).get("Messages"):
         messages += batch
         for m in batch:
-            clients.sqs.delete_message(QueueUrl=settings.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            clients.sqs.delete_message(QueueUrl=settings.environment.queue_url, ReceiptHandle=m["ReceiptHandle"])
     assert len(messages) == parts
     for message in messages:
         (part_job,) = jobs_from_message(json.loads(message["Body"]), DATA)

@@ -1,0 +1,47 @@
+"""The CloudWatch metrics of one finished job, built from its receipt (so a retry sends the same ones)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_core import observability as obs
+
+
+def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int) -> list[dict[str, Any]]:
+    """PutMetricData entries for a receipt: file and row counts, and for a scored file its drift and accuracy.
+
+    Drift metrics only when the batch had enough rows for a verdict; accuracy only when at least
+    `min_labeled_rows` rows were labeled, so a handful of labels cannot fire the accuracy alarm.
+    """
+    scored = receipt["outcome"] == "scored"
+    data = [
+        obs.datum(obs.FILES_SCORED if scored else obs.FILES_REJECTED, 1, pipeline=pipeline),
+        obs.datum(obs.ROWS_SCORED, receipt.get("scored", 0), pipeline=pipeline),
+        obs.datum(obs.ROWS_REJECTED, receipt.get("bad_rows", 0), pipeline=pipeline),
+    ]
+    if not scored:
+        return data
+    drift = receipt.get("drift") or {}
+    if drift.get("verdict") is not None:
+        data += _drift_data(drift, pipeline)
+    accuracy = receipt.get("accuracy")
+    if accuracy and accuracy["rows"] >= min_labeled_rows:
+        data.append(obs.datum(obs.MODEL_ACCURACY, accuracy["accuracy"], pipeline=pipeline))
+    return data
+
+
+def _drift_data(drift: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
+    data = [
+        obs.datum(obs.WORST_FEATURE_PSI, drift["worst_psi"], pipeline=pipeline),
+        obs.datum(obs.DRIFTED_FEATURE_SHARE, drift["drifted_share"], pipeline=pipeline),
+        obs.datum(obs.PREDICTION_PSI, drift["prediction_psi"], pipeline=pipeline),
+    ]
+    for name, value in drift["feature_psi"].items():
+        data.append(obs.datum(obs.FEATURE_PSI, value, pipeline=pipeline, **{obs.FEATURE: name}))
+    return data
+
+
+def publish(cloudwatch: Any, receipt: dict[str, Any], *, namespace: str, pipeline: str, min_labeled_rows: int) -> None:
+    """Send a receipt's metrics."""
+    data = metric_data(receipt, pipeline=pipeline, min_labeled_rows=min_labeled_rows)
+    obs.put_metrics(cloudwatch, data, namespace=namespace)

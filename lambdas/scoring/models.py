@@ -1,0 +1,37 @@
+"""The champion model, loaded once per version and kept while the execution environment is warm."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from mlops_core.registry import Registry
+
+MODEL_CACHE_SIZE = 2  # the champion, and the one before it while byte ranges pinned to it finish
+
+_models: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
+
+
+class NoChampionYet(RuntimeError):
+    """No model is promoted yet: the message is retried (and kept in the DLQ) until one is."""
+
+
+def load_champion(registry: Registry, version: str | None) -> tuple[str, Any, dict[str, Any]]:
+    """(version, model, manifest) of `version` or the current champion; cached by version across invocations."""
+    if version is None:
+        champion = registry.champion()  # one small GET per invocation: promotions take effect at once
+        if champion is None:
+            raise NoChampionYet("no champion model yet: train one (`mlops train`); the file will be retried")
+        version = champion.version
+    if version not in _models:
+        _models[version] = registry.load_model(version)  # verifies the SHA-256 before unpickling
+        while len(_models) > MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
+    _models.move_to_end(version)
+    model, manifest = _models[version]
+    return version, model, manifest
+
+
+def forget_models() -> None:
+    """Empty the cache (tests start each case cold)."""
+    _models.clear()

@@ -1,0 +1,95 @@
+"""Everything scoring writes to the data bucket for a job: predictions, feedback, bad rows, reports."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from datetime import datetime
+from typing import Any
+
+from mlops_core import layout
+from mlops_core.csvreader import FileRejected
+from mlops_core.s3json import put_json
+
+from .messages import Job
+from .score import CSV_LINE_END, Tally
+
+
+def outputs_of(job: Job) -> layout.InputOutputs:
+    return layout.InputOutputs(job.key, job.etag, job.part, job.parts)
+
+
+def upload_scored(s3: Any, bucket: str, job: Job, version: str, tally: Tally, *, out_path: str,
+                  feedback_path: str) -> dict[str, str]:  # fmt: skip
+    """Upload a scored job's predictions, its labeled rows (feedback) and, if any, its bad rows + report."""
+    keys = outputs_of(job)
+    outputs = {"predictions": keys.predictions(version)}
+    s3.upload_file(out_path, bucket, outputs["predictions"], ExtraArgs={"ContentType": "text/csv"})
+    if tally.labels:
+        outputs["feedback"] = keys.feedback
+        s3.upload_file(feedback_path, bucket, outputs["feedback"], ExtraArgs={"ContentType": "text/csv"})
+    if tally.bad:  # a few bad rows: the rest was scored; keep the bad ones with a report
+        outputs["report"] = _upload_bad_rows(s3, bucket, job, version, tally)
+    return outputs
+
+
+def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally) -> str:
+    folder = outputs_of(job).rejected
+    with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=False) as f:
+        csv.writer(f, lineterminator=CSV_LINE_END).writerows(tally.bad_rows)
+    s3.upload_file(f.name, bucket, f"{folder}bad_rows.csv")
+    os.unlink(f.name)
+    report = {
+        "key": job.key,
+        "verdict": "partially_scored",
+        "model_version": version,
+        "rows": tally.rows,
+        "scored": tally.scored,
+        "bad_rows": tally.bad,
+        "error_counts": dict(tally.error_kinds),
+        "errors": tally.errors,
+        "fix": "correct the rows in bad_rows.csv (listed under 'errors') and upload them as a new file",
+    }
+    put_json(s3, bucket, f"{folder}report.json", report)
+    return f"{folder}report.json"
+
+
+def write_drift_report(s3: Any, bucket: str, job: Job, report: dict[str, Any]) -> str:
+    key = outputs_of(job).drift_report
+    put_json(s3, bucket, key, report)
+    return key
+
+
+def write_rejection(s3: Any, bucket: str, job: Job, rejected: FileRejected, *, now: datetime,
+                    version: str | None) -> str:  # fmt: skip
+    """Keep a copy of a rejected file (whole files only) and a report of why; the report's key."""
+    folder = outputs_of(job).rejected
+    copy = f"{folder}{job.key.rsplit('/', 1)[-1]}"
+    if job.whole:  # a range's file stays in incoming/; copying it once per part would waste space
+        s3.copy({"Bucket": bucket, "Key": job.key}, bucket, copy)
+    report = {
+        "key": job.key,
+        "etag": job.etag,
+        "verdict": "rejected",
+        "kind": rejected.kind,
+        "error": str(rejected),
+        "where": rejected.where,
+        "fix": rejected.fix,
+        "model_version": version,
+        "copy": copy if job.whole else job.key,
+        "at": now.isoformat(),
+    }
+    put_json(s3, bucket, f"{folder}report.json", report)
+    return f"{folder}report.json"
+
+
+def drop_other_predictions(s3: Any, bucket: str, job: Job, keep: str | None) -> None:
+    """Delete predictions of this input (and byte range) other than `keep`: leftovers of failed attempts."""
+    if keep is None:
+        return
+    keys = outputs_of(job)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=keys.predictions_prefix).get("Contents", [])
+    stale = [o["Key"] for o in listed if o["Key"] != keep and layout.suffix_of_output(o["Key"]) == keys.suffix]
+    for key in stale:
+        s3.delete_object(Bucket=bucket, Key=key)

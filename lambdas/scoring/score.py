@@ -1,0 +1,176 @@
+"""The streaming loop: CSV rows in, validated chunk by chunk, predictions and labeled rows out.
+
+Memory stays bounded by one chunk: rows are parsed, converted, scored, written to local files and
+counted into the drift bins, then dropped. Bad rows are counted and kept (up to a bound) for the
+report; a file that can no longer pass is stopped early.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlops_core.config import Feature, ScoringSettings
+from mlops_core.csvdata import Chunk, convert_rows
+from mlops_core.csvreader import CsvRows, FileRejected
+from mlops_core.drift import DriftAccumulator
+from mlops_core.features import features_from_schema, model_input
+
+OUTPUT_COLUMNS = ["prediction", "score", "model_version"]
+# RFC 4180 line ends. With "\n" the csv module would leave a bare CR inside a value unquoted, and a
+# reader would split that row in two: a pass-through id could forge rows in predictions and feedback.
+CSV_LINE_END = "\r\n"
+MAX_LISTED_ERRORS = 100
+MAX_KEPT_BAD_ROWS = 100_000
+
+
+@dataclass
+class Tally:
+    """What the loop saw: rows, scored rows, errors (listed up to a bound), and labeled scores."""
+
+    rows: int = 0
+    scored: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    bad_rows: list[list[str]] = field(default_factory=list)
+    labeled_scores: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+    classes: list[Any] = field(default_factory=list)
+    positive: int = 1
+
+    @property
+    def bad(self) -> int:
+        return self.rows - self.scored
+
+    def note(self, batch: list[list[str]], chunk: Chunk) -> None:
+        """Count a converted batch, keeping its bad rows and listing its errors (both bounded)."""
+        first = self.rows + 1
+        rows_with_errors = sorted({e.row for e in chunk.errors})
+        self.bad_rows += [batch[r - first] for r in rows_with_errors if len(self.bad_rows) < MAX_KEPT_BAD_ROWS]
+        for e in chunk.errors:
+            self.error_kinds[e.kind] += 1
+            if len(self.errors) < MAX_LISTED_ERRORS:
+                self.errors.append(e.to_dict())
+        self.rows += len(batch)
+        self.scored += len(chunk)
+
+
+def required_columns(header: list[str], features: tuple[Feature, ...], label: str) -> None:
+    """Reject a file whose header cannot be scored: empty, duplicate names, or a feature missing."""
+    if not header or header == [""]:
+        raise FileRejected("empty", "the file is empty", fix="upload a CSV with a header row and data rows")
+    duplicates = sorted(n for n, c in Counter(header).items() if c > 1)
+    if duplicates:
+        raise FileRejected(
+            "duplicate_columns",
+            f"column(s) {', '.join(duplicates)} appear more than once",
+            fix="give every column a unique name",
+            where={"line": 1},
+        )
+    missing = [f.name for f in features if f.name not in header]
+    if missing:
+        raise FileRejected(
+            "missing_columns",
+            f"missing required column(s): {', '.join(missing)}; found: {', '.join(h[:40] for h in header[:30])}",
+            fix=f"the header must name every feature: {', '.join(f.name for f in features)} ({label} optional)",
+            where={"line": 1, "columns": missing},
+        )
+
+
+class ChunkWriter:
+    """Scores good rows with the model and writes them: predictions, and labeled rows to feedback."""
+
+    def __init__(self, header: list[str], *, model: Any, version: str, schema: dict[str, Any], out: Any,
+                 feedback: Any) -> None:  # fmt: skip
+        self.model, self.version = model, version
+        self.features = features_from_schema(schema)
+        self.classes = list(model.classes_)
+        self.positive = self.classes.index(schema.get("positive_class", 1))
+        names = {f.name for f in self.features}
+        self.passthrough = [i for i, h in enumerate(header) if h not in names]
+        self.predictions = csv.writer(out, lineterminator=CSV_LINE_END)
+        self.predictions.writerow([header[i] for i in self.passthrough] + OUTPUT_COLUMNS)
+        self.feedback = csv.writer(feedback, lineterminator=CSV_LINE_END)
+        self.feedback.writerow(header)
+
+    def write(self, chunk: Chunk, tally: Tally) -> np.ndarray:
+        """Score and write one chunk; its scores (probability of the positive class)."""
+        scores = self.model.predict_proba(model_input(chunk.columns, self.features))[:, self.positive]
+        labels = np.where(scores >= 0.5, self.classes[self.positive], self.classes[1 - self.positive]).tolist()
+        score_text = np.char.mod("%.6f", scores).tolist()
+        passthrough = (chunk.text_columns[i] for i in self.passthrough)
+        rows = zip(*passthrough, labels, score_text, itertools.repeat(self.version, len(chunk)), strict=True)
+        self.predictions.writerows(rows)
+        if chunk.label is not None and (known := chunk.label >= 0).any():
+            tally.labeled_scores.append(scores[known])
+            tally.labels.append(chunk.label[known])
+            self.feedback.writerows(r for r, k in zip(chunk.rows, known.tolist(), strict=True) if k)
+        return scores
+
+
+def score_rows(rows: CsvRows, header: list[str], *, model: Any, version: str, schema: dict[str, Any],
+               drift: DriftAccumulator, out_path: str, feedback_path: str, scoring: ScoringSettings,
+               deadline: float | None = None) -> Tally:  # fmt: skip
+    """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
+    features, label = features_from_schema(schema), schema["label"]
+    label_column = label if label in header else None
+    with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
+        writer = ChunkWriter(header, model=model, version=version, schema=schema, out=out, feedback=feedback)
+        tally = Tally(classes=writer.classes, positive=writer.positive)
+        for batch in rows.chunks(scoring.chunk_rows):
+            # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
+            chunk = convert_rows(header, batch, first_row=tally.rows + 1, features=features, label=label_column,
+                                 max_field_chars=None)  # fmt: skip
+            tally.note(batch, chunk)
+            if chunk.errors:
+                stop_early(tally, rows, len(header), scoring.max_bad_row_share, deadline)
+            if len(chunk):
+                drift.update(chunk.columns, writer.write(chunk, tally))
+    return tally
+
+
+def too_many_bad_rows(tally: Tally, share: float, stopped: str = "") -> FileRejected:
+    return FileRejected(
+        "too_many_bad_rows",
+        f"{tally.bad:,} of {tally.rows:,} rows ({tally.bad / tally.rows:.1%}) have errors; the limit is {share:.0%}"
+        f"{stopped}",
+        fix="fix the rows listed under 'errors' (the most common problems are counted in 'error_counts')",
+        where={"errors": tally.errors, "error_counts": dict(tally.error_kinds)},
+    )
+
+
+def stop_early(tally: Tally, rows: CsvRows, width: int, share: float, deadline: float | None) -> None:
+    """Reject a file of bad rows before reading all of it: a .csv.gz of bad rows up to the size limit
+    would otherwise outlast the function's timeout and end in the DLQ with no report.
+
+    Stops when the file can no longer pass even if every row still to come were good (a row takes at
+    least `width` bytes), or when the invocation's deadline has come and the share read so far fails.
+    """
+    most_rows = tally.rows + rows.most_bytes_left // max(width, 1)
+    if tally.bad > share * most_rows:
+        raise too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: the file cannot pass)")
+    if deadline is not None and time.monotonic() > deadline and tally.bad > share * tally.rows:
+        raise too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: out of time)")
+
+
+def accuracy(tally: Tally) -> dict[str, Any] | None:
+    """Accuracy (and ROC AUC when both classes occur) of the labeled rows, or None without labels."""
+    if not tally.labels:
+        return None
+    scores, labels = np.concatenate(tally.labeled_scores), np.concatenate(tally.labels)
+    positive_label = tally.classes[tally.positive]
+    predicted = np.where(scores >= 0.5, positive_label, tally.classes[1 - tally.positive])
+    result: dict[str, Any] = {"rows": len(labels), "accuracy": round(float(np.mean(predicted == labels)), 6)}
+    truth = labels == positive_label
+    if truth.any() and (~truth).any():
+        from sklearn.metrics import roc_auc_score  # noqa: PLC0415 - only for labeled batches
+
+        result["roc_auc"] = round(float(roc_auc_score(truth, scores)), 6)
+    return result
+
