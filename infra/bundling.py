@@ -23,6 +23,13 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from mlops_core.settings import (
+    LambdaBackendEnvironment,
+    RetrainingEnvironment,
+    ScoringEnvironment,
+    TrainingJobEnvironment,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambdas"
 REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
@@ -34,6 +41,14 @@ BUNDLER_VERSION = "3"
 # Not needed at run time, and together ~100 MB: tests, headers, stubs, Cython sources, sample data.
 TRIM_DIR_NAMES = {"tests", "test", "__pycache__", "include", "datasets/data", "datasets/images"}
 TRIM_SUFFIXES = (".pyi", ".pxd", ".pyx", ".c", ".h", ".cpp", ".hpp", ".f", ".f90")
+# pip's options for wheels of the AWS platform (Lambda's python3.12 on manylinux x86_64).
+AWS_PLATFORM_ARGS = [
+    "--platform=manylinux_2_28_x86_64",
+    "--platform=manylinux2014_x86_64",
+    "--implementation=cp",
+    f"--python-version={PYTHON_VERSION}",
+    "--only-binary=:all:",
+]
 # Handler modules whose import closure gets precompiled bytecode.
 HANDLER_MODULES = ("scoring.handler", "retraining.handler", "training_job.handler")
 # The Docker image CDK would use if local bundling ever declined (it never does).
@@ -58,6 +73,18 @@ def _trim(site: Path) -> None:
             path.unlink()
 
 
+def _probe_environment() -> dict[str, str]:
+    """Placeholder settings for every handler: a handler may validate its environment when imported."""
+    name = "bundling-probe"
+    records = (
+        ScoringEnvironment(data_bucket=name, models_bucket=name),
+        TrainingJobEnvironment(data_bucket=name, models_bucket=name),
+        RetrainingEnvironment(models_bucket=name, backend="lambda"),
+        LambdaBackendEnvironment(training_function_name=name),
+    )
+    return {variable: value for record in records for variable, value in record.as_environment().items()}
+
+
 def _compile_import_closure(python: str, site: Path) -> int:
     """Write unchecked-hash .pyc files for every layer module the handlers import; return how many."""
     probe = (
@@ -67,6 +94,7 @@ def _compile_import_closure(python: str, site: Path) -> int:
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        **_probe_environment(),
         "PYTHONPATH": os.pathsep.join([str(site), str(LAMBDA_DIR), str(ROOT)]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -91,22 +119,9 @@ class DependencyLayerBundling:
     def try_bundle(self, output_dir: str, *, image=None, **_options) -> bool:
         site = Path(output_dir) / "python"
         python = _python312()
-        platform_args = (
-            []
-            if self.for_host
-            else [
-                "--platform", "manylinux_2_28_x86_64",
-                "--platform", "manylinux2014_x86_64",
-                "--implementation", "cp",
-                "--python-version", PYTHON_VERSION,
-                "--only-binary=:all:",
-            ]
-        )  # fmt: skip
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
-             "-r", str(REQUIREMENTS), "--target", str(site), *platform_args],
-            check=True,
-        )  # fmt: skip
+        platform_args = [] if self.for_host else AWS_PLATFORM_ARGS
+        pip_install = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
+        subprocess.run([*pip_install, "-r", str(REQUIREMENTS), "--target", str(site), *platform_args], check=True)
         _trim(site)
         # Bytecode can only be produced by running the wheels: on the host, or on a linux x86_64
         # machine for the AWS platform (which this is).
@@ -150,8 +165,12 @@ def dependency_layer_code(*, for_host: bool) -> lambda_.Code:
 
 def function_code() -> lambda_.Code:
     """The code asset shared by every function; its hash follows the source files."""
-    sources = [*sorted(LAMBDA_DIR.rglob("*.py")), *sorted((ROOT / "mlops_core").rglob("*.py")),
-               *sorted((ROOT / "training").rglob("*.py")), ROOT / "mlops.toml"]  # fmt: skip
+    sources = [
+        *sorted(LAMBDA_DIR.rglob("*.py")),
+        *sorted((ROOT / "mlops_core").rglob("*.py")),
+        *sorted((ROOT / "training").rglob("*.py")),
+        ROOT / "mlops.toml",
+    ]
     asset_hash = _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in sources))
     # The source path only matters when bundling is skipped (template tests): keep it small.
     return lambda_.Code.from_asset(
