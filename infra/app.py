@@ -37,8 +37,11 @@ def synthesize(target: str, outdir: Path, *, bundle: bool = False) -> tuple[dict
 
     Returns the stack's template and the cloud assembly's directory (the tests and benchmarks use it).
     """
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "target": target,
-               "aws:cdk:enable-path-metadata": True}  # fmt: skip
+    context = {
+        **json.loads((ROOT / "cdk.json").read_text())["context"],
+        "target": target,
+        "aws:cdk:enable-path-metadata": True,
+    }
     if not bundle:
         context["aws:cdk:bundling-stacks"] = []
     app = cdk.App(context=context, outdir=str(outdir))

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_core.observability import NAMESPACE
+
 from . import nag
 from .bundling import RUNTIME, dependency_layer_code, function_code
 
 
-def metrics_statement(namespace: str) -> iam.PolicyStatement:
-    """PutMetricData into one namespace (the action has no resource type, so the namespace scopes it)."""
+def metrics_statement() -> iam.PolicyStatement:
+    """PutMetricData into the pipeline's namespace (the action has no resource type, so the namespace scopes it)."""
     return iam.PolicyStatement(
         actions=["cloudwatch:PutMetricData"],
         resources=["*"],
-        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+        conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
     )
 
 
@@ -46,18 +50,11 @@ class FunctionAssets(Construct):
         environment: dict[str, str],
         removal_policy: RemovalPolicy,
         description: str,
-    ) -> lambda_.Function:
-        """A python3.12 function on the shared code and layer, with its own retained log group."""
-        log_group = logs.LogGroup(
-            scope,
-            f"{construct_id}Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=removal_policy,
+    ) -> tuple[lambda_.Function, iam.Role]:
+        """A python3.12 function on the shared code and layer, with its own retained log group, and its role."""
+        log_group, role = _log_group_and_role(
+            scope, construct_id, removal_policy=removal_policy, description=description
         )
-        # An explicit role, not AWSLambdaBasicExecutionRole: it may write to its own log group only.
-        role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=description)  # fmt: skip
-        log_group.grant_write(role)
         function = lambda_.Function(
             scope,
             construct_id,
@@ -73,17 +70,40 @@ class FunctionAssets(Construct):
             log_group=log_group,
             description=description,
         )
-        # CDK makes the function depend on its role and the role's policy; the role is already a GetAtt
-        # reference, so the DependsOn keeps only the policy (cfn-lint W3005).
-        policy = role.node.find_child("DefaultPolicy").node.default_child
-        function.node.default_child.add_override(  # type: ignore[union-attr]
-            "DependsOn",
-            [Stack.of(scope).get_logical_id(policy)],  # type: ignore[arg-type]
-        )
+        _depend_on_policy_only(function, role)
         nag.acknowledge(
             function,
             "L1",
             "python3.12 on purpose: the layer's wheels, the local executor and the training image are built "
             "and measured for 3.12; moving is one constant in infra/bundling.py plus a rebuild",
         )
-        return function
+        return function, role
+
+
+def _log_group_and_role(
+    scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy, description: str
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A function's retained log group, and its role."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=removal_policy,
+    )
+    # An explicit role, not AWSLambdaBasicExecutionRole: it may write to its own log group only.
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+    )
+    log_group.grant_write(role)
+    return log_group, role
+
+
+def _depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
+    """CDK makes the function depend on its role and the role's policy; the role is already a GetAtt
+    reference, so the DependsOn keeps only the policy (cfn-lint W3005)."""
+    cfn_function = cast(lambda_.CfnFunction, function.node.default_child)
+    policy = cast(iam.CfnPolicy, role.node.find_child("DefaultPolicy").node.default_child)
+    cfn_function.add_override("DependsOn", [Stack.of(function).get_logical_id(policy)])

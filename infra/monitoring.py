@@ -1,6 +1,13 @@
-"""Monitoring: drift and accuracy alarms that start retraining, an SNS topic for people, a dashboard."""
+"""Monitoring: drift and accuracy alarms that start retraining, an SNS topic for people, a dashboard.
+
+Every metric comes from its record in `mlops_core.observability`, the module the publishers use,
+so an alarm cannot watch a name nobody publishes.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
@@ -12,9 +19,72 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_core import observability as obs
 from mlops_core.config import ProjectConfig
 
 from . import nag
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSpec:
+    """One alarm on a pipeline metric: when it fires, what it tells people, and whether it retrains."""
+
+    metric: obs.Metric
+    threshold: Callable[[ProjectConfig], float]
+    comparison: cw.ComparisonOperator
+    statistic: str
+    description: str  # what happened and what to do
+    retrains: bool  # False: it only alerts people
+
+
+# The four that retrain mean "the model no longer fits the data"; each also tells people.
+ALARMS = (
+    AlarmSpec(
+        metric=obs.WORST_FEATURE_PSI,
+        threshold=lambda config: config.drift.psi_threshold,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        statistic="Maximum",
+        description="The most drifted feature's PSI is above the threshold: retraining starts by itself; "
+        "`mlops report` shows which feature moved, `mlops status` the run and the gate's decision",
+        retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.DRIFTED_FEATURE_SHARE,
+        threshold=lambda config: config.drift.drifted_share_threshold,
+        comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        statistic="Maximum",
+        description="Too large a share of features drifted: retraining starts by itself; "
+        "`mlops report` shows which features moved, `mlops status` the run and the gate's decision",
+        retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.PREDICTION_PSI,
+        threshold=lambda config: config.drift.prediction_psi_threshold,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        statistic="Maximum",
+        description="The distribution of prediction scores drifted: retraining starts by itself; "
+        "`mlops status` shows the run and the gate's decision",
+        retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.MODEL_ACCURACY,
+        threshold=lambda config: config.drift.accuracy_floor,
+        comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        statistic="Minimum",
+        description="Accuracy on labeled batches fell below the floor: retraining starts by itself; if "
+        "`mlops status` shows the new model was not promoted, check the recent labeled batches under feedback/",
+        retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.TRAINING_FAILURES,
+        threshold=lambda _: 0,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        statistic="Sum",
+        description="A training run failed and the champion is unchanged: read the run's error in "
+        "`mlops status` and the SNS message, fix the cause, then `mlops train`",
+        retrains=False,
+    ),
+)
 
 
 class Alerts(Construct):
@@ -25,8 +95,13 @@ class Alerts(Construct):
         self.key = None
         if kms_key:
             # A customer-managed key: the AWS-managed SNS key does not let CloudWatch alarms publish.
-            self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
-                               description="Encrypts the MLOps alerts topic")  # fmt: skip
+            self.key = kms.Key(
+                self,
+                "Key",
+                enable_key_rotation=True,
+                removal_policy=removal_policy,
+                description="Encrypts the MLOps alerts topic",
+            )
             self.key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name="MLOps alerts")
         if not kms_key:
@@ -39,7 +114,7 @@ class Alerts(Construct):
 
 
 class Monitoring(Construct):
-    """Alarms on the metrics scoring and training publish, thresholds from mlops.toml."""
+    """The alarms of ALARMS (thresholds from mlops.toml), the dead-letter alarm, and the dashboard."""
 
     def __init__(
         self,
@@ -47,57 +122,60 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         config: ProjectConfig,
-        namespace: str,
         period: Duration,
         retraining_function: lambda_.IFunction,
         alerts: sns.ITopic,
         dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        dims = {"Pipeline": config.name}
+        self._config = config
+        self._period = period
+        self.alarms = {spec.metric.name: self._alarm(spec, retraining_function, alerts) for spec in ALARMS}
+        self.dlq_alarm = self._dead_letters_alarm(dead_letter_queue, alerts)
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{config.name}-pipeline")
+        self.dashboard.add_widgets(*self._traffic_widgets(dead_letter_queue))
+        self.dashboard.add_widgets(*self._drift_widgets())
+        self.dashboard.add_widgets(*self._training_widgets())
 
-        def metric(name: str, statistic: str = "Maximum", **extra_dims: str) -> cw.Metric:
-            return cw.Metric(namespace=namespace, metric_name=name, dimensions_map={**dims, **extra_dims},
-                             statistic=statistic, period=period)  # fmt: skip
+    def _metric(self, metric: obs.Metric, statistic: str = "Maximum", **extra_dimensions: str) -> cw.Metric:
+        """`metric` of this pipeline, at the target's alarm period."""
+        return cw.Metric(
+            namespace=obs.NAMESPACE,
+            metric_name=metric.name,
+            dimensions_map=obs.dimensions_map(metric, self._config.name, **extra_dimensions),
+            statistic=statistic,
+            period=self._period,
+        )
 
-        drift = config.drift
-        # Alarms that mean "the model no longer fits the data": each starts retraining and tells people.
-        specs = [
-            ("WorstFeaturePSI", drift.psi_threshold, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, "Maximum",
-             "The most drifted feature's PSI is above the threshold"),
-            ("DriftedFeatureShare", drift.drifted_share_threshold,
-             cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "Maximum",
-             "Too large a share of features drifted"),
-            ("PredictionPSI", drift.prediction_psi_threshold, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, "Maximum",
-             "The distribution of prediction scores drifted"),
-            ("ModelAccuracy", drift.accuracy_floor, cw.ComparisonOperator.LESS_THAN_THRESHOLD, "Minimum",
-             "Accuracy on labeled batches fell below the floor"),
-        ]  # fmt: skip
-        self.retraining_alarms: dict[str, cw.Alarm] = {}
-        for name, threshold, comparison, statistic, description in specs:
-            alarm = cw.Alarm(
-                self,
-                f"{name}Alarm",
-                alarm_name=f"{config.name}-{name}",
-                alarm_description=description,
-                metric=metric(name, statistic),
-                threshold=threshold,
-                comparison_operator=comparison,
-                evaluation_periods=1,
-                # Drift metrics exist only when a batch arrives: no batch is no evidence of drift.
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
+    def _alarm(self, spec: AlarmSpec, retraining_function: lambda_.IFunction, alerts: sns.ITopic) -> cw.Alarm:
+        name = spec.metric.name
+        alarm = cw.Alarm(
+            self,
+            f"{name}Alarm",
+            alarm_name=f"{self._config.name}-{name}",
+            alarm_description=spec.description,
+            metric=self._metric(spec.metric, spec.statistic),
+            threshold=spec.threshold(self._config),
+            comparison_operator=spec.comparison,
+            evaluation_periods=1,
+            # These metrics exist only when a batch (or a run) arrives: none is no evidence of trouble.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        if spec.retrains:
             alarm.add_alarm_action(
                 cw_actions.LambdaAction(retraining_function, use_unique_permission_id=True),
                 cw_actions.SnsAction(alerts),
             )
             alarm.add_ok_action(cw_actions.SnsAction(alerts))
-            self.retraining_alarms[name] = alarm
+        else:
+            alarm.add_alarm_action(cw_actions.SnsAction(alerts))
+        return alarm
 
-        self.dlq_alarm = cw.Alarm(
+    def _dead_letters_alarm(self, dead_letter_queue: sqs.IQueue, alerts: sns.ITopic) -> cw.Alarm:
+        alarm = cw.Alarm(
             self,
             "DeadLettersAlarm",
-            alarm_name=f"{config.name}-DeadLetters",
+            alarm_name=f"{self._config.name}-DeadLetters",
             alarm_description="Scoring messages reached the dead-letter queue: fix the cause, then `mlops redrive`",
             metric=dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
             threshold=0,
@@ -105,45 +183,40 @@ class Monitoring(Construct):
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(alerts))
-        self.training_failure_alarm = cw.Alarm(
-            self,
-            "TrainingFailuresAlarm",
-            alarm_name=f"{config.name}-TrainingFailures",
-            alarm_description="A training run failed; the champion is unchanged",
-            metric=metric("TrainingFailures", "Sum"),
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        self.training_failure_alarm.add_alarm_action(cw_actions.SnsAction(alerts))
+        alarm.add_alarm_action(cw_actions.SnsAction(alerts))
+        return alarm
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{config.name}-pipeline")
-        self.dashboard.add_widgets(
-            cw.GraphWidget(title="Files scored / rejected", left=[metric("FilesScored", "Sum"),
-                                                                 metric("FilesRejected", "Sum")]),
-            cw.GraphWidget(title="Rows scored / rejected", left=[metric("RowsScored", "Sum"),
-                                                                metric("RowsRejected", "Sum")]),
-            cw.GraphWidget(title="Dead-letter queue depth",
-                           left=[dead_letter_queue.metric_approximate_number_of_messages_visible()]),
-        )  # fmt: skip
-        self.dashboard.add_widgets(
+    def _traffic_widgets(self, dead_letter_queue: sqs.IQueue) -> list[cw.IWidget]:
+        files = [self._metric(obs.FILES_SCORED, "Sum"), self._metric(obs.FILES_REJECTED, "Sum")]
+        rows = [self._metric(obs.ROWS_SCORED, "Sum"), self._metric(obs.ROWS_REJECTED, "Sum")]
+        return [
+            cw.GraphWidget(title="Files scored / rejected", left=files),
+            cw.GraphWidget(title="Rows scored / rejected", left=rows),
             cw.GraphWidget(
-                title="Drift per feature (PSI)",
-                left=[metric("FeaturePSI", Feature=name) for name in config.feature_names],
-                left_annotations=[cw.HorizontalAnnotation(value=drift.psi_threshold, label="threshold")],
+                title="Dead-letter queue depth",
+                left=[dead_letter_queue.metric_approximate_number_of_messages_visible()],
             ),
-            cw.GraphWidget(title="Prediction drift and accuracy",
-                           left=[metric("PredictionPSI"), metric("WorstFeaturePSI")],
-                           right=[metric("ModelAccuracy", "Minimum")]),
-            cw.AlarmStatusWidget(title="Alarms", alarms=[*self.retraining_alarms.values(), self.dlq_alarm,
-                                                         self.training_failure_alarm]),
-        )  # fmt: skip
-        self.dashboard.add_widgets(
-            cw.SingleValueWidget(title="Champion version (UTC timestamp of the version id)",
-                                 metrics=[metric("ChampionVersion")]),
-            cw.GraphWidget(title="Training runs", left=[metric("TrainingRuns", "Sum"),
-                                                       metric("TrainingFailures", "Sum"),
-                                                       metric("ModelPromotions", "Sum")]),
-        )  # fmt: skip
+        ]
+
+    def _drift_widgets(self) -> list[cw.IWidget]:
+        per_feature = [self._metric(obs.FEATURE_PSI, **{obs.FEATURE: name}) for name in self._config.feature_names]
+        threshold = cw.HorizontalAnnotation(value=self._config.drift.psi_threshold, label="threshold")
+        return [
+            cw.GraphWidget(title="Drift per feature (PSI)", left=per_feature, left_annotations=[threshold]),
+            cw.GraphWidget(
+                title="Prediction drift and accuracy",
+                left=[self._metric(obs.PREDICTION_PSI), self._metric(obs.WORST_FEATURE_PSI)],
+                right=[self._metric(obs.MODEL_ACCURACY, "Minimum")],
+            ),
+            cw.AlarmStatusWidget(title="Alarms", alarms=[*self.alarms.values(), self.dlq_alarm]),
+        ]
+
+    def _training_widgets(self) -> list[cw.IWidget]:
+        runs = [obs.TRAINING_RUNS, obs.TRAINING_FAILURES, obs.MODEL_PROMOTIONS]
+        return [
+            cw.SingleValueWidget(
+                title="Champion version (UTC timestamp of the version id)",
+                metrics=[self._metric(obs.CHAMPION_VERSION)],
+            ),
+            cw.GraphWidget(title="Training runs", left=[self._metric(m, "Sum") for m in runs]),
+        ]

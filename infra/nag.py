@@ -6,6 +6,8 @@ acknowledged on its own, so a new wildcard added later still fails synth.
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -29,7 +31,7 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
 def arn_token(resource: IConstruct) -> str:
     """How cdk-nag names a resource's ARN in a finding: `<LogicalId.Arn>`."""
     stack = cdk.Stack.of(resource)
-    logical_id = stack.resolve(stack.get_logical_id(resource.node.default_child))  # type: ignore[arg-type]
+    logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, resource.node.default_child)))
     return f"<{logical_id}.Arn>"
 
 

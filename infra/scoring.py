@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_core import layout
+from mlops_core.observability import NAMESPACE
+from mlops_core.settings import ScoringEnvironment
 
 from . import nag
 from .functions import FunctionAssets, metrics_statement
@@ -17,6 +20,7 @@ from .storage import Storage
 SCORING_TIMEOUT = Duration.minutes(5)
 SCORING_MEMORY_MB = 2048
 BATCH_SIZE = 4  # files per invocation; partial failures are reported per file
+OUTPUT_PREFIXES = (layout.PREDICTIONS, layout.REJECTED, layout.REPORTS, layout.FEEDBACK)
 
 
 class Scoring(Construct):
@@ -29,7 +33,6 @@ class Scoring(Construct):
         *,
         storage: Storage,
         assets: FunctionAssets,
-        metrics_namespace: str,
         max_receive_count: int,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -54,46 +57,49 @@ class Scoring(Construct):
             removal_policy=removal_policy,
         )
         storage.notify_on_incoming_csv(self.queue)
+        self.function, role = self._function(storage, assets, removal_policy)
+        self.function.add_event_source(
+            sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
+        )
+        self._grant(role, storage)
 
-        self.function = assets.function(
+    def _function(
+        self, storage: Storage, assets: FunctionAssets, removal_policy: RemovalPolicy
+    ) -> tuple[lambda_.Function, iam.Role]:
+        environment = ScoringEnvironment(
+            data_bucket=storage.data_bucket.bucket_name,
+            models_bucket=storage.models_bucket.bucket_name,
+            queue_url=self.queue.queue_url,
+            namespace=NAMESPACE,
+        ).as_environment()
+        return assets.function(
             self,
             "Function",
             handler="scoring.handler.lambda_handler",
             timeout=SCORING_TIMEOUT,
             memory_size=SCORING_MEMORY_MB,
-            environment={
-                "DATA_BUCKET": storage.data_bucket.bucket_name,
-                "MODELS_BUCKET": storage.models_bucket.bucket_name,
-                "SCORING_QUEUE_URL": self.queue.queue_url,
-                "METRICS_NAMESPACE": metrics_namespace,
-                "POWERTOOLS_SERVICE_NAME": "scoring",
-            },
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": "scoring"},
             removal_policy=removal_policy,
             description="Scores CSV batches from incoming/ with the champion model; reports drift",
         )
-        self.function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
-        )
+
+    def _grant(self, role: iam.Role, storage: Storage) -> None:
+        """Read incoming/, write its outputs, read models; never write a model or move the champion."""
         data, models = storage.data_bucket, storage.models_bucket
-        data.grant_read(self.function, f"{layout.INCOMING}*")
-        outputs = (layout.PREDICTIONS, layout.REJECTED, layout.REPORTS, layout.FEEDBACK)
-        for prefix in outputs:
-            data.grant_read_write(self.function, f"{prefix}*")  # read: the idempotency check
-        # Read-only on the registry: scoring can never write a model or move the champion.
-        models.grant_read(self.function, f"{layout.MODELS}*")
-        models.grant_read(self.function, layout.CHAMPION_KEY)
-        self.queue.grant_send_messages(self.function)  # large files fan out as byte ranges
-        self.function.add_to_role_policy(metrics_statement(metrics_namespace))
+        data.grant_read(role, f"{layout.INCOMING}*")
+        for prefix in OUTPUT_PREFIXES:
+            data.grant_read_write(role, f"{prefix}*")  # read: the idempotency check
+        models.grant_read(role, f"{layout.MODELS}*")
+        models.grant_read(role, layout.CHAMPION_KEY)
+        self.queue.grant_send_messages(role)  # large files fan out as byte ranges
+        role.add_to_policy(metrics_statement())
         nag.acknowledge_s3_grants(
-            self.function.role,
+            role,
             [
                 (data, f"{layout.INCOMING}*", "reads the files it scores, and only those"),
-                *((data, f"{p}*", f"writes its outputs under {p} and nothing else") for p in outputs),
+                *((data, f"{p}*", f"writes its outputs under {p} and nothing else") for p in OUTPUT_PREFIXES),
                 (models, f"{layout.MODELS}*", "reads model artifacts and manifests (read-only)"),
             ],
             ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"],
         )
-        nag.acknowledge_metrics(self.function.role)
-
-    def dlq_depth(self, period: Duration) -> cloudwatch.Metric:
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=period)
+        nag.acknowledge_metrics(role)

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from mlops_core.config import ProjectConfig
+from mlops_core.observability import NAMESPACE
 
 from .functions import FunctionAssets
 from .monitoring import Alerts, Monitoring
@@ -13,8 +14,6 @@ from .scoring import Scoring
 from .storage import Storage
 from .targets import TargetSettings
 from .training import Training
-
-METRICS_NAMESPACE = "MLOps"
 
 
 class MlopsStack(Stack):
@@ -32,58 +31,53 @@ class MlopsStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = target.removal_policy
-        storage = Storage(self, "Storage", project=config.name, removal_policy=removal)
+        self.storage = Storage(self, "Storage", project=config.name, removal_policy=removal)
         assets = FunctionAssets(self, "Assets", bundle_for_host=target.bundle_for_host)
-        alerts = Alerts(self, "Alerts", kms_key=target.alerts_kms_key, removal_policy=removal)
-        scoring = Scoring(
+        self.alerts = Alerts(self, "Alerts", kms_key=target.alerts_kms_key, removal_policy=removal)
+        self.scoring = Scoring(
             self,
             "Scoring",
-            storage=storage,
+            storage=self.storage,
             assets=assets,
-            metrics_namespace=METRICS_NAMESPACE,
             max_receive_count=config.max_receive_count,
             removal_policy=removal,
         )
-        training = Training(
+        self.training = Training(
             self,
             "Training",
-            storage=storage,
-            assets=assets,
             backend=target.training_backend,
-            alerts=alerts.topic,
-            metrics_namespace=METRICS_NAMESPACE,
+            storage=self.storage,
+            assets=assets,
+            alerts=self.alerts.topic,
             removal_policy=removal,
         )
-        monitoring = Monitoring(
+        self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
-            namespace=METRICS_NAMESPACE,
             period=target.alarm_period,
-            retraining_function=training.retraining_function,
-            alerts=alerts.topic,
-            dead_letter_queue=scoring.dead_letter_queue,
+            retraining_function=self.training.retraining_function,
+            alerts=self.alerts.topic,
+            dead_letter_queue=self.scoring.dead_letter_queue,
         )
+        for name, value in self._outputs(target, build_label).items():
+            CfnOutput(self, name, value=value)
 
-        outputs = {
+    def _outputs(self, target: TargetSettings, build_label: str) -> dict[str, str]:
+        """What the CLI and the end-to-end tests read from the deployed stack."""
+        return {
             "Target": target.target,
             "BuildLabel": build_label,  # which build is deployed (the git commit, by default)
-            "DataBucket": storage.data_bucket.bucket_name,
-            "ModelsBucket": storage.models_bucket.bucket_name,
-            "ScoringQueueUrl": scoring.queue.queue_url,
-            "DeadLetterQueueUrl": scoring.dead_letter_queue.queue_url,
-            "ScoringFunction": scoring.function.function_name,
-            "RetrainingFunction": training.retraining_function.function_name,
-            "AlertsTopic": alerts.topic.topic_arn,
-            "MetricsNamespace": METRICS_NAMESPACE,
-            "Dashboard": monitoring.dashboard.dashboard_name,
-            "DeadLettersAlarm": monitoring.dlq_alarm.alarm_name,
-            "TrainingFailuresAlarm": monitoring.training_failure_alarm.alarm_name,
-            **{f"{name}Alarm": alarm.alarm_name for name, alarm in monitoring.retraining_alarms.items()},
+            "DataBucket": self.storage.data_bucket.bucket_name,
+            "ModelsBucket": self.storage.models_bucket.bucket_name,
+            "ScoringQueueUrl": self.scoring.queue.queue_url,
+            "DeadLetterQueueUrl": self.scoring.dead_letter_queue.queue_url,
+            "ScoringFunction": self.scoring.function.function_name,
+            "RetrainingFunction": self.training.retraining_function.function_name,
+            **self.training.job.outputs(),
+            "AlertsTopic": self.alerts.topic.topic_arn,
+            "MetricsNamespace": NAMESPACE,
+            "Dashboard": self.monitoring.dashboard.dashboard_name,
+            "DeadLettersAlarm": self.monitoring.dlq_alarm.alarm_name,
+            **{f"{name}Alarm": alarm.alarm_name for name, alarm in self.monitoring.alarms.items()},
         }
-        if training.training_function is not None:
-            outputs["TrainingFunction"] = training.training_function.function_name
-        if training.image is not None:
-            outputs["TrainingImageUri"] = training.image.image_uri
-        for name, value in outputs.items():
-            CfnOutput(self, name, value=value)

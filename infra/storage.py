@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -16,7 +18,7 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, project: str, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
-        common = dict(
+        common: dict[str, Any] = dict(
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -79,7 +81,7 @@ class Storage(Construct):
                 },
             )
         )
-        cfn_bucket: s3.CfnBucket = self.data_bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket = cast(s3.CfnBucket, self.data_bucket.node.default_child)
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             queue_configurations=[
                 s3.CfnBucket.QueueConfigurationProperty(
@@ -97,4 +99,4 @@ class Storage(Construct):
                 for suffix in (".csv", ".csv.gz")
             ]
         )
-        cfn_bucket.add_resource_dependency(policy.node.default_child)  # type: ignore[arg-type]
+        cfn_bucket.add_resource_dependency(cast(sqs.CfnQueuePolicy, policy.node.default_child))

@@ -2,13 +2,14 @@
 
 On AWS the job is a SageMaker training job running the image built from training/Dockerfile (no
 VPC needed). On LocalStack, which has no SageMaker, ECR or image builds, the same entrypoint
-(`training.train.train_and_register`) runs inside a training Lambda. The retraining function picks
-the backend from its environment (TRAINING_BACKEND).
+(`training.train.train_and_register`) runs inside a training Lambda. Both backends are a
+`TrainingJob` here; lambdas/retraining/backends.py is the runtime side that starts them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Protocol
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -18,6 +19,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_core import layout
+from mlops_core.observability import NAMESPACE
+from mlops_core.settings import (
+    LambdaBackendEnvironment,
+    RetrainingEnvironment,
+    SageMakerBackendEnvironment,
+    TrainingJobEnvironment,
+)
 
 from . import nag
 from .functions import FunctionAssets, metrics_statement
@@ -28,152 +36,252 @@ TRAINING_TIMEOUT = Duration.minutes(15)
 TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"
 SAGEMAKER_MAX_RUNTIME_S = 3600
+S3_GRANT_WILDCARDS = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]
+KMS_DATA_KEYS = "grant_publish on the encrypted alerts topic: data keys for that one KMS key"
+
+
+class TrainingJob(Protocol):
+    """A training backend as the stack sees it.
+
+    The backends build their resources straight into the Training scope, not into a construct of
+    their own, so the logical ids (TrainingJobRole..., TrainingJobFunction...) stay what they were.
+    """
+
+    @property
+    def name(self) -> Literal["lambda", "sagemaker"]:
+        """The backend's name, as the retraining function reads it (TRAINING_BACKEND)."""
+        ...
+
+    @property
+    def role(self) -> iam.IRole:
+        """The role the job runs as, to which the stack grants data and registry access."""
+        ...
+
+    def retraining_environment(self) -> dict[str, str]:
+        """The variables the retraining function needs to start this job (the backend's settings record)."""
+        ...
+
+    def allow_start(self, retraining_role: iam.IRole) -> None:
+        """Let the retraining function's role start the job."""
+        ...
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs that name the job."""
+        ...
+
+
+class LambdaTrainingJob:
+    """LocalStack: the training entrypoint in a Lambda function, invoked asynchronously."""
+
+    name: Literal["lambda"] = "lambda"
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        environment: TrainingJobEnvironment,
+        assets: FunctionAssets,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        self.function, self.role = assets.function(
+            scope,
+            "JobFunction",
+            handler="training_job.handler.lambda_handler",
+            timeout=TRAINING_TIMEOUT,
+            memory_size=TRAINING_MEMORY_MB,
+            environment={**environment.as_environment(), "POWERTOOLS_SERVICE_NAME": "training"},
+            removal_policy=removal_policy,
+            description="Runs the training entrypoint (LocalStack stand-in for the SageMaker job)",
+        )
+        # A failed run is reported and the next alarm retrains; Lambda's async retries would
+        # instead re-run it twice behind the lock's back.
+        self.function.configure_async_invoke(retry_attempts=0)
+
+    def retraining_environment(self) -> dict[str, str]:
+        """The training function's name."""
+        return LambdaBackendEnvironment(training_function_name=self.function.function_name).as_environment()
+
+    def allow_start(self, retraining_role: iam.IRole) -> None:
+        """lambda:InvokeFunction on the training function (and its versions and aliases)."""
+        self.function.grant_invoke(retraining_role)
+        nag.acknowledge(
+            retraining_role.node.find_child("DefaultPolicy"),
+            f"IAM5[Resource::{nag.arn_token(self.function)}:*]",
+            "grant_invoke covers the training function's versions and aliases, and nothing else",
+        )
+
+    def outputs(self) -> dict[str, str]:
+        """TrainingFunction: the training function's name."""
+        return {"TrainingFunction": self.function.function_name}
+
+
+class SageMakerTrainingJob:
+    """AWS: a SageMaker training job per run, on the image built from training/Dockerfile."""
+
+    name: Literal["sagemaker"] = "sagemaker"
+
+    def __init__(self, scope: Construct) -> None:
+        self.image = ecr_assets.DockerImageAsset(
+            scope,
+            "Image",
+            directory=str(ROOT),
+            file="training/Dockerfile",
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        self.role = iam.Role(
+            scope,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Execution role of the SageMaker training jobs",
+        )
+        self.image.repository.grant_pull(self.role)
+        log_group = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group}:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])  # account-wide API
+        )
+        nag.acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            "/aws/sagemaker/TrainingJobs:*]",
+            "SageMaker writes one log stream per job into this one log group; streams are named at run time",
+        )
+
+    def retraining_environment(self) -> dict[str, str]:
+        """The image, the role the jobs run as, and each job's instance type and time limit."""
+        return SageMakerBackendEnvironment(
+            image_uri=self.image.image_uri,
+            role_arn=self.role.role_arn,
+            instance_type=SAGEMAKER_INSTANCE_TYPE,
+            max_runtime_s=SAGEMAKER_MAX_RUNTIME_S,
+        ).as_environment()
+
+    def allow_start(self, retraining_role: iam.IRole) -> None:
+        """CreateTrainingJob and DescribeTrainingJob, and passing the job's role to SageMaker."""
+        retraining_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+                resources=[f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:training-job/*"],
+            )
+        )
+        self.role.grant_pass_role(retraining_role)
+        nag.acknowledge(
+            retraining_role.node.find_child("DefaultPolicy"),
+            "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]",
+            "each run creates a training job named after its run id, unknown in advance; scoped to training jobs",
+        )
+
+    def outputs(self) -> dict[str, str]:
+        """TrainingImageUri: the training image."""
+        return {"TrainingImageUri": self.image.image_uri}
 
 
 class Training(Construct):
-    """The training backend for the target, and the retraining function that alarms invoke."""
+    """The target's training job and the retraining function that alarms invoke, in one scope."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
+        backend: Literal["lambda", "sagemaker"],
         storage: Storage,
         assets: FunctionAssets,
-        backend: str,
         alerts: sns.ITopic,
-        metrics_namespace: str,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        data, models = storage.data_bucket, storage.models_bucket
-        job_env = {
-            "DATA_BUCKET": data.bucket_name,
-            "MODELS_BUCKET": models.bucket_name,
-            "METRICS_NAMESPACE": metrics_namespace,
-            "ALERT_TOPIC_ARN": alerts.topic_arn,
-        }
-        retraining_env = {**job_env, "TRAINING_BACKEND": backend, "POWERTOOLS_SERVICE_NAME": "retraining"}
-        self.training_function: lambda_.Function | None = None
-        self.image: ecr_assets.DockerImageAsset | None = None
-
-        if backend == "lambda":
-            self.training_function = assets.function(
-                self,
-                "JobFunction",
-                handler="training_job.handler.lambda_handler",
-                timeout=TRAINING_TIMEOUT,
-                memory_size=TRAINING_MEMORY_MB,
-                environment={**job_env, "POWERTOOLS_SERVICE_NAME": "training"},
-                removal_policy=removal_policy,
-                description="Runs the training entrypoint (LocalStack stand-in for the SageMaker job)",
-            )
-            job_role = self.training_function.role
-            # A failed run is reported and the next alarm retrains; Lambda's async retries would
-            # instead re-run it twice behind the lock's back.
-            self.training_function.configure_async_invoke(retry_attempts=0)
-            retraining_env["TRAINING_FUNCTION_NAME"] = self.training_function.function_name
-        else:
-            self.image = ecr_assets.DockerImageAsset(
-                self,
-                "Image",
-                directory=str(ROOT),
-                file="training/Dockerfile",
-                platform=ecr_assets.Platform.LINUX_AMD64,
-            )
-            self.job_role = iam.Role(
-                self,
-                "JobRole",
-                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                description="Execution role of the SageMaker training jobs",
-            )
-            self.image.repository.grant_pull(self.job_role)
-            self.job_role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[
-                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs:*"
-                    ],
-                )
-            )
-            self.job_role.add_to_policy(
-                iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])  # account-wide API
-            )
-            job_role = self.job_role
-            retraining_env.update(
-                TRAINING_IMAGE_URI=self.image.image_uri,
-                SAGEMAKER_ROLE_ARN=self.job_role.role_arn,
-                SAGEMAKER_INSTANCE_TYPE=SAGEMAKER_INSTANCE_TYPE,
-                SAGEMAKER_MAX_RUNTIME_S=str(SAGEMAKER_MAX_RUNTIME_S),
-            )
-
-        # The job reads labeled data and the registry, writes new versions, the champion pointer,
-        # history, and its run record; it never reads incoming/ or writes predictions.
-        data.grant_read(job_role, f"{layout.TRAINING}*")
-        data.grant_read(job_role, f"{layout.FEEDBACK}*")
-        models.grant_read_write(job_role)
-        alerts.grant_publish(job_role)
-        job_role.add_to_principal_policy(metrics_statement(metrics_namespace))
-        nag.acknowledge_s3_grants(
-            job_role,
-            [
-                (data, f"{layout.TRAINING}*", "reads labeled training data, and not incoming/"),
-                (data, f"{layout.FEEDBACK}*", "reads labeled batches that scoring kept for retraining"),
-                (models, "*", "the training job owns the registry: new versions, champion pointer, history"),
-            ],
-            ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"],
+        job_environment = TrainingJobEnvironment(
+            data_bucket=storage.data_bucket.bucket_name,
+            models_bucket=storage.models_bucket.bucket_name,
+            namespace=NAMESPACE,
+            alert_topic_arn=alerts.topic_arn,
         )
-        nag.acknowledge_metrics(job_role)
-        nag.acknowledge(job_role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]",
-                        "grant_publish on the encrypted alerts topic: data keys for that one KMS key")  # fmt: skip
-
-        self.retraining_function = assets.function(
+        self.job: TrainingJob = (
+            LambdaTrainingJob(self, environment=job_environment, assets=assets, removal_policy=removal_policy)
+            if backend == "lambda"
+            else SageMakerTrainingJob(self)
+        )
+        grant_job_access(self.job.role, storage=storage, alerts=alerts)
+        self.retraining_function = retraining_function(
             self,
-            "RetrainingFunction",
-            handler="retraining.handler.lambda_handler",
-            timeout=Duration.minutes(1),
-            memory_size=512,
-            environment=retraining_env,
+            job=self.job,
+            job_environment=job_environment,
+            storage=storage,
+            assets=assets,
+            alerts=alerts,
             removal_policy=removal_policy,
-            description="Starts a training run on drift alarms or by hand: lock, cooldown, backend",
         )
-        # The retraining function only touches the registry's bookkeeping, never data.
-        models.grant_read_write(self.retraining_function, f"{layout.REGISTRY}*")
-        alerts.grant_publish(self.retraining_function)
-        self.retraining_function.add_to_role_policy(metrics_statement(metrics_namespace))
-        if self.training_function is not None:
-            self.training_function.grant_invoke(self.retraining_function)
-        else:
-            self.retraining_function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
-                    resources=[f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:training-job/*"],
-                )
-            )
-            self.job_role.grant_pass_role(self.retraining_function)
-            nag.acknowledge(
-                self.retraining_function.role.node.find_child("DefaultPolicy"),
-                "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]",
-                "each run creates a training job named after its run id, unknown in advance; scoped to training jobs",
-            )
-            nag.acknowledge(
-                self.job_role.node.find_child("DefaultPolicy"),
-                "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                "/aws/sagemaker/TrainingJobs:*]",
-                "SageMaker writes one log stream per job into this one log group; streams are named at run time",
-            )
-        retraining_role = self.retraining_function.role
-        nag.acknowledge_s3_grants(
-            retraining_role,
-            [(models, f"{layout.REGISTRY}*", "the run lock, run records and decision history; no data, no models")],
-            ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"],
-        )
-        nag.acknowledge_metrics(retraining_role)
-        nag.acknowledge(retraining_role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]",
-                        "grant_publish on the encrypted alerts topic: data keys for that one KMS key")  # fmt: skip
-        if self.training_function is not None:
-            nag.acknowledge(
-                retraining_role.node.find_child("DefaultPolicy"),
-                f"IAM5[Resource::{nag.arn_token(self.training_function)}:*]",
-                "grant_invoke covers the training function's versions and aliases, and nothing else",
-            )
+
+
+def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic) -> None:
+    """What a training job may do, whatever runs it.
+
+    It reads labeled data and the registry, writes new versions, the champion pointer, history, and
+    its run record; it never reads incoming/ or writes predictions.
+    """
+    data, models = storage.data_bucket, storage.models_bucket
+    data.grant_read(role, f"{layout.TRAINING}*")
+    data.grant_read(role, f"{layout.FEEDBACK}*")
+    models.grant_read_write(role)
+    alerts.grant_publish(role)
+    role.add_to_principal_policy(metrics_statement())
+    nag.acknowledge_s3_grants(
+        role,
+        [
+            (data, f"{layout.TRAINING}*", "reads labeled training data, and not incoming/"),
+            (data, f"{layout.FEEDBACK}*", "reads labeled batches that scoring kept for retraining"),
+            (models, "*", "the training job owns the registry: new versions, champion pointer, history"),
+        ],
+        S3_GRANT_WILDCARDS,
+    )
+    nag.acknowledge_metrics(role)
+    nag.acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]", KMS_DATA_KEYS)
+
+
+def retraining_function(
+    scope: Construct,
+    *,
+    job: TrainingJob,
+    job_environment: TrainingJobEnvironment,
+    storage: Storage,
+    assets: FunctionAssets,
+    alerts: sns.ITopic,
+    removal_policy: RemovalPolicy,
+) -> lambda_.Function:
+    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`."""
+    models = storage.models_bucket
+    environment = {
+        **RetrainingEnvironment(models_bucket=models.bucket_name, backend=job.name).as_environment(),
+        **job_environment.as_environment(),  # what a SageMaker job is created with
+        **job.retraining_environment(),
+        "POWERTOOLS_SERVICE_NAME": "retraining",
+    }
+    function, role = assets.function(
+        scope,
+        "RetrainingFunction",
+        handler="retraining.handler.lambda_handler",
+        timeout=Duration.minutes(1),
+        memory_size=512,
+        environment=environment,
+        removal_policy=removal_policy,
+        description="Starts a training run on drift alarms or by hand: lock, cooldown, backend",
+    )
+    # The retraining function only touches the registry's bookkeeping, never data.
+    models.grant_read_write(role, f"{layout.REGISTRY}*")
+    alerts.grant_publish(role)
+    role.add_to_policy(metrics_statement())
+    job.allow_start(role)
+    nag.acknowledge_s3_grants(
+        role,
+        [(models, f"{layout.REGISTRY}*", "the run lock, run records and decision history; no data, no models")],
+        S3_GRANT_WILDCARDS,
+    )
+    nag.acknowledge_metrics(role)
+    nag.acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]", KMS_DATA_KEYS)
+    return function

@@ -17,6 +17,21 @@ def synth(target: str, outdir: Path, *, bundle: bool = False) -> tuple[Template,
     return Template.from_json(template), assembly
 
 
+def resources(template: Template, kind: str) -> dict[str, dict]:
+    return template.find_resources(kind)
+
+
+def logical_id(template: Template, kind: str, path_fragment: str) -> str:
+    """The one resource of `kind` whose construct path contains `path_fragment`."""
+    matches = [
+        k
+        for k, v in resources(template, kind).items()
+        if path_fragment in v.get("Metadata", {}).get("aws:cdk:path", "")
+    ]
+    assert len(matches) == 1, (kind, path_fragment, matches)
+    return matches[0]
+
+
 @pytest.fixture(scope="session")
 def config():
     return load_config()

@@ -9,21 +9,15 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match, Template
 
-
-def resources(template: Template, kind: str) -> dict[str, dict]:
-    return template.find_resources(kind)
-
-
-def logical_id(template: Template, kind: str, path_fragment: str) -> str:
-    matches = [k for k, v in resources(template, kind).items()
-               if path_fragment in v.get("Metadata", {}).get("aws:cdk:path", "")]  # fmt: skip
-    assert len(matches) == 1, (kind, path_fragment, matches)
-    return matches[0]
+from .conftest import logical_id, resources
 
 
 def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
-    return [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()
-            if {"Ref": role_id} in p["Properties"]["Roles"]]  # fmt: skip
+    return [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
 
 
 def statements_touching(docs: list[dict], bucket_id: str) -> list[dict]:
@@ -37,13 +31,18 @@ def test_given_the_app_when_synthesized_then_every_bucket_is_encrypted_private_a
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-        }  # fmt: skip
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
     policies = resources(template, "AWS::S3::BucketPolicy")
     ssl_denials = [
-        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
-    ]  # fmt: skip
+    ]
     assert len(ssl_denials) == 3
 
 
@@ -79,8 +78,9 @@ def test_given_the_queues_then_encrypted_with_dlq_and_visibility_at_least_6x_fun
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues.values())
     assert incoming["RedrivePolicy"]["maxReceiveCount"] == config.max_receive_count
-    scoring = resources(template, "AWS::Lambda::Function")[logical_id(template, "AWS::Lambda::Function",
-                                                                      "Scoring/Function")]  # fmt: skip
+    scoring = resources(template, "AWS::Lambda::Function")[
+        logical_id(template, "AWS::Lambda::Function", "Scoring/Function")
+    ]
     assert incoming["VisibilityTimeout"] >= 6 * scoring["Properties"]["Timeout"]
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
@@ -143,10 +143,19 @@ def test_given_the_scoring_role_then_on_the_models_bucket_it_reads_only_artifact
     role = logical_id(template, "AWS::IAM::Role", "Scoring/FunctionRole")
     models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
     statements = statements_touching(policy_documents_of_role(template, role), models)
-    models_resources = [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list)
-                        else [s["Resource"]]) if models in json.dumps(r)]  # fmt: skip
-    object_paths = {part for r in models_resources if "Fn::Join" in r
-                    for part in r["Fn::Join"][1] if isinstance(part, str) and part.startswith("/")}  # fmt: skip
+    models_resources = [
+        r
+        for s in statements
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        if models in json.dumps(r)
+    ]
+    object_paths = {
+        part
+        for r in models_resources
+        if "Fn::Join" in r
+        for part in r["Fn::Join"][1]
+        if isinstance(part, str) and part.startswith("/")
+    }
     assert object_paths == {"/models/*", "/registry/champion.json"}  # not the history, run records or the lock
 
 
@@ -195,17 +204,34 @@ def test_given_a_target_then_the_training_backend_matches_it(synthesized):
         assert "TRAINING_IMAGE_URI" in retraining and "SAGEMAKER_ROLE_ARN" in retraining
         template.has_resource_properties(
             "AWS::IAM::Role",
-            {"AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like(
-                {"Principal": {"Service": "sagemaker.amazonaws.com"}})]})},
-        )  # fmt: skip
+            {
+                "AssumeRolePolicyDocument": Match.object_like(
+                    {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}
+                )
+            },
+        )
 
 
 def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized):
     target, template, _ = synthesized
     outputs = set(template.find_outputs("*"))
-    wanted = {"DataBucket", "ModelsBucket", "ScoringQueueUrl", "DeadLetterQueueUrl", "ScoringFunction",
-              "RetrainingFunction", "AlertsTopic", "WorstFeaturePSIAlarm", "DriftedFeatureShareAlarm",
-              "PredictionPSIAlarm", "ModelAccuracyAlarm", "DeadLettersAlarm", "Dashboard"}  # fmt: skip
+    wanted = {
+        "DataBucket",
+        "ModelsBucket",
+        "ScoringQueueUrl",
+        "DeadLetterQueueUrl",
+        "ScoringFunction",
+        "RetrainingFunction",
+        "AlertsTopic",
+        "WorstFeaturePSIAlarm",
+        "DriftedFeatureShareAlarm",
+        "PredictionPSIAlarm",
+        "ModelAccuracyAlarm",
+        "DeadLettersAlarm",
+        "TrainingFailuresAlarm",
+        "Dashboard",
+        "MetricsNamespace",
+    }
     assert wanted <= outputs
     assert ("TrainingFunction" in outputs) == (target == "localstack")
     assert ("TrainingImageUri" in outputs) == (target == "aws")
@@ -224,6 +250,7 @@ def test_given_the_template_then_cfn_lint_finds_no_error_or_warning(synthesized)
     _, _, assembly = synthesized
     template = next(Path(assembly).glob("*.template.json"))
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), "--format", "parseable", str(template)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", str(template)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
