@@ -39,9 +39,15 @@ deploy: setup  ## deploy the stack to local AWS
 demo: setup  ## the whole loop on local AWS: deploy, train, score, drift, retrain, promote
 	$(BIN)/mlops demo
 
-lint: $(VENV)/.installed  ## ruff, hadolint
+# Product code whose type-checker escapes must say why: `# type: ignore[code]  # reason`.
+TYPED := mlops_core lambdas training infra mlopsctl app.py
+
+lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@! grep -rnE --include='*.py' 'type: ignore' $(TYPED) | grep -vE 'type: ignore\[[a-z, -]+\]  # [^ ]' \
+	  || { echo "a '# type: ignore' above has no [code] or no reason: write '# type: ignore[code]  # why'"; exit 1; }
 	$(BIN)/hadolint training/Dockerfile
 
 test: setup  ## every test: unit, infrastructure, end to end on local AWS

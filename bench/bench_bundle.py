@@ -41,8 +41,10 @@ def main() -> None:
                 continue
             name = "layer" if resource["Type"] == "AWS::Lambda::LayerVersion" else "function code"
             path = assets[code["S3Key"].removesuffix(".zip")]
-            sizes[name] = {"unzipped_mb": round(_unzipped(path) / 1e6, 1),
-                           "zipped_mb": round(_zipped(path, Path(tmp)) / 1e6, 1)}  # fmt: skip
+            sizes[name] = {
+                "unzipped_mb": round(_unzipped(path) / 1e6, 1),
+                "zipped_mb": round(_zipped(path, Path(tmp)) / 1e6, 1),
+            }
     result = {**sizes, "limit_unzipped_mb": 262.1}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bundle.json").write_text(json.dumps(result, indent=2))

@@ -30,12 +30,27 @@ RESULTS = ROOT / "bench" / "results"
 def warm_invocations(pipeline: ops.Pipeline, upload: dict, size: int, n: int = 20) -> list[float]:
     """Round trips of invoking the warm scoring function with an already-scored file's event (the
     idempotency path: champion pointer, object head and receipt read, no scoring)."""
-    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": pipeline.data_bucket},
-              "object": {"key": upload["key"], "size": size, "eTag": upload["etag"]}}}  # fmt: skip
-    event = {"Records": [{"messageId": "bench", "receiptHandle": "bench", "body": json.dumps({"Records": [record]}),
-                          "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                          "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:bench",
-                          "awsRegion": "us-east-1"}]}  # fmt: skip
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": pipeline.data_bucket},
+            "object": {"key": upload["key"], "size": size, "eTag": upload["etag"]},
+        },
+    }
+    event = {
+        "Records": [
+            {
+                "messageId": "bench",
+                "receiptHandle": "bench",
+                "body": json.dumps({"Records": [record]}),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:bench",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
     client, function = pipeline.client("lambda"), pipeline.outputs["ScoringFunction"]
     timings = []
     for _ in range(n):
@@ -67,8 +82,7 @@ def main() -> None:
         body = generate(args.rows, seed=1000 + i, with_label=False)
         started = time.monotonic()
         upload = ops.upload_for_scoring(pipeline, body, f"bench/{stamp}-{i}.csv")
-        receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300,
-                                       interval_s=0.05)  # fmt: skip
+        receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300, interval_s=0.05)
         latencies.append(time.monotonic() - started)
         assert receipt["outcome"] == "scored", receipt
     warm = warm_invocations(pipeline, upload, len(body))

@@ -33,9 +33,17 @@ def run_burst(pipeline: ops.Pipeline, files: dict[str, bytes], rows: int) -> dic
     result = ops.wait_until_settled(pipeline, since, timeout_s=3600)
     seconds = time.monotonic() - started
     counts = result.counts()
-    return {"files": len(files), "rows": rows, "upload_s": round(uploaded, 1), "seconds": round(seconds, 1),
-            "files_per_min": round(len(files) / seconds * 60), "rows_per_s": round(rows / seconds),
-            "scored": counts["scored"], "dead_lettered": counts["dead_lettered"], "lost": counts["lost"]}  # fmt: skip
+    return {
+        "files": len(files),
+        "rows": rows,
+        "upload_s": round(uploaded, 1),
+        "seconds": round(seconds, 1),
+        "files_per_min": round(len(files) / seconds * 60),
+        "rows_per_s": round(rows / seconds),
+        "scored": counts["scored"],
+        "dead_lettered": counts["dead_lettered"],
+        "lost": counts["lost"],
+    }
 
 
 def main() -> None:
@@ -62,8 +70,9 @@ def main() -> None:
     finally:
         lambda_client.delete_function_concurrency(FunctionName=function)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps({"sizes": {"largest": max(sizes), "smallest": min(sizes)},
-                                                   "runs": runs}, indent=2))  # fmt: skip
+    (RESULTS / "load.json").write_text(
+        json.dumps({"sizes": {"largest": max(sizes), "smallest": min(sizes)}, "runs": runs}, indent=2)
+    )
 
 
 if __name__ == "__main__":

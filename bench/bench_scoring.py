@@ -49,12 +49,15 @@ def _model_path() -> Path:
         return path
     config = load_config()
     rows = list(csv.reader(io.StringIO(generate(20_000, seed=1).decode())))
-    chunk = convert_rows(rows[0], rows[1:], first_row=1, features=config.features, label=config.label,
-                         max_field_chars=1000)  # fmt: skip
+    chunk = convert_rows(
+        rows[0], rows[1:], first_row=1, features=config.features, label=config.label, max_field_chars=1000
+    )
     model = build_pipeline(config).fit(model_input(chunk.columns, config.features), chunk.label)
     scores = model.predict_proba(model_input(chunk.columns, config.features))[:, 1]
-    manifest = {"schema": schema_dict(config),
-                "profile": build_profile(chunk.columns, config.features, scores, config.drift.bins)}  # fmt: skip
+    manifest = {
+        "schema": schema_dict(config),
+        "profile": build_profile(chunk.columns, config.features, scores, config.drift.bins),
+    }
     joblib.dump((model, manifest), path)
     del np
     return path
@@ -136,8 +139,9 @@ def run_baseline(data: Path, model_path: Path, out: Path) -> dict:
                 for f in config.features
             }
             scores = model.predict_proba(model_input(columns, config.features))[:, 1]
-            writer.writerows(zip(cols[0], (scores >= 0.5).astype(int).tolist(),
-                                 np.char.mod("%.6f", scores).tolist(), strict=True))  # fmt: skip
+            writer.writerows(
+                zip(cols[0], (scores >= 0.5).astype(int).tolist(), np.char.mod("%.6f", scores).tolist(), strict=True)
+            )
             n += len(batch)
     return {"seconds": time.perf_counter() - started, "rows": n}
 
@@ -172,8 +176,11 @@ def run_cold_start(model_path: Path) -> dict:
     blob = model_path.read_bytes()
     hashlib.sha256(blob).hexdigest()
     joblib.load(io.BytesIO(blob))
-    return {"imports_s": imported - started, "model_load_s": time.perf_counter() - imported,
-            "seconds": time.perf_counter() - started}  # fmt: skip
+    return {
+        "imports_s": imported - started,
+        "model_load_s": time.perf_counter() - imported,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "pandas": run_pandas}
@@ -182,8 +189,13 @@ CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "pandas": run_pandas}
 def _child(kind: str, rows: int) -> dict:
     """Run one measurement in a fresh interpreter; return its result with peak RSS."""
     cmd = [sys.executable, __file__, "--child", kind, "--rows", str(rows)]
-    env = {**os.environ, "DATA_BUCKET": "bench", "MODELS_BUCKET": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-           "POWERTOOLS_SERVICE_NAME": "bench"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATA_BUCKET": "bench",
+        "MODELS_BUCKET": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+    }
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -23,8 +23,14 @@ def machine() -> dict:
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_gb), "python": platform.python_version(),
-            "os": platform.platform(terse=True), "date": datetime.now(UTC).date().isoformat()}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+        "date": datetime.now(UTC).date().isoformat(),
+    }
 
 
 def load(name: str) -> dict | None:
@@ -39,39 +45,67 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
         t = s["throughput"]
         table += [
             (f"scoring throughput, {s['rows']:,}-row CSV in-process", f"{t['ours']['rows_per_s']:,} rows/s", ""),
-            ("... vs raw baseline (same parser + predict_proba + write)", f"{s['ratio_vs_baseline']}x "
-             f"({t['baseline']['rows_per_s']:,} rows/s)", ">= 0.9x"),
-            ("... vs naive pandas peer (read_csv, predict, to_csv)", f"{s['ratio_vs_pandas']}x "
-             f"({t['pandas']['rows_per_s']:,} rows/s)", ">= 1.0x"),
-            (f"peak memory, {s['memory_mb']['small_rows']:,} -> {s['rows']:,} rows",
-             f"{s['memory_mb']['ours_small']} -> {s['memory_mb']['ours_large']} MB ({s['memory_ratio']}x)",
-             "<= 1.2x, < 300 MB"),
+            (
+                "... vs raw baseline (same parser + predict_proba + write)",
+                f"{s['ratio_vs_baseline']}x ({t['baseline']['rows_per_s']:,} rows/s)",
+                ">= 0.9x",
+            ),
+            (
+                "... vs naive pandas peer (read_csv, predict, to_csv)",
+                f"{s['ratio_vs_pandas']}x ({t['pandas']['rows_per_s']:,} rows/s)",
+                ">= 1.0x",
+            ),
+            (
+                f"peak memory, {s['memory_mb']['small_rows']:,} -> {s['rows']:,} rows",
+                f"{s['memory_mb']['ours_small']} -> {s['memory_mb']['ours_large']} MB ({s['memory_ratio']}x)",
+                "<= 1.2x, < 300 MB",
+            ),
             ("cold start (imports + model load)", f"{s['cold_start_s']['seconds']} s", "< 1.5 s"),
-        ]  # fmt: skip
+        ]
     if e := results.get("e2e"):
         lat = e["latency_s"]
         table += [
             ("warm invocation of the scoring function (round trip)", f"median {e['warm_invoke_s']['median']} s", ""),
-            (f"end-to-end latency, {e['rows_per_file']:,}-row file -> predictions", f"p50 {lat['median']} s, "
-             f"p95 {lat['p95']} s", ""),
+            (
+                f"end-to-end latency, {e['rows_per_file']:,}-row file -> predictions",
+                f"p50 {lat['median']} s, p95 {lat['p95']} s",
+                "",
+            ),
             ("alarm -> new champion (last alarm-started retraining)", f"{e['alarm_to_champion_s']} s", ""),
-        ]  # fmt: skip
+        ]
     if ld := results.get("load"):
         for run in ld["runs"]:
             setting = run["reserved_concurrency"]
-            table.append((f"load: {run['files']} files ({run['rows']:,} rows), reserved concurrency {setting}",
-                          f"{run['files_per_min']} files/min, {run['rows_per_s']:,} rows/s; "
-                          f"lost {run['lost']}, DLQ {run['dead_lettered']}", "lost 0, DLQ 0"))  # fmt: skip
+            table.append(
+                (
+                    f"load: {run['files']} files ({run['rows']:,} rows), reserved concurrency {setting}",
+                    f"{run['files_per_min']} files/min, {run['rows_per_s']:,} rows/s; "
+                    f"lost {run['lost']}, DLQ {run['dead_lettered']}",
+                    "lost 0, DLQ 0",
+                )
+            )
     if b := results.get("bundle"):
-        table += [(f"bundle: {name} (AWS, unzipped / zipped)", f"{v['unzipped_mb']} / {v['zipped_mb']} MB",
-                   "layer + code < 250 MB unzipped") for name, v in b.items() if isinstance(v, dict)]  # fmt: skip
+        table += [
+            (
+                f"bundle: {name} (AWS, unzipped / zipped)",
+                f"{v['unzipped_mb']} / {v['zipped_mb']} MB",
+                "layer + code < 250 MB unzipped",
+            )
+            for name, v in b.items()
+            if isinstance(v, dict)
+        ]
     return table
 
 
 def markdown(summary: dict) -> str:
     m = summary["machine"]
-    lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), Python {m['python']}, "
-             f"{m['os']}.", "", "| measure | result | goal |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), Python {m['python']}, "
+        f"{m['os']}.",
+        "",
+        "| measure | result | goal |",
+        "|---|---|---|",
+    ]
     lines += [f"| {measure} | {result} | {goal} |" for measure, result, goal in summary["table"]]
     return "\n".join(lines) + "\n"
 

@@ -67,8 +67,9 @@ class LimitedReader(io.RawIOBase):
         try:
             data = self.raw.read(len(buffer))
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-            raise FileRejected("bad_gzip", f"the gzip data is corrupt or truncated: {exc}",
-                               fix="re-create the .csv.gz file with gzip") from exc  # fmt: skip
+            raise FileRejected(
+                "bad_gzip", f"the gzip data is corrupt or truncated: {exc}", fix="re-create the .csv.gz file with gzip"
+            ) from exc
         self.count += len(data)
         if self.count > self.limit:
             raise FileRejected(
@@ -93,20 +94,26 @@ def check_not_binary(head: bytes, key: str) -> None:
     """Reject a file whose first bytes show it is not text (`head`: its first few KB, decompressed)."""
     for signature, what in BINARY_SIGNATURES.items():
         if head.startswith(signature):
-            raise FileRejected("not_csv", f"{key} is {what}, not a CSV file",
-                               fix="export the data as UTF-8 CSV (comma-separated)")  # fmt: skip
+            raise FileRejected(
+                "not_csv", f"{key} is {what}, not a CSV file", fix="export the data as UTF-8 CSV (comma-separated)"
+            )
     if b"\x00" in head:
         offset = head.index(b"\x00")
-        raise FileRejected("not_csv", f"{key} contains zero bytes (at byte {offset}): it is binary or UTF-16",
-                           fix="export the data as UTF-8 CSV", where={"byte": offset})  # fmt: skip
+        raise FileRejected(
+            "not_csv",
+            f"{key} contains zero bytes (at byte {offset}): it is binary or UTF-16",
+            fix="export the data as UTF-8 CSV",
+            where={"byte": offset},
+        )
 
 
 class CsvRows:
     """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line."""
 
     def __init__(self, body: ByteStream, *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
-        # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which a reader never does.
-        raw: ByteStream = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body  # type: ignore[call-overload]
+        raw: ByteStream = body
+        if gzipped:  # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which never happens here
+            raw = gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[call-overload]  # see the line above
         what = "the decompressed file" if gzipped else "the file"
         max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
         self._counter = LimitedReader(raw, max_bytes, what, max_line)
@@ -116,7 +123,7 @@ class CsvRows:
         text = io.TextIOWrapper(limited, encoding="utf-8-sig", errors="strict", newline="")
         # The text layer reads 8 KB at a time by default: a Python-level counter call (and a decode)
         # per 8 KB cost ~10% of scoring time. CPython's TextIOWrapper lets the chunk size be set.
-        text._CHUNK_SIZE = READ_BUFFER_BYTES  # type: ignore[attr-defined]
+        text._CHUNK_SIZE = READ_BUFFER_BYTES  # type: ignore[attr-defined]  # CPython-only, set on purpose
         self._reader = csv.reader(text, strict=True)
 
     @property
@@ -163,5 +170,4 @@ class CsvRows:
                 if kind == "field_too_long"
                 else "quote fields that contain commas, quotes or line breaks, and double inner quotes"
             )
-            raise FileRejected(kind, f"CSV parse error near line {line}: {exc}", fix=fix,
-                               where={"line": line}) from exc  # fmt: skip
+            raise FileRejected(kind, f"CSV parse error near line {line}: {exc}", fix=fix, where={"line": line}) from exc

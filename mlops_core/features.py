@@ -42,10 +42,12 @@ def build_pipeline(config: ProjectConfig) -> Pipeline:
             sparse_output=False,
         )
         transformers.append(("categorical", encoder, categorical))
-    return Pipeline([
-        ("preprocess", ColumnTransformer(transformers)),
-        ("model", _estimator(config.model.estimator, config.model.params)),
-    ])  # fmt: skip
+    return Pipeline(
+        [
+            ("preprocess", ColumnTransformer(transformers)),
+            ("model", _estimator(config.model.estimator, config.model.params)),
+        ]
+    )
 
 
 def model_input(columns: Mapping[str, np.ndarray], features: Sequence[Feature]) -> np.ndarray:
@@ -68,5 +70,6 @@ def schema_dict(config: ProjectConfig) -> dict[str, Any]:
 
 def features_from_schema(schema: Mapping[str, Any]) -> tuple[Feature, ...]:
     """The features of a manifest's schema."""
-    return tuple(Feature(name=f["name"], type=f["type"], categories=tuple(f.get("categories", ())))
-                 for f in schema["features"])  # fmt: skip
+    return tuple(
+        Feature(name=f["name"], type=f["type"], categories=tuple(f.get("categories", ()))) for f in schema["features"]
+    )

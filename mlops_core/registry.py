@@ -155,8 +155,12 @@ class Registry:
         """Make an earlier version the champion again, after verifying it; recorded in the history."""
         self.verified_artifact(version)  # raises UnknownVersion / ArtifactIntegrityError
         current = self.champion()
-        decision = {"kind": "rollback", "version": version, "reasons": [reason],
-                    "previous": current.version if current else None}  # fmt: skip
+        decision = {
+            "kind": "rollback",
+            "version": version,
+            "reasons": [reason],
+            "previous": current.version if current else None,
+        }
         self.promote(version, expected=current, decision=decision)
         self.record_decision(decision)
 

@@ -54,8 +54,13 @@ class RunLedger:
 
     def acquire(self, run_id: str, *, ttl_seconds: int, now: datetime) -> bool:
         """Take the lock for `run_id`; False if another live run holds it. An expired lock is taken over."""
-        body = json.dumps({"run_id": run_id, "acquired_at": now.isoformat(),
-                           "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat()})  # fmt: skip
+        body = json.dumps(
+            {
+                "run_id": run_id,
+                "acquired_at": now.isoformat(),
+                "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(),
+            }
+        )
         existing = self.current_lock()
         if existing is not None and existing.expires_at > now:
             return False

@@ -79,7 +79,7 @@ class EnvironmentRecord:
     def as_environment(self) -> dict[str, str]:
         """The environment variables that give this record (None fields are left out)."""
         out = {}
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
             value = getattr(self, f.name)
             if value is not None:
                 out[f.metadata["env"]] = json.dumps(value) if isinstance(value, dict) else str(value)

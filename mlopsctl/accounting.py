@@ -59,11 +59,19 @@ class Accounting:
         return self.counts()[IN_FLIGHT] == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"since": self.since.isoformat(), "until": self.until.isoformat(), "counts": self.counts(),
-                "balanced": self.balanced, "queue_messages": self.queue_messages,
-                "dlq_messages": self.dlq_messages, "ignored": self.ignored,
-                "files": [{"key": f.key, "etag": f.etag, "arrived": f.arrived.isoformat(), "state": f.state,
-                           "detail": f.detail} for f in self.files]}  # fmt: skip
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "counts": self.counts(),
+            "balanced": self.balanced,
+            "queue_messages": self.queue_messages,
+            "dlq_messages": self.dlq_messages,
+            "ignored": self.ignored,
+            "files": [
+                {"key": f.key, "etag": f.etag, "arrived": f.arrived.isoformat(), "state": f.state, "detail": f.detail}
+                for f in self.files
+            ],
+        }
 
 
 def message_keys(body: str) -> set[str]:
@@ -85,8 +93,9 @@ def peek_queue(sqs: Any, queue_url: str, *, limit: int = 10_000) -> list[str]:
     handles: list[str] = []
     seen: set[str] = set()
     while len(seen) < limit:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                       WaitTimeSeconds=0).get("Messages", [])  # fmt: skip
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         if not fresh:
             break
@@ -103,8 +112,11 @@ def peek_queue(sqs: Any, queue_url: str, *, limit: int = 10_000) -> list[str]:
 
 
 def _queue_total(sqs: Any, queue_url: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-             "ApproximateNumberOfMessagesDelayed"]  # fmt: skip
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
     return sum(int(attributes.get(n, 0)) for n in names)
 
@@ -126,10 +138,15 @@ def _state_from_receipts(s3: Any, bucket: str, key: str, etag: str) -> tuple[str
     if receipt["state"] != "complete":
         return IN_FLIGHT, "claimed by an invocation; metrics not yet published"
     if receipt["outcome"] != "fanned_out":
-        return (SCORED, f"{receipt.get('scored', 0):,} rows") if receipt["outcome"] == "scored" else (
-            REJECTED, receipt.get("kind", ""))  # fmt: skip
-    parts = [_receipt(s3, bucket, layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
-             for p in range(receipt["parts"])]  # fmt: skip
+        return (
+            (SCORED, f"{receipt.get('scored', 0):,} rows")
+            if receipt["outcome"] == "scored"
+            else (REJECTED, receipt.get("kind", ""))
+        )
+    parts = [
+        _receipt(s3, bucket, layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
+        for p in range(receipt["parts"])
+    ]
     done = [p for p in parts if p is not None and p["state"] == "complete"]
     if len(done) < len(parts):
         return None, f"{len(done)} of {len(parts)} byte ranges done"

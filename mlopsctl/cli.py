@@ -105,8 +105,10 @@ def train(
     pipeline = _pipeline(target)
     result = ops.start_training(pipeline, reason)
     if not result.get("started"):
-        raise CliError(f"no run started: {result.get('reason')} (run {result.get('run_id')})",
-                       "wait for the running training to finish; see `mlops status`")  # fmt: skip
+        raise CliError(
+            f"no run started: {result.get('reason')} (run {result.get('run_id')})",
+            "wait for the running training to finish; see `mlops status`",
+        )
     typer.echo(f"training run {result['run_id']} started")
     if not wait:
         return
@@ -139,12 +141,16 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
     typer.echo(f"queue: {q['queue']} waiting, {q['queue_in_flight']} in flight; dead-letter queue: {q['dlq']}")
     typer.echo("recent training runs:")
     for run in state["runs"]:
-        typer.echo(f"  {run['run_id']}  {run.get('status'):<9} {run.get('version', '')}  "
-                   f"{run.get('trigger', {}).get('source', '')}")  # fmt: skip
+        typer.echo(
+            f"  {run['run_id']}  {run.get('status'):<9} {run.get('version', '')}  "
+            f"{run.get('trigger', {}).get('source', '')}"
+        )
     typer.echo("recent decisions:")
     for d in state["decisions"]:
-        typer.echo(f"  {d.get('at', d.get('created_at', ''))}  {d.get('kind', ''):<8} {d.get('version', '')}  "
-                   f"{'; '.join(d.get('reasons', []))}")  # fmt: skip
+        typer.echo(
+            f"  {d.get('at', d.get('created_at', ''))}  {d.get('kind', ''):<8} {d.get('version', '')}  "
+            f"{'; '.join(d.get('reasons', []))}"
+        )
 
 
 def _metrics(metrics: dict) -> str:
@@ -158,13 +164,17 @@ def rollback(version: str, target: str = TargetOption) -> None:
     registry = pipeline.registry()
     known = [m["version"] for m in registry.versions()]
     if version not in known:
-        raise CliError(f"unknown model version {version!r}",
-                       f"known versions: {', '.join(known[-5:]) or 'none'} (see `mlops status`)")  # fmt: skip
+        raise CliError(
+            f"unknown model version {version!r}",
+            f"known versions: {', '.join(known[-5:]) or 'none'} (see `mlops status`)",
+        )
     try:
         registry.rollback(version, reason="rollback by operator")
     except ArtifactIntegrityError as exc:
-        raise CliError(str(exc).split(": refusing")[0] + ": refusing to make it champion",
-                       "roll back to another version (`mlops status` lists them)") from exc  # fmt: skip
+        raise CliError(
+            str(exc).split(": refusing")[0] + ": refusing to make it champion",
+            "roll back to another version (`mlops status` lists them)",
+        ) from exc
     typer.echo(f"champion is now {version}")
 
 
@@ -188,15 +198,19 @@ def audit(
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         c = result.counts()
-        typer.echo(f"last {minutes:g} min: {c['in']} in = {c['scored']} scored + {c['rejected']} rejected + "
-                   f"{c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + {c['lost']} lost")  # fmt: skip
+        typer.echo(
+            f"last {minutes:g} min: {c['in']} in = {c['scored']} scored + {c['rejected']} rejected + "
+            f"{c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + {c['lost']} lost"
+        )
         for f in [f for f in result.files if f.state not in ("scored", "rejected")][:20]:
             typer.echo(f"  {f.state:13} {f.key} ({f.detail})")
         if result.ignored:
             typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are not .csv/.csv.gz and are never scored")
     if not result.balanced:
-        raise CliError(f"{result.counts()['lost']} file(s) are unaccounted for",
-                       "re-upload them (or send their S3 events to the scoring queue); see the logs")  # fmt: skip
+        raise CliError(
+            f"{result.counts()['lost']} file(s) are unaccounted for",
+            "re-upload them (or send their S3 events to the scoring queue); see the logs",
+        )
 
 
 @app.command()
@@ -233,25 +247,32 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
         raise CliError(f"no such file: {file}", "give the path of a CSV (or .csv.gz) file")
     pipeline = _pipeline(target)
     upload = ops.upload_for_scoring(pipeline, file.read_bytes(), file.name)
-    receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=timeout,
-                                   progress=_progress("scoring"))  # fmt: skip
+    receipt = ops.wait_for_outcome(
+        pipeline, upload["key"], upload["etag"], timeout_s=timeout, progress=_progress("scoring")
+    )
     typer.echo("", err=True)
     outputs = receipt.get("outputs", {})
     if receipt["outcome"] == "rejected":
         report = ops.read_json(pipeline, outputs["report"])
-        raise CliError(f"{file.name} was rejected ({report['kind']}): {report['error']}",
-                       f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}")  # fmt: skip
+        raise CliError(
+            f"{file.name} was rejected ({report['kind']}): {report['error']}",
+            f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}",
+        )
     if receipt["outcome"] == "fanned_out":
-        typer.echo(f"{file.name} is large: split into {receipt['parts']} byte ranges, scored in parallel "
-                   f"under s3://{pipeline.data_bucket}/predictions/")  # fmt: skip
+        typer.echo(
+            f"{file.name} is large: split into {receipt['parts']} byte ranges, scored in parallel "
+            f"under s3://{pipeline.data_bucket}/predictions/"
+        )
         return
     typer.echo(f"scored {receipt['scored']:,} of {receipt['rows']:,} rows with model {receipt['model_version']}")
     for name, key in outputs.items():
         typer.echo(f"  {name}: s3://{pipeline.data_bucket}/{key}")
     drift = receipt.get("drift") or {}
     if drift.get("verdict") is not None:
-        typer.echo(f"  drift: {'yes' if drift['verdict'] else 'no'} (worst PSI {drift['worst_psi']:.3f} on "
-                   f"{drift['worst_feature']}, prediction PSI {drift['prediction_psi']:.3f})")  # fmt: skip
+        typer.echo(
+            f"  drift: {'yes' if drift['verdict'] else 'no'} (worst PSI {drift['worst_psi']:.3f} on "
+            f"{drift['worst_feature']}, prediction PSI {drift['prediction_psi']:.3f})"
+        )
 
 
 @app.command()

@@ -19,13 +19,22 @@ import numpy as np
 
 CONTRACTS = ["month-to-month", "one-year", "two-year"]
 PAYMENTS = ["card", "bank-transfer", "electronic-check", "mailed-check"]
-HEADER = ["customer_id", "tenure_months", "monthly_charges", "support_calls", "data_usage_gb", "contract",
-          "payment_method", "churned"]  # fmt: skip
+HEADER = [
+    "customer_id",
+    "tenure_months",
+    "monthly_charges",
+    "support_calls",
+    "data_usage_gb",
+    "contract",
+    "payment_method",
+    "churned",
+]
 CHUNK_ROWS = 50_000
 
 
-def _chunk(rng: np.random.Generator, n: int, start_id: int, *, covariate_shift: float, concept_shift: float,
-           with_label: bool) -> list[list[str]]:  # fmt: skip
+def _chunk(
+    rng: np.random.Generator, n: int, start_id: int, *, covariate_shift: float, concept_shift: float, with_label: bool
+) -> list[list[str]]:
     s, c = covariate_shift, concept_shift
     tenure = np.clip(rng.gamma(2.0, 14.0 * (1 - 0.5 * min(s, 1.5) / 1.5), n), 1, 72).round()
     charges = np.clip(rng.normal(65 + 20 * s, 25, n), 18, 150).round(2)
@@ -47,7 +56,7 @@ def _chunk(rng: np.random.Generator, n: int, start_id: int, *, covariate_shift: 
         + (0.5 - 1.5 * c) * (payment == 2)
         - 0.6 * c
     )
-    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)  # fmt: skip
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     columns = [
         [f"C{start_id + i:08d}" for i in range(n)],
         tenure.astype(int).astype(str).tolist(),
@@ -62,8 +71,9 @@ def _chunk(rng: np.random.Generator, n: int, start_id: int, *, covariate_shift: 
     return list(map(list, zip(*columns, strict=True)))
 
 
-def iter_rows(rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0,
-              with_label: bool = True) -> Iterator[list[str]]:  # fmt: skip
+def iter_rows(
+    rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0, with_label: bool = True
+) -> Iterator[list[str]]:
     """The data rows, generated in chunks (memory stays flat for millions of rows)."""
     rng = np.random.default_rng(seed)
     for start in range(0, rows, CHUNK_ROWS):
@@ -77,28 +87,38 @@ def iter_rows(rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shi
         )
 
 
-def write_csv(out: IO[str], rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0,
-              with_label: bool = True) -> None:  # fmt: skip
+def write_csv(
+    out: IO[str],
+    rows: int,
+    *,
+    seed: int,
+    covariate_shift: float = 0.0,
+    concept_shift: float = 0.0,
+    with_label: bool = True,
+) -> None:
     """Write a CSV (header first) to a text stream."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER if with_label else HEADER[:-1])
-    writer.writerows(iter_rows(rows, seed=seed, covariate_shift=covariate_shift, concept_shift=concept_shift,
-                               with_label=with_label))  # fmt: skip
+    writer.writerows(
+        iter_rows(rows, seed=seed, covariate_shift=covariate_shift, concept_shift=concept_shift, with_label=with_label)
+    )
 
 
-def generate(rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0,
-             with_label: bool = True) -> bytes:  # fmt: skip
+def generate(
+    rows: int, *, seed: int, covariate_shift: float = 0.0, concept_shift: float = 0.0, with_label: bool = True
+) -> bytes:
     """The CSV as bytes (for small files; use write_file for large ones)."""
     buffer = io.StringIO()
-    write_csv(buffer, rows, seed=seed, covariate_shift=covariate_shift, concept_shift=concept_shift,
-              with_label=with_label)  # fmt: skip
+    write_csv(
+        buffer, rows, seed=seed, covariate_shift=covariate_shift, concept_shift=concept_shift, with_label=with_label
+    )
     return buffer.getvalue().encode()
 
 
 def write_file(path: Path, rows: int, **knobs) -> Path:
     """Write a CSV, gzipped if the name ends in .gz."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", newline="") as out:  # type: ignore[operator]
+    with opener(path, "wt", newline="") as out:
         write_csv(out, rows, **knobs)
     return path
 

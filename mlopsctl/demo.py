@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_core import observability as obs
 from mlops_core.config import load_config
 
 from . import ops
@@ -24,7 +25,9 @@ from .report import build_report
 # Data sizes: enough rows for stable PSI and a meaningful holdout, small enough for 2 cores.
 TRAINING_ROWS = 8_000
 BATCH_ROWS = 3_000
-DRIFT = {"covariate_shift": 1.0, "concept_shift": 1.0}
+DRIFT_SHIFT = 1.0  # covariate and concept shift of the drifted batches
+# The alarms that start retraining, all of which the demo waits to see back at OK.
+RETRAINING_ALARM_METRICS = (obs.WORST_FEATURE_PSI, obs.DRIFTED_FEATURE_SHARE, obs.PREDICTION_PSI, obs.MODEL_ACCURACY)
 DRIFTED_LABELED_ROWS = 4_000
 
 
@@ -57,87 +60,26 @@ def _score(pipeline: ops.Pipeline, name: str, body: bytes, progress) -> dict[str
 def _drift_text(receipt: dict[str, Any]) -> str:
     drift = receipt["drift"]
     accuracy = receipt.get("accuracy") or {}
-    text = (f"worst PSI {drift['worst_psi']:.3f} ({drift['worst_feature']}), "
-            f"prediction PSI {drift['prediction_psi']:.3f}")  # fmt: skip
+    text = (
+        f"worst PSI {drift['worst_psi']:.3f} ({drift['worst_feature']}), prediction PSI {drift['prediction_psi']:.3f}"
+    )
     return text + (f", accuracy {accuracy['accuracy']:.3f}" if accuracy else "")
 
 
-def run_demo(root: Path, *, echo: Callable[[str], None], progress: Callable[[str], Callable[[float], None]],
-             report_dir: Path) -> dict[str, Any]:  # fmt: skip
+def run_demo(
+    root: Path, *, echo: Callable[[str], None], progress: Callable[[str], Callable[[float], None]], report_dir: Path
+) -> dict[str, Any]:
     """Run the loop; return what it produced. Raises OpsError (with a hint) when a step fails."""
-    config = load_config()
     timeline = Timeline(echo)
-    local_aws = LocalAws(root, log=echo)
-    local_aws.up()
-    timeline.step("local AWS is up")
-    deploy(root, target="localstack", log=lambda _msg: None)
-    timeline.step("stack deployed (bootstrap + deploy)")
-    pipeline = ops.Pipeline.connect(root, "localstack")
-    if (champion := pipeline.registry().champion()) is not None:
-        restart = ("`mlops down && mlops demo`" if local_aws.status().owned
-                   else "restart your LocalStack container, then `mlops demo`")  # fmt: skip
-        raise DemoFailed(f"the demo starts from a fresh stack, and this one already has a champion "
-                         f"({champion.version})", f"local AWS state is disposable: {restart}")  # fmt: skip
-    threshold = config.drift.psi_threshold
-
-    pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key="training/base.csv",
-                           Body=generate(TRAINING_ROWS, seed=1))  # fmt: skip
-    timeline.step(f"training data uploaded: training/base.csv ({TRAINING_ROWS:,} labeled rows)")
-
-    start = ops.start_training(pipeline, "demo: first model")
-    if not start.get("started"):
-        raise DemoFailed(f"no training run started: {start}", "is another run in progress? see `mlops status`")
-    first = ops.wait_for_run(pipeline, start["run_id"], progress=progress("training"))
-    if first["status"] != "succeeded" or not first.get("promoted"):
-        raise DemoFailed(f"the first model was not promoted: {first.get('error') or first.get('decision')}")
-    timeline.step(f"first model {first['version']} trained and promoted (roc_auc {first['metrics']['roc_auc']:.3f})")
-
-    clean = _score(pipeline, "demo/clean.csv", generate(BATCH_ROWS, seed=2, with_label=False), progress("scoring"))
-    if clean["drift"]["worst_psi"] >= threshold:
-        raise DemoFailed(f"the clean batch shows drift: {_drift_text(clean)}")
-    timeline.step(f"clean batch scored: {_drift_text(clean)} -> no drift")
-
-    drifted = _score(
-        pipeline, "demo/drifted-labeled.csv", generate(DRIFTED_LABELED_ROWS, seed=3, **DRIFT), progress("scoring")
-    )
-    if drifted["drift"]["worst_psi"] <= threshold:
-        raise DemoFailed(f"the drifted batch shows no drift: {_drift_text(drifted)}")
-    timeline.step(f"drifted labeled batch scored: {_drift_text(drifted)} -> drift")
-
-    alarm_name = pipeline.outputs["WorstFeaturePSIAlarm"]
-    ops.wait_for(
-        f"alarm {alarm_name}",
-        lambda: ops.alarm_states(pipeline).get(alarm_name) == "ALARM" or _alarm_run(pipeline, first["run_id"]),
-        timeout_s=120,
-        progress=progress("waiting for the alarm"),
-    )
-    timeline.step(f"alarm {alarm_name} fired")  # fmt: skip
-
-    run = ops.wait_for(
-        "an alarm-triggered training run", lambda: _alarm_run(pipeline, first["run_id"]), timeout_s=120,
-        progress=progress("waiting for retraining to start"),
-    )  # fmt: skip
-    timeline.step(f"retraining {run['run_id']} started by {run['trigger'].get('alarm')}")
-    second = ops.wait_for_run(pipeline, run["run_id"], progress=progress("retraining"))
-    if second["status"] != "succeeded" or not second.get("promoted"):
-        raise DemoFailed(f"the retrained model was not promoted: {second.get('error') or second.get('decision')}")
-    reasons = "; ".join(second["decision"]["reasons"])
-    timeline.step(f"new model {second['version']} promoted: {reasons}")
-
-    after = _score(pipeline, "demo/drifted-again.csv", generate(BATCH_ROWS, seed=4, with_label=False, **DRIFT),
-                   progress("scoring"))  # fmt: skip
-    if after["model_version"] != second["version"] or after["drift"]["worst_psi"] >= threshold:
-        raise DemoFailed(f"the drifted distribution still drifts under the new model: {_drift_text(after)}")
-    timeline.step(f"drifted distribution scored again by {after['model_version']}: {_drift_text(after)} -> no drift")
-
-    retraining_alarms = [pipeline.outputs[f"{m}Alarm"] for m in
-                         ("WorstFeaturePSI", "DriftedFeatureShare", "PredictionPSI", "ModelAccuracy")]  # fmt: skip
-    ops.wait_for("the drift alarms to return to OK",
-                 lambda: all(ops.alarm_states(pipeline).get(a) == "OK" for a in retraining_alarms),
-                 timeout_s=120, progress=progress("waiting for alarms"))  # fmt: skip
-    timeline.step("drift alarms back to OK")
-
-    report = build_report(pipeline, report_dir, psi_threshold=threshold)
+    pipeline = _fresh_stack(root, timeline, echo)
+    act = _Act(pipeline, timeline, progress, load_config().drift.psi_threshold)
+    first = act.first_model()
+    clean = act.score_clean_batch()
+    drifted = act.score_drifted_batch()
+    second = act.retrain_on_alarm(first["run_id"])
+    after = act.score_again(second["version"])
+    act.wait_for_alarms_ok()
+    report = build_report(pipeline, report_dir, psi_threshold=act.threshold)
     timeline.step(f"drift report written: {report}")
     return {
         "timeline": timeline.steps,
@@ -148,6 +90,116 @@ def run_demo(root: Path, *, echo: Callable[[str], None], progress: Callable[[str
             "bucket": pipeline.data_bucket,
         },
     }
+
+
+def _fresh_stack(root: Path, timeline: Timeline, echo: Callable[[str], None]) -> ops.Pipeline:
+    """Local AWS up and the stack deployed; refuses a stack that already has a champion."""
+    local_aws = LocalAws(root, log=echo)
+    local_aws.up()
+    timeline.step("local AWS is up")
+    deploy(root, target="localstack", log=lambda _msg: None)
+    timeline.step("stack deployed (bootstrap + deploy)")
+    pipeline = ops.Pipeline.connect(root, "localstack")
+    if (champion := pipeline.registry().champion()) is not None:
+        restart = (
+            "`mlops down && mlops demo`"
+            if local_aws.status().owned
+            else "restart your LocalStack container, then `mlops demo`"
+        )
+        raise DemoFailed(
+            f"the demo starts from a fresh stack, and this one already has a champion ({champion.version})",
+            f"local AWS state is disposable: {restart}",
+        )
+    return pipeline
+
+
+@dataclass
+class _Act:
+    """The demo's steps on one deployed pipeline, each checked and put on the timeline."""
+
+    pipeline: ops.Pipeline
+    timeline: Timeline
+    progress: Callable[[str], Callable[[float], None]]
+    threshold: float
+
+    def first_model(self) -> dict[str, Any]:
+        body = generate(TRAINING_ROWS, seed=1)
+        self.pipeline.s3.put_object(Bucket=self.pipeline.data_bucket, Key="training/base.csv", Body=body)
+        self.timeline.step(f"training data uploaded: training/base.csv ({TRAINING_ROWS:,} labeled rows)")
+        start = ops.start_training(self.pipeline, "demo: first model")
+        if not start.get("started"):
+            raise DemoFailed(f"no training run started: {start}", "is another run in progress? see `mlops status`")
+        first = ops.wait_for_run(self.pipeline, start["run_id"], progress=self.progress("training"))
+        if first["status"] != "succeeded" or not first.get("promoted"):
+            raise DemoFailed(f"the first model was not promoted: {first.get('error') or first.get('decision')}")
+        roc_auc = first["metrics"]["roc_auc"]
+        self.timeline.step(f"first model {first['version']} trained and promoted (roc_auc {roc_auc:.3f})")
+        return first
+
+    def score_clean_batch(self) -> dict[str, Any]:
+        clean = self._score("demo/clean.csv", generate(BATCH_ROWS, seed=2, with_label=False))
+        if clean["drift"]["worst_psi"] >= self.threshold:
+            raise DemoFailed(f"the clean batch shows drift: {_drift_text(clean)}")
+        self.timeline.step(f"clean batch scored: {_drift_text(clean)} -> no drift")
+        return clean
+
+    def score_drifted_batch(self) -> dict[str, Any]:
+        body = generate(DRIFTED_LABELED_ROWS, seed=3, covariate_shift=DRIFT_SHIFT, concept_shift=DRIFT_SHIFT)
+        drifted = self._score("demo/drifted-labeled.csv", body)
+        if drifted["drift"]["worst_psi"] <= self.threshold:
+            raise DemoFailed(f"the drifted batch shows no drift: {_drift_text(drifted)}")
+        self.timeline.step(f"drifted labeled batch scored: {_drift_text(drifted)} -> drift")
+        return drifted
+
+    def retrain_on_alarm(self, first_run: str) -> dict[str, Any]:
+        """Wait for the drift alarm, the run it starts, and that run's promotion."""
+        pipeline, alarm_name = self.pipeline, self.pipeline.outputs[_alarm_output(obs.WORST_FEATURE_PSI)]
+        ops.wait_for(
+            f"alarm {alarm_name}",
+            lambda: ops.alarm_states(pipeline).get(alarm_name) == "ALARM" or _alarm_run(pipeline, first_run),
+            timeout_s=120,
+            progress=self.progress("waiting for the alarm"),
+        )
+        self.timeline.step(f"alarm {alarm_name} fired")
+        run = ops.wait_for(
+            "an alarm-triggered training run",
+            lambda: _alarm_run(pipeline, first_run),
+            timeout_s=120,
+            progress=self.progress("waiting for retraining to start"),
+        )
+        self.timeline.step(f"retraining {run['run_id']} started by {run['trigger'].get('alarm')}")
+        second = ops.wait_for_run(pipeline, run["run_id"], progress=self.progress("retraining"))
+        if second["status"] != "succeeded" or not second.get("promoted"):
+            raise DemoFailed(f"the retrained model was not promoted: {second.get('error') or second.get('decision')}")
+        self.timeline.step(f"new model {second['version']} promoted: {'; '.join(second['decision']['reasons'])}")
+        return second
+
+    def score_again(self, version: str) -> dict[str, Any]:
+        body = generate(BATCH_ROWS, seed=4, with_label=False, covariate_shift=DRIFT_SHIFT, concept_shift=DRIFT_SHIFT)
+        after = self._score("demo/drifted-again.csv", body)
+        if after["model_version"] != version or after["drift"]["worst_psi"] >= self.threshold:
+            raise DemoFailed(f"the drifted distribution still drifts under the new model: {_drift_text(after)}")
+        text = f"drifted distribution scored again by {after['model_version']}: {_drift_text(after)} -> no drift"
+        self.timeline.step(text)
+        return after
+
+    def wait_for_alarms_ok(self) -> None:
+        alarms = [self.pipeline.outputs[_alarm_output(m)] for m in RETRAINING_ALARM_METRICS]
+        ops.wait_for(
+            "the drift alarms to return to OK",
+            lambda: all(ops.alarm_states(self.pipeline).get(a) == "OK" for a in alarms),
+            timeout_s=120,
+            progress=self.progress("waiting for alarms"),
+        )
+        self.timeline.step("drift alarms back to OK")
+
+    def _score(self, name: str, body: bytes) -> dict[str, Any]:
+        return _score(self.pipeline, name, body, self.progress("scoring"))
+
+
+def _alarm_output(metric: obs.Metric) -> str:
+    """The stack output that names the alarm on `metric`."""
+    return f"{metric.name}Alarm"
 
 
 def _alarm_run(pipeline: ops.Pipeline, after_run: str) -> dict[str, Any] | None:

@@ -88,8 +88,9 @@ def _bootstrapped(env: dict[str, str]) -> bool:
 
 def build_label(root: Path) -> str:
     """The git commit of the working tree (with -dirty when it has changes), or "dev"."""
-    proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    proc = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, check=False
+    )
     return proc.stdout.strip() or "dev"
 
 
@@ -108,11 +109,21 @@ def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[
     outputs = outputs_path(root, target)
     outputs.parent.mkdir(parents=True, exist_ok=True)
     _run(
-        [str(cli), "deploy", STACK_NAME, "-c", f"target={target}", "-c", f"build_label={label or build_label(root)}",
-         "--require-approval", "never",
-         "--outputs-file", str(outputs)],
+        [
+            str(cli),
+            "deploy",
+            STACK_NAME,
+            "-c",
+            f"target={target}",
+            "-c",
+            f"build_label={label or build_label(root)}",
+            "--require-approval",
+            "never",
+            "--outputs-file",
+            str(outputs),
+        ],
         cwd=root,
         env=env,
         log=log,
-    )  # fmt: skip
+    )
     return load_outputs(root, target) or {}

@@ -45,16 +45,20 @@ class Pipeline:
         if not outputs:
             raise OpsError(f"the stack is not deployed to {target}", f"run `mlops deploy --target {target}` first")
         if target == "localstack":
-            session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test",  # noqa: S106
-                                    region_name=LOCAL_REGION)  # fmt: skip
+            session = boto3.Session(
+                aws_access_key_id="test",
+                aws_secret_access_key="test",  # noqa: S106
+                region_name=LOCAL_REGION,
+            )
             endpoint = endpoint or "http://127.0.0.1:4566"
         else:
             session, endpoint = boto3.Session(), None
         return cls(outputs, session, endpoint)
 
     def client(self, service: str, **config: Any) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint, config=Config(retries={"mode": "standard"},
-                                                                                       **config))  # fmt: skip
+        return self.session.client(
+            service, endpoint_url=self.endpoint, config=Config(retries={"mode": "standard"}, **config)
+        )
 
     @property
     def s3(self) -> Any:
@@ -78,8 +82,14 @@ class Pipeline:
         return [v for k, v in self.outputs.items() if k.endswith("Alarm")]
 
 
-def wait_for(what: str, probe: Callable[[], Any], *, timeout_s: float, interval_s: float = 1.0,
-             progress: Callable[[float], None] | None = None) -> Any:  # fmt: skip
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    *,
+    timeout_s: float,
+    interval_s: float = 1.0,
+    progress: Callable[[float], None] | None = None,
+) -> Any:
     """Call `probe` until it returns something truthy; raise OpsError after `timeout_s`."""
     started = time.monotonic()
     while True:
@@ -88,8 +98,10 @@ def wait_for(what: str, probe: Callable[[], Any], *, timeout_s: float, interval_
             return result
         elapsed = time.monotonic() - started
         if elapsed > timeout_s:
-            raise OpsError(f"timed out after {timeout_s:.0f} s waiting for {what}",
-                           "see `mlops status` and the function logs (`mlops logs`)")  # fmt: skip
+            raise OpsError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}",
+                "see `mlops status` and the function logs (`mlops logs`)",
+            )
         if progress:
             progress(elapsed)
         time.sleep(interval_s)
@@ -104,13 +116,16 @@ def start_training(pipeline: Pipeline, reason: str) -> dict[str, Any]:
     )
     payload = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
-        raise OpsError(f"the retraining function failed: {payload.get('errorMessage', payload)}",
-                       "see its logs with `mlops logs retraining`")  # fmt: skip
+        raise OpsError(
+            f"the retraining function failed: {payload.get('errorMessage', payload)}",
+            "see its logs with `mlops logs retraining`",
+        )
     return payload
 
 
-def wait_for_run(pipeline: Pipeline, run_id: str, *, timeout_s: float = 600,
-                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def wait_for_run(
+    pipeline: Pipeline, run_id: str, *, timeout_s: float = 600, progress: Callable[[float], None] | None = None
+) -> dict[str, Any]:
     """Wait until the run record says succeeded or failed; return it."""
     ledger = pipeline.ledger()
 
@@ -146,8 +161,9 @@ def redrive(pipeline: Pipeline, *, max_messages: int = 10_000) -> int:
     source, target = pipeline.outputs["DeadLetterQueueUrl"], pipeline.outputs["ScoringQueueUrl"]
     moved = 0
     while moved < max_messages:
-        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                       VisibilityTimeout=60).get("Messages", [])  # fmt: skip
+        messages = sqs.receive_message(
+            QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
+        ).get("Messages", [])
         if not messages:
             break
         for message in messages:
@@ -169,17 +185,21 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
     except ClientError as exc:
         raise OpsError(f"cannot read the registry: {exc}", "is the stack deployed and local AWS up?") from exc
     return {
-        "champion": None if champion is None else {
+        "champion": None
+        if champion is None
+        else {
             "version": champion.version,
             "metrics": registry.manifest(champion.version).get("metrics", {}),
         },
-        "versions": [{"version": m["version"], "created_at": m.get("created_at"), "metrics": m.get("metrics", {})}
-                     for m in versions],
+        "versions": [
+            {"version": m["version"], "created_at": m.get("created_at"), "metrics": m.get("metrics", {})}
+            for m in versions
+        ],
         "alarms": alarm_states(pipeline),
         "queues": queue_depths(pipeline),
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -201,8 +221,15 @@ def drop_files(pipeline: Pipeline, files: dict[str, bytes], *, threads: int = 8)
         return dict(pool.map(put, files.items()))
 
 
-def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: float = 300, interval_s: float = 1.0,
-                     progress: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def wait_for_outcome(
+    pipeline: Pipeline,
+    key: str,
+    etag: str,
+    *,
+    timeout_s: float = 300,
+    interval_s: float = 1.0,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
     """Wait until scoring has finished the object; return its receipt (scored, rejected or fanned out)."""
     s3, receipt = pipeline.s3, layout.receipt_key(key, etag)
 
@@ -218,21 +245,28 @@ def wait_for_outcome(pipeline: Pipeline, key: str, etag: str, *, timeout_s: floa
 
 def audit(pipeline: Pipeline, since: datetime) -> Accounting:
     """Where every file that arrived since `since` went (see mlopsctl.accounting)."""
-    return account(pipeline.s3, pipeline.client("sqs"), data_bucket=pipeline.data_bucket,
-                   queue_url=pipeline.outputs["ScoringQueueUrl"], dlq_url=pipeline.outputs["DeadLetterQueueUrl"],
-                   since=since)  # fmt: skip
+    return account(
+        pipeline.s3,
+        pipeline.client("sqs"),
+        data_bucket=pipeline.data_bucket,
+        queue_url=pipeline.outputs["ScoringQueueUrl"],
+        dlq_url=pipeline.outputs["DeadLetterQueueUrl"],
+        since=since,
+    )
 
 
-def wait_until_settled(pipeline: Pipeline, since: datetime, *, timeout_s: float = 900,
-                       progress: Callable[[float], None] | None = None) -> Accounting:  # fmt: skip
+def wait_until_settled(
+    pipeline: Pipeline, since: datetime, *, timeout_s: float = 900, progress: Callable[[float], None] | None = None
+) -> Accounting:
     """Wait until no file that arrived since `since` is in flight; return the accounting."""
 
     def settled() -> Accounting | None:
         result = audit(pipeline, since)
         return result if result.settled else None
 
-    return wait_for("every file to be scored or rejected", settled, timeout_s=timeout_s, interval_s=3,
-                    progress=progress)  # fmt: skip
+    return wait_for(
+        "every file to be scored or rejected", settled, timeout_s=timeout_s, interval_s=3, progress=progress
+    )
 
 
 def read_json(pipeline: Pipeline, key: str) -> dict[str, Any]:

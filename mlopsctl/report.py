@@ -27,8 +27,7 @@ from .ops import Pipeline
 def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
     """The per-batch drift reports, oldest first."""
     s3, keys = pipeline.s3, []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.data_bucket,
-                                                             Prefix=layout.DRIFT_REPORTS):  # fmt: skip
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.data_bucket, Prefix=layout.DRIFT_REPORTS):
         keys += page.get("Contents", [])
     keys = sorted(keys, key=lambda o: o["LastModified"])[-limit:]
     return [json.loads(s3.get_object(Bucket=pipeline.data_bucket, Key=o["Key"])["Body"].read()) for o in keys]
@@ -38,12 +37,22 @@ def _bin_labels(spec: dict[str, Any]) -> list[str]:
     if spec["type"] == "categorical":
         return [*spec["categories"], "other"]
     edges = spec["edges"]
-    return [f"<={edges[0]:.3g}", *(f"{a:.3g}-{b:.3g}" for a, b in itertools.pairwise(edges)),
-            f">{edges[-1]:.3g}"] if edges else ["all"]  # fmt: skip
+    return (
+        [f"<={edges[0]:.3g}", *(f"{a:.3g}-{b:.3g}" for a, b in itertools.pairwise(edges)), f">{edges[-1]:.3g}"]
+        if edges
+        else ["all"]
+    )
 
 
-def _feature_chart(name: str, spec: dict[str, Any], *, latest: list[float] | None, history: list[tuple[str, float]],
-                   threshold: float, path: Path) -> None:  # fmt: skip
+def _feature_chart(
+    name: str,
+    spec: dict[str, Any],
+    *,
+    latest: list[float] | None,
+    history: list[tuple[str, float]],
+    threshold: float,
+    path: Path,
+) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
     labels = _bin_labels(spec)
     expected = list(spec["proportions"]) + ([0.0] if spec["type"] == "categorical" else [])
@@ -90,7 +99,7 @@ def build_report(pipeline: Pipeline, out_dir: Path, *, psi_threshold: float) -> 
             ]
             actual = latest["drift"]["actual"].get(key) if latest else None
             png = out_dir / f"{key.replace(' ', '_')}.png"
-            _feature_chart(name, spec, latest=actual, history=history, threshold=psi_threshold, path=png)  # fmt: skip
+            _feature_chart(name, spec, latest=actual, history=history, threshold=psi_threshold, path=png)
             sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
@@ -119,6 +128,7 @@ PSI threshold {psi_threshold}; reference = the champion's training profile.</p>
     prefix = layout.html_report_prefix(datetime.now(UTC))
     for path in out_dir.iterdir():
         content_type = "text/html" if path.suffix == ".html" else "image/png"
-        pipeline.s3.upload_file(str(path), pipeline.data_bucket, prefix + path.name,
-                                ExtraArgs={"ContentType": content_type})  # fmt: skip
+        pipeline.s3.upload_file(
+            str(path), pipeline.data_bucket, prefix + path.name, ExtraArgs={"ContentType": content_type}
+        )
     return index

@@ -63,8 +63,9 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime | None = None,
-              deadline: float | None = None) -> Outcome:  # fmt: skip
+def score_job(
+    job: Job, *, clients: Clients, settings: Settings, now: datetime | None = None, deadline: float | None = None
+) -> Outcome:
     """Score (or reject) one job exactly once; raise on transient problems so SQS retries.
 
     `deadline` (time.monotonic()) is when the invocation should stop reading a failing file.
@@ -79,8 +80,9 @@ def score_job(job: Job, *, clients: Clients, settings: Settings, now: datetime |
         return run.resume(receipt)
     limit = settings.config.scoring.max_file_bytes
     if job.whole and job.size > limit:
-        too_large = FileRejected("too_large", f"the file is {job.size:,} bytes; the limit is {limit:,}",
-                                 fix="split it into smaller files")  # fmt: skip
+        too_large = FileRejected(
+            "too_large", f"the file is {job.size:,} bytes; the limit is {limit:,}", fix="split it into smaller files"
+        )
         return run.reject(too_large, version=None)
     version, model, manifest = load_champion(Registry(clients.s3, settings.environment.models_bucket), job.version)
     queue_url = settings.environment.queue_url
@@ -106,8 +108,16 @@ def _current(job: Job, s3: Any, bucket: str) -> Job | None:
     return job.as_found(etag=head["ETag"].strip('"'), size=head["ContentLength"])
 
 
-def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], *, clients: Clients,
-                  settings: Settings, deadline: float | None) -> dict[str, Any]:  # fmt: skip
+def _score_stream(
+    job: Job,
+    version: str,
+    model: Any,
+    manifest: dict[str, Any],
+    *,
+    clients: Clients,
+    settings: Settings,
+    deadline: float | None,
+) -> dict[str, Any]:
     """Read, validate and score the job's rows; upload the outputs; the result for the receipt."""
     s3, bucket, cfg = clients.s3, settings.data_bucket, settings.config
     schema = manifest["schema"]
@@ -116,21 +126,38 @@ def _score_stream(job: Job, version: str, model: Any, manifest: dict[str, Any], 
     drift = DriftAccumulator(manifest["profile"])
     with tempfile.TemporaryDirectory() as tmp:
         out_path, feedback_path = os.path.join(tmp, "predictions.csv"), os.path.join(tmp, "feedback.csv")
-        tally = score.score_rows(rows, header, model=model, version=version, schema=schema, drift=drift,
-                                 out_path=out_path, feedback_path=feedback_path, scoring=cfg.scoring,
-                                 deadline=deadline)  # fmt: skip
+        tally = score.score_rows(
+            rows,
+            header,
+            model=model,
+            version=version,
+            schema=schema,
+            drift=drift,
+            out_path=out_path,
+            feedback_path=feedback_path,
+            scoring=cfg.scoring,
+            deadline=deadline,
+        )
         if tally.rows == 0:
-            raise FileRejected("header_only", "the file has a header but no data rows",
-                               fix="add data rows below the header")  # fmt: skip
+            raise FileRejected(
+                "header_only", "the file has a header but no data rows", fix="add data rows below the header"
+            )
         if tally.bad / tally.rows > cfg.scoring.max_bad_row_share:
             raise score.too_many_bad_rows(tally, cfg.scoring.max_bad_row_share)
-        written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path,
-                                        feedback_path=feedback_path)  # fmt: skip
+        written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path, feedback_path=feedback_path)
     summary = drift.summary(cfg.drift).to_dict()
     accuracy = score.accuracy(tally)
     counts = {"model_version": version, "rows": tally.rows, "scored": tally.scored, "bad_rows": tally.bad}
-    report = {"key": job.key, "etag": job.etag, "part": job.part, "parts": job.parts, **counts, "drift": summary,
-              "accuracy": accuracy, "at": datetime.now(UTC).isoformat()}  # fmt: skip
+    report = {
+        "key": job.key,
+        "etag": job.etag,
+        "part": job.part,
+        "parts": job.parts,
+        **counts,
+        "drift": summary,
+        "accuracy": accuracy,
+        "at": datetime.now(UTC).isoformat(),
+    }
     written["drift_report"] = outputs.write_drift_report(s3, bucket, job, report)
     return {**counts, "outputs": written, "drift": summary, "accuracy": accuracy}
 
@@ -159,8 +186,15 @@ class _Run:
 
     def _receipt_body(self, outcome: str, **fields: Any) -> dict[str, Any]:
         job = self.job
-        return {"claimed_at": self.now.isoformat(), "key": job.key, "etag": job.etag, "part": job.part,
-                "parts": job.parts, "outcome": outcome, **fields}  # fmt: skip
+        return {
+            "claimed_at": self.now.isoformat(),
+            "key": job.key,
+            "etag": job.etag,
+            "part": job.part,
+            "parts": job.parts,
+            "outcome": outcome,
+            **fields,
+        }
 
     def resume(self, receipt: Receipt) -> Outcome:
         """A job seen before: finish what its last attempt left, or skip it."""
@@ -180,8 +214,14 @@ class _Run:
     def fan_out(self, version: str, queue_url: str) -> Outcome:
         parts = ranges.range_jobs(self.job, version, self.settings.config.scoring.byte_range_bytes)
         ranges.send_ranges(self.clients.sqs, queue_url, parts)
-        body = {"claimed_at": self.now.isoformat(), "key": self.job.key, "etag": self.job.etag,
-                "outcome": "fanned_out", "parts": len(parts), "model_version": version}  # fmt: skip
+        body = {
+            "claimed_at": self.now.isoformat(),
+            "key": self.job.key,
+            "etag": self.job.etag,
+            "outcome": "fanned_out",
+            "parts": len(parts),
+            "model_version": version,
+        }
         if self.receipts.record_fan_out(self.receipt_key, body) is None:
             return self._skipped_concurrently()
         return Outcome(self.job.key, "fanned_out", {"parts": len(parts)})
@@ -206,8 +246,13 @@ class _Run:
             return self._skipped_concurrently()
         cfg = self.settings.config
         try:
-            metrics.publish(self.clients.cloudwatch, receipt.body, namespace=self.settings.environment.namespace,
-                            pipeline=cfg.name, min_labeled_rows=cfg.drift.min_rows)  # fmt: skip
+            metrics.publish(
+                self.clients.cloudwatch,
+                receipt.body,
+                namespace=self.settings.environment.namespace,
+                pipeline=cfg.name,
+                min_labeled_rows=cfg.drift.min_rows,
+            )
         except Exception:
             self.receipts.reopen(publishing)
             raise

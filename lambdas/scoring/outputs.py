@@ -20,8 +20,9 @@ def outputs_of(job: Job) -> layout.InputOutputs:
     return layout.InputOutputs(job.key, job.etag, job.part, job.parts)
 
 
-def upload_scored(s3: Any, bucket: str, job: Job, version: str, tally: Tally, *, out_path: str,
-                  feedback_path: str) -> dict[str, str]:  # fmt: skip
+def upload_scored(
+    s3: Any, bucket: str, job: Job, version: str, tally: Tally, *, out_path: str, feedback_path: str
+) -> dict[str, str]:
     """Upload a scored job's predictions, its labeled rows (feedback) and, if any, its bad rows + report."""
     keys = outputs_of(job)
     outputs = {"predictions": keys.predictions(version)}
@@ -61,8 +62,9 @@ def write_drift_report(s3: Any, bucket: str, job: Job, report: dict[str, Any]) -
     return key
 
 
-def write_rejection(s3: Any, bucket: str, job: Job, rejected: FileRejected, *, now: datetime,
-                    version: str | None) -> str:  # fmt: skip
+def write_rejection(
+    s3: Any, bucket: str, job: Job, rejected: FileRejected, *, now: datetime, version: str | None
+) -> str:
     """Keep a copy of a rejected file (whole files only) and a report of why; the report's key."""
     folder = outputs_of(job).rejected
     copy = f"{folder}{job.key.rsplit('/', 1)[-1]}"

@@ -86,8 +86,9 @@ def required_columns(header: list[str], features: tuple[Feature, ...], label: st
 class ChunkWriter:
     """Scores good rows with the model and writes them: predictions, and labeled rows to feedback."""
 
-    def __init__(self, header: list[str], *, model: Any, version: str, schema: dict[str, Any], out: Any,
-                 feedback: Any) -> None:  # fmt: skip
+    def __init__(
+        self, header: list[str], *, model: Any, version: str, schema: dict[str, Any], out: Any, feedback: Any
+    ) -> None:
         self.model, self.version = model, version
         self.features = features_from_schema(schema)
         self.classes = list(model.classes_)
@@ -114,9 +115,19 @@ class ChunkWriter:
         return scores
 
 
-def score_rows(rows: CsvRows, header: list[str], *, model: Any, version: str, schema: dict[str, Any],
-               drift: DriftAccumulator, out_path: str, feedback_path: str, scoring: ScoringSettings,
-               deadline: float | None = None) -> Tally:  # fmt: skip
+def score_rows(
+    rows: CsvRows,
+    header: list[str],
+    *,
+    model: Any,
+    version: str,
+    schema: dict[str, Any],
+    drift: DriftAccumulator,
+    out_path: str,
+    feedback_path: str,
+    scoring: ScoringSettings,
+    deadline: float | None = None,
+) -> Tally:
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     features, label = features_from_schema(schema), schema["label"]
     label_column = label if label in header else None
@@ -125,8 +136,9 @@ def score_rows(rows: CsvRows, header: list[str], *, model: Any, version: str, sc
         tally = Tally(classes=writer.classes, positive=writer.positive)
         for batch in rows.chunks(scoring.chunk_rows):
             # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
-            chunk = convert_rows(header, batch, first_row=tally.rows + 1, features=features, label=label_column,
-                                 max_field_chars=None)  # fmt: skip
+            chunk = convert_rows(
+                header, batch, first_row=tally.rows + 1, features=features, label=label_column, max_field_chars=None
+            )
             tally.note(batch, chunk)
             if chunk.errors:
                 stop_early(tally, rows, len(header), scoring.max_bad_row_share, deadline)
@@ -173,4 +185,3 @@ def accuracy(tally: Tally) -> dict[str, Any] | None:
 
         result["roc_auc"] = round(float(roc_auc_score(truth, scores)), 6)
     return result
-

@@ -26,8 +26,9 @@ def _zip(source: str) -> bytes:
 
 
 def _workers(pid: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(pid).children(recursive=True)
-            if "lambda_process_executor" in " ".join(p.cmdline())]  # fmt: skip
+    return [
+        p for p in psutil.Process(pid).children(recursive=True) if "lambda_process_executor" in " ".join(p.cmdline())
+    ]
 
 
 @pytest.fixture
@@ -42,8 +43,13 @@ def test_given_an_instance_when_up_twice_then_one_process_and_down_leaves_no_fun
     second = private_instance.up()
     assert first.running and first.owned and second.pid == first.pid
 
-    client = boto3.client("lambda", endpoint_url=private_instance.endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+    client = boto3.client(
+        "lambda",
+        endpoint_url=private_instance.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client.create_function(
         FunctionName="probe",
         Runtime="python3.12",
@@ -51,7 +57,7 @@ def test_given_an_instance_when_up_twice_then_one_process_and_down_leaves_no_fun
         Role="arn:aws:iam::000000000000:role/lambda",
         Code={"ZipFile": _zip("import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n")},
     )
-    client.get_waiter("function_active_v2").wait(FunctionName="probe")  # fmt: skip
+    client.get_waiter("function_active_v2").wait(FunctionName="probe")
     assert client.invoke(FunctionName="probe")["StatusCode"] == 200
     workers = _workers(first.pid)
     assert workers, "the invoke ran in a worker process under LocalStack"

@@ -26,9 +26,17 @@ def test_given_the_deployed_stack_when_deployed_again_with_a_change_then_the_upd
 
 def test_given_a_fresh_stack_when_the_demo_runs_then_the_whole_loop_closes(demo):
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    for step in ("first model", "clean batch scored", "drifted labeled batch scored", "alarm mlops-",
-                 "retraining run-", "new model", "drifted distribution scored again", "drift alarms back to OK",
-                 "drift report written"):  # fmt: skip
+    for step in (
+        "first model",
+        "clean batch scored",
+        "drifted labeled batch scored",
+        "alarm mlops-",
+        "retraining run-",
+        "new model",
+        "drifted distribution scored again",
+        "drift alarms back to OK",
+        "drift report written",
+    ):
         assert step in demo.stdout, step
     assert (ROOT / ".local-aws" / "e2e-report" / "index.html").exists()
 
@@ -119,7 +127,7 @@ def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_
             }
         ]
     }
-    sqs.send_message(QueueUrl=deployed["DeadLetterQueueUrl"], MessageBody=json.dumps(event))  # fmt: skip
+    sqs.send_message(QueueUrl=deployed["DeadLetterQueueUrl"], MessageBody=json.dumps(event))
     result = mlops("redrive")
     assert result.returncode == 0 and "moved 1 message" in result.stdout
     from mlopsctl import ops

@@ -64,8 +64,13 @@ def upload_silently(pipeline: ops.Pipeline, key: str, body: bytes) -> str:
 
 def s3_event(pipeline: ops.Pipeline, key: str, etag: str, size: int) -> str:
     obj = {"key": key, "size": size, "eTag": etag}
-    return json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
-                                    "s3": {"bucket": {"name": pipeline.data_bucket}, "object": obj}}]})  # fmt: skip
+    return json.dumps(
+        {
+            "Records": [
+                {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": pipeline.data_bucket}, "object": obj}}
+            ]
+        }
+    )
 
 
 def objects(pipeline: ops.Pipeline, prefix: str) -> list[str]:
@@ -78,10 +83,14 @@ def objects(pipeline: ops.Pipeline, prefix: str) -> list[str]:
 def files_scored(pipeline: ops.Pipeline, since: datetime) -> float:
     """The FilesScored metric summed since `since`, as CloudWatch has it."""
     stats = pipeline.client("cloudwatch").get_metric_statistics(
-        Namespace=pipeline.outputs["MetricsNamespace"], MetricName="FilesScored",
-        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}], StartTime=since - timedelta(minutes=1),
-        EndTime=datetime.now(UTC) + timedelta(minutes=1), Period=60, Statistics=["Sum"],
-    )  # fmt: skip
+        Namespace=pipeline.outputs["MetricsNamespace"],
+        MetricName="FilesScored",
+        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+        StartTime=since - timedelta(minutes=1),
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )
     return sum(p["Sum"] for p in stats["Datapoints"])
 
 
@@ -98,8 +107,10 @@ def handler_processes(function_name: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if "--child" in (process.info["cmdline"] or []) and \
-                    process.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function_name:  # fmt: skip
+            if (
+                "--child" in (process.info["cmdline"] or [])
+                and process.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function_name
+            ):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -120,8 +131,14 @@ def load_mix(total: int = 200) -> list[Drop]:
     """The hostile corpus plus good files of mixed sizes (a few rows to 1M rows), `total` in all."""
     drops = [Drop(f"{PREFIX}hostile/{f.name}", f.body, f.verdict, f.kind) for f in hostile_corpus()]
     for i, rows in enumerate(mixed_batch_sizes(total - len(drops))):
-        drops.append(Drop(f"{PREFIX}load/batch-{i:03d}-{rows}.csv", generate(rows, seed=1000 + i, with_label=False),
-                          "scored", rows=rows))  # fmt: skip
+        drops.append(
+            Drop(
+                f"{PREFIX}load/batch-{i:03d}-{rows}.csv",
+                generate(rows, seed=1000 + i, with_label=False),
+                "scored",
+                rows=rows,
+            )
+        )
     return drops
 
 
@@ -136,9 +153,11 @@ def test_given_200_files_dropped_at_once_then_every_one_ends_scored_or_rejected_
     result = ops.wait_until_settled(pipeline, since, timeout_s=1500)
     seconds = time.monotonic() - started
     rows = sum(d.rows or 0 for d in drops)
-    print(f"\n200 files ({rows:,} good rows, {sum(len(d.body) for d in drops) / 1e6:.0f} MB) uploaded in "
-          f"{uploaded:.1f} s, settled in {seconds:.0f} s: {200 / seconds * 60:.0f} files/min, "
-          f"{rows / seconds:,.0f} rows/s")  # fmt: skip
+    print(
+        f"\n200 files ({rows:,} good rows, {sum(len(d.body) for d in drops) / 1e6:.0f} MB) uploaded in "
+        f"{uploaded:.1f} s, settled in {seconds:.0f} s: {200 / seconds * 60:.0f} files/min, "
+        f"{rows / seconds:,.0f} rows/s"
+    )
 
     accounts = {f.key: f for f in result.files if f.key.startswith(PREFIX)}
     assert result.balanced and set(accounts) == {d.key for d in drops}
@@ -168,8 +187,9 @@ def test_given_the_same_s3_event_three_times_then_one_output_and_the_file_counte
     before = files_scored(pipeline, since)
 
     for _ in range(3):
-        pipeline.client("sqs").send_message(QueueUrl=pipeline.outputs["ScoringQueueUrl"],
-                                            MessageBody=s3_event(pipeline, key, etag, len(body)))  # fmt: skip
+        pipeline.client("sqs").send_message(
+            QueueUrl=pipeline.outputs["ScoringQueueUrl"], MessageBody=s3_event(pipeline, key, etag, len(body))
+        )
     receipt = ops.wait_for_outcome(pipeline, key, etag, timeout_s=120)
     wait_until_queue_empty(pipeline)
 
@@ -219,8 +239,12 @@ def test_given_a_swapped_champion_artifact_then_refused_dead_lettered_and_scored
         process.kill()  # warm environments hold the verified model in memory; make them load it again
     try:
         since = started_now()
-        uploads = [ops.upload_for_scoring(pipeline, generate(300, seed=50 + i, with_label=False),
-                                          f"resilience/while-swapped-{i}.csv") for i in range(3)]  # fmt: skip
+        uploads = [
+            ops.upload_for_scoring(
+                pipeline, generate(300, seed=50 + i, with_label=False), f"resilience/while-swapped-{i}.csv"
+            )
+            for i in range(3)
+        ]
 
         def all_dead_lettered():
             result = ops.audit(pipeline, since)
@@ -248,8 +272,12 @@ def subscribe_probe(pipeline: ops.Pipeline) -> str:
     sqs = pipeline.client("sqs")
     url = sqs.create_queue(QueueName="resilience-alerts-probe")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pipeline.client("sns").subscribe(TopicArn=pipeline.outputs["AlertsTopic"], Protocol="sqs", Endpoint=arn,
-                                     Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    pipeline.client("sns").subscribe(
+        TopicArn=pipeline.outputs["AlertsTopic"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     return url
 
 
@@ -278,13 +306,21 @@ def test_given_training_data_that_cannot_train_then_the_run_fails_champion_uncha
 
 def alarm_event(name: str) -> bytes:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-    return json.dumps({
-        "source": "aws.cloudwatch", "alarmArn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}",
-        "accountId": "000000000000", "time": now, "region": "us-east-1",
-        "alarmData": {"alarmName": name, "state": {"value": "ALARM", "reason": "resilience test", "timestamp": now},
-                      "previousState": {"value": "OK", "reason": "", "timestamp": now},
-                      "configuration": {"metrics": []}},
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "source": "aws.cloudwatch",
+            "alarmArn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}",
+            "accountId": "000000000000",
+            "time": now,
+            "region": "us-east-1",
+            "alarmData": {
+                "alarmName": name,
+                "state": {"value": "ALARM", "reason": "resilience test", "timestamp": now},
+                "previousState": {"value": "OK", "reason": "", "timestamp": now},
+                "configuration": {"metrics": []},
+            },
+        }
+    ).encode()
 
 
 def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeeds(pipeline):
@@ -292,8 +328,11 @@ def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeed
 
     cooldown = load_config().retraining.cooldown_seconds
     ledger = pipeline.ledger()
-    recent_alarm_runs = [r for r in ledger.recent(limit=20) if r.get("trigger", {}).get("source") == "alarm"
-                         and r.get("status") in ("started", "succeeded")]  # fmt: skip
+    recent_alarm_runs = [
+        r
+        for r in ledger.recent(limit=20)
+        if r.get("trigger", {}).get("source") == "alarm" and r.get("status") in ("started", "succeeded")
+    ]
     if recent_alarm_runs:  # an alarm storm right after a retraining is held back by the cooldown: wait it out
         since = datetime.now(UTC) - datetime.fromisoformat(recent_alarm_runs[0]["started_at"])
         time.sleep(max(cooldown - since.total_seconds() + 1, 0))
@@ -302,8 +341,14 @@ def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeed
     lambda_client = pipeline.client("lambda")
     alarms = [pipeline.outputs["WorstFeaturePSIAlarm"], pipeline.outputs["DriftedFeatureShareAlarm"]]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        responses = list(pool.map(lambda name: json.loads(lambda_client.invoke(
-            FunctionName=function, Payload=alarm_event(name))["Payload"].read()), alarms))  # fmt: skip
+        responses = list(
+            pool.map(
+                lambda name: json.loads(
+                    lambda_client.invoke(FunctionName=function, Payload=alarm_event(name))["Payload"].read()
+                ),
+                alarms,
+            )
+        )
 
     started = [r for r in responses if r.get("started")]
     assert len(started) == 1, responses

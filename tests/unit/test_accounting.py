@@ -19,8 +19,15 @@ ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def audit(clients, settings, dlq_url, *, now=None):
-    return account(clients.s3, clients.sqs, data_bucket=DATA, queue_url=settings.environment.queue_url, dlq_url=dlq_url,
-                   since=ALL_TIME, now=now)  # fmt: skip
+    return account(
+        clients.s3,
+        clients.sqs,
+        data_bucket=DATA,
+        queue_url=settings.environment.queue_url,
+        dlq_url=dlq_url,
+        since=ALL_TIME,
+        now=now,
+    )
 
 
 def drain(sqs, queue_url: str) -> list[dict]:
@@ -35,8 +42,11 @@ def drain(sqs, queue_url: str) -> list[dict]:
 def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_counted_once(env, champion):  # noqa: F811
     clients, settings = env
     dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
-    score_job(put(clients.s3, "incoming/good.csv", generate(300, seed=1, with_label=False)),
-              clients=clients, settings=settings)  # fmt: skip
+    score_job(
+        put(clients.s3, "incoming/good.csv", generate(300, seed=1, with_label=False)),
+        clients=clients,
+        settings=settings,
+    )
     score_job(put(clients.s3, "incoming/bad.csv", b"a,b\n1,2\n"), clients=clients, settings=settings)
     poisoned = put(clients.s3, "incoming/poisoned.csv", generate(10, seed=2))
     clients.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(s3_event(poisoned.key)))
@@ -46,8 +56,12 @@ def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_coun
     result = audit(clients, settings, dlq_url)
 
     states = {f.key: f.state for f in result.files}
-    assert states == {"incoming/good.csv": "scored", "incoming/bad.csv": "rejected",
-                      "incoming/poisoned.csv": "dead_lettered", "incoming/just-arrived.csv": "in_flight"}  # fmt: skip
+    assert states == {
+        "incoming/good.csv": "scored",
+        "incoming/bad.csv": "rejected",
+        "incoming/poisoned.csv": "dead_lettered",
+        "incoming/just-arrived.csv": "in_flight",
+    }
     assert result.counts() == {"in": 4, "scored": 1, "rejected": 1, "in_flight": 1, "dead_lettered": 1, "lost": 0}
     assert result.balanced and not result.settled and result.ignored == ["incoming/notes.txt"]
     # Peeking leaves the dead-letter queue as it was: a redrive still finds the message.
@@ -64,15 +78,18 @@ def test_given_a_file_nobody_processed_past_the_grace_period_then_it_is_lost_and
 
     assert [f.state for f in result.files] == ["lost"] and not result.balanced
     # While the scoring queue still holds work, the same file counts as in flight.
-    clients.sqs.send_message(QueueUrl=settings.environment.queue_url, MessageBody=json.dumps(s3_event("incoming/other.csv")))
+    clients.sqs.send_message(
+        QueueUrl=settings.environment.queue_url, MessageBody=json.dumps(s3_event("incoming/other.csv"))
+    )
     assert audit(clients, settings, dlq_url, now=later).balanced
 
 
 def test_given_a_large_file_in_byte_ranges_then_scored_only_when_every_range_is_done(env, champion):  # noqa: F811
     clients, settings = env
     dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
-    ranged = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
-                                                                              byte_range_bytes=20_000))  # fmt: skip
+    ranged = dataclasses.replace(
+        settings.config, scoring=dataclasses.replace(settings.config.scoring, byte_range_bytes=20_000)
+    )
     settings = dataclasses.replace(settings, config=ranged)
     job = put(clients.s3, "incoming/large.csv", generate(2000, seed=5, with_label=False))
     assert score_job(job, clients=clients, settings=settings).status == "fanned_out"

@@ -53,8 +53,10 @@ class Fault:
         if self.code == "connection":
             return EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
         status = {"SlowDown": 503, "ServiceUnavailable": 503, "InternalError": 500, "Throttling": 400}[self.code]
-        error = ClientError({"Error": {"Code": self.code, "Message": "injected"},
-                             "ResponseMetadata": {"HTTPStatusCode": status}}, operation)  # fmt: skip
+        error = ClientError(
+            {"Error": {"Code": self.code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            operation,
+        )
         if operation == "upload_file":  # what boto3's managed upload raises
             return S3UploadFailedError(f"Failed to upload: {error}")
         return error
@@ -110,10 +112,17 @@ class Pipeline:
     def deliver(self, key: str) -> bool:
         """One SQS delivery of the file's S3 event through the handler; True when acknowledged (deleted)."""
         self.deliveries += 1
-        record = {"messageId": f"m-{self.deliveries}", "receiptHandle": "r", "body": json.dumps(s3_event(key)),
-                  "attributes": {"ApproximateReceiveCount": str(self.deliveries)}, "messageAttributes": {},
-                  "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": REGION,
-                  "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring"}  # fmt: skip
+        record = {
+            "messageId": f"m-{self.deliveries}",
+            "receiptHandle": "r",
+            "body": json.dumps(s3_event(key)),
+            "attributes": {"ApproximateReceiveCount": str(self.deliveries)},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "awsRegion": REGION,
+            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring",
+        }
         try:
             response = handler.lambda_handler({"Records": [record]}, LambdaContext())
         except BatchProcessingError:  # every record of the batch failed: the invocation fails
@@ -169,8 +178,11 @@ def assert_scored_once(p: Pipeline, key: str, rows: int) -> None:
     assert p.files("FilesScored") == [1.0] and p.files("RowsScored") == [float(rows)]
     assert p.files("FilesRejected") == []
     receipt = p.receipt(key)
-    assert (receipt["state"], receipt["outcome"], receipt["outputs"]["predictions"]) == ("complete", "scored",
-                                                                                         predictions)  # fmt: skip
+    assert (receipt["state"], receipt["outcome"], receipt["outputs"]["predictions"]) == (
+        "complete",
+        "scored",
+        predictions,
+    )
     before = p.snapshot()
     assert p.deliver(key) is True  # a late duplicate delivery: acknowledged, nothing new
     assert p.snapshot() == before and p.files("FilesScored") == [1.0]

@@ -29,12 +29,30 @@ from .test_scoring import CountingCloudWatch, keys, put
 
 CORPUS = {f.name: f for f in hostile_corpus()}
 # Every FileRejected kind that the CSV reader and the scoring package can raise.
-KINDS = {"empty", "header_only", "duplicate_columns", "missing_columns", "too_many_bad_rows", "too_large",
-         "bad_gzip", "not_csv", "not_utf8", "field_too_long", "line_too_long", "bad_quoting"}  # fmt: skip
+KINDS = {
+    "empty",
+    "header_only",
+    "duplicate_columns",
+    "missing_columns",
+    "too_many_bad_rows",
+    "too_large",
+    "bad_gzip",
+    "not_csv",
+    "not_utf8",
+    "field_too_long",
+    "line_too_long",
+    "bad_quoting",
+}
 # What a rejection report's `where` must say for kinds that can point at a place in the file.
-WHERE_KEYS = {"not_utf8": {"line"}, "bad_quoting": {"line"}, "field_too_long": {"line"}, "line_too_long": {"byte"},
-              "duplicate_columns": {"line"}, "missing_columns": {"line", "columns"},
-              "too_many_bad_rows": {"errors", "error_counts"}}  # fmt: skip
+WHERE_KEYS = {
+    "not_utf8": {"line"},
+    "bad_quoting": {"line"},
+    "field_too_long": {"line"},
+    "line_too_long": {"byte"},
+    "duplicate_columns": {"line"},
+    "missing_columns": {"line", "columns"},
+    "too_many_bad_rows": {"errors", "error_counts"},
+}
 # Far above every corpus file but the bombs, far below the default 500 MB: the newline bomb, which is
 # parsed up to this limit, then costs seconds instead of a minute. test_given_a_gzip_bomb_* uses the default.
 UNIT_MAX_FILE_BYTES = 32 << 20
@@ -44,14 +62,20 @@ UNIT_MAX_FILE_BYTES = 32 << 20
 def env(aws, config) -> tuple[Clients, Settings]:
     scoring = dataclasses.replace(config.scoring, max_file_bytes=UNIT_MAX_FILE_BYTES)
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)))
-    return clients, Settings(ScoringEnvironment(DATA, MODELS, None, "MLOps"), dataclasses.replace(config, scoring=scoring))
+    return clients, Settings(
+        ScoringEnvironment(DATA, MODELS, None, "MLOps"), dataclasses.replace(config, scoring=scoring)
+    )
 
 
 def snapshot(s3) -> dict[str, tuple[str, Any]]:
     """Every object outside incoming/: key -> (ETag, LastModified)."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=DATA)
-    return {o["Key"]: (o["ETag"], o["LastModified"]) for p in pages for o in p.get("Contents", [])
-            if not o["Key"].startswith(layout.INCOMING)}  # fmt: skip
+    return {
+        o["Key"]: (o["ETag"], o["LastModified"])
+        for p in pages
+        for o in p.get("Contents", [])
+        if not o["Key"].startswith(layout.INCOMING)
+    }
 
 
 def get(s3, key: str) -> bytes:
@@ -195,10 +219,13 @@ def test_given_a_trailing_blank_line_when_a_small_file_is_scored_then_no_row_is_
 
 
 # ---------------------------------------------------------------------------- gzip bombs: bounded memory and time
-@pytest.mark.parametrize(("name", "max_file_bytes", "seconds"), [
-    ("bomb.csv.gz", None, 10),  # the default limit (500 MB): the line limit (8 MiB) stops it first
-    ("newline_bomb.csv.gz", 16 << 20, 30),  # parsed up to the limit: ~9 MB/s here, ~3x slower under tracemalloc
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "max_file_bytes", "seconds"),
+    [
+        ("bomb.csv.gz", None, 10),  # the default limit (500 MB): the line limit (8 MiB) stops it first
+        ("newline_bomb.csv.gz", 16 << 20, 30),  # parsed up to the limit: ~9 MB/s here, ~3x slower under tracemalloc
+    ],
+)
 def test_given_a_gzip_bomb_when_scored_then_rejected_with_bounded_memory_and_time(
     env, champion, name, max_file_bytes, seconds
 ):
@@ -218,8 +245,10 @@ def test_given_a_gzip_bomb_when_scored_then_rejected_with_bounded_memory_and_tim
     finally:
         tracemalloc.stop()
 
-    assert outcome.status == REJECTED and json.loads(get(clients.s3, outcome.detail["outputs"]["report"]))[
-        "kind"] == bomb.kind  # fmt: skip
+    assert (
+        outcome.status == REJECTED
+        and json.loads(get(clients.s3, outcome.detail["outputs"]["report"]))["kind"] == bomb.kind
+    )
     assert peak < 100 << 20, f"peak {peak / 2**20:.0f} MiB"
     assert elapsed < seconds
 
@@ -252,8 +281,9 @@ _names = iter(range(1_000_000))
 
 def assert_one_verdict(clients: Clients, settings: Settings, name: str, body: bytes) -> None:
     """score_job ends the file scored (outputs, every row accounted for) or rejected (report, copy), once."""
-    files_before = len(clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values(
-        "FilesRejected"))  # fmt: skip
+    files_before = len(
+        clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values("FilesRejected")
+    )
     job = put(clients.s3, f"incoming/{name}", body)
     outcome = score_job(job, clients=clients, settings=settings)
     assert outcome.status in (SCORED, REJECTED), outcome
@@ -265,14 +295,16 @@ def assert_one_verdict(clients: Clients, settings: Settings, name: str, body: by
         assert report["kind"] in KINDS and report["error"] and report["fix"]
         assert get(clients.s3, report["copy"]) == body
     assert receipt(clients.s3, job)["state"] == "complete"
-    files_after = len(clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values(
-        "FilesRejected"))  # fmt: skip
+    files_after = len(
+        clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values("FilesRejected")
+    )
     assert files_after == files_before + 1
     assert score_job(job, clients=clients, settings=settings).status == "skipped"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(MUTATION, min_size=1, max_size=6))
 def test_given_random_damage_to_a_good_file_then_score_job_ends_with_a_verdict_and_its_outputs(
     env, champion, mutations
@@ -281,8 +313,9 @@ def test_given_random_damage_to_a_good_file_then_score_job_ends_with_a_verdict_a
     assert_one_verdict(clients, settings, f"mutant-{next(_names)}.csv", mutate(GOOD, mutations))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(MUTATION, min_size=1, max_size=3))
 def test_given_random_damage_to_a_good_gzip_file_then_score_job_ends_with_a_verdict(env, champion, mutations):
     clients, settings = env
@@ -339,7 +372,8 @@ def test_given_a_good_file_when_the_deadline_comes_then_it_is_not_rejected(env, 
     clients, settings = env
     job = put(clients.s3, "incoming/slow-but-good.csv", generate(3_000, seed=4, with_label=False))
 
-    outcome = score_job(job, clients=clients, settings=with_scoring(settings, chunk_rows=500),
-                        deadline=time.monotonic() - 1)  # fmt: skip
+    outcome = score_job(
+        job, clients=clients, settings=with_scoring(settings, chunk_rows=500), deadline=time.monotonic() - 1
+    )
 
     assert outcome.status == SCORED and outcome.detail["scored"] == 3_000

@@ -31,12 +31,15 @@ def alarm_event(state: str, name: str = "mlops-WorstFeaturePSI") -> dict:
         "region": "us-east-1",
         "alarmData": {
             "alarmName": name,
-            "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint [0.9] > 0.2",
-                      "timestamp": "2026-11-22T12:00:00.000+0000"},
+            "state": {
+                "value": state,
+                "reason": "Threshold Crossed: 1 datapoint [0.9] > 0.2",
+                "timestamp": "2026-11-22T12:00:00.000+0000",
+            },
             "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-22T11:59:00.000+0000"},
             "configuration": {"metrics": []},
         },
-    }  # fmt: skip
+    }
 
 
 class RecordingBackend:
@@ -101,8 +104,14 @@ def test_given_no_run_when_an_alarm_fires_then_one_run_starts_holding_the_lock(l
 def test_given_a_running_training_when_another_alarm_fires_then_it_does_not_start_a_second(ledger):
     backend = RecordingBackend()
     first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
-    second = start_training(trigger={"source": "manual"}, ledger=ledger, backend=backend, settings=SETTINGS,
-                            now=NOW + timedelta(seconds=1), force=True)  # fmt: skip
+    second = start_training(
+        trigger={"source": "manual"},
+        ledger=ledger,
+        backend=backend,
+        settings=SETTINGS,
+        now=NOW + timedelta(seconds=1),
+        force=True,
+    )
     assert second == {"started": False, "reason": "locked", "run_id": first["run_id"]}
     assert len(backend.started) == 1
 
@@ -133,8 +142,9 @@ def test_given_a_finished_alarm_run_when_an_alarm_fires_within_the_cooldown_then
     later = NOW + timedelta(seconds=SETTINGS.cooldown_seconds - 1)
     skipped = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=later)
     assert skipped == {"started": False, "reason": "cooldown", "run_id": first["run_id"]}
-    manual = start_training(trigger={"source": "manual"}, ledger=ledger, backend=backend, settings=SETTINGS,
-                            now=later, force=True)  # fmt: skip
+    manual = start_training(
+        trigger={"source": "manual"}, ledger=ledger, backend=backend, settings=SETTINGS, now=later, force=True
+    )
     assert manual["started"] is True
 
 
@@ -152,8 +162,9 @@ def test_given_a_failed_run_when_the_next_alarm_fires_then_it_retrains_despite_t
     first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
     ledger.record(first["run_id"], status="failed")
     ledger.release(first["run_id"])
-    again = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS,
-                           now=NOW + timedelta(seconds=10))  # fmt: skip
+    again = start_training(
+        trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW + timedelta(seconds=10)
+    )
     assert again["started"] is True
 
 
@@ -239,7 +250,14 @@ class RecordingSageMaker:
 def test_given_the_sagemaker_backend_when_started_then_the_job_environment_carries_the_run_and_its_trigger():
     client = RecordingSageMaker()
     job = TrainingJobEnvironment(data_bucket="data-bucket", models_bucket="models-bucket", alert_topic_arn="arn:t")
-    SageMakerBackend(client, image_uri="img", role_arn="arn:r", instance_type="ml.m5.large", max_runtime_s=60,
-                     output_path="s3://models-bucket/out/", job=job).start("run-1", ALARM)
+    SageMakerBackend(
+        client,
+        image_uri="img",
+        role_arn="arn:r",
+        instance_type="ml.m5.large",
+        max_runtime_s=60,
+        output_path="s3://models-bucket/out/",
+        job=job,
+    ).start("run-1", ALARM)
     started_with = TrainingJobEnvironment.from_environment(client.created[0]["Environment"])
     assert started_with == TrainingJobEnvironment("data-bucket", "models-bucket", "MLOps", "arn:t", "run-1", ALARM)

@@ -65,8 +65,11 @@ def report_of(s3, outcome) -> dict:
 
 
 def s3_event(key: str, bucket: str = DATA, event: str = "ObjectCreated:Put") -> dict:
-    return {"Records": [{"eventName": event, "s3": {"bucket": {"name": bucket},
-                                                    "object": {"key": key, "size": 1, "eTag": "x"}}}]}  # fmt: skip
+    return {
+        "Records": [
+            {"eventName": event, "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1, "eTag": "x"}}}
+        ]
+    }
 
 
 # ---------------------------------------------------------------------------- the good path
@@ -127,15 +130,21 @@ def test_given_a_labeled_batch_when_scored_then_accuracy_is_published_and_rows_k
 
 def test_given_a_drifted_batch_when_scored_then_drift_metrics_and_a_report_show_it(env, champion):
     clients, settings = env
-    clean = score_job(put(clients.s3, "incoming/clean.csv", generate(2000, seed=6, with_label=False)),
-                      clients=clients, settings=settings)  # fmt: skip
-    drifted = score_job(put(clients.s3, "incoming/drifted.csv",
-                            generate(2000, seed=6, covariate_shift=1.5, with_label=False)),
-                        clients=clients, settings=settings)  # fmt: skip
+    clean = score_job(
+        put(clients.s3, "incoming/clean.csv", generate(2000, seed=6, with_label=False)),
+        clients=clients,
+        settings=settings,
+    )
+    drifted = score_job(
+        put(clients.s3, "incoming/drifted.csv", generate(2000, seed=6, covariate_shift=1.5, with_label=False)),
+        clients=clients,
+        settings=settings,
+    )
     worst = clients.cloudwatch.metric_values("WorstFeaturePSI")
     assert worst[0] < settings.config.drift.psi_threshold < worst[1]
-    report = json.loads(clients.s3.get_object(Bucket=DATA, Key=drifted.detail["outputs"]["drift_report"])["Body"]
-                        .read())  # fmt: skip
+    report = json.loads(
+        clients.s3.get_object(Bucket=DATA, Key=drifted.detail["outputs"]["drift_report"])["Body"].read()
+    )
     assert report["drift"]["verdict"] is True and report["model_version"] == champion
     assert clean.detail["outputs"]["drift_report"] != drifted.detail["outputs"]["drift_report"]
     per_feature = [d for c in clients.cloudwatch.calls for d in c["MetricData"] if d["MetricName"] == "FeaturePSI"]
@@ -145,8 +154,9 @@ def test_given_a_drifted_batch_when_scored_then_drift_metrics_and_a_report_show_
 
 def test_given_a_batch_below_the_minimum_sample_when_scored_then_no_drift_verdict_is_published(env, champion):
     clients, settings = env
-    score_job(put(clients.s3, "incoming/tiny.csv", generate(20, seed=8, with_label=False)),
-              clients=clients, settings=settings)  # fmt: skip
+    score_job(
+        put(clients.s3, "incoming/tiny.csv", generate(20, seed=8, with_label=False)), clients=clients, settings=settings
+    )
     assert clients.cloudwatch.metric_values("WorstFeaturePSI") == []
     assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
 
@@ -183,12 +193,14 @@ BAD_FILES = {
     "NaN and inf": (_many(lambda i: [GOOD_ROW[0], "nan" if i % 2 else "inf", *GOOD_ROW[2:]]), "too_many_bad_rows"),
     "bad quoting": (",".join(GOOD_HEADER).encode() + b'\nC1,"3,4,5\nC2,1,2"x,3\n', "bad_quoting"),
     "non-UTF-8 bytes": (",".join(GOOD_HEADER).encode() + b"\nC\xe9\xff1,3,65,1,2,card,card\n", "not_utf8"),
-    "oversized field": (",".join(GOOD_HEADER).encode() + b"\n" + b"C" * 5000 + b",3,65,1,2,one-year,card\n",
-                        "field_too_long"),
+    "oversized field": (
+        ",".join(GOOD_HEADER).encode() + b"\n" + b"C" * 5000 + b",3,65,1,2,one-year,card\n",
+        "field_too_long",
+    ),
     "a zip archive": (_zip_bytes(), "not_csv"),
     "a PDF": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not_csv"),
     "UTF-16": (",".join(GOOD_HEADER).encode("utf-16"), "not_csv"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
@@ -222,8 +234,9 @@ def test_given_row_errors_the_report_says_where_and_how_to_fix(env, champion):
 
 def test_given_a_file_over_the_size_limit_when_scored_then_rejected_before_reading(env, champion):
     clients, settings = env
-    small = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
-                                                                             max_file_bytes=1000))  # fmt: skip
+    small = dataclasses.replace(
+        settings.config, scoring=dataclasses.replace(settings.config.scoring, max_file_bytes=1000)
+    )
     job = put(clients.s3, "incoming/big.csv", generate(200, seed=1))
     outcome = score_job(job, clients=clients, settings=dataclasses.replace(settings, config=small))
     assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "too_large"
@@ -231,8 +244,9 @@ def test_given_a_file_over_the_size_limit_when_scored_then_rejected_before_readi
 
 def test_given_a_gzip_bomb_when_scored_then_rejected_at_the_decompressed_limit(env, champion):
     clients, settings = env
-    small = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
-                                                                             max_file_bytes=1_000_000))  # fmt: skip
+    small = dataclasses.replace(
+        settings.config, scoring=dataclasses.replace(settings.config.scoring, max_file_bytes=1_000_000)
+    )
     bomb = gzip.compress(",".join(GOOD_HEADER).encode() + b"\n" + b"0" * 50_000_000)
     assert len(bomb) < 100_000
     job = put(clients.s3, "incoming/bomb.csv.gz", bomb)
@@ -242,8 +256,9 @@ def test_given_a_gzip_bomb_when_scored_then_rejected_at_the_decompressed_limit(e
 
 def test_given_a_csv_gz_that_is_not_gzip_when_scored_then_rejected(env, champion):
     clients, settings = env
-    outcome = score_job(put(clients.s3, "incoming/fake.csv.gz", generate(10, seed=1)),
-                        clients=clients, settings=settings)  # fmt: skip
+    outcome = score_job(
+        put(clients.s3, "incoming/fake.csv.gz", generate(10, seed=1)), clients=clients, settings=settings
+    )
     assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "bad_gzip"
 
 
@@ -252,8 +267,11 @@ def test_given_a_few_bad_rows_when_scored_then_good_rows_scored_and_bad_rows_kep
     lines = generate(400, seed=9, with_label=False).decode().splitlines()
     lines[5] = lines[5].replace("month-to-month", "weekly").replace("one-year", "weekly").replace("two-year", "weekly")
     lines[10] = "C9,not-a-number,1,1,1,one-year,card"
-    outcome = score_job(put(clients.s3, "incoming/mostly-good.csv", ("\n".join(lines) + "\n").encode()),
-                        clients=clients, settings=settings)  # fmt: skip
+    outcome = score_job(
+        put(clients.s3, "incoming/mostly-good.csv", ("\n".join(lines) + "\n").encode()),
+        clients=clients,
+        settings=settings,
+    )
     assert outcome.status == "scored" and outcome.detail["scored"] == 398 and outcome.detail["bad_rows"] == 2
     report = report_of(clients.s3, outcome)
     assert report["verdict"] == "partially_scored"
@@ -308,8 +326,13 @@ class FlakyS3:
 
     def get_object(self, **kwargs):
         if kwargs.get("Key") == self.bad_key:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "We encountered an internal error"},
-                               "ResponseMetadata": {"HTTPStatusCode": 500}}, "GetObject")  # fmt: skip
+            raise ClientError(
+                {
+                    "Error": {"Code": "InternalError", "Message": "We encountered an internal error"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+                "GetObject",
+            )
         return self.client.get_object(**kwargs)
 
 
@@ -325,9 +348,17 @@ def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_
     monkeypatch.setattr(handler, "environment", lambda: (settings, flaky))
 
     def record(message_id: str, key: str) -> dict:
-        return {"messageId": message_id, "receiptHandle": "r", "body": json.dumps(s3_event(key)),
-                "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring", "awsRegion": REGION}  # fmt: skip
+        return {
+            "messageId": message_id,
+            "receiptHandle": "r",
+            "body": json.dumps(s3_event(key)),
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring",
+            "awsRegion": REGION,
+        }
 
     event = {"Records": [record("m-good", "incoming/good.csv"), record("m-bad", "incoming/unlucky.csv")]}
     response = handler.lambda_handler(event, LambdaContext())
@@ -350,8 +381,9 @@ class LambdaContext:
 # ---------------------------------------------------------------------------- byte ranges
 def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_row_scored_once(env, champion):
     clients, settings = env
-    ranged = dataclasses.replace(settings.config, scoring=dataclasses.replace(settings.config.scoring,
-                                                                              byte_range_bytes=20_000))  # fmt: skip
+    ranged = dataclasses.replace(
+        settings.config, scoring=dataclasses.replace(settings.config.scoring, byte_range_bytes=20_000)
+    )
     settings = dataclasses.replace(settings, config=ranged)
     body = generate(3000, seed=11, with_label=False)
     job = put(clients.s3, "incoming/large.csv", body)
@@ -360,7 +392,9 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
     parts = outcome.detail["parts"]
     assert parts == -(-len(body) // 20_000)
     messages = []
-    while batch := clients.sqs.receive_message(QueueUrl=settings.environment.queue_url, MaxNumberOfMessages=10).get("Messages"):
+    while batch := clients.sqs.receive_message(QueueUrl=settings.environment.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
         messages += batch
         for m in batch:
             clients.sqs.delete_message(QueueUrl=settings.environment.queue_url, ReceiptHandle=m["ReceiptHandle"])

@@ -7,22 +7,49 @@ import io
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mlops_core.csvreader import CsvRows, FileRejected
 
 from mlops_core.config import load_config
 from mlops_core.csvdata import convert_rows
+from mlops_core.csvreader import CsvRows, FileRejected
 
 CONFIG = load_config()
 HEADER = ",".join(["customer_id", *CONFIG.feature_names, CONFIG.label])
-CELLS = st.sampled_from(["", "1", "-2.5", "nan", "inf", "1e309", "one-year", "card", "x" * 2000, '"', '""', "\r",
-                         "\n", ",", "\ufeff", "\x00", "é", "=cmd|' /C calc'!A0", "0x1F", " 3 "])  # fmt: skip
+CELLS = st.sampled_from(
+    [
+        "",
+        "1",
+        "-2.5",
+        "nan",
+        "inf",
+        "1e309",
+        "one-year",
+        "card",
+        "x" * 2000,
+        '"',
+        '""',
+        "\r",
+        "\n",
+        ",",
+        "\ufeff",
+        "\x00",
+        "é",
+        "=cmd|' /C calc'!A0",
+        "0x1F",
+        " 3 ",
+    ]
+)
 
 
 def verdict(body: bytes, *, gzipped: bool = False) -> tuple[str, int]:
     """('rejected', 0) or ('parsed', good rows): the validator's answer for a body."""
     try:
-        rows = CsvRows(io.BytesIO(body), key="incoming/x.csv", gzipped=gzipped, max_bytes=1_000_000,
-                       max_field_chars=CONFIG.scoring.max_field_chars)  # fmt: skip
+        rows = CsvRows(
+            io.BytesIO(body),
+            key="incoming/x.csv",
+            gzipped=gzipped,
+            max_bytes=1_000_000,
+            max_field_chars=CONFIG.scoring.max_field_chars,
+        )
         header = rows.next_row() or []
         data = [row for chunk in rows.chunks(7) for row in chunk]
     except FileRejected as rejected:
@@ -30,8 +57,14 @@ def verdict(body: bytes, *, gzipped: bool = False) -> tuple[str, int]:
         return "rejected", 0
     if not all(name in header for name in CONFIG.feature_names) or len(set(header)) != len(header):
         return "rejected", 0
-    chunk = convert_rows(header, data, first_row=1, features=CONFIG.features, label=CONFIG.label,
-                         max_field_chars=CONFIG.scoring.max_field_chars)  # fmt: skip
+    chunk = convert_rows(
+        header,
+        data,
+        first_row=1,
+        features=CONFIG.features,
+        label=CONFIG.label,
+        max_field_chars=CONFIG.scoring.max_field_chars,
+    )
     assert len(chunk) + len({e.row for e in chunk.errors}) == len(data)
     for column in chunk.columns.values():
         assert len(column) == len(chunk)
