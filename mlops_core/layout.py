@@ -38,6 +38,16 @@ def input_name(key: str) -> str:
     return name
 
 
+def incoming_key(name: str) -> str:
+    """Where a file to score is put: incoming/<name> (name with its .csv or .csv.gz extension)."""
+    return f"{INCOMING}{name}"
+
+
+def training_key(name: str) -> str:
+    """Where a labeled training file is put: training/<name>."""
+    return f"{TRAINING}{name}"
+
+
 def part_suffix(part: int, parts: int) -> str:
     """What names the outputs of one byte range of a large file ("" for a whole file)."""
     return "" if parts == 1 else f".part-{part + 1:04d}-of-{parts:04d}"

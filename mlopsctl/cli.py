@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from mlops_core import layout
 from mlops_core.config import load_config
 from mlops_core.registry import ArtifactIntegrityError
 
@@ -223,7 +224,7 @@ def seed(
 ) -> None:
     """Generate labeled training data and upload it under training/."""
     pipeline = _pipeline(target)
-    key = f"training/generated-seed{seed_}-{rows}.csv"
+    key = layout.training_key(f"generated-seed{seed_}-{rows}.csv")
     body = generate(rows, seed=seed_, covariate_shift=covariate_shift, concept_shift=concept_shift)
     pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)
     typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key} ({rows:,} rows)")
@@ -235,7 +236,7 @@ def add_training_data(file: Path, target: str = TargetOption) -> None:
     if not file.is_file():
         raise CliError(f"no such file: {file}", "give the path of a labeled CSV (or .csv.gz) file")
     pipeline = _pipeline(target)
-    key = f"training/{file.name}"
+    key = layout.training_key(file.name)
     pipeline.s3.upload_file(str(file), pipeline.data_bucket, key)
     typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key}; start a run with `mlops train`")
 

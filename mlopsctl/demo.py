@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_core import layout
 from mlops_core import observability as obs
 from mlops_core.config import load_config
 
@@ -24,6 +25,7 @@ from .report import build_report
 
 # Data sizes: enough rows for stable PSI and a meaningful holdout, small enough for 2 cores.
 TRAINING_ROWS = 8_000
+TRAINING_KEY = layout.training_key("base.csv")
 BATCH_ROWS = 3_000
 DRIFT_SHIFT = 1.0  # covariate and concept shift of the drifted batches
 # The alarms that start retraining, all of which the demo waits to see back at OK.
@@ -124,8 +126,8 @@ class _Act:
 
     def first_model(self) -> dict[str, Any]:
         body = generate(TRAINING_ROWS, seed=1)
-        self.pipeline.s3.put_object(Bucket=self.pipeline.data_bucket, Key="training/base.csv", Body=body)
-        self.timeline.step(f"training data uploaded: training/base.csv ({TRAINING_ROWS:,} labeled rows)")
+        self.pipeline.s3.put_object(Bucket=self.pipeline.data_bucket, Key=TRAINING_KEY, Body=body)
+        self.timeline.step(f"training data uploaded: {TRAINING_KEY} ({TRAINING_ROWS:,} labeled rows)")
         start = ops.start_training(self.pipeline, "demo: first model")
         if not start.get("started"):
             raise DemoFailed(f"no training run started: {start}", "is another run in progress? see `mlops status`")

@@ -205,7 +205,7 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- scoring
 def upload_for_scoring(pipeline: Pipeline, body: bytes, name: str) -> dict[str, str]:
     """Put a CSV under incoming/; return its key and ETag (which name its receipt)."""
-    key = f"incoming/{name}"
+    key = layout.incoming_key(name)
     etag = pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=body)["ETag"].strip('"')
     return {"key": key, "etag": etag}
 
