@@ -72,8 +72,9 @@ def test_given_too_little_or_no_data_when_trained_then_a_clear_error(aws, config
 def test_given_feedback_after_drift_when_retrained_then_it_wins_on_fresh_data(aws, config):
     aws.put_object(Bucket=DATA, Key="training/base.csv", Body=generate(6000, seed=5))
     first = train(aws, config)
-    aws.put_object(Bucket=DATA, Key="feedback/drifted.csv",
-                   Body=generate(3000, seed=6, covariate_shift=1.0, concept_shift=1.0))  # fmt: skip
+    aws.put_object(
+        Bucket=DATA, Key="feedback/drifted.csv", Body=generate(3000, seed=6, covariate_shift=1.0, concept_shift=1.0)
+    )
     second = train(aws, config)
     assert second["promoted"], second["decision"]
     assert second["metrics"]["roc_auc"] > second["champion_metrics"]["roc_auc"]
@@ -176,8 +177,7 @@ def _columns(config, rows: int, seed: int, shift: float = 0.0):
 
     text = generate(rows, seed=seed, covariate_shift=shift).decode().splitlines()
     parsed = [line.split(",") for line in text]
-    chunk = convert_rows(parsed[0], parsed[1:], first_row=1, features=config.features, label=None,
-                         max_field_chars=None)  # fmt: skip
+    chunk = convert_rows(parsed[0], parsed[1:], first_row=1, features=config.features, label=None, max_field_chars=None)
     return chunk.columns
 
 
