@@ -1,20 +1,21 @@
 """`python -m training [train]`: one training run, as SageMaker's container entrypoint or by hand.
 
-Reads DATA_BUCKET, MODELS_BUCKET (and RUN_ID, TRIGGER set by the retraining function) from the
-environment, prints the result as JSON, exits non-zero on failure; under SageMaker the failure
-reason also goes to /opt/ml/output/failure.
+Reads its environment as a `TrainingJobEnvironment` (DATA_BUCKET, MODELS_BUCKET, and RUN_ID, TRIGGER
+set by the retraining function), prints the result as JSON, exits non-zero on failure; under
+SageMaker the failure reason also goes to /opt/ml/output/failure.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from mlops_core.config import load_config
+from mlops_core.settings import TrainingJobEnvironment
 
 from .job import run_job
 
@@ -22,23 +23,12 @@ SAGEMAKER_FAILURE_FILE = Path("/opt/ml/output/failure")
 
 
 def main(argv: list[str]) -> int:
+    """Run one training job; 0 on success, 1 on failure (a bad environment included), 2 on bad usage."""
     if argv and argv[0] not in ("train",):
         print(f"usage: python -m training [train]; got {' '.join(argv)}", file=sys.stderr)
         return 2
-    env = os.environ
     try:
-        result = run_job(
-            s3=boto3.client("s3"),
-            cloudwatch=boto3.client("cloudwatch"),
-            sns=boto3.client("sns") if env.get("ALERT_TOPIC_ARN") else None,
-            data_bucket=env["DATA_BUCKET"],
-            models_bucket=env["MODELS_BUCKET"],
-            config=load_config(),
-            namespace=env.get("METRICS_NAMESPACE", "MLOps"),
-            alert_topic_arn=env.get("ALERT_TOPIC_ARN"),
-            run_id=env.get("RUN_ID"),
-            trigger=json.loads(env["TRIGGER"]) if env.get("TRIGGER") else None,
-        )
+        result = _run(TrainingJobEnvironment.from_environment())
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         print(message, file=sys.stderr)
@@ -47,6 +37,21 @@ def main(argv: list[str]) -> int:
         return 1
     print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def _run(env: TrainingJobEnvironment) -> dict[str, Any]:
+    return run_job(
+        s3=boto3.client("s3"),
+        cloudwatch=boto3.client("cloudwatch"),
+        sns=boto3.client("sns") if env.alert_topic_arn else None,
+        data_bucket=env.data_bucket,
+        models_bucket=env.models_bucket,
+        config=load_config(),
+        namespace=env.namespace,
+        alert_topic_arn=env.alert_topic_arn,
+        run_id=env.run_id,
+        trigger=env.trigger,
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ import traceback
 from typing import Any
 
 from mlops_core.config import ProjectConfig
+from mlops_core.observability import (
+    CHAMPION_VERSION,
+    MODEL_PROMOTIONS,
+    TRAINING_FAILURES,
+    TRAINING_RUNS,
+    datum,
+    put_metrics,
+)
 from mlops_core.runs import RunLedger, new_run_id, utcnow
 
 from .train import train_and_register
@@ -39,38 +47,88 @@ def run_job(
     ledger = RunLedger(s3, models_bucket)
     run_id = run_id or new_run_id(utcnow())
     if ledger.get(run_id) is None:  # started by hand, not through the retraining function
-        ledger.record(run_id, status="started", started_at=utcnow().isoformat(),
-                      trigger=trigger or {"source": "manual"}, backend="direct")  # fmt: skip
-    dims = [{"Name": "Pipeline", "Value": config.name}]
+        ledger.record(
+            run_id,
+            status="started",
+            started_at=utcnow().isoformat(),
+            trigger=trigger or {"source": "manual"},
+            backend="direct",
+        )
     started = time.monotonic()
     try:
-        result = train_and_register(s3, data_bucket=data_bucket, models_bucket=models_bucket,
-                                    config=config, run_id=run_id)  # fmt: skip
+        result = train_and_register(
+            s3, data_bucket=data_bucket, models_bucket=models_bucket, config=config, run_id=run_id
+        )
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        ledger.record(run_id, status="failed", finished_at=utcnow().isoformat(), error=error,
-                      traceback=traceback.format_exc(limit=8))  # fmt: skip
-        ledger.release(run_id)
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
-            {"MetricName": "TrainingRuns", "Dimensions": dims, "Value": 1, "Unit": "Count"},
-            {"MetricName": "TrainingFailures", "Dimensions": dims, "Value": 1, "Unit": "Count"},
-        ])  # fmt: skip
-        if sns is not None and alert_topic_arn:
-            sns.publish(TopicArn=alert_topic_arn, Subject=f"{config.name}: training run {run_id} failed"[:100],
-                        Message=f"Training run {run_id} failed; the champion is unchanged.\n\n{error}")  # fmt: skip
+        _report_failure(
+            exc,
+            run_id,
+            ledger=ledger,
+            cloudwatch=cloudwatch,
+            sns=sns,
+            alert_topic_arn=alert_topic_arn,
+            config=config,
+            namespace=namespace,
+        )
         raise
     seconds = round(time.monotonic() - started, 2)
-    ledger.record(run_id, status="succeeded", finished_at=utcnow().isoformat(), seconds=seconds,
-                  version=result["version"], promoted=result["promoted"], metrics=result["metrics"],
-                  decision=result["decision"])  # fmt: skip
+    _report_success(result, run_id, seconds, ledger=ledger, cloudwatch=cloudwatch, config=config, namespace=namespace)
+    return {**json.loads(json.dumps(result, default=str)), "run_id": run_id, "seconds": seconds}
+
+
+def _report_success(
+    result: dict[str, Any],
+    run_id: str,
+    seconds: float,
+    *,
+    ledger: RunLedger,
+    cloudwatch: Any,
+    config: ProjectConfig,
+    namespace: str,
+) -> None:
+    """Record the finished run (with the files it read), release its lock, and publish its metrics."""
+    outcome = {k: result[k] for k in ("version", "promoted", "metrics", "decision", "files")}
+    ledger.record(run_id, status="succeeded", finished_at=utcnow().isoformat(), seconds=seconds, **outcome)
     ledger.release(run_id)
-    metrics = [
-        {"MetricName": "TrainingRuns", "Dimensions": dims, "Value": 1, "Unit": "Count"},
-        {"MetricName": "TrainingFailures", "Dimensions": dims, "Value": 0, "Unit": "Count"},
-        {"MetricName": "ModelPromotions", "Dimensions": dims, "Value": int(result["promoted"]), "Unit": "Count"},
+    put_metrics(cloudwatch, _success_metrics(config.name, result), namespace=namespace)
+
+
+def _report_failure(
+    exc: Exception,
+    run_id: str,
+    *,
+    ledger: RunLedger,
+    cloudwatch: Any,
+    sns: Any | None,
+    alert_topic_arn: str | None,
+    config: ProjectConfig,
+    namespace: str,
+) -> None:
+    """Record the failed run, release its lock, count it, and alert (called while handling `exc`)."""
+    error = f"{type(exc).__name__}: {exc}"
+    ledger.record(
+        run_id, status="failed", finished_at=utcnow().isoformat(), error=error, traceback=traceback.format_exc(limit=8)
+    )
+    ledger.release(run_id)
+    put_metrics(cloudwatch, _failure_metrics(config.name), namespace=namespace)
+    if sns is not None and alert_topic_arn:
+        sns.publish(
+            TopicArn=alert_topic_arn,
+            Subject=f"{config.name}: training run {run_id} failed"[:100],
+            Message=f"Training run {run_id} failed; the champion is unchanged.\n\n{error}",
+        )
+
+
+def _failure_metrics(pipeline: str) -> list[dict[str, Any]]:
+    return [datum(TRAINING_RUNS, 1, pipeline=pipeline), datum(TRAINING_FAILURES, 1, pipeline=pipeline)]
+
+
+def _success_metrics(pipeline: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    data = [
+        datum(TRAINING_RUNS, 1, pipeline=pipeline),
+        datum(TRAINING_FAILURES, 0, pipeline=pipeline),
+        datum(MODEL_PROMOTIONS, int(result["promoted"]), pipeline=pipeline),
     ]
     if result["promoted"]:
-        metrics.append({"MetricName": "ChampionVersion", "Dimensions": dims,
-                        "Value": _version_number(result["version"])})  # fmt: skip
-    cloudwatch.put_metric_data(Namespace=namespace, MetricData=metrics)
-    return {**json.loads(json.dumps(result, default=str)), "run_id": run_id, "seconds": seconds}
+        data.append(datum(CHAMPION_VERSION, _version_number(result["version"]), pipeline=pipeline))
+    return data

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
+import training.__main__ as container
 from mlops_core.runs import RunLedger
+from mlops_core.settings import SettingsError
 from mlopsctl.datagen import generate
 from training.job import run_job
 from training.train import TrainingDataError
@@ -23,22 +27,40 @@ def services(aws):
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-    return {"s3": aws, "cloudwatch": boto3.client("cloudwatch", region_name=REGION), "sns": sns, "topic": topic,
-            "sqs": sqs, "inbox": inbox}  # fmt: skip
+    return {
+        "s3": aws,
+        "cloudwatch": boto3.client("cloudwatch", region_name=REGION),
+        "sns": sns,
+        "topic": topic,
+        "sqs": sqs,
+        "inbox": inbox,
+    }
 
 
 def _run(services, config, run_id):
-    return run_job(s3=services["s3"], cloudwatch=services["cloudwatch"], sns=services["sns"], data_bucket=DATA,
-                   models_bucket=MODELS, config=config, namespace="MLOps", alert_topic_arn=services["topic"],
-                   run_id=run_id)  # fmt: skip
+    return run_job(
+        s3=services["s3"],
+        cloudwatch=services["cloudwatch"],
+        sns=services["sns"],
+        data_bucket=DATA,
+        models_bucket=MODELS,
+        config=config,
+        namespace="MLOps",
+        alert_topic_arn=services["topic"],
+        run_id=run_id,
+    )
 
 
 def _metric_sum(cloudwatch, name: str) -> float:
     stats = cloudwatch.get_metric_statistics(
-        Namespace="MLOps", MetricName=name, Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
-        StartTime=datetime(2020, 1, 1, tzinfo=UTC), EndTime=datetime(2100, 1, 1, tzinfo=UTC), Period=86400,
+        Namespace="MLOps",
+        MetricName=name,
+        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
+        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+        Period=86400,
         Statistics=["Sum"],
-    )["Datapoints"]  # fmt: skip
+    )["Datapoints"]
     return sum(d["Sum"] for d in stats)
 
 
@@ -71,3 +93,26 @@ def test_given_a_run_that_succeeds_then_recorded_with_version_and_metrics_publis
     assert ledger.current_lock() is None
     assert _metric_sum(services["cloudwatch"], "ModelPromotions") == 1
     assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 0
+    assert _metric_sum(services["cloudwatch"], "TrainingRuns") == 1
+    stamp = result["version"][1:16]  # v20261122T231500Z-ab12cd -> 20261122T231500
+    assert _metric_sum(services["cloudwatch"], "ChampionVersion") == float(stamp.replace("T", ""))
+    assert [f["key"] for f in run["files"]] == ["training/base.csv"] and run["files"][0]["rows"] == 2000
+
+
+def test_given_no_data_bucket_variable_when_the_container_runs_then_it_exits_non_zero_naming_it(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.delenv("DATA_BUCKET", raising=False)
+    monkeypatch.setenv("MODELS_BUCKET", MODELS)
+    monkeypatch.setattr(container, "SAGEMAKER_FAILURE_FILE", tmp_path / "failure")
+    assert container.main([]) != 0
+    assert "DATA_BUCKET" in capsys.readouterr().err
+    assert "SettingsError" in (tmp_path / "failure").read_text()
+
+
+def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_init_fails_naming_it(monkeypatch):
+    monkeypatch.delenv("DATA_BUCKET", raising=False)
+    monkeypatch.setenv("MODELS_BUCKET", MODELS)
+    monkeypatch.delitem(sys.modules, "training_job.handler", raising=False)
+    with pytest.raises(SettingsError, match="DATA_BUCKET"):
+        importlib.import_module("training_job.handler")
