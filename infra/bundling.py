@@ -23,13 +23,6 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from mlops_core.settings import (
-    LambdaBackendEnvironment,
-    RetrainingEnvironment,
-    ScoringEnvironment,
-    TrainingJobEnvironment,
-)
-
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambdas"
 REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
@@ -73,18 +66,6 @@ def _trim(site: Path) -> None:
             path.unlink()
 
 
-def _probe_environment() -> dict[str, str]:
-    """Placeholder settings for every handler: a handler may validate its environment when imported."""
-    name = "bundling-probe"
-    records = (
-        ScoringEnvironment(data_bucket=name, models_bucket=name),
-        TrainingJobEnvironment(data_bucket=name, models_bucket=name),
-        RetrainingEnvironment(models_bucket=name, backend="lambda"),
-        LambdaBackendEnvironment(training_function_name=name),
-    )
-    return {variable: value for record in records for variable, value in record.as_environment().items()}
-
-
 def _compile_import_closure(python: str, site: Path) -> int:
     """Write unchecked-hash .pyc files for every layer module the handlers import; return how many."""
     probe = (
@@ -94,7 +75,6 @@ def _compile_import_closure(python: str, site: Path) -> int:
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
-        **_probe_environment(),
         "PYTHONPATH": os.pathsep.join([str(site), str(LAMBDA_DIR), str(ROOT)]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import boto3
 
-from mlops_core.config import load_config
+from mlops_core.config import ProjectConfig, load_config
 from mlops_core.observability import function_logger
 from mlops_core.settings import TrainingJobEnvironment
 from training.job import run_job
 
 logger = function_logger("training")
-CONFIG = load_config()
-# Read once at cold start: a missing variable fails the init with its name, not the first run.
-ENV = TrainingJobEnvironment.from_environment()
+
+
+@cache
+def environment() -> tuple[TrainingJobEnvironment, ProjectConfig]:
+    """The function's environment and the config, validated once per execution environment."""
+    return TrainingJobEnvironment.from_environment(), load_config()
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One training run; the retraining function passes the run id and trigger in the event."""
+    env, config = environment()
     result = run_job(
         s3=boto3.client("s3"),
         cloudwatch=boto3.client("cloudwatch"),
         sns=boto3.client("sns"),
-        data_bucket=ENV.data_bucket,
-        models_bucket=ENV.models_bucket,
-        config=CONFIG,
-        namespace=ENV.namespace,
-        alert_topic_arn=ENV.alert_topic_arn,
+        data_bucket=env.data_bucket,
+        models_bucket=env.models_bucket,
+        config=config,
+        namespace=env.namespace,
+        alert_topic_arn=env.alert_topic_arn,
         run_id=event.get("run_id"),
         trigger=event.get("trigger"),
     )

@@ -14,7 +14,8 @@ from mlops_core.drift import DriftAccumulator, build_profile, psi
 from mlops_core.promotion import decide
 from mlops_core.registry import ArtifactIntegrityError, ChampionConflict, Registry, RegistryError, UnknownVersion
 from mlopsctl.datagen import generate
-from training.train import TrainingDataError, train_and_register
+from training.data import TrainingDataError
+from training.train import train_and_register
 
 from .conftest import DATA, MODELS
 from .examples_loader import load_example

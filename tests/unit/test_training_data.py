@@ -10,7 +10,8 @@ import pytest
 
 from mlops_core.registry import Registry
 from mlopsctl.datagen import generate
-from training.train import TrainingDataError, read_labeled_data, train_and_register
+from training.data import TrainingDataError, read_labeled_data
+from training.train import train_and_register
 
 from .conftest import DATA, MODELS
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from datetime import UTC, datetime
 
 import boto3
 import pytest
+from training_job import handler
 
 import training.__main__ as container
 from mlops_core.runs import RunLedger
 from mlops_core.settings import SettingsError
 from mlopsctl.datagen import generate
+from training.data import TrainingDataError
 from training.job import run_job
-from training.train import TrainingDataError
 
 from .conftest import DATA, MODELS, REGION
+from .test_scoring import LambdaContext
 
 
 @pytest.fixture
@@ -110,9 +110,12 @@ def test_given_no_data_bucket_variable_when_the_container_runs_then_it_exits_non
     assert "SettingsError" in (tmp_path / "failure").read_text()
 
 
-def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_init_fails_naming_it(monkeypatch):
+def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_cold_start_fails_naming_it(
+    monkeypatch,
+):
     monkeypatch.delenv("DATA_BUCKET", raising=False)
     monkeypatch.setenv("MODELS_BUCKET", MODELS)
-    monkeypatch.delitem(sys.modules, "training_job.handler", raising=False)
+    handler.environment.cache_clear()
     with pytest.raises(SettingsError, match="DATA_BUCKET"):
-        importlib.import_module("training_job.handler")
+        handler.lambda_handler({"run_id": "run-1"}, LambdaContext())
+    handler.environment.cache_clear()
