@@ -37,33 +37,35 @@ class AlarmSpec:
     retrains: bool  # False: it only alerts people
 
 
-# The four that retrain mean "the model no longer fits the data"; each also tells people.
+# The drift alarms are the three parts of the one drift verdict (mlops_core/verdict.py), so an alarm
+# fires exactly when a batch's verdict says drift for that reason. With accuracy they mean "the model
+# no longer fits the data": each starts retraining and tells people.
 ALARMS = (
-    AlarmSpec(
-        metric=obs.WORST_FEATURE_PSI,
-        threshold=lambda config: config.drift.psi_threshold,
-        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        statistic="Maximum",
-        description="The most drifted feature's PSI is above the threshold: retraining starts by itself; "
-        "`mlops report` shows which feature moved, `mlops status` the run and the gate's decision",
-        retrains=True,
-    ),
     AlarmSpec(
         metric=obs.DRIFTED_FEATURE_SHARE,
         threshold=lambda config: config.drift.drifted_share_threshold,
         comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         statistic="Maximum",
-        description="Too large a share of features drifted: retraining starts by itself; "
-        "`mlops report` shows which features moved, `mlops status` the run and the gate's decision",
+        description="Enough features drifted for the drift verdict: retraining starts by itself; the SNS "
+        "drift alert and `mlops report` name the features, `mlops status` shows the run and the gate's decision",
         retrains=True,
     ),
     AlarmSpec(
-        metric=obs.PREDICTION_PSI,
-        threshold=lambda config: config.drift.prediction_psi_threshold,
+        metric=obs.PREDICTION_DRIFT_SCORE,
+        threshold=lambda _: 1.0,
         comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
         statistic="Maximum",
-        description="The distribution of prediction scores drifted: retraining starts by itself; "
-        "`mlops status` shows the run and the gate's decision",
+        description="The distribution of prediction scores drifted (PSI above its threshold for the batch size): "
+        "retraining starts by itself; `mlops status` shows the run and the gate's decision",
+        retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.MULTIVARIATE_DRIFT_SCORE,
+        threshold=lambda _: 1.0,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        statistic="Maximum",
+        description="The joint distribution of the features changed (a domain classifier tells the batch from "
+        "the reference): retraining starts by itself; the SNS drift alert names the features that separate them",
         retrains=True,
     ),
     AlarmSpec(
@@ -76,6 +78,15 @@ ALARMS = (
         retrains=True,
     ),
     AlarmSpec(
+        metric=obs.ESTIMATED_ACCURACY,
+        threshold=lambda config: config.drift.estimated_accuracy_floor,
+        comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        statistic="Minimum",
+        description="The label-free accuracy estimate fell below the floor: label a sample of the recent "
+        "batches and upload it (`mlops add-training-data`) so the next training run can learn from it",
+        retrains=False,
+    ),
+    AlarmSpec(
         metric=obs.TRAINING_FAILURES,
         threshold=lambda _: 0,
         comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -85,6 +96,8 @@ ALARMS = (
         retrains=False,
     ),
 )
+# Alarms on batch signals follow drift.alarm_after ("M of N" periods); a training failure alarms at once.
+BATCH_SIGNALS = {spec.metric for spec in ALARMS if spec.metric is not obs.TRAINING_FAILURES}
 
 
 class Alerts(Construct):
@@ -149,6 +162,7 @@ class Monitoring(Construct):
 
     def _alarm(self, spec: AlarmSpec, retraining_function: lambda_.IFunction, alerts: sns.ITopic) -> cw.Alarm:
         name = spec.metric.name
+        datapoints, periods = self._config.drift.alarm_datapoints if spec.metric in BATCH_SIGNALS else (1, 1)
         alarm = cw.Alarm(
             self,
             f"{name}Alarm",
@@ -157,7 +171,8 @@ class Monitoring(Construct):
             metric=self._metric(spec.metric, spec.statistic),
             threshold=spec.threshold(self._config),
             comparison_operator=spec.comparison,
-            evaluation_periods=1,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
             # These metrics exist only when a batch (or a run) arrives: none is no evidence of trouble.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
@@ -199,14 +214,18 @@ class Monitoring(Construct):
         ]
 
     def _drift_widgets(self) -> list[cw.IWidget]:
-        per_feature = [self._metric(obs.FEATURE_PSI, **{obs.FEATURE: name}) for name in self._config.feature_names]
-        threshold = cw.HorizontalAnnotation(value=self._config.drift.psi_threshold, label="threshold")
+        names = self._config.feature_names
+        scores = [self._metric(obs.FEATURE_DRIFT_SCORE, **{obs.FEATURE: name}) for name in names]
+        threshold = cw.HorizontalAnnotation(value=1.0, label="drift (PSI = its threshold for the batch size)")
+        signals = [obs.PREDICTION_DRIFT_SCORE, obs.MULTIVARIATE_DRIFT_SCORE]
+        accuracy = [self._metric(m, "Minimum") for m in (obs.MODEL_ACCURACY, obs.ESTIMATED_ACCURACY)]
         return [
-            cw.GraphWidget(title="Drift per feature (PSI)", left=per_feature, left_annotations=[threshold]),
+            cw.GraphWidget(title="Drift per feature (PSI / threshold)", left=scores, left_annotations=[threshold]),
             cw.GraphWidget(
-                title="Prediction drift and accuracy",
-                left=[self._metric(obs.PREDICTION_PSI), self._metric(obs.WORST_FEATURE_PSI)],
-                right=[self._metric(obs.MODEL_ACCURACY, "Minimum")],
+                title="Prediction and joint drift; accuracy (labeled and estimated)",
+                left=[self._metric(m) for m in signals],
+                left_annotations=[threshold],
+                right=accuracy,
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=[*self.alarms.values(), self.dlq_alarm]),
         ]

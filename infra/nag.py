@@ -51,3 +51,12 @@ def acknowledge_metrics(role: iam.IRole) -> None:
         "IAM5[Resource::*]",
         "cloudwatch:PutMetricData supports no resource ARNs; a cloudwatch:namespace condition scopes it",
     )
+
+
+def acknowledge_alert_publishing(role: iam.IRole) -> None:
+    """grant_publish on the KMS-encrypted alerts topic needs kms:GenerateDataKey* on that key."""
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        "IAM5[Action::kms:GenerateDataKey*]",
+        "grant_publish on the encrypted alerts topic: data keys for that one KMS key",
+    )

@@ -6,6 +6,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -33,6 +34,7 @@ class Scoring(Construct):
         *,
         storage: Storage,
         assets: FunctionAssets,
+        alerts: sns.ITopic,
         max_receive_count: int,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -57,20 +59,23 @@ class Scoring(Construct):
             removal_policy=removal_policy,
         )
         storage.notify_on_incoming_csv(self.queue)
-        self.function, role = self._function(storage, assets, removal_policy)
+        self.function, role = self._function(storage, assets, alerts, removal_policy)
         self.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
         )
         self._grant(role, storage)
+        alerts.grant_publish(role)  # drift alerts that name the features, the file and the report
+        nag.acknowledge_alert_publishing(role)
 
     def _function(
-        self, storage: Storage, assets: FunctionAssets, removal_policy: RemovalPolicy
+        self, storage: Storage, assets: FunctionAssets, alerts: sns.ITopic, removal_policy: RemovalPolicy
     ) -> tuple[lambda_.Function, iam.Role]:
         environment = ScoringEnvironment(
             data_bucket=storage.data_bucket.bucket_name,
             models_bucket=storage.models_bucket.bucket_name,
             queue_url=self.queue.queue_url,
             namespace=NAMESPACE,
+            alert_topic_arn=alerts.topic_arn,
         ).as_environment()
         return assets.function(
             self,

@@ -39,6 +39,7 @@ class MlopsStack(Stack):
             "Scoring",
             storage=self.storage,
             assets=assets,
+            alerts=self.alerts.topic,
             max_receive_count=config.max_receive_count,
             removal_policy=removal,
         )

@@ -37,7 +37,6 @@ TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"
 SAGEMAKER_MAX_RUNTIME_S = 3600
 S3_GRANT_WILDCARDS = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]
-KMS_DATA_KEYS = "grant_publish on the encrypted alerts topic: data keys for that one KMS key"
 
 
 class TrainingJob(Protocol):
@@ -241,7 +240,7 @@ def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic) -
         S3_GRANT_WILDCARDS,
     )
     nag.acknowledge_metrics(role)
-    nag.acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]", KMS_DATA_KEYS)
+    nag.acknowledge_alert_publishing(role)
 
 
 def retraining_function(
@@ -283,5 +282,5 @@ def retraining_function(
         S3_GRANT_WILDCARDS,
     )
     nag.acknowledge_metrics(role)
-    nag.acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Action::kms:GenerateDataKey*]", KMS_DATA_KEYS)
+    nag.acknowledge_alert_publishing(role)
     return function

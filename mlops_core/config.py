@@ -55,10 +55,38 @@ class ScoringSettings:
 class DriftSettings:
     bins: int
     min_rows: int
-    psi_threshold: float
+    psi_threshold: float  # method "psi": a feature (or the predictions) above this PSI has drifted
     drifted_share_threshold: float
     prediction_psi_threshold: float
     accuracy_floor: float
+    # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the
+    # batch's size (see mlops_core.drift.psi_threshold_for); "psi": the fixed thresholds above.
+    method: Literal["adaptive", "psi"] = "adaptive"
+    false_alarm_rate: float = 0.01  # adaptive: the share of clean batches that may be called drifted
+    min_effect_psi: float = 0.05  # adaptive: a shift below this PSI is never drift, however large the batch
+    estimated_accuracy_floor: float = 0.7  # alarm when the label-free accuracy estimate falls below this
+    reference_sample_rows: int = 2000  # rows kept for the multivariate check; 0 turns it off
+    alarm_after: str = "1 of 1"  # "M of N": M drifted batches among the last N periods raise an alarm
+
+    @property
+    def alarm_datapoints(self) -> tuple[int, int]:
+        """(M, N) of `alarm_after`."""
+        m, _, n = self.alarm_after.partition(" of ")
+        return int(m), int(n)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("adaptive", "psi"):
+            raise ConfigError(f"[drift] method must be adaptive or psi, not {self.method!r}")
+        if not 0 < self.false_alarm_rate < 0.5:
+            raise ConfigError("[drift] false_alarm_rate must be above 0 and below 0.5 (for example 0.01)")
+        if not 0 < self.drifted_share_threshold <= 1:
+            raise ConfigError("[drift] drifted_share_threshold must be above 0 and at most 1")
+        try:
+            m, n = self.alarm_datapoints
+        except ValueError:
+            m, n = 0, 0
+        if not 1 <= m <= n:
+            raise ConfigError(f"[drift] alarm_after must read 'M of N' with 1 <= M <= N, not {self.alarm_after!r}")
 
 
 @dataclass(frozen=True)
@@ -102,11 +130,15 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _build(cls: type, raw: dict[str, Any], section: str) -> Any:
     values = _section(raw, section)
-    names = [f.name for f in dataclasses.fields(cls)]
-    missing = [n for n in names if n not in values]
+    fields = dataclasses.fields(cls)
+    required = [f.name for f in fields if f.default is dataclasses.MISSING]
+    missing = [n for n in required if n not in values]
     if missing:
         raise ConfigError(f"[{section}] is missing {', '.join(missing)}")
-    return cls(**{n: values[n] for n in names})
+    unknown = sorted(set(values) - {f.name for f in fields})
+    if unknown:
+        raise ConfigError(f"[{section}] has unknown setting(s) {', '.join(unknown)}")
+    return cls(**{f.name: values[f.name] for f in fields if f.name in values})
 
 
 def parse_config(raw: dict[str, Any]) -> ProjectConfig:

@@ -9,24 +9,32 @@ so memory stays O(bins) however large the file.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .config import DriftSettings, Feature
+from .estimate import PerformanceEstimator
+from .multivariate import BatchSample, domain_classifier_drift
+from .verdict import DriftSummary, Signal, judge, psi_threshold_for
 
 OTHER = "__other__"  # categories the model never saw
 EPSILON = 1e-4
 
 
 def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
-    """Inner cut points at the quantiles of `values` (duplicates dropped, so ties make fewer bins)."""
+    """Inner cut points at the quantiles of `values` (duplicates dropped, so ties make fewer bins).
+
+    A constant reference gets a bin of its own value between two others, so that any other value in
+    a batch shows as drift rather than falling into the reference's only bin.
+    """
     values = values[np.isfinite(values)]
     if values.size == 0:
         return []
-    qs = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
-    return [float(q) for q in np.unique(qs)]
+    qs = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+    if qs.size == 1 and values.min() == values.max():
+        qs = np.asarray([np.nextafter(qs[0], -np.inf), qs[0]])
+    return [float(q) for q in qs]
 
 
 def _numeric_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
@@ -52,8 +60,13 @@ def _proportions(counts: np.ndarray) -> list[float]:
 def build_profile(
     columns: Mapping[str, np.ndarray], features: Sequence[Feature], scores: np.ndarray, bins: int
 ) -> dict[str, Any]:
-    """The reference profile of a training set (JSON-serialisable, stored in the model manifest)."""
-    profile: dict[str, Any] = {"features": {}, "rows": len(scores)}
+    """The reference profile of a training set (JSON-serialisable, stored in the model manifest).
+
+    `scores` should be the model's scores on rows it was not fitted on (training uses the holdout): on
+    its own training rows a model is more confident than on new data, which would look like drift.
+    """
+    rows = len(next(iter(columns.values()))) if columns else len(scores)
+    profile: dict[str, Any] = {"features": {}, "rows": rows}
     for feature in features:
         values = columns[feature.name]
         if feature.is_numeric:
@@ -69,8 +82,17 @@ def build_profile(
                 "proportions": _proportions(counts),
             }
     edges = _quantile_edges(scores.astype(float), bins)
-    profile["prediction"] = {"edges": edges, "proportions": _proportions(_numeric_counts(scores, edges))}
+    counts = _numeric_counts(scores, edges)
+    profile["prediction"] = {"edges": edges, "proportions": _proportions(counts), "rows": len(scores)}
     return profile
+
+
+def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
+    """The features a profile describes (name, type, categories), in profile order."""
+    return [
+        Feature(name=name, type=spec["type"], categories=tuple(spec.get("categories", ())))
+        for name, spec in profile["features"].items()
+    ]
 
 
 def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, eps: float = EPSILON) -> float:
@@ -88,31 +110,21 @@ def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.nda
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-@dataclass
-class DriftSummary:
-    """The drift verdict of one batch against a model's reference profile."""
-
-    rows: int
-    min_rows: int
-    feature_psi: dict[str, float]
-    prediction_psi: float | None
-    worst_feature: str | None
-    worst_psi: float | None
-    drifted_features: list[str]
-    drifted_share: float | None
-    verdict: bool | None  # None: too few rows for a verdict
-    actual: dict[str, list[float]] = field(default_factory=dict)  # the batch's proportions per bin
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class DriftAccumulator:
     """Counts a batch into a profile's bins chunk by chunk; `summary` gives the PSI verdict."""
 
-    def __init__(self, profile: Mapping[str, Any]) -> None:
+    def __init__(self, profile: Mapping[str, Any], *, sample_rows: int = 0, seed: int = 0) -> None:
+        """`sample_rows` > 0 keeps a sample of the batch for the multivariate check (when the profile has a
+        reference sample); a profile with a calibration gets a label-free performance estimate."""
         self.profile = profile
         self.rows = 0
+        calibration = profile.get("calibration")
+        self.performance = PerformanceEstimator(calibration) if calibration else None
+        self.sample = (
+            BatchSample(features_from_profile(profile), sample_rows, seed)
+            if sample_rows and profile.get("reference_sample")
+            else None
+        )
         self._counts: dict[str, np.ndarray] = {}
         for name, spec in profile["features"].items():
             # Categorical features get one extra bin for unseen categories.
@@ -130,10 +142,14 @@ class DriftAccumulator:
                 self._counts[name] += _categorical_counts(values, spec["categories"])
         self._score_counts += _numeric_counts(scores, self.profile["prediction"]["edges"])
         self.rows += len(scores)
+        if self.performance is not None:
+            self.performance.update(scores)
+        if self.sample is not None:
+            self.sample.update(columns)
 
     def summary(self, settings: DriftSettings) -> DriftSummary:
-        feature_psi: dict[str, float] = {}
-        actual: dict[str, list[float]] = {}
+        """The batch's drift against the profile, judged by the one rule of `mlops_core.verdict`."""
+        feature_psi, actual = {}, {}
         for name, spec in self.profile["features"].items():
             expected = list(spec["proportions"])
             if spec["type"] == "categorical":
@@ -142,21 +158,57 @@ class DriftAccumulator:
             actual[name] = _proportions(self._counts[name])
         prediction_psi = round(psi(self.profile["prediction"]["proportions"], self._score_counts), 6)
         actual["prediction"] = _proportions(self._score_counts)
-        enough = self.rows >= settings.min_rows
-        drifted = sorted(n for n, v in feature_psi.items() if v > settings.psi_threshold)
+        signals = [self._signal(name, value, settings, settings.psi_threshold) for name, value in feature_psi.items()]
+        prediction = self._signal("prediction", prediction_psi, settings, settings.prediction_psi_threshold)
+        multivariate, notes = self._multivariate(settings), self._notes()
         worst = max(feature_psi, key=feature_psi.__getitem__) if feature_psi else None
-        share = len(drifted) / len(feature_psi) if feature_psi else 0.0
-        drifted_enough = bool(drifted) and share >= settings.drifted_share_threshold
-        verdict = (drifted_enough or prediction_psi > settings.prediction_psi_threshold) if enough else None
         return DriftSummary(
             rows=self.rows,
             min_rows=settings.min_rows,
+            method=settings.method,
             feature_psi=feature_psi,
             prediction_psi=prediction_psi,
             worst_feature=worst,
             worst_psi=feature_psi[worst] if worst else None,
-            drifted_features=drifted,
-            drifted_share=round(share, 4),
-            verdict=verdict,
+            multivariate=multivariate,
+            performance=self.performance.result() if self.performance else None,
+            notes=notes,
             actual=actual,
+            **judge(
+                rows=self.rows,
+                feature_signals=signals,
+                prediction=prediction,
+                multivariate=multivariate,
+                settings=settings,
+            ),
         )
+
+    def _signal(self, name: str, value: float, settings: DriftSettings, fixed: float) -> Signal:
+        spec = self.profile["prediction"] if name == "prediction" else self.profile["features"][name]
+        bins = len(spec["edges"]) + 1 if "edges" in spec else len(spec["categories"])
+        threshold = psi_threshold_for(
+            batch_rows=self.rows,
+            reference_rows=int(spec.get("rows", self.profile.get("rows", 0))),
+            bins=bins,
+            signals=len(self.profile["features"]) + 1,
+            settings=settings,
+            fixed=fixed,
+        )
+        return Signal(name, value, threshold)
+
+    def _multivariate(self, settings: DriftSettings) -> dict[str, Any] | None:
+        reference = self.profile.get("reference_sample")
+        if self.sample is None or not reference or self.rows < settings.min_rows:
+            return None
+        features = features_from_profile(self.profile)
+        return domain_classifier_drift(
+            reference, self.sample.columns(), features, false_alarm_rate=settings.false_alarm_rate, seed=0
+        )
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if "calibration" not in self.profile:
+            notes.append("no label-free performance estimate: this model version predates it; retrain to get it")
+        if "reference_sample" not in self.profile:
+            notes.append("no multivariate drift check: this model version predates it; retrain to get it")
+        return notes

@@ -45,7 +45,16 @@ WORST_FEATURE_PSI = Metric("WorstFeaturePSI", Unit.NONE, "the most drifted featu
 DRIFTED_FEATURE_SHARE = Metric("DriftedFeatureShare", Unit.NONE, "share of features over the PSI threshold")
 PREDICTION_PSI = Metric("PredictionPSI", Unit.NONE, "PSI of the prediction scores")
 FEATURE_PSI = Metric("FeaturePSI", Unit.NONE, "PSI of one feature", dimensions=(FEATURE,))
+FEATURE_DRIFT_SCORE = Metric(
+    "FeatureDriftScore", Unit.NONE, "one feature's PSI over its threshold for the batch's size", dimensions=(FEATURE,)
+)
+PREDICTION_DRIFT_SCORE = Metric("PredictionDriftScore", Unit.NONE, "prediction PSI over its threshold; > 1 is drift")
+MULTIVARIATE_DRIFT_SCORE = Metric(
+    "MultivariateDriftScore", Unit.NONE, "domain classifier AUC excess over a clean batch's; > 1 is drift"
+)
 MODEL_ACCURACY = Metric("ModelAccuracy", Unit.NONE, "accuracy on a labeled batch")
+ESTIMATED_ACCURACY = Metric("EstimatedAccuracy", Unit.NONE, "label-free accuracy estimate of a batch (CBPE)")
+ESTIMATED_ROC_AUC = Metric("EstimatedRocAuc", Unit.NONE, "label-free ROC AUC estimate of a batch (CBPE)")
 TRAINING_RUNS = Metric("TrainingRuns", Unit.COUNT, "training runs finished", resolution_s=60)
 TRAINING_FAILURES = Metric("TrainingFailures", Unit.COUNT, "training runs failed", resolution_s=60)
 MODEL_PROMOTIONS = Metric("ModelPromotions", Unit.COUNT, "training runs that promoted", resolution_s=60)
@@ -64,7 +73,12 @@ METRICS: dict[str, Metric] = {
         DRIFTED_FEATURE_SHARE,
         PREDICTION_PSI,
         FEATURE_PSI,
+        FEATURE_DRIFT_SCORE,
+        PREDICTION_DRIFT_SCORE,
+        MULTIVARIATE_DRIFT_SCORE,
         MODEL_ACCURACY,
+        ESTIMATED_ACCURACY,
+        ESTIMATED_ROC_AUC,
         TRAINING_RUNS,
         TRAINING_FAILURES,
         MODEL_PROMOTIONS,

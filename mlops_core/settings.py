@@ -92,6 +92,7 @@ class ScoringEnvironment(EnvironmentRecord):
     models_bucket: str = env("MODELS_BUCKET")
     queue_url: str | None = env("SCORING_QUEUE_URL", default=None)  # None: large files are not fanned out
     namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)  # None: no drift alerts by SNS
 
 
 @dataclass(frozen=True)

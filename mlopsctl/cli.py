@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from mlops_core import layout
-from mlops_core.config import load_config
 from mlops_core.registry import ArtifactIntegrityError
+from mlops_core.verdict import verdict_line
 
 from . import ops
 from .datagen import generate
@@ -269,11 +269,8 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
     for name, key in outputs.items():
         typer.echo(f"  {name}: s3://{pipeline.data_bucket}/{key}")
     drift = receipt.get("drift") or {}
-    if drift.get("verdict") is not None:
-        typer.echo(
-            f"  drift: {'yes' if drift['verdict'] else 'no'} (worst PSI {drift['worst_psi']:.3f} on "
-            f"{drift['worst_feature']}, prediction PSI {drift['prediction_psi']:.3f})"
-        )
+    if drift:
+        typer.echo(f"  {verdict_line(drift)}")
 
 
 @app.command()
@@ -283,7 +280,7 @@ def report(
 ) -> None:
     """Build the HTML drift report (PNG charts), store it under reports/html/ and locally."""
     pipeline = _pipeline(target)
-    index = build_report(pipeline, out, psi_threshold=load_config().drift.psi_threshold)
+    index = build_report(pipeline, out)
     typer.echo(f"report: {index.resolve()} (also under s3://{pipeline.data_bucket}/reports/html/)")
 
 

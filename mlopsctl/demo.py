@@ -15,7 +15,7 @@ from typing import Any
 
 from mlops_core import layout
 from mlops_core import observability as obs
-from mlops_core.config import load_config
+from mlops_core.verdict import verdict_line
 
 from . import ops
 from .datagen import generate
@@ -29,7 +29,12 @@ TRAINING_KEY = layout.training_key("base.csv")
 BATCH_ROWS = 3_000
 DRIFT_SHIFT = 1.0  # covariate and concept shift of the drifted batches
 # The alarms that start retraining, all of which the demo waits to see back at OK.
-RETRAINING_ALARM_METRICS = (obs.WORST_FEATURE_PSI, obs.DRIFTED_FEATURE_SHARE, obs.PREDICTION_PSI, obs.MODEL_ACCURACY)
+RETRAINING_ALARM_METRICS = (
+    obs.DRIFTED_FEATURE_SHARE,
+    obs.PREDICTION_DRIFT_SCORE,
+    obs.MULTIVARIATE_DRIFT_SCORE,
+    obs.MODEL_ACCURACY,
+)
 DRIFTED_LABELED_ROWS = 4_000
 
 
@@ -60,12 +65,8 @@ def _score(pipeline: ops.Pipeline, name: str, body: bytes, progress) -> dict[str
 
 
 def _drift_text(receipt: dict[str, Any]) -> str:
-    drift = receipt["drift"]
     accuracy = receipt.get("accuracy") or {}
-    text = (
-        f"worst PSI {drift['worst_psi']:.3f} ({drift['worst_feature']}), prediction PSI {drift['prediction_psi']:.3f}"
-    )
-    return text + (f", accuracy {accuracy['accuracy']:.3f}" if accuracy else "")
+    return verdict_line(receipt["drift"]) + (f"; accuracy {accuracy['accuracy']:.3f}" if accuracy else "")
 
 
 def run_demo(
@@ -74,14 +75,14 @@ def run_demo(
     """Run the loop; return what it produced. Raises OpsError (with a hint) when a step fails."""
     timeline = Timeline(echo)
     pipeline = _fresh_stack(root, timeline, echo)
-    act = _Act(pipeline, timeline, progress, load_config().drift.psi_threshold)
+    act = _Act(pipeline, timeline, progress)
     first = act.first_model()
     clean = act.score_clean_batch()
     drifted = act.score_drifted_batch()
     second = act.retrain_on_alarm(first["run_id"])
     after = act.score_again(second["version"])
     act.wait_for_alarms_ok()
-    report = build_report(pipeline, report_dir, psi_threshold=act.threshold)
+    report = build_report(pipeline, report_dir)
     timeline.step(f"drift report written: {report}")
     return {
         "timeline": timeline.steps,
@@ -122,7 +123,6 @@ class _Act:
     pipeline: ops.Pipeline
     timeline: Timeline
     progress: Callable[[str], Callable[[float], None]]
-    threshold: float
 
     def first_model(self) -> dict[str, Any]:
         body = generate(TRAINING_ROWS, seed=1)
@@ -140,29 +140,35 @@ class _Act:
 
     def score_clean_batch(self) -> dict[str, Any]:
         clean = self._score("demo/clean.csv", generate(BATCH_ROWS, seed=2, with_label=False))
-        if clean["drift"]["worst_psi"] >= self.threshold:
+        if clean["drift"]["verdict"] is not False:
             raise DemoFailed(f"the clean batch shows drift: {_drift_text(clean)}")
-        self.timeline.step(f"clean batch scored: {_drift_text(clean)} -> no drift")
+        self.timeline.step(f"clean batch scored: {_drift_text(clean)}")
         return clean
 
     def score_drifted_batch(self) -> dict[str, Any]:
         body = generate(DRIFTED_LABELED_ROWS, seed=3, covariate_shift=DRIFT_SHIFT, concept_shift=DRIFT_SHIFT)
         drifted = self._score("demo/drifted-labeled.csv", body)
-        if drifted["drift"]["worst_psi"] <= self.threshold:
+        if drifted["drift"]["verdict"] is not True:
             raise DemoFailed(f"the drifted batch shows no drift: {_drift_text(drifted)}")
-        self.timeline.step(f"drifted labeled batch scored: {_drift_text(drifted)} -> drift")
+        self.timeline.step(f"drifted labeled batch scored: {_drift_text(drifted)}")
         return drifted
 
     def retrain_on_alarm(self, first_run: str) -> dict[str, Any]:
         """Wait for the drift alarm, the run it starts, and that run's promotion."""
-        pipeline, alarm_name = self.pipeline, self.pipeline.outputs[_alarm_output(obs.WORST_FEATURE_PSI)]
+        pipeline = self.pipeline
+        alarms = [pipeline.outputs[_alarm_output(m)] for m in RETRAINING_ALARM_METRICS]
+
+        def fired() -> list[str]:
+            states = ops.alarm_states(pipeline)
+            return [a for a in alarms if states.get(a) == "ALARM"]
+
         ops.wait_for(
-            f"alarm {alarm_name}",
-            lambda: ops.alarm_states(pipeline).get(alarm_name) == "ALARM" or _alarm_run(pipeline, first_run),
+            "a drift alarm",
+            lambda: fired() or _alarm_run(pipeline, first_run),
             timeout_s=120,
             progress=self.progress("waiting for the alarm"),
         )
-        self.timeline.step(f"alarm {alarm_name} fired")
+        self.timeline.step(f"alarm {', '.join(fired()) or 'a drift alarm'} fired")
         run = ops.wait_for(
             "an alarm-triggered training run",
             lambda: _alarm_run(pipeline, first_run),
@@ -179,9 +185,9 @@ class _Act:
     def score_again(self, version: str) -> dict[str, Any]:
         body = generate(BATCH_ROWS, seed=4, with_label=False, covariate_shift=DRIFT_SHIFT, concept_shift=DRIFT_SHIFT)
         after = self._score("demo/drifted-again.csv", body)
-        if after["model_version"] != version or after["drift"]["worst_psi"] >= self.threshold:
+        if after["model_version"] != version or after["drift"]["verdict"] is not False:
             raise DemoFailed(f"the drifted distribution still drifts under the new model: {_drift_text(after)}")
-        text = f"drifted distribution scored again by {after['model_version']}: {_drift_text(after)} -> no drift"
+        text = f"drifted distribution scored again by {after['model_version']}: {_drift_text(after)}"
         self.timeline.step(text)
         return after
 

@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # no display: render to files
 import matplotlib.pyplot as plt
 
 from mlops_core import layout
+from mlops_core.verdict import verdict_line
 
 from .ops import Pipeline
 
@@ -50,7 +51,6 @@ def _feature_chart(
     *,
     latest: list[float] | None,
     history: list[tuple[str, float]],
-    threshold: float,
     path: Path,
 ) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -64,19 +64,78 @@ def _feature_chart(
     left.set_ylabel("share of rows")
     left.set_title(f"{name}: distribution")
     left.legend(fontsize=7)
-    if history:
-        right.plot(range(len(history)), [v for _, v in history], marker="o")
-        right.axhline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
-        right.set_xticks(range(len(history)), [t for t, _ in history], rotation=35, ha="right", fontsize=6)
-        right.legend(fontsize=7)
-    right.set_ylabel("PSI")
-    right.set_title(f"{name}: PSI per batch")
+    _history(right, history, line=1.0, line_label="drift (PSI = its threshold for the batch size)")
+    right.set_ylabel("PSI / threshold")
+    right.set_title(f"{name}: drift score per batch")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def build_report(pipeline: Pipeline, out_dir: Path, *, psi_threshold: float) -> Path:
+def _history(ax: Any, history: list[tuple[str, float]], *, line: float, line_label: str) -> None:
+    if not history:
+        return
+    ax.plot(range(len(history)), [v for _, v in history], marker="o")
+    ax.axhline(line, color="red", linestyle="--", label=line_label)
+    ax.set_xticks(range(len(history)), [t for t, _ in history], rotation=35, ha="right", fontsize=6)
+    ax.legend(fontsize=7)
+
+
+def _performance_chart(reports: list[dict[str, Any]], path: Path) -> bool:
+    """Estimated (label-free) and realized accuracy per batch; False when no batch has an estimate."""
+    points: list[tuple[str, float, float | None]] = []
+    for r in reports:
+        estimate = (r["drift"].get("performance") or {}).get("estimated_accuracy")
+        if r["drift"].get("verdict") is not None and estimate is not None:
+            points.append((r["at"][11:19], float(estimate), (r.get("accuracy") or {}).get("accuracy")))
+    if not points:
+        return False
+    fig, ax = plt.subplots(figsize=(11, 3.4))
+    x = range(len(points))
+    ax.plot(x, [p[1] for p in points], marker="o", label="estimated without labels (CBPE)")
+    realized = [(i, float(p[2])) for i, p in enumerate(points) if p[2] is not None]
+    ax.plot([i for i, _ in realized], [v for _, v in realized], "s", color="black", label="realized (labeled batches)")
+    ax.set_xticks(list(x), [p[0] for p in points], rotation=35, ha="right", fontsize=6)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy per batch: estimated vs realized")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def _score_of(report: dict[str, Any], key: str) -> float | None:
+    """A batch's drift score (PSI / threshold) for a feature or "prediction"; None in reports that predate scores."""
+    drift = report["drift"]
+    if key == "prediction":
+        return (drift.get("prediction") or {}).get("score")
+    return (drift.get("feature_scores") or {}).get(key)
+
+
+def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], latest: Any, out_dir: Path) -> list[str]:
+    sections = []
+    charts = {**profile["features"], "prediction score": {"type": "numeric", **profile["prediction"]}}
+    judged = [r for r in reports if r["drift"]["verdict"] is not None]
+    for name, spec in charts.items():
+        key = "prediction" if name == "prediction score" else name
+        history = [(r["at"][11:19], v) for r in judged if (v := _score_of(r, key)) is not None]
+        actual = latest["drift"]["actual"].get(key) if latest else None
+        png = out_dir / f"{key.replace(' ', '_')}.png"
+        _feature_chart(name, spec, latest=actual, history=history, path=png)
+        sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
+    return sections
+
+
+def _batch_rows(reports: list[dict[str, Any]]) -> str:
+    return "".join(
+        f"<tr><td>{html.escape(r['at'][:19])}</td><td>{html.escape(r['key'])}</td><td>{r['rows']}</td>"
+        f"<td>{html.escape(r['model_version'])}</td><td>{html.escape(verdict_line(r['drift']))}</td></tr>"
+        for r in reversed(reports[-30:])
+    )
+
+
+def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     """Write index.html and its PNGs into `out_dir`, upload them under reports/html/; return the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = drift_reports(pipeline)
@@ -84,42 +143,26 @@ def build_report(pipeline: Pipeline, out_dir: Path, *, psi_threshold: float) -> 
     champion = registry.champion()
     profile = registry.manifest(champion.version)["profile"] if champion else None
     latest = next((r for r in reversed(reports) if champion and r["model_version"] == champion.version), None)
-    sections = []
-    if profile:
-        charts = {**profile["features"], "prediction score": {"type": "numeric", **profile["prediction"]}}
-        for name, spec in charts.items():
-            key = "prediction" if name == "prediction score" else name
-            judged = [r for r in reports if r["drift"]["verdict"] is not None]
-            history = [
-                (
-                    r["at"][11:19],
-                    r["drift"]["prediction_psi"] if key == "prediction" else r["drift"]["feature_psi"].get(key, 0.0),
-                )
-                for r in judged
-            ]
-            actual = latest["drift"]["actual"].get(key) if latest else None
-            png = out_dir / f"{key.replace(' ', '_')}.png"
-            _feature_chart(name, spec, latest=actual, history=history, threshold=psi_threshold, path=png)
-            sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
+    sections = _feature_sections(reports, profile, latest, out_dir) if profile else []
+    performance = (
+        '<img src="performance.png" alt="estimated vs realized accuracy">'
+        if _performance_chart(reports, out_dir / "performance.png")
+        else "<p>No batch has a label-free estimate yet.</p>"
+    )
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
         f"<td>{html.escape(str(d.get('version', '')))}</td><td>{html.escape('; '.join(d.get('reasons', [])))}</td></tr>"
         for d in registry.history(limit=50)
-    )
-    batches = "".join(
-        f"<tr><td>{html.escape(r['at'][:19])}</td><td>{html.escape(r['key'])}</td><td>{r['rows']}</td>"
-        f"<td>{html.escape(r['model_version'])}</td><td>{r['drift']['worst_psi']}</td>"
-        f"<td>{'drift' if r['drift']['verdict'] else ('-' if r['drift']['verdict'] is None else 'ok')}</td></tr>"
-        for r in reversed(reports[-30:])
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{max-width:100%}}</style></head><body>
 <h1>Drift report</h1><p>Generated {generated}. Champion: <b>{html.escape(champion.version if champion else "none")}</b>.
-PSI threshold {psi_threshold}; reference = the champion's training profile.</p>
-<h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>worst PSI</th>
-<th>verdict</th></tr>{batches}</table>
+Reference = the champion's training profile. The verdict is the pipeline's one drift rule (the alarms use it).</p>
+<h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>verdict</th></tr>
+{_batch_rows(reports)}</table>
+<h2>Accuracy: estimated and realized</h2>{performance}
 <h2>Per feature</h2>{"".join(sections) or "<p>No champion yet.</p>"}
 <h2>Champion history</h2><table><tr><th>time</th><th>decision</th><th>version</th><th>reasons</th></tr>{rows}</table>
 </body></html>"""

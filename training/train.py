@@ -27,7 +27,9 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
+from mlops_core.estimate import fit_calibration
 from mlops_core.features import build_pipeline, features_from_schema, model_input, schema_dict
+from mlops_core.multivariate import reference_sample
 from mlops_core.promotion import decide
 from mlops_core.registry import Champion, ChampionConflict, Registry
 
@@ -48,7 +50,9 @@ def train_and_register(
     timings["fit_s"] = _seconds_since(fit_started)
     x_holdout, y_holdout = x[split.holdout], data.labels[split.holdout]
     metrics = evaluate(model, x_holdout, y_holdout, config.positive_class)
-    profile, profile_rows = reference_profile(model, data, x, config)
+    holdout_scores = positive_scores(model, x_holdout, config)
+    profile, profile_rows = reference_profile(data, config, holdout_scores=holdout_scores)
+    profile["calibration"] = fit_calibration(holdout_scores, y_holdout == config.positive_class)
     rows = {"train": len(split.train), "holdout": len(split.holdout), "profile": profile_rows}
     registry = Registry(s3, models_bucket)
     manifest = _manifest(data, config, run_id=run_id, rows=rows, metrics=metrics, profile=profile)
@@ -100,13 +104,22 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, positive_class: int) -> d
     }
 
 
-def reference_profile(model: Any, data: LabeledData, x: np.ndarray, config: ProjectConfig) -> tuple[dict, int]:
-    """The drift reference profile from the newest files' rows and the model's scores; (profile, rows)."""
+def reference_profile(data: LabeledData, config: ProjectConfig, *, holdout_scores: np.ndarray) -> tuple[dict, int]:
+    """The drift reference: the newest files' feature distributions, the model's scores on the holdout
+    (rows it was not fitted on), and a bounded sample of the rows for the multivariate check (none when
+    drift.reference_sample_rows is 0); (profile, feature rows)."""
     recent = _profile_rows(data.recency, config.training.min_rows)
-    classes = list(model.classes_)
-    scores = model.predict_proba(x[recent])[:, classes.index(config.positive_class)]
     columns = {k: v[recent] for k, v in data.columns.items()}
-    return build_profile(columns, config.features, scores, config.drift.bins), int(recent.sum())
+    profile = build_profile(columns, config.features, holdout_scores, config.drift.bins)
+    sample = reference_sample(columns, config.features, rows=config.drift.reference_sample_rows, seed=config.model.seed)
+    if sample is not None:
+        profile["reference_sample"] = sample
+    return profile, int(recent.sum())
+
+
+def positive_scores(model: Any, x: np.ndarray, config: ProjectConfig) -> np.ndarray:
+    """The model's probability of the positive class, as scoring computes it."""
+    return model.predict_proba(x)[:, list(model.classes_).index(config.positive_class)]
 
 
 def _profile_rows(recency: np.ndarray, minimum: int) -> np.ndarray:

@@ -29,7 +29,7 @@ REPORT_MARGIN_S = 30
 @cache
 def environment() -> tuple[Settings, Clients]:
     """Settings and clients, created once per execution environment and reused while warm."""
-    clients = Clients(boto3.client("s3"), boto3.client("cloudwatch"), boto3.client("sqs"))
+    clients = Clients(boto3.client("s3"), boto3.client("cloudwatch"), boto3.client("sqs"), boto3.client("sns"))
     return Settings(ScoringEnvironment.from_environment(), load_config()), clients
 
 

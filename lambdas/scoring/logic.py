@@ -24,12 +24,13 @@ from botocore.exceptions import ClientError
 from mlops_core.config import ProjectConfig
 from mlops_core.csvreader import CsvRows, FileRejected
 from mlops_core.drift import DriftAccumulator
+from mlops_core.estimate import realized_vs_estimated
 from mlops_core.features import features_from_schema
 from mlops_core.registry import Registry
 from mlops_core.s3errors import is_missing
 from mlops_core.settings import ScoringEnvironment
 
-from . import metrics, outputs, ranges, score
+from . import alerts, metrics, outputs, ranges, score
 from .messages import Job
 from .models import load_champion
 from .receipts import Receipt, Receipts, State
@@ -54,6 +55,7 @@ class Clients:
     s3: Any
     cloudwatch: Any
     sqs: Any | None = None
+    sns: Any | None = None  # drift alerts (sent when the environment names an alerts topic)
 
 
 @dataclass
@@ -123,7 +125,7 @@ def _score_stream(
     schema = manifest["schema"]
     rows, header = _open_rows(job, s3, bucket, cfg)
     score.required_columns(header, features_from_schema(schema), schema["label"])
-    drift = DriftAccumulator(manifest["profile"])
+    drift = DriftAccumulator(manifest["profile"], sample_rows=cfg.drift.reference_sample_rows)
     with tempfile.TemporaryDirectory() as tmp:
         out_path, feedback_path = os.path.join(tmp, "predictions.csv"), os.path.join(tmp, "feedback.csv")
         tally = score.score_rows(
@@ -147,6 +149,7 @@ def _score_stream(
         written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path, feedback_path=feedback_path)
     summary = drift.summary(cfg.drift).to_dict()
     accuracy = score.accuracy(tally)
+    summary["realized_vs_estimated"] = realized_vs_estimated(summary["performance"] or {}, accuracy)
     counts = {"model_version": version, "rows": tally.rows, "scored": tally.scored, "bad_rows": tally.bad}
     report = {
         "key": job.key,
@@ -244,8 +247,10 @@ class _Run:
         publishing = self.receipts.start_publishing(receipt)
         if publishing is None:
             return self._skipped_concurrently()
-        cfg = self.settings.config
+        cfg, topic = self.settings.config, self.settings.environment.alert_topic_arn
         try:
+            if self.clients.sns is not None and topic:
+                alerts.send_drift_alert(self.clients.sns, topic, receipt.body, pipeline=cfg.name)
             metrics.publish(
                 self.clients.cloudwatch,
                 receipt.body,

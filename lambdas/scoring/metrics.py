@@ -10,8 +10,8 @@ from mlops_core import observability as obs
 def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int) -> list[dict[str, Any]]:
     """PutMetricData entries for a receipt: file and row counts, and for a scored file its drift and accuracy.
 
-    Drift metrics only when the batch had enough rows for a verdict; accuracy only when at least
-    `min_labeled_rows` rows were labeled, so a handful of labels cannot fire the accuracy alarm.
+    Drift and estimated performance only when the batch had enough rows for a verdict; accuracy only
+    when at least `min_labeled_rows` rows were labeled, so a handful of labels cannot fire its alarm.
     """
     scored = receipt["outcome"] == "scored"
     data = [
@@ -23,7 +23,7 @@ def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int
         return data
     drift = receipt.get("drift") or {}
     if drift.get("verdict") is not None:
-        data += _drift_data(drift, pipeline)
+        data += _drift_data(drift, pipeline) + _estimate_data(drift.get("performance"), pipeline)
     accuracy = receipt.get("accuracy")
     if accuracy and accuracy["rows"] >= min_labeled_rows:
         data.append(obs.datum(obs.MODEL_ACCURACY, accuracy["accuracy"], pipeline=pipeline))
@@ -36,8 +36,24 @@ def _drift_data(drift: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
         obs.datum(obs.DRIFTED_FEATURE_SHARE, drift["drifted_share"], pipeline=pipeline),
         obs.datum(obs.PREDICTION_PSI, drift["prediction_psi"], pipeline=pipeline),
     ]
+    if drift.get("prediction"):  # receipts written before drift scores existed have none
+        data.append(obs.datum(obs.PREDICTION_DRIFT_SCORE, drift["prediction"]["score"], pipeline=pipeline))
     for name, value in drift["feature_psi"].items():
         data.append(obs.datum(obs.FEATURE_PSI, value, pipeline=pipeline, **{obs.FEATURE: name}))
+    for name, value in drift.get("feature_scores", {}).items():
+        data.append(obs.datum(obs.FEATURE_DRIFT_SCORE, value, pipeline=pipeline, **{obs.FEATURE: name}))
+    multivariate = drift.get("multivariate") or {}
+    if "score" in multivariate:
+        data.append(obs.datum(obs.MULTIVARIATE_DRIFT_SCORE, multivariate["score"], pipeline=pipeline))
+    return data
+
+
+def _estimate_data(performance: dict[str, Any] | None, pipeline: str) -> list[dict[str, Any]]:
+    if not performance or not performance.get("rows"):
+        return []
+    data = [obs.datum(obs.ESTIMATED_ACCURACY, performance["estimated_accuracy"], pipeline=pipeline)]
+    if performance.get("estimated_roc_auc") is not None:
+        data.append(obs.datum(obs.ESTIMATED_ROC_AUC, performance["estimated_roc_auc"], pipeline=pipeline))
     return data
 
 

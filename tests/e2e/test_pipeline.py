@@ -6,9 +6,12 @@ the other tests build on the state it leaves (a champion, an earlier version, sc
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
+from mlopsctl import ops
 from mlopsctl.datagen import generate
 from mlopsctl.deploy import STACK_NAME, deploy
 
@@ -136,3 +139,34 @@ def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_
     receipt = ops.wait_for_outcome(pipeline, key, etag, timeout_s=120)
     assert receipt["outcome"] == "scored" and receipt["scored"] == 200
     assert ops.queue_depths(pipeline)["dlq"] == 0
+
+
+def _re_paired(body: bytes, first: str, second: str) -> bytes:
+    """The batch with `second` re-paired to rise with `first`: each column keeps exactly its values (same
+    marginals, same per-feature PSI), only their joint distribution changes."""
+    header, *rows = list(csv.reader(io.StringIO(body.decode())))
+    i, j = header.index(first), header.index(second)
+    order = sorted(range(len(rows)), key=lambda r: float(rows[r][i]))
+    values = sorted((row[j] for row in rows), key=float)
+    for rank, r in enumerate(order):
+        rows[r][j] = values[rank]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    return out.getvalue().encode()
+
+
+def test_given_a_joint_change_with_unchanged_marginals_when_scored_then_the_multivariate_alarm_fires_naming_both(
+    demo, tmp_path, deployed
+):
+    # The champion's reference is the demo's drifted distribution (covariate shift 1.0): draw from the same.
+    body = generate(3_000, seed=41, with_label=False, covariate_shift=1.0)
+    path = tmp_path / "re-paired.csv"
+    path.write_bytes(_re_paired(body, "monthly_charges", "data_usage_gb"))
+    result = mlops("score", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "joint distribution changed" in result.stdout, result.stdout
+    named = result.stdout.split("joint distribution changed", 1)[1]
+    assert "monthly_charges" in named and "data_usage_gb" in named, result.stdout
+    pipeline = ops.Pipeline.connect(ROOT, "localstack")
+    alarm = deployed["MultivariateDriftScoreAlarm"]
+    ops.wait_for(f"alarm {alarm}", lambda: ops.alarm_states(pipeline).get(alarm) == "ALARM", timeout_s=120)

@@ -339,7 +339,7 @@ def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeed
 
     function = pipeline.outputs["RetrainingFunction"]
     lambda_client = pipeline.client("lambda")
-    alarms = [pipeline.outputs["WorstFeaturePSIAlarm"], pipeline.outputs["DriftedFeatureShareAlarm"]]
+    alarms = [pipeline.outputs["DriftedFeatureShareAlarm"], pipeline.outputs["PredictionDriftScoreAlarm"]]
     with ThreadPoolExecutor(max_workers=2) as pool:
         responses = list(
             pool.map(

@@ -101,10 +101,12 @@ def test_given_the_alarms_then_thresholds_come_from_config_and_actions_retrain_a
     target, template, _ = synthesized
     retraining = logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction")
     topic = logical_id(template, "AWS::SNS::Topic", "Alerts/Topic")
+    # The drift alarms are the parts of the one drift verdict (mlops_core/verdict.py): the share of drifted
+    # features, and the prediction and multivariate drift scores (PSI or AUC over its threshold, > 1 is drift).
     expected = {
-        "WorstFeaturePSI": (config.drift.psi_threshold, "GreaterThanThreshold"),
         "DriftedFeatureShare": (config.drift.drifted_share_threshold, "GreaterThanOrEqualToThreshold"),
-        "PredictionPSI": (config.drift.prediction_psi_threshold, "GreaterThanThreshold"),
+        "PredictionDriftScore": (1.0, "GreaterThanThreshold"),
+        "MultivariateDriftScore": (1.0, "GreaterThanThreshold"),
         "ModelAccuracy": (config.drift.accuracy_floor, "LessThanThreshold"),
     }
     all_alarms = resources(template, "AWS::CloudWatch::Alarm").values()
@@ -117,7 +119,11 @@ def test_given_the_alarms_then_thresholds_come_from_config_and_actions_retrain_a
         assert alarm["Dimensions"] == [{"Name": "Pipeline", "Value": config.name}]
         actions = json.dumps(alarm["AlarmActions"])
         assert retraining in actions and topic in actions
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == config.drift.alarm_datapoints
     assert "ApproximateNumberOfMessagesVisible" in alarms  # the DLQ alarm, for people
+    estimate = alarms["EstimatedAccuracy"]  # the label-free estimate asks people for labels; it does not retrain
+    assert estimate["Threshold"] == config.drift.estimated_accuracy_floor
+    assert retraining not in json.dumps(estimate["AlarmActions"]) and topic in json.dumps(estimate["AlarmActions"])
 
 
 def test_given_the_aws_target_then_the_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synthesized):
@@ -223,9 +229,10 @@ def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized)
         "ScoringFunction",
         "RetrainingFunction",
         "AlertsTopic",
-        "WorstFeaturePSIAlarm",
         "DriftedFeatureShareAlarm",
-        "PredictionPSIAlarm",
+        "PredictionDriftScoreAlarm",
+        "MultivariateDriftScoreAlarm",
+        "EstimatedAccuracyAlarm",
         "ModelAccuracyAlarm",
         "DeadLettersAlarm",
         "TrainingFailuresAlarm",
