@@ -41,10 +41,12 @@ def _model_path() -> Path:
     from mlops_core.config import load_config
     from mlops_core.csvdata import convert_rows
     from mlops_core.drift import build_profile
+    from mlops_core.estimate import fit_calibration
     from mlops_core.features import build_pipeline, model_input, schema_dict
+    from mlops_core.multivariate import reference_sample
     from mlopsctl.datagen import generate
 
-    path = CACHE / "model.joblib"
+    path = CACHE / "model-v2.joblib"  # v2: the profile carries the calibration and the reference sample
     if path.exists():
         return path
     config = load_config()
@@ -52,13 +54,15 @@ def _model_path() -> Path:
     chunk = convert_rows(
         rows[0], rows[1:], first_row=1, features=config.features, label=config.label, max_field_chars=1000
     )
-    model = build_pipeline(config).fit(model_input(chunk.columns, config.features), chunk.label)
-    scores = model.predict_proba(model_input(chunk.columns, config.features))[:, 1]
-    manifest = {
-        "schema": schema_dict(config),
-        "profile": build_profile(chunk.columns, config.features, scores, config.drift.bins),
-    }
-    joblib.dump((model, manifest), path)
+    x, fit, holdout = model_input(chunk.columns, config.features), slice(0, 16_000), slice(16_000, None)
+    model = build_pipeline(config).fit(x[fit], chunk.label[fit])
+    holdout_scores = model.predict_proba(x[holdout])[:, 1]
+    profile = build_profile(chunk.columns, config.features, holdout_scores, config.drift.bins)
+    profile["calibration"] = fit_calibration(holdout_scores, chunk.label[holdout] == 1)
+    profile["reference_sample"] = reference_sample(
+        chunk.columns, config.features, rows=config.drift.reference_sample_rows, seed=1
+    )
+    joblib.dump((model, {"schema": schema_dict(config), "profile": profile}), path)
     del np
     return path
 
@@ -94,7 +98,7 @@ def run_ours(data: Path, model_path: Path, out: Path) -> dict:
             max_field_chars=config.scoring.max_field_chars,
         )
         header = rows.next_row() or []
-        drift = DriftAccumulator(manifest["profile"])
+        drift = DriftAccumulator(manifest["profile"], sample_rows=config.drift.reference_sample_rows)
         tally = score_rows(
             rows,
             header,

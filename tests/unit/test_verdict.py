@@ -154,3 +154,9 @@ def test_given_a_drifted_summary_when_printed_then_the_line_names_the_features_m
     assert line.startswith("drift: ") and "x (PSI" in line
     clean = summary_of(profile, sample(np.random.default_rng(9), 1_000)).to_dict()
     assert verdict_line(clean).startswith("no drift (closest: ")
+
+
+def test_given_a_batch_where_a_numeric_feature_is_constant_when_judged_then_that_feature_is_drifted(profile):
+    batch = {**sample(np.random.default_rng(8), 1_000), "y": np.full(1_000, 0.3)}
+    drift = summary_of(profile, batch)
+    assert drift.drifted_features[0] == "y"
