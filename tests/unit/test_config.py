@@ -1,0 +1,47 @@
+"""The drift settings of mlops.toml: defaults for what older configs lack, one clear error for the rest."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from mlops_core.config import CONFIG_FILE, ConfigError, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def raw_config(**drift: object) -> dict:
+    with open(ROOT / CONFIG_FILE, "rb") as fh:
+        raw = tomllib.load(fh)
+    raw["drift"] = {**raw["drift"], **drift}
+    return raw
+
+
+def test_given_a_drift_section_without_the_new_settings_when_parsed_then_the_defaults_apply():
+    raw = raw_config()
+    for name in ("method", "false_alarm_rate", "min_effect_psi", "alarm_after", "reference_sample_rows"):
+        raw["drift"].pop(name, None)
+    drift = parse_config(raw).drift
+    assert (drift.method, drift.alarm_datapoints) == ("adaptive", (1, 1))
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"method": "ks"}, "method must be adaptive or psi"),
+        ({"false_alarm_rate": 0.5}, "false_alarm_rate"),
+        ({"alarm_after": "3 of 2"}, "alarm_after must read 'M of N'"),
+        ({"alarm_after": "two of three"}, "alarm_after must read 'M of N'"),
+        ({"drifted_share_threshold": 0}, "drifted_share_threshold"),
+        ({"psi_treshold": 0.1}, "unknown setting"),
+    ],
+)
+def test_given_an_invalid_drift_setting_when_parsed_then_one_clear_error_names_it(setting, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw_config(**setting))
+
+
+def test_given_alarm_after_two_of_three_when_parsed_then_the_alarm_needs_two_datapoints_of_three():
+    assert parse_config(raw_config(alarm_after="2 of 3")).drift.alarm_datapoints == (2, 3)
