@@ -158,9 +158,12 @@ class DriftAccumulator:
             actual[name] = _proportions(self._counts[name])
         prediction_psi = round(psi(self.profile["prediction"]["proportions"], self._score_counts), 6)
         actual["prediction"] = _proportions(self._score_counts)
-        signals = [self._signal(name, value, settings, settings.psi_threshold) for name, value in feature_psi.items()]
-        prediction = self._signal("prediction", prediction_psi, settings, settings.prediction_psi_threshold)
-        multivariate, notes = self._multivariate(settings), self._notes()
+        features = self.profile["features"]
+        signals = [self._signal(n, features[n], v, settings, settings.psi_threshold) for n, v in feature_psi.items()]
+        prediction = self._signal(
+            "prediction", self.profile["prediction"], prediction_psi, settings, settings.prediction_psi_threshold
+        )
+        multivariate, notes = self._multivariate(settings), self._notes(settings)
         worst = max(feature_psi, key=feature_psi.__getitem__) if feature_psi else None
         return DriftSummary(
             rows=self.rows,
@@ -183,8 +186,9 @@ class DriftAccumulator:
             ),
         )
 
-    def _signal(self, name: str, value: float, settings: DriftSettings, fixed: float) -> Signal:
-        spec = self.profile["prediction"] if name == "prediction" else self.profile["features"][name]
+    def _signal(
+        self, name: str, spec: Mapping[str, Any], value: float, settings: DriftSettings, fixed: float
+    ) -> Signal:
         bins = len(spec["edges"]) + 1 if "edges" in spec else len(spec["categories"])
         threshold = psi_threshold_for(
             batch_rows=self.rows,
@@ -205,10 +209,12 @@ class DriftAccumulator:
             reference, self.sample.columns(), features, false_alarm_rate=settings.false_alarm_rate, seed=0
         )
 
-    def _notes(self) -> list[str]:
+    def _notes(self, settings: DriftSettings) -> list[str]:
         notes = []
         if "calibration" not in self.profile:
             notes.append("no label-free performance estimate: this model version predates it; retrain to get it")
-        if "reference_sample" not in self.profile:
+        if not settings.reference_sample_rows:
+            notes.append("no multivariate drift check: drift.reference_sample_rows is 0")
+        elif "reference_sample" not in self.profile:
             notes.append("no multivariate drift check: this model version predates it; retrain to get it")
         return notes
