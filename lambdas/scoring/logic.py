@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops_core.config import ProjectConfig
-from mlops_core.csvreader import CsvRows, FileRejected
+from mlops_core.csvreader import FileRejected
 from mlops_core.drift import DriftAccumulator
 from mlops_core.estimate import realized_vs_estimated
 from mlops_core.features import features_from_schema
@@ -123,7 +123,7 @@ def _score_stream(
     """Read, validate and score the job's rows; upload the outputs; the result for the receipt."""
     s3, bucket, cfg = clients.s3, settings.data_bucket, settings.config
     schema = manifest["schema"]
-    rows, header = _open_rows(job, s3, bucket, cfg)
+    rows, header = ranges.open_rows(job, s3, bucket, cfg.scoring)
     score.required_columns(header, features_from_schema(schema), schema["label"])
     drift = DriftAccumulator(manifest["profile"], sample_rows=cfg.drift.reference_sample_rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,43 +140,16 @@ def _score_stream(
             scoring=cfg.scoring,
             deadline=deadline,
         )
-        if tally.rows == 0:
-            raise FileRejected(
-                "header_only", "the file has a header but no data rows", fix="add data rows below the header"
-            )
-        if tally.bad / tally.rows > cfg.scoring.max_bad_row_share:
-            raise score.too_many_bad_rows(tally, cfg.scoring.max_bad_row_share)
+        score.check_enough_good_rows(tally, cfg.scoring.max_bad_row_share)
         written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path, feedback_path=feedback_path)
     summary = drift.summary(cfg.drift).to_dict()
     accuracy = score.accuracy(tally)
     summary["realized_vs_estimated"] = realized_vs_estimated(summary["performance"] or {}, accuracy)
     counts = {"model_version": version, "rows": tally.rows, "scored": tally.scored, "bad_rows": tally.bad}
-    report = {
-        "key": job.key,
-        "etag": job.etag,
-        "part": job.part,
-        "parts": job.parts,
-        **counts,
-        "drift": summary,
-        "accuracy": accuracy,
-        "at": datetime.now(UTC).isoformat(),
-    }
-    written["drift_report"] = outputs.write_drift_report(s3, bucket, job, report)
+    written["drift_report"] = outputs.write_drift_report(
+        s3, bucket, job, {**counts, "drift": summary, "accuracy": accuracy}
+    )
     return {**counts, "outputs": written, "drift": summary, "accuracy": accuracy}
-
-
-def _open_rows(job: Job, s3: Any, bucket: str, cfg: ProjectConfig) -> tuple[CsvRows, list[str]]:
-    """The job's rows, positioned after the header, and the header (a byte range reads it from the file's start)."""
-    limits = {"max_bytes": cfg.scoring.max_file_bytes, "max_field_chars": cfg.scoring.max_field_chars}
-    if job.whole:
-        body = s3.get_object(Bucket=bucket, Key=job.key)["Body"]
-        rows = CsvRows(body, key=job.key, gzipped=job.gzipped, **limits)
-        return rows, rows.next_row() or []
-    header = ranges.header_of(s3, bucket, job, max_field_chars=cfg.scoring.max_field_chars)
-    rows = CsvRows(ranges.range_body(s3, bucket, job), key=job.key, gzipped=False, **limits)
-    if job.part == 0:
-        rows.next_row()  # the header line
-    return rows, header
 
 
 class _Run:

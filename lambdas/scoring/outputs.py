@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mlops_core import layout
@@ -56,9 +56,11 @@ def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally)
     return f"{folder}report.json"
 
 
-def write_drift_report(s3: Any, bucket: str, job: Job, report: dict[str, Any]) -> str:
+def write_drift_report(s3: Any, bucket: str, job: Job, result: dict[str, Any]) -> str:
+    """The job's drift report: which object (and part), its counts, drift and accuracy; its key."""
     key = outputs_of(job).drift_report
-    put_json(s3, bucket, key, report)
+    where = {"key": job.key, "etag": job.etag, "part": job.part, "parts": job.parts}
+    put_json(s3, bucket, key, {**where, **result, "at": datetime.now(UTC).isoformat()})
     return key
 
 

@@ -1,4 +1,4 @@
-"""Large files: split into byte ranges fanned out through the queue, and the reader of one range.
+"""Reading a job's rows: a whole object, or one byte range of a large file fanned out through the queue.
 
 A file over scoring.byte_range_bytes (not gzipped: gzip cannot be read from the middle) is not
 scored in one invocation: one message per range goes back to the queue, each pinned to the model
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mlops_core.config import ScoringSettings
 from mlops_core.csvreader import ByteStream, CsvRows
 
 from .messages import Job, range_message
@@ -18,6 +19,20 @@ HEADER_BYTES = 1 << 20  # a header longer than this is not a header
 LINE_OVERRUN_BYTES = 1 << 20  # how far past a range's end its last line may run
 READ_BYTES = 65536
 SQS_BATCH = 10  # SendMessageBatch's limit
+
+
+def open_rows(job: Job, s3: Any, bucket: str, scoring: ScoringSettings) -> tuple[CsvRows, list[str]]:
+    """The job's rows, positioned after the header, and the header (a byte range reads it from the file's start)."""
+    limits = {"max_bytes": scoring.max_file_bytes, "max_field_chars": scoring.max_field_chars}
+    if job.whole:
+        body = s3.get_object(Bucket=bucket, Key=job.key)["Body"]
+        rows = CsvRows(body, key=job.key, gzipped=job.gzipped, **limits)
+        return rows, rows.next_row() or []
+    header = header_of(s3, bucket, job, max_field_chars=scoring.max_field_chars)
+    rows = CsvRows(range_body(s3, bucket, job), key=job.key, gzipped=False, **limits)
+    if job.part == 0:
+        rows.next_row()  # the header line
+    return rows, header
 
 
 def range_jobs(job: Job, version: str, range_bytes: int) -> list[Job]:

@@ -147,6 +147,16 @@ def score_rows(
     return tally
 
 
+def check_enough_good_rows(tally: Tally, share: float) -> None:
+    """Reject a file with no data rows, or with more bad rows than `share` of them."""
+    if tally.rows == 0:
+        raise FileRejected(
+            "header_only", "the file has a header but no data rows", fix="add data rows below the header"
+        )
+    if tally.bad / tally.rows > share:
+        raise too_many_bad_rows(tally, share)
+
+
 def too_many_bad_rows(tally: Tally, share: float, stopped: str = "") -> FileRejected:
     return FileRejected(
         "too_many_bad_rows",
