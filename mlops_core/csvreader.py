@@ -49,6 +49,13 @@ class FileRejected(Exception):
         self.where = where or {}
 
 
+def too_large(size: int, limit: int) -> FileRejected:
+    """The rejection of an object whose size (known before reading it) is over `limit`."""
+    return FileRejected(
+        "too_large", f"the file is {size:,} bytes; the limit is {limit:,}", fix="split it into smaller files"
+    )
+
+
 class LimitedReader(io.RawIOBase):
     """Counts bytes read from a (possibly decompressing) stream and stops at `limit`."""
 

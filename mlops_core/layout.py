@@ -104,6 +104,20 @@ class InputOutputs:
         return f"{REJECTED}{self.name}/{self.etag}{self.suffix}/"
 
     @property
+    def rejection_report(self) -> str:
+        return f"{self.rejected}report.json"
+
+    @property
+    def bad_rows(self) -> str:
+        """The bad rows of a partly scored file."""
+        return f"{self.rejected}bad_rows.csv"
+
+    @property
+    def rejected_copy(self) -> str:
+        """The copy of a rejected whole file, under its own file name."""
+        return f"{self.rejected}{self.key.rsplit('/', 1)[-1]}"
+
+    @property
     def drift_report(self) -> str:
         return f"{DRIFT_REPORTS}{self.name}/{self.etag}{self.suffix}.json"
 

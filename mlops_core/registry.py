@@ -21,8 +21,8 @@ import joblib
 from botocore.exceptions import ClientError
 
 from . import layout
-from .s3errors import is_missing, is_precondition_failure
-from .s3json import put_json
+from .s3errors import is_precondition_failure
+from .s3json import get_json, put_json
 
 
 class RegistryError(RuntimeError):
@@ -90,12 +90,10 @@ class Registry:
         return version
 
     def manifest(self, version: str) -> dict[str, Any]:
-        try:
-            return self._get_json(layout.manifest_key(version))[0]
-        except ClientError as exc:
-            if is_missing(exc):
-                raise UnknownVersion(f"model version {version!r} does not exist") from exc
-            raise
+        found = get_json(self.s3, self.bucket, layout.manifest_key(version))
+        if found is None:
+            raise UnknownVersion(f"model version {version!r} does not exist")
+        return found[0]
 
     def versions(self) -> list[dict[str, Any]]:
         """Every version's manifest, oldest first."""
@@ -127,13 +125,8 @@ class Registry:
 
     # ------------------------------------------------------------------ champion
     def champion(self) -> Champion | None:
-        try:
-            record, etag = self._get_json(layout.CHAMPION_KEY)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        return Champion(record["version"], etag, record)
+        found = get_json(self.s3, self.bucket, layout.CHAMPION_KEY)
+        return None if found is None else Champion(found[0]["version"], found[1], found[0])
 
     def promote(self, version: str, *, expected: Champion | None, decision: dict[str, Any]) -> None:
         """Point the champion at `version` if it still is `expected` (a conditional write)."""

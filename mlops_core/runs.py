@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import layout
-from .s3errors import is_missing, is_precondition_failure
+from .s3errors import is_precondition_failure
+from .s3json import get_json
 
 
 def utcnow() -> datetime:
@@ -43,14 +44,11 @@ class RunLedger:
 
     # ------------------------------------------------------------------ lock
     def current_lock(self) -> Lock | None:
-        try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        body = json.loads(obj["Body"].read())
-        return Lock(body["run_id"], datetime.fromisoformat(body["expires_at"]), obj["ETag"])
+        found = get_json(self.s3, self.bucket, layout.LOCK_KEY)
+        if found is None:
+            return None
+        body, etag = found
+        return Lock(body["run_id"], datetime.fromisoformat(body["expires_at"]), etag)
 
     def acquire(self, run_id: str, *, ttl_seconds: int, now: datetime) -> bool:
         """Take the lock for `run_id`; False if another live run holds it. An expired lock is taken over."""
@@ -96,13 +94,8 @@ class RunLedger:
         return record
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=layout.run_key(run_id))
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        return json.loads(obj["Body"].read())
+        found = get_json(self.s3, self.bucket, layout.run_key(run_id))
+        return None if found is None else found[0]
 
     def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         """The newest run records first (run ids sort by start time)."""

@@ -19,7 +19,7 @@ import numpy as np
 from mlops_core import layout
 from mlops_core.config import ProjectConfig
 from mlops_core.csvdata import Chunk, convert_rows
-from mlops_core.csvreader import READ_BUFFER_BYTES, CsvRows, FileRejected
+from mlops_core.csvreader import READ_BUFFER_BYTES, CsvRows, FileRejected, too_large
 
 
 class TrainingDataError(ValueError):
@@ -39,7 +39,7 @@ def list_labeled_files(s3: Any, bucket: str, window: int) -> list[dict[str, Any]
     objects = []
     for prefix in (layout.TRAINING, layout.FEEDBACK):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            objects += [o for o in page.get("Contents", []) if o["Key"].endswith((".csv", ".csv.gz"))]
+            objects += [o for o in page.get("Contents", []) if o["Key"].endswith(layout.CSV_SUFFIXES)]
 
     # S3 times have one-second resolution; within a tie, feedback (what scoring saw in production)
     # counts as newer than files an operator placed under training/.
@@ -78,11 +78,7 @@ def _stream_rows(s3: Any, *, bucket: str, obj: dict[str, Any], config: ProjectCo
     """Stream one object through the shared CSV reader, chunk by chunk, into `into`; its SHA-256."""
     key, limits = obj["Key"], config.scoring
     if obj["Size"] > limits.max_file_bytes:  # no need to download it to know
-        raise FileRejected(
-            "too_large",
-            f"the file is {obj['Size']:,} bytes; the limit is {limits.max_file_bytes:,}",
-            fix="split it into smaller files",
-        )
+        raise too_large(obj["Size"], limits.max_file_bytes)
     with closing(s3.get_object(Bucket=bucket, Key=key)["Body"]) as body:
         hashing = HashingReader(body)
         reader = CsvRows(

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops_core.config import ProjectConfig
-from mlops_core.csvreader import FileRejected
+from mlops_core.csvreader import FileRejected, too_large
 from mlops_core.drift import DriftAccumulator
 from mlops_core.estimate import realized_vs_estimated
 from mlops_core.features import features_from_schema
@@ -82,10 +82,7 @@ def score_job(
         return run.resume(receipt)
     limit = settings.config.scoring.max_file_bytes
     if job.whole and job.size > limit:
-        too_large = FileRejected(
-            "too_large", f"the file is {job.size:,} bytes; the limit is {limit:,}", fix="split it into smaller files"
-        )
-        return run.reject(too_large, version=None)
+        return run.reject(too_large(job.size, limit), version=None)
     version, model, manifest = load_champion(Registry(clients.s3, settings.environment.models_bucket), job.version)
     queue_url = settings.environment.queue_url
     if job.whole and not job.gzipped and job.size > settings.config.scoring.byte_range_bytes and queue_url:

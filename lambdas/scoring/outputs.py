@@ -36,10 +36,10 @@ def upload_scored(
 
 
 def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally) -> str:
-    folder = outputs_of(job).rejected
+    keys = outputs_of(job)
     with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=False) as f:
         csv.writer(f, lineterminator=CSV_LINE_END).writerows(tally.bad_rows)
-    s3.upload_file(f.name, bucket, f"{folder}bad_rows.csv")
+    s3.upload_file(f.name, bucket, keys.bad_rows)
     os.unlink(f.name)
     report = {
         "key": job.key,
@@ -52,8 +52,8 @@ def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally)
         "errors": tally.errors,
         "fix": "correct the rows in bad_rows.csv (listed under 'errors') and upload them as a new file",
     }
-    put_json(s3, bucket, f"{folder}report.json", report)
-    return f"{folder}report.json"
+    put_json(s3, bucket, keys.rejection_report, report)
+    return keys.rejection_report
 
 
 def write_drift_report(s3: Any, bucket: str, job: Job, result: dict[str, Any]) -> str:
@@ -68,8 +68,8 @@ def write_rejection(
     s3: Any, bucket: str, job: Job, rejected: FileRejected, *, now: datetime, version: str | None
 ) -> str:
     """Keep a copy of a rejected file (whole files only) and a report of why; the report's key."""
-    folder = outputs_of(job).rejected
-    copy = f"{folder}{job.key.rsplit('/', 1)[-1]}"
+    keys = outputs_of(job)
+    copy = keys.rejected_copy
     if job.whole:  # a range's file stays in incoming/; copying it once per part would waste space
         s3.copy({"Bucket": bucket, "Key": job.key}, bucket, copy)
     report = {
@@ -84,8 +84,8 @@ def write_rejection(
         "copy": copy if job.whole else job.key,
         "at": now.isoformat(),
     }
-    put_json(s3, bucket, f"{folder}report.json", report)
-    return f"{folder}report.json"
+    put_json(s3, bucket, keys.rejection_report, report)
+    return keys.rejection_report
 
 
 def drop_other_predictions(s3: Any, bucket: str, job: Job, keep: str | None) -> None:
