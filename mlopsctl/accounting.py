@@ -16,10 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-
 from mlops_core import layout
-from mlops_core.s3errors import is_missing
+from mlops_core.s3json import get_json
 
 SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "scored", "rejected", "in_flight", "dead_lettered", "lost"
 STATES = (SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)
@@ -122,12 +120,8 @@ def _queue_total(sqs: Any, queue_url: str) -> int:
 
 
 def _receipt(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as exc:
-        if is_missing(exc):
-            return None
-        raise
+    found = get_json(s3, bucket, key)
+    return None if found is None else found[0]
 
 
 def _state_from_receipts(s3: Any, bucket: str, key: str, etag: str) -> tuple[str | None, str]:
