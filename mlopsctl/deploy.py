@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,16 +71,19 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Callable[[str],
         raise DeployError(f"{Path(cmd[0]).name} {cmd[1]} failed (exit {proc.returncode}):\n{tail}")
 
 
-def _bootstrapped(env: dict[str, str]) -> bool:
-    cfn = boto3.client(
+def _cloudformation(env: dict[str, str]) -> Any:
+    return boto3.client(
         "cloudformation",
         endpoint_url=env.get("AWS_ENDPOINT_URL"),
         region_name=env.get("AWS_REGION"),
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
     )
+
+
+def _bootstrapped(env: dict[str, str]) -> bool:
     try:
-        stacks = cfn.describe_stacks(StackName="CDKToolkit")["Stacks"]
+        stacks = _cloudformation(env).describe_stacks(StackName="CDKToolkit")["Stacks"]
     except ClientError:
         return False
     status = stacks[0]["StackStatus"] if stacks else ""
@@ -104,6 +108,7 @@ def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[
     if target == "localstack":
         endpoint = LocalAws(root, log=log).up().endpoint
     env = cdk_environment(root, target, endpoint)
+    label = label or build_label(root)
     if target == "localstack" and not _bootstrapped(env):
         _run([str(cli), "bootstrap", f"aws://{LOCAL_ACCOUNT}/{LOCAL_REGION}"], cwd=root, env=env, log=log)
     outputs = outputs_path(root, target)
@@ -116,7 +121,7 @@ def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[
             "-c",
             f"target={target}",
             "-c",
-            f"build_label={label or build_label(root)}",
+            f"build_label={label}",
             "--require-approval",
             "never",
             "--outputs-file",
@@ -126,4 +131,25 @@ def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[
         env=env,
         log=log,
     )
-    return load_outputs(root, target) or {}
+    return _settled_outputs(env, label, outputs)
+
+
+def _settled_outputs(env: dict[str, str], label: str, path: Path, timeout_s: float = 60) -> dict[str, Any]:
+    """The stack's outputs once the deployed build is `label`, also written to `path`.
+
+    LocalStack can answer DescribeStacks with the previous deployment's outputs for a moment after
+    an update, and the CDK CLI writes whatever it got: wait until the stack shows this build.
+    """
+    cfn, deadline = _cloudformation(env), time.monotonic() + timeout_s
+    while True:
+        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if outputs.get("BuildLabel") == label and not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            path.write_text(json.dumps({STACK_NAME: outputs}, indent=2))
+            return outputs
+        if time.monotonic() > deadline:
+            raise DeployError(
+                f"{STACK_NAME} still shows build {outputs.get('BuildLabel')!r} ({stack['StackStatus']}), "
+                f"not {label!r}, {timeout_s:.0f} s after the deploy"
+            )
+        time.sleep(1)
