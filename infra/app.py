@@ -8,22 +8,27 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_core.config import ProjectConfig, load_config
+from mlops_core.config import config_path, load_config
 
 from .stack import MlopsStack
 from .targets import target_settings
 
-STACK_NAME = "MlopsStack"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_app(app: cdk.App, *, target: str, config: ProjectConfig | None = None) -> MlopsStack:
-    """Add the stack for `target` to `app`, with cdk-nag's AWS Solutions checks as a validation."""
-    config = config or load_config()
+def build_app(app: cdk.App, *, target: str, config_file: Path | None = None) -> MlopsStack:
+    """Add the stack of the project in `config_file` (default: config_path()) for `target` to `app`.
+
+    The stack is named after the project (config.stack_name), so several projects deploy side by
+    side; cdk-nag's AWS Solutions checks run as a validation.
+    """
+    config_file = (config_file or config_path()).resolve()
+    config = load_config(config_file)
     stack = MlopsStack(
         app,
-        STACK_NAME,
+        config.stack_name,
         config=config,
+        config_file=config_file,
         target=target_settings(target),
         build_label=str(app.node.try_get_context("build_label") or "dev"),
         description="Serverless MLOps: batch scoring, drift monitoring, alarm-driven retraining",
@@ -32,10 +37,13 @@ def build_app(app: cdk.App, *, target: str, config: ProjectConfig | None = None)
     return stack
 
 
-def synthesize(target: str, outdir: Path, *, bundle: bool = False) -> tuple[dict, Path]:
+def synthesize(
+    target: str, outdir: Path, *, bundle: bool = False, config_file: Path | None = None
+) -> tuple[dict, Path]:
     """Synthesise `target` as the CDK CLI would (cdk.json's context); bundling skipped unless `bundle`.
 
-    Returns the stack's template and the cloud assembly's directory (the tests and benchmarks use it).
+    `config_file` chooses the project (default: config_path()). Returns the stack's template and the
+    cloud assembly's directory (the tests and benchmarks use it).
     """
     context = {
         **json.loads((ROOT / "cdk.json").read_text())["context"],
@@ -45,6 +53,6 @@ def synthesize(target: str, outdir: Path, *, bundle: bool = False) -> tuple[dict
     if not bundle:
         context["aws:cdk:bundling-stacks"] = []
     app = cdk.App(context=context, outdir=str(outdir))
-    stack = build_app(app, target=target)
+    stack = build_app(app, target=target, config_file=config_file)
     assembly = Path(app.synth().directory)
     return json.loads((assembly / f"{stack.artifact_id}.template.json").read_text()), assembly

@@ -5,7 +5,8 @@ Two assets serve every function:
   trimmed to fit Lambda's 250 MB limit and with precompiled bytecode for the modules the
   handlers import (Lambda's file system is read-only, so without it every cold start compiles);
 - the code asset: the handler packages under lambdas/, the shared mlops_core package, the training
-  package and the project config, so that every function runs the same shared code.
+  package and the chosen project config (as mlops.toml, where the handlers load it), so that every
+  function runs the same shared code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from mlops_core.config import CONFIG_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambdas"
@@ -112,7 +115,10 @@ class DependencyLayerBundling:
 
 @jsii.implements(ILocalBundling)
 class CodeBundling:
-    """Copies the handler packages, mlops_core, training and mlops.toml into the asset."""
+    """Copies the handler packages, mlops_core, training and the project's config file into the asset."""
+
+    def __init__(self, *, config_file: Path) -> None:
+        self.config_file = config_file
 
     def try_bundle(self, output_dir: str, *, image=None, **_options) -> bool:
         out = Path(output_dir)
@@ -121,7 +127,7 @@ class CodeBundling:
             shutil.copytree(package, out / package.name, ignore=ignore)
         shutil.copytree(ROOT / "mlops_core", out / "mlops_core", ignore=ignore)
         shutil.copytree(ROOT / "training", out / "training", ignore=ignore)
-        shutil.copy2(ROOT / "mlops.toml", out / "mlops.toml")
+        shutil.copy2(self.config_file, out / CONFIG_FILE)
         return True
 
 
@@ -143,19 +149,24 @@ def dependency_layer_code(*, for_host: bool) -> lambda_.Code:
     )
 
 
-def function_code() -> lambda_.Code:
-    """The code asset shared by every function; its hash follows the source files."""
+def function_code(config_file: Path) -> lambda_.Code:
+    """The code asset shared by every function, with `config_file` as its mlops.toml.
+
+    Its hash follows the source files and the config's bytes (wherever the config lives).
+    """
     sources = [
         *sorted(LAMBDA_DIR.rglob("*.py")),
         *sorted((ROOT / "mlops_core").rglob("*.py")),
         *sorted((ROOT / "training").rglob("*.py")),
-        ROOT / "mlops.toml",
     ]
-    asset_hash = _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in sources))
+    asset_hash = _digest(
+        *(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in sources),
+        CONFIG_FILE.encode() + config_file.read_bytes(),
+    )
     # The source path only matters when bundling is skipped (template tests): keep it small.
     return lambda_.Code.from_asset(
         str(LAMBDA_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=asset_hash,
-        bundling=BundlingOptions(image=UNUSED_IMAGE, local=CodeBundling()),
+        bundling=BundlingOptions(image=UNUSED_IMAGE, local=CodeBundling(config_file=config_file)),
     )

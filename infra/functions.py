@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -28,7 +29,7 @@ def metrics_statement() -> iam.PolicyStatement:
 class FunctionAssets(Construct):
     """The dependency layer and the code asset, created once and used by every function."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bundle_for_host: bool) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bundle_for_host: bool, config_file: Path) -> None:
         super().__init__(scope, construct_id)
         self.layer = lambda_.LayerVersion(
             self,
@@ -37,7 +38,7 @@ class FunctionAssets(Construct):
             compatible_runtimes=[RUNTIME],
             description="scikit-learn, numpy, scipy, joblib, Powertools (lambdas/requirements.txt)",
         )
-        self.code = function_code()
+        self.code = function_code(config_file)
 
     def function(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -17,7 +19,11 @@ from .training import Training
 
 
 class MlopsStack(Stack):
-    """Serverless MLOps: batch scoring with drift monitoring and alarm-driven retraining."""
+    """Serverless MLOps: batch scoring with drift monitoring and alarm-driven retraining.
+
+    `config` is the project, parsed from `config_file`; the functions and the training image carry
+    that file as their mlops.toml.
+    """
 
     def __init__(
         self,
@@ -25,6 +31,7 @@ class MlopsStack(Stack):
         construct_id: str,
         *,
         config: ProjectConfig,
+        config_file: Path,
         target: TargetSettings,
         build_label: str,
         **kwargs,
@@ -32,7 +39,7 @@ class MlopsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         removal = target.removal_policy
         self.storage = Storage(self, "Storage", project=config.name, removal_policy=removal)
-        assets = FunctionAssets(self, "Assets", bundle_for_host=target.bundle_for_host)
+        assets = FunctionAssets(self, "Assets", bundle_for_host=target.bundle_for_host, config_file=config_file)
         self.alerts = Alerts(self, "Alerts", kms_key=target.alerts_kms_key, removal_policy=removal)
         self.scoring = Scoring(
             self,
@@ -47,6 +54,7 @@ class MlopsStack(Stack):
             self,
             "Training",
             backend=target.training_backend,
+            config_file=config_file,
             storage=self.storage,
             assets=assets,
             alerts=self.alerts.topic,

@@ -119,13 +119,14 @@ class SageMakerTrainingJob:
 
     name: Literal["sagemaker"] = "sagemaker"
 
-    def __init__(self, scope: Construct) -> None:
+    def __init__(self, scope: Construct, *, config_file: Path) -> None:
         self.image = ecr_assets.DockerImageAsset(
             scope,
             "Image",
             directory=str(ROOT),
             file="training/Dockerfile",
             platform=ecr_assets.Platform.LINUX_AMD64,
+            build_args=image_config_args(config_file),
         )
         self.role = iam.Role(
             scope,
@@ -180,6 +181,20 @@ class SageMakerTrainingJob:
         return {"TrainingImageUri": self.image.image_uri}
 
 
+def image_config_args(config_file: Path) -> dict[str, str]:
+    """The training image's build argument that names the project's config file (see training/Dockerfile).
+
+    The build context is the repository, so the config must lie inside it (.dockerignore lets *.toml in).
+    """
+    config_file = config_file.resolve()
+    if not config_file.is_relative_to(ROOT):
+        raise ValueError(
+            f"the training image can only include a config inside the repository ({ROOT}); "
+            f"{config_file} is outside it: copy it under the repository (e.g. examples/<name>/mlops.toml)"
+        )
+    return {"MLOPS_CONFIG": config_file.relative_to(ROOT).as_posix()}
+
+
 class Training(Construct):
     """The target's training job and the retraining function that alarms invoke, in one scope."""
 
@@ -189,6 +204,7 @@ class Training(Construct):
         construct_id: str,
         *,
         backend: Literal["lambda", "sagemaker"],
+        config_file: Path,
         storage: Storage,
         assets: FunctionAssets,
         alerts: sns.ITopic,
@@ -204,7 +220,7 @@ class Training(Construct):
         self.job: TrainingJob = (
             LambdaTrainingJob(self, environment=job_environment, assets=assets, removal_policy=removal_policy)
             if backend == "lambda"
-            else SageMakerTrainingJob(self)
+            else SageMakerTrainingJob(self, config_file=config_file)
         )
         grant_job_access(self.job.role, storage=storage, alerts=alerts)
         self.retraining_function = retraining_function(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,13 +12,14 @@ from pathlib import Path
 import typer
 
 from mlops_core import layout
+from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
 from . import ops
 from .datagen import generate
 from .demo import run_demo
-from .deploy import STACK_NAME, DeployError
+from .deploy import DeployError
 from .deploy import deploy as deploy_stack
 from .localaws import LocalAws, LocalAwsError
 from .report import build_report
@@ -33,6 +35,22 @@ class CliError(Exception):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+
+
+@app.callback()
+def project(
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="the project's config file (default: mlops.toml); each project has its own stack",
+        exists=True,
+        dir_okay=False,
+        resolve_path=True,
+    ),
+) -> None:
+    """Choose the project every command works on (sets MLOPS_CONFIG for this process and the CDK app)."""
+    if config:
+        os.environ[CONFIG_ENV] = str(config)
 
 
 def _local_aws() -> LocalAws:
@@ -68,7 +86,7 @@ def deploy(
         raise CliError(f"unknown target {target!r}", "use --target localstack or --target aws")
     started = time.monotonic()
     outputs = deploy_stack(ROOT, target=target, log=lambda msg: typer.echo(msg, err=True))
-    typer.echo(f"deployed {STACK_NAME} to {target} in {time.monotonic() - started:.0f} s")
+    typer.echo(f"deployed {load_config().stack_name} to {target} in {time.monotonic() - started:.0f} s")
     for key in ("DataBucket", "ModelsBucket", "ScoringQueueUrl"):
         typer.echo(f"  {key}: {outputs.get(key)}")
 
@@ -305,7 +323,7 @@ def main() -> None:
     """Console-script entry point: expected failures print one line and a hint."""
     try:
         app(standalone_mode=False)
-    except (CliError, LocalAwsError, DeployError, ops.OpsError) as exc:
+    except (CliError, LocalAwsError, DeployError, ops.OpsError, ConfigError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         hint = getattr(exc, "hint", "")
         if hint:

@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from mlops_core.config import CONFIG_ENV, load_config
+
 from .localaws import LocalAws
 
-STACK_NAME = "MlopsStack"
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "us-east-1"
 
@@ -25,16 +26,26 @@ class DeployError(RuntimeError):
 
 
 def outputs_path(root: Path, target: str) -> Path:
-    """Where `deploy` writes the stack outputs (the CLI and the tests read them)."""
+    """Where `deploy` writes the stack outputs, keyed by stack name (the CLI and the tests read them)."""
     return root / ".local-aws" / "outputs.json" if target == "localstack" else root / "outputs-aws.json"
 
 
-def load_outputs(root: Path, target: str) -> dict[str, str] | None:
-    """The outputs of the last deploy to `target`, or None if it was never deployed."""
-    path = outputs_path(root, target)
-    if not path.exists():
-        return None
-    return json.loads(path.read_text()).get(STACK_NAME)
+def _read_outputs_file(path: Path) -> dict[str, dict[str, str]]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_outputs(root: Path, target: str, stack_name: str) -> dict[str, str] | None:
+    """The outputs of the last deploy of `stack_name` to `target`, or None if it was never deployed."""
+    return _read_outputs_file(outputs_path(root, target)).get(stack_name)
+
+
+def save_outputs(path: Path, stack_name: str, outputs: dict[str, str]) -> None:
+    """Record `stack_name`'s outputs in `path`, keeping the other stacks' entries (one file, many projects)."""
+    stacks = {**_read_outputs_file(path), stack_name: outputs}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(stacks, indent=2, sort_keys=True))
+    tmp.replace(path)
 
 
 def cdk_environment(root: Path, target: str, endpoint: str | None = None) -> dict[str, str]:
@@ -98,58 +109,63 @@ def build_label(root: Path) -> str:
     return proc.stdout.strip() or "dev"
 
 
-def deploy(root: Path, *, target: str, label: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Bootstrap if needed, deploy the stack to `target` (labelled with the build), and return its outputs."""
+def chosen_config() -> Path | None:
+    """The config file chosen with $MLOPS_CONFIG (absolute), or None for the default mlops.toml."""
+    chosen = os.environ.get(CONFIG_ENV)
+    return Path(chosen).resolve() if chosen else None
+
+
+def deploy(
+    root: Path,
+    *,
+    target: str,
+    label: str | None = None,
+    log: Callable[[str], None] = print,
+    config_file: Path | None = None,
+) -> dict[str, Any]:
+    """Bootstrap if needed, deploy the project's stack to `target` (labelled with the build), return its outputs.
+
+    The project is `config_file`, else the one $MLOPS_CONFIG chooses, else the default mlops.toml.
+    """
     cli_name = "cdklocal" if target == "localstack" else "cdk"
     cli = root / "node_modules" / ".bin" / cli_name
     if not cli.exists():
         raise DeployError(f"{cli_name} is not installed: run `make setup` (npm ci installs the pinned CDK CLI)")
+    config_file = config_file.resolve() if config_file else chosen_config()
+    stack_name = load_config(config_file).stack_name
     endpoint = None
     if target == "localstack":
         endpoint = LocalAws(root, log=log).up().endpoint
     env = cdk_environment(root, target, endpoint)
+    if config_file:
+        env[CONFIG_ENV] = str(config_file)  # the CDK app synthesises this project's stack
     label = label or build_label(root)
     if target == "localstack" and not _bootstrapped(env):
         _run([str(cli), "bootstrap", f"aws://{LOCAL_ACCOUNT}/{LOCAL_REGION}"], cwd=root, env=env, log=log)
-    outputs = outputs_path(root, target)
-    outputs.parent.mkdir(parents=True, exist_ok=True)
-    _run(
-        [
-            str(cli),
-            "deploy",
-            STACK_NAME,
-            "-c",
-            f"target={target}",
-            "-c",
-            f"build_label={label}",
-            "--require-approval",
-            "never",
-            "--outputs-file",
-            str(outputs),
-        ],
-        cwd=root,
-        env=env,
-        log=log,
-    )
-    return _settled_outputs(env, label, outputs)
+    # No --outputs-file: the CDK CLI would overwrite the other projects' entries in the shared file.
+    deploy_cmd = [str(cli), "deploy", stack_name, "-c", f"target={target}", "-c", f"build_label={label}"]
+    _run([*deploy_cmd, "--require-approval", "never"], cwd=root, env=env, log=log)
+    return _settled_outputs(env, stack_name, label, outputs_path(root, target))
 
 
-def _settled_outputs(env: dict[str, str], label: str, path: Path, timeout_s: float = 60) -> dict[str, Any]:
-    """The stack's outputs once the deployed build is `label`, also written to `path`.
+def _settled_outputs(
+    env: dict[str, str], stack_name: str, label: str, path: Path, timeout_s: float = 60
+) -> dict[str, Any]:
+    """The stack's outputs once the deployed build is `label`, also recorded under its name in `path`.
 
     LocalStack can answer DescribeStacks with the previous deployment's outputs for a moment after
-    an update, and the CDK CLI writes whatever it got: wait until the stack shows this build.
+    an update: wait until the stack shows this build.
     """
     cfn, deadline = _cloudformation(env), time.monotonic() + timeout_s
     while True:
-        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         if outputs.get("BuildLabel") == label and not stack["StackStatus"].endswith("_IN_PROGRESS"):
-            path.write_text(json.dumps({STACK_NAME: outputs}, indent=2))
+            save_outputs(path, stack_name, outputs)
             return outputs
         if time.monotonic() > deadline:
             raise DeployError(
-                f"{STACK_NAME} still shows build {outputs.get('BuildLabel')!r} ({stack['StackStatus']}), "
+                f"{stack_name} still shows build {outputs.get('BuildLabel')!r} ({stack['StackStatus']}), "
                 f"not {label!r}, {timeout_s:.0f} s after the deploy"
             )
         time.sleep(1)

@@ -16,11 +16,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mlops_core import layout
+from mlops_core.config import load_config
 from mlops_core.registry import Registry
 from mlops_core.runs import RunLedger
 
 from .accounting import Accounting, account
-from .deploy import LOCAL_REGION, load_outputs
+from .deploy import LOCAL_REGION, chosen_config, load_outputs
 
 
 class OpsError(RuntimeError):
@@ -41,9 +42,14 @@ class Pipeline:
 
     @classmethod
     def connect(cls, root: Path, target: str = "localstack", endpoint: str | None = None) -> Pipeline:
-        outputs = load_outputs(root, target)
+        """The deployed stack of the chosen project (see mlops_core.config.config_path) on `target`."""
+        config = load_config()
+        outputs = load_outputs(root, target, config.stack_name)
         if not outputs:
-            raise OpsError(f"the stack is not deployed to {target}", f"run `mlops deploy --target {target}` first")
+            raise OpsError(
+                f"project {config.name!r} is not deployed to {target} (no outputs of stack {config.stack_name})",
+                f"run `{deploy_command(target)}` first",
+            )
         if target == "localstack":
             session = boto3.Session(
                 aws_access_key_id="test",
@@ -80,6 +86,20 @@ class Pipeline:
 
     def alarm_names(self) -> list[str]:
         return [v for k, v in self.outputs.items() if k.endswith("Alarm")]
+
+
+def deploy_command(target: str) -> str:
+    """The command that deploys the chosen project to `target`, as the operator would type it."""
+    chosen = chosen_config()
+    config_option = f"--config {_shown_path(chosen)} " if chosen else ""
+    return f"mlops {config_option}deploy --target {target}"
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def wait_for(

@@ -11,11 +11,14 @@ import io
 import json
 from pathlib import Path
 
+from mlops_core.config import load_config
 from mlopsctl import ops
 from mlopsctl.datagen import generate
-from mlopsctl.deploy import STACK_NAME, deploy
+from mlopsctl.deploy import deploy
 
 from .conftest import ROOT, mlops
+
+STACK_NAME = load_config().stack_name
 
 
 def test_given_the_deployed_stack_when_deployed_again_with_a_change_then_the_update_succeeds(deployed, boto_session):

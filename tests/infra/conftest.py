@@ -11,9 +11,12 @@ from infra.app import synthesize
 from mlops_core.config import load_config
 
 
-def synth(target: str, outdir: Path, *, bundle: bool = False) -> tuple[Template, Path]:
-    """Synthesise `target` as the CLI would (cdk.json context); bundling skipped unless `bundle`."""
-    template, assembly = synthesize(target, outdir, bundle=bundle)
+def synth(target: str, outdir: Path, *, bundle: bool = False, config_file: Path | None = None) -> tuple[Template, Path]:
+    """Synthesise `target` as the CLI would (cdk.json context); bundling skipped unless `bundle`.
+
+    `config_file` chooses the project (default: config_path()).
+    """
+    template, assembly = synthesize(target, outdir, bundle=bundle, config_file=config_file)
     return Template.from_json(template), assembly
 
 

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from mlops_core.config import load_config
+
 from .conftest import synth
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # 250 MiB, AWS's limit for function code plus layers
@@ -23,7 +25,7 @@ def aws_assembly(tmp_path_factory):
 
 
 def test_given_the_aws_bundle_then_function_plus_layer_fit_the_unzipped_limit(aws_assembly):
-    template = json.loads((aws_assembly / "MlopsStack.template.json").read_text())
+    template = json.loads((aws_assembly / f"{load_config().stack_name}.template.json").read_text())
     assets = {p.name.removeprefix("asset."): p for p in aws_assembly.glob("asset.*") if p.is_dir()}
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     layers = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"}
