@@ -16,7 +16,7 @@ from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
-from . import ops
+from . import ops, present
 from .datagen import generate
 from .demo import run_demo
 from .deploy import DeployError
@@ -139,6 +139,8 @@ def train(
     verdict = "promoted to champion" if run.get("promoted") else "not promoted"
     reasons = "; ".join(decision.get("reasons", []))
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
+    for line in present.accounting_lines(ops.run_files(pipeline, run)):
+        typer.echo(f"  {line}")
 
 
 @app.command()
@@ -149,10 +151,14 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
         typer.echo(json.dumps(state, indent=2, default=str))
         return
     champion = state["champion"]
-    typer.echo(f"champion: {champion['version']}  {_metrics(champion['metrics'])}" if champion else "champion: none")
+    if champion:
+        typer.echo(f"champion: {champion['version']}  {present.metrics_text(champion['metrics'])}")
+        typer.echo(f"  task: {present.task_text(champion.get('task') or {})}")
+    else:
+        typer.echo("champion: none")
     typer.echo(f"versions ({len(state['versions'])}):")
     for v in state["versions"]:
-        typer.echo(f"  {v['version']}  {_metrics(v['metrics'])}")
+        typer.echo(f"  {v['version']}  {present.metrics_text(v['metrics'])}")
     typer.echo("alarms:")
     for name, value in sorted(state["alarms"].items()):
         typer.echo(f"  {value:<17} {name}")
@@ -170,10 +176,6 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
             f"  {d.get('at', d.get('created_at', ''))}  {d.get('kind', ''):<8} {d.get('version', '')}  "
             f"{'; '.join(d.get('reasons', []))}"
         )
-
-
-def _metrics(metrics: dict) -> str:
-    return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
 
 
 @app.command()
@@ -289,6 +291,8 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
     drift = receipt.get("drift") or {}
     if drift:
         typer.echo(f"  {verdict_line(drift)}")
+    for line in present.labeled_lines(present.labeled_of(receipt)):
+        typer.echo(f"  {line}")
 
 
 @app.command()

@@ -21,6 +21,7 @@ from . import ops
 from .datagen import generate
 from .deploy import deploy
 from .localaws import LocalAws
+from .present import labeled_brief, labeled_of
 from .report import build_report
 
 # Data sizes: enough rows for stable PSI and a meaningful holdout, small enough for 2 cores.
@@ -65,8 +66,9 @@ def _score(pipeline: ops.Pipeline, name: str, body: bytes, progress) -> dict[str
 
 
 def _drift_text(receipt: dict[str, Any]) -> str:
-    accuracy = receipt.get("accuracy") or {}
-    return verdict_line(receipt["drift"]) + (f"; accuracy {accuracy['accuracy']:.3f}" if accuracy else "")
+    """The verdict and, for a labeled batch, its headline metric (`; accuracy 0.812` for binary)."""
+    brief = labeled_brief(labeled_of(receipt))
+    return verdict_line(receipt["drift"]) + (f"; {brief}" if brief else "")
 
 
 def run_demo(

@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 
 from mlops_core import layout
 from mlops_core.config import load_config
-from mlops_core.registry import Registry
+from mlops_core.registry import Registry, UnknownVersion
 from mlops_core.runs import RunLedger
+from mlops_core.tasks import Task
 
 from .accounting import Accounting, account
 from .deploy import LOCAL_REGION, chosen_config, load_outputs
@@ -156,6 +157,17 @@ def wait_for_run(
     return wait_for(f"training run {run_id}", finished, timeout_s=timeout_s, interval_s=2, progress=progress)
 
 
+def run_files(pipeline: Pipeline, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-file data accounting of a finished run: from its record, else from its version's manifest."""
+    files = run.get("files") or run.get("data")
+    if files or not run.get("version"):
+        return list(files or [])
+    try:
+        return list(pipeline.registry().manifest(run["version"]).get("data") or [])
+    except (ClientError, UnknownVersion):
+        return []
+
+
 # ---------------------------------------------------------------------------- queues and alarms
 def queue_depths(pipeline: Pipeline) -> dict[str, int]:
     sqs = pipeline.client("sqs")
@@ -205,12 +217,7 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
     except ClientError as exc:
         raise OpsError(f"cannot read the registry: {exc}", "is the stack deployed and local AWS up?") from exc
     return {
-        "champion": None
-        if champion is None
-        else {
-            "version": champion.version,
-            "metrics": registry.manifest(champion.version).get("metrics", {}),
-        },
+        "champion": None if champion is None else _champion(registry, champion.version),
         "versions": [
             {"version": m["version"], "created_at": m.get("created_at"), "metrics": m.get("metrics", {})}
             for m in versions
@@ -220,6 +227,13 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
     }
+
+
+def _champion(registry: Registry, version: str) -> dict[str, Any]:
+    """The champion's version, task (with its classes) and metrics."""
+    manifest = registry.manifest(version)
+    task = Task.from_schema(manifest.get("schema") or {}).to_dict()
+    return {"version": version, "task": task, "metrics": manifest.get("metrics", {})}
 
 
 # ---------------------------------------------------------------------------- scoring

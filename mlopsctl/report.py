@@ -8,7 +8,6 @@ the data bucket and written locally.
 from __future__ import annotations
 
 import html
-import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from mlops_core import layout
 from mlops_core.verdict import verdict_line
 
 from .ops import Pipeline
+from .present import PERFORMANCE, chart_bars, performance_points, prediction_chart, recall_table
 
 
 def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
@@ -34,17 +34,6 @@ def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
     return [json.loads(s3.get_object(Bucket=pipeline.data_bucket, Key=o["Key"])["Body"].read()) for o in keys]
 
 
-def _bin_labels(spec: dict[str, Any]) -> list[str]:
-    if spec["type"] == "categorical":
-        return [*spec["categories"], "other"]
-    edges = spec["edges"]
-    return (
-        [f"<={edges[0]:.3g}", *(f"{a:.3g}-{b:.3g}" for a, b in itertools.pairwise(edges)), f">{edges[-1]:.3g}"]
-        if edges
-        else ["all"]
-    )
-
-
 def _feature_chart(
     name: str,
     spec: dict[str, Any],
@@ -52,14 +41,14 @@ def _feature_chart(
     latest: list[float] | None,
     history: list[tuple[str, float]],
     path: Path,
+    other: bool = True,
 ) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
-    labels = _bin_labels(spec)
-    expected = list(spec["proportions"]) + ([0.0] if spec["type"] == "categorical" else [])
+    labels, expected, batch = chart_bars(spec, latest, other=other)
     x = range(len(labels))
     left.bar([i - 0.2 for i in x], expected, width=0.4, label="reference (champion)")
-    if latest:
-        left.bar([i + 0.2 for i in x], latest[: len(labels)], width=0.4, label="latest batch")
+    if batch:
+        left.bar([i + 0.2 for i in x], batch, width=0.4, label="latest batch")
     left.set_xticks(list(x), labels, rotation=35, ha="right", fontsize=7)
     left.set_ylabel("share of rows")
     left.set_title(f"{name}: distribution")
@@ -81,28 +70,49 @@ def _history(ax: Any, history: list[tuple[str, float]], *, line: float, line_lab
     ax.legend(fontsize=7)
 
 
-def _performance_chart(reports: list[dict[str, Any]], path: Path) -> bool:
-    """Estimated (label-free) and realized accuracy per batch; False when no batch has an estimate."""
-    points: list[tuple[str, float, float | None]] = []
-    for r in reports:
-        estimate = (r["drift"].get("performance") or {}).get("estimated_accuracy")
-        if r["drift"].get("verdict") is not None and estimate is not None:
-            points.append((r["at"][11:19], float(estimate), (r.get("accuracy") or {}).get("accuracy")))
+def _performance_chart(reports: list[dict[str, Any]], kind: str, path: Path) -> bool:
+    """Binary: estimated (label-free) and realized accuracy per batch; multiclass: the labeled batches'
+    accuracy; regression: their MAE. False when there is nothing to draw."""
+    points = performance_points(reports, kind)
     if not points:
         return False
+    ylabel, title, _, _ = PERFORMANCE.get(kind, PERFORMANCE["binary"])
     fig, ax = plt.subplots(figsize=(11, 3.4))
     x = range(len(points))
-    ax.plot(x, [p[1] for p in points], marker="o", label="estimated without labels (CBPE)")
+    estimated = [(i, p[1]) for i, p in enumerate(points) if p[1] is not None]
+    if estimated:
+        ax.plot(
+            [i for i, _ in estimated], [v for _, v in estimated], marker="o", label="estimated without labels (CBPE)"
+        )
     realized = [(i, float(p[2])) for i, p in enumerate(points) if p[2] is not None]
-    ax.plot([i for i, _ in realized], [v for _, v in realized], "s", color="black", label="realized (labeled batches)")
+    style = "s" if estimated else "s-"
+    ax.plot(
+        [i for i, _ in realized], [v for _, v in realized], style, color="black", label="realized (labeled batches)"
+    )
     ax.set_xticks(list(x), [p[0] for p in points], rotation=35, ha="right", fontsize=6)
-    ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy per batch: estimated vs realized")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
+
+
+def _performance_section(reports: list[dict[str, Any]], profile: dict[str, Any] | None, out_dir: Path) -> str:
+    """The report's performance heading, chart and (multiclass) per-class recall table."""
+    kind = (profile or {}).get("task", "binary")
+    _, title, heading, empty = PERFORMANCE.get(kind, PERFORMANCE["binary"])
+    alt = "estimated vs realized accuracy" if kind == "binary" else title
+    body = (
+        f'<img src="performance.png" alt="{html.escape(alt)}">'
+        if _performance_chart(reports, kind, out_dir / "performance.png")
+        else f"<p>{empty}</p>"
+    )
+    if kind == "multiclass":
+        classes = (profile or {}).get("prediction", {}).get("categories", [])
+        body += recall_table(reports, classes) or "<p>No labeled batch has per-class recall yet.</p>"
+    return f"<h2>{html.escape(heading)}</h2>{body}"
 
 
 def _score_of(report: dict[str, Any], key: str) -> float | None:
@@ -115,14 +125,15 @@ def _score_of(report: dict[str, Any], key: str) -> float | None:
 
 def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], latest: Any, out_dir: Path) -> list[str]:
     sections = []
-    charts = {**profile["features"], "prediction score": {"type": "numeric", **profile["prediction"]}}
+    title, prediction_spec, other = prediction_chart(profile)
+    charts = [(name, name, spec, True) for name, spec in profile["features"].items()]
+    charts.append((title, "prediction", prediction_spec, other))
     judged = [r for r in reports if r["drift"]["verdict"] is not None]
-    for name, spec in charts.items():
-        key = "prediction" if name == "prediction score" else name
+    for name, key, spec, with_other in charts:
         history = [(r["at"][11:19], v) for r in judged if (v := _score_of(r, key)) is not None]
         actual = latest["drift"]["actual"].get(key) if latest else None
         png = out_dir / f"{key.replace(' ', '_')}.png"
-        _feature_chart(name, spec, latest=actual, history=history, path=png)
+        _feature_chart(name, spec, latest=actual, history=history, path=png, other=with_other)
         sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
     return sections
 
@@ -144,11 +155,7 @@ def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     profile = registry.manifest(champion.version)["profile"] if champion else None
     latest = next((r for r in reversed(reports) if champion and r["model_version"] == champion.version), None)
     sections = _feature_sections(reports, profile, latest, out_dir) if profile else []
-    performance = (
-        '<img src="performance.png" alt="estimated vs realized accuracy">'
-        if _performance_chart(reports, out_dir / "performance.png")
-        else "<p>No batch has a label-free estimate yet.</p>"
-    )
+    performance = _performance_section(reports, profile, out_dir)
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
         f"<td>{html.escape(str(d.get('version', '')))}</td><td>{html.escape('; '.join(d.get('reasons', [])))}</td></tr>"
@@ -162,7 +169,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{max-width:100%
 Reference = the champion's training profile. The verdict is the pipeline's one drift rule (the alarms use it).</p>
 <h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>verdict</th></tr>
 {_batch_rows(reports)}</table>
-<h2>Accuracy: estimated and realized</h2>{performance}
+{performance}
 <h2>Per feature</h2>{"".join(sections) or "<p>No champion yet.</p>"}
 <h2>Champion history</h2><table><tr><th>time</th><th>decision</th><th>version</th><th>reasons</th></tr>{rows}</table>
 </body></html>"""
