@@ -36,7 +36,13 @@ def read_csv(text: str, config: Any) -> Any:
 
     rows = list(csv.reader(io.StringIO(text)))
     return convert_rows(
-        rows[0], rows[1:], first_row=1, features=config.features, label=config.label, max_field_chars=1000
+        rows[0],
+        rows[1:],
+        first_row=1,
+        features=config.features,
+        label=config.label,
+        max_field_chars=1000,
+        task=config.task,
     )
 
 
@@ -46,18 +52,21 @@ def train_and_calibrate(chunk: Any, config: Any) -> tuple[Any, dict[str, Any]]:
 
     from mlops_core.estimate import fit_calibration
     from mlops_core.features import build_pipeline, model_input
+    from mlops_core.tasks import fit_targets
 
     x = model_input(chunk.columns, config.features)
     order = np.random.default_rng(config.model.seed).permutation(len(chunk.label))
     n_holdout = int(len(order) * config.model.holdout_share)
     holdout, train = order[:n_holdout], order[n_holdout:]
-    model = build_pipeline(config).fit(x[train], chunk.label[train])
+    model = build_pipeline(config).fit(x[train], fit_targets(chunk.label[train], config.task))
     scores = positive_scores(model, x[holdout], config)
-    return model, fit_calibration(scores, chunk.label[holdout] == config.positive_class)
+    return model, fit_calibration(scores, chunk.label[holdout] == config.task.positive)
 
 
 def positive_scores(model: Any, x: Any, config: Any) -> Any:
-    return model.predict_proba(x)[:, list(model.classes_).index(config.positive_class)]
+    from mlops_core.tasks import model_classes
+
+    return model.predict_proba(x)[:, model_classes(model).index(config.task.positive)]
 
 
 def measure(model: Any, calibration: dict[str, Any], columns: Any, is_positive: Any, config: Any) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def churn(rows: int, batch_rows: int) -> dict[str, Any]:
     for seed, (covariate, concept) in enumerate(itertools.product(SHIFTS, SHIFTS), start=100):
         data = generate(batch_rows, seed=seed, covariate_shift=covariate, concept_shift=concept, with_label=True)
         chunk = read_csv(data.decode(), config)
-        result = measure(model, calibration, chunk.columns, chunk.label == config.positive_class, config)
+        result = measure(model, calibration, chunk.columns, chunk.label == config.task.positive, config)
         batches.append({"covariate_shift": covariate, "concept_shift": concept, **result})
     return {"training_rows": rows, "calibration": summary(calibration), "batches": batches}
 

@@ -44,6 +44,7 @@ def _model_path() -> Path:
     from mlops_core.estimate import fit_calibration
     from mlops_core.features import build_pipeline, model_input, schema_dict
     from mlops_core.multivariate import reference_sample
+    from mlops_core.tasks import fit_targets
     from mlopsctl.datagen import generate
 
     path = CACHE / "model-v2.joblib"  # v2: the profile carries the calibration and the reference sample
@@ -52,17 +53,23 @@ def _model_path() -> Path:
     config = load_config()
     rows = list(csv.reader(io.StringIO(generate(20_000, seed=1).decode())))
     chunk = convert_rows(
-        rows[0], rows[1:], first_row=1, features=config.features, label=config.label, max_field_chars=1000
+        rows[0],
+        rows[1:],
+        first_row=1,
+        features=config.features,
+        label=config.label,
+        max_field_chars=1000,
+        task=config.task,
     )
     x, fit, holdout = model_input(chunk.columns, config.features), slice(0, 16_000), slice(16_000, None)
-    model = build_pipeline(config).fit(x[fit], chunk.label[fit])
+    model = build_pipeline(config).fit(x[fit], fit_targets(chunk.label[fit], config.task))
     holdout_scores = model.predict_proba(x[holdout])[:, 1]
     profile = build_profile(chunk.columns, config.features, holdout_scores, config.drift.bins)
-    profile["calibration"] = fit_calibration(holdout_scores, chunk.label[holdout] == 1)
+    profile["calibration"] = fit_calibration(holdout_scores, chunk.label[holdout] == config.task.positive)
     profile["reference_sample"] = reference_sample(
         chunk.columns, config.features, rows=config.drift.reference_sample_rows, seed=1
     )
-    joblib.dump((model, {"schema": schema_dict(config), "profile": profile}), path)
+    joblib.dump((model, {"schema": schema_dict(config, config.task), "profile": profile}), path)
     del np
     return path
 

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from mlops_core import observability as obs
 from mlops_core.config import ProjectConfig
+from mlops_core.tasks import TASKS
 
 from . import nag
 
@@ -35,6 +36,10 @@ class AlarmSpec:
     statistic: str
     description: str  # what happened and what to do
     retrains: bool  # False: it only alerts people
+    tasks: frozenset[str] = frozenset(TASKS)  # the tasks whose stacks have this alarm
+
+    def applies_to(self, config: ProjectConfig) -> bool:
+        return config.task.kind in self.tasks
 
 
 # The drift alarms are the three parts of the one drift verdict (mlops_core/verdict.py), so an alarm
@@ -70,12 +75,24 @@ ALARMS = (
     ),
     AlarmSpec(
         metric=obs.MODEL_ACCURACY,
-        threshold=lambda config: config.drift.accuracy_floor,
+        threshold=lambda config: _required(config.drift.accuracy_floor),
         comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         statistic="Minimum",
         description="Accuracy on labeled batches fell below the floor: retraining starts by itself; if "
         "`mlops status` shows the new model was not promoted, check the recent labeled batches under feedback/",
         retrains=True,
+        tasks=frozenset({"binary", "multiclass"}),
+    ),
+    AlarmSpec(
+        metric=obs.MODEL_ERROR,
+        threshold=lambda config: _required(config.drift.max_error),
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        statistic="Maximum",
+        description="The mean absolute error on labeled batches rose above drift.max_error: retraining starts "
+        "by itself; if `mlops status` shows the new model was not promoted, check the recent labeled batches "
+        "under feedback/",
+        retrains=True,
+        tasks=frozenset({"regression"}),
     ),
     AlarmSpec(
         metric=obs.ESTIMATED_ACCURACY,
@@ -85,6 +102,7 @@ ALARMS = (
         description="The label-free accuracy estimate fell below the floor: label a sample of the recent "
         "batches and upload it (`mlops add-training-data`) so the next training run can learn from it",
         retrains=False,
+        tasks=frozenset({"binary"}),  # the estimate (CBPE) is for binary classifiers
     ),
     AlarmSpec(
         metric=obs.TRAINING_FAILURES,
@@ -96,6 +114,14 @@ ALARMS = (
         retrains=False,
     ),
 )
+
+
+def _required(value: float | None) -> float:
+    """A threshold the configuration guarantees for the alarm's tasks (mlops_core.tasks.check_fits_task)."""
+    assert value is not None, "checked when the configuration was loaded"
+    return value
+
+
 # Alarms on batch signals follow drift.alarm_after ("M of N" periods); a training failure alarms at once.
 BATCH_SIGNALS = {spec.metric for spec in ALARMS if spec.metric is not obs.TRAINING_FAILURES}
 
@@ -143,7 +169,11 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self._period = period
-        self.alarms = {spec.metric.name: self._alarm(spec, retraining_function, alerts) for spec in ALARMS}
+        self.alarms = {
+            spec.metric.name: self._alarm(spec, retraining_function, alerts)
+            for spec in ALARMS
+            if spec.applies_to(config)
+        }
         self.dlq_alarm = self._dead_letters_alarm(dead_letter_queue, alerts)
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{config.name}-pipeline")
         self.dashboard.add_widgets(*self._traffic_widgets(dead_letter_queue))
@@ -218,17 +248,27 @@ class Monitoring(Construct):
         scores = [self._metric(obs.FEATURE_DRIFT_SCORE, **{obs.FEATURE: name}) for name in names]
         threshold = cw.HorizontalAnnotation(value=1.0, label="drift (PSI = its threshold for the batch size)")
         signals = [obs.PREDICTION_DRIFT_SCORE, obs.MULTIVARIATE_DRIFT_SCORE]
-        accuracy = [self._metric(m, "Minimum") for m in (obs.MODEL_ACCURACY, obs.ESTIMATED_ACCURACY)]
+        quality_title, quality = self._quality_metrics()
         return [
             cw.GraphWidget(title="Drift per feature (PSI / threshold)", left=scores, left_annotations=[threshold]),
             cw.GraphWidget(
-                title="Prediction and joint drift; accuracy (labeled and estimated)",
+                title=f"Prediction and joint drift; {quality_title}",
                 left=[self._metric(m) for m in signals],
                 left_annotations=[threshold],
-                right=accuracy,
+                right=quality,
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=[*self.alarms.values(), self.dlq_alarm]),
         ]
+
+    def _quality_metrics(self) -> tuple[str, list[cw.Metric]]:
+        """What the labeled batches say about the model (and, for binary, the label-free estimate); a title."""
+        kind = self._config.task.kind
+        if kind == "regression":
+            return "mean absolute error (labeled)", [self._metric(obs.MODEL_ERROR, "Maximum")]
+        if kind == "multiclass":
+            return "accuracy (labeled)", [self._metric(obs.MODEL_ACCURACY, "Minimum")]
+        shown = (obs.MODEL_ACCURACY, obs.ESTIMATED_ACCURACY)
+        return "accuracy (labeled and estimated)", [self._metric(m, "Minimum") for m in shown]
 
     def _training_widgets(self) -> list[cw.IWidget]:
         runs = [obs.TRAINING_RUNS, obs.TRAINING_FAILURES, obs.MODEL_PROMOTIONS]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import ConfigError
+from .tasks import Task, check_fits_task, task_from_config
+
 CONFIG_ENV = "MLOPS_CONFIG"
 CONFIG_FILE = "mlops.toml"
-
-
-class ConfigError(ValueError):
-    """The configuration file is missing a setting or holds an invalid one."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,11 @@ class ModelSettings:
 class TrainingSettings:
     window_files: int
     min_rows: int
+    max_bad_row_share: float = 0.05  # a run fails when a file skips more than this share of its rows
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_bad_row_share <= 1:
+            raise ConfigError("[training] max_bad_row_share must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ class DriftSettings:
     psi_threshold: float  # method "psi": a feature (or the predictions) above this PSI has drifted
     drifted_share_threshold: float
     prediction_psi_threshold: float
-    accuracy_floor: float
+    accuracy_floor: float | None = None  # classification: alarm when a labeled batch's accuracy is below
+    max_error: float | None = None  # regression: alarm when a labeled batch's mean absolute error is above
     # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the
     # batch's size (see mlops_core.drift.psi_threshold_for); "psi": the fixed thresholds above.
     method: Literal["adaptive", "psi"] = "adaptive"
@@ -106,7 +112,7 @@ class RetrainingSettings:
 class ProjectConfig:
     name: str
     label: str
-    positive_class: int
+    task: Task
     features: tuple[Feature, ...]
     model: ModelSettings
     training: TrainingSettings
@@ -119,6 +125,15 @@ class ProjectConfig:
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def stack_name(self) -> str:
+        """The CloudFormation stack of this project: one stack per project, side by side in an account.
+        The default project keeps the name the stack always had, so upgrading never replaces it."""
+        return "MlopsStack" if self.name == "mlops" else f"MlopsStack-{self.name}"
+
+    def __post_init__(self) -> None:
+        check_fits_task(self)
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -160,11 +175,16 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
     label = _section(raw, "label")
     if label.get("column") in names:
         raise ConfigError("the label column cannot also be a feature")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,29}", name := str(_section(raw, "project").get("name", "mlops"))):
+        raise ConfigError(
+            f"[project] name {name!r} must be 1-30 lowercase letters, digits or hyphens, starting with a letter "
+            "(it names the stack, the buckets and the alarms)"
+        )
     model = _section(raw, "model")
     return ProjectConfig(
-        name=str(_section(raw, "project").get("name", "mlops")),
+        name=name,
         label=str(label["column"]),
-        positive_class=int(label.get("positive_class", 1)),
+        task=task_from_config(label),
         features=tuple(features),
         model=ModelSettings(
             estimator=str(model["estimator"]),

@@ -7,12 +7,14 @@ so the common case costs little more than the CSV parsing itself.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import Feature
+from .tasks import Task, canonical_labels
 
 FIX_HINTS = {
     "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
@@ -21,7 +23,8 @@ FIX_HINTS = {
     "not_finite": "NaN and infinity are not valid feature values",
     "unknown_category": "use one of the allowed categories listed in the message",
     "field_too_long": "shorten the field; very long fields usually mean a quoting problem",
-    "bad_label": "the label column must be 0 or 1 (or empty when unknown)",
+    "bad_label": "use one of the classes listed in [label] classes (a number for regression), or leave it empty "
+    "when unknown",
 }
 
 
@@ -31,6 +34,7 @@ class RowError:
     column: str | None
     kind: str
     message: str
+    value: str | None = None  # bad labels: the cell, so that training can list the values it skipped
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -47,13 +51,22 @@ class Chunk:
     """The good rows of a chunk: typed feature columns, the label if present, the raw rows."""
 
     columns: dict[str, np.ndarray]
-    label: np.ndarray | None  # int8 0/1, -1 where the label cell was empty
+    # The label column, None when the file has none: class names (canonical text, "" where the cell was
+    # empty) for classification, float64 (NaN where empty) for regression.
+    label: np.ndarray | None
     rows: list[list[str]]  # the raw good rows (bad-row reports, feedback)
     errors: list[RowError] = field(default_factory=list)
     text_columns: list[tuple[str, ...]] = field(default_factory=list)  # the good rows, column-wise
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def labeled(self) -> np.ndarray:
+        """A mask of the rows whose label is known (none when the file has no label column)."""
+        if self.label is None:
+            return np.zeros(len(self.rows), dtype=bool)
+        return self.label != "" if self.label.dtype == object else ~np.isnan(self.label)
 
 
 def _numeric(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
@@ -97,15 +110,40 @@ def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors
     return out
 
 
-def _labels(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
-    """0/1 labels; -1 where the cell is empty (label unknown)."""
+def _labels(values: Sequence[str], name: str, task: Task, errors: list[RowError]) -> np.ndarray:
+    """The label column as `Chunk.label` holds it; a bad_label error per value that does not fit the task.
+
+    Classification: with classes given, a value outside them is a bad label; without (scoring), any
+    text is a class, and one the model does not know counts against its accuracy. Regression: a
+    value that is not a finite number is a bad label.
+    """
+    if task.is_classification:
+        labels = canonical_labels(values)
+        if task.classes:
+            outside = (labels != "") & ~np.isin(labels, np.asarray(task.classes, dtype=object))
+            allowed = ", ".join(task.classes)
+            for i in np.flatnonzero(outside).tolist():
+                message = f"{name} is {values[i][:40]!r}, not one of the classes ({allowed})"
+                errors.append(RowError(i, name, "bad_label", message, values[i][:40]))
+        return labels
     text = np.char.strip(np.asarray(values, dtype=np.str_))
-    out = np.full(len(values), -1, dtype=np.int8)
-    out[np.isin(text, ["0", "0.0"])] = 0
-    out[np.isin(text, ["1", "1.0"])] = 1
-    for i in np.flatnonzero((out == -1) & (text != "")).tolist():
-        errors.append(RowError(first_row + i, name, "bad_label", f"{name} is {values[i][:40]!r}"))
+    empty = text == ""
+    try:
+        out = np.where(empty, "nan", text).astype(np.float64)
+    except ValueError:  # some cell is text: parse one by one
+        out = np.asarray([_float_or_nan(v) for v in text.tolist()])
+    for i in np.flatnonzero(~empty & ~np.isfinite(out)).tolist():
+        v = str(text[i])[:40]
+        errors.append(RowError(i, name, "bad_label", f"{name} is {v!r}, not a finite number", v))
+    out[~empty & ~np.isfinite(out)] = np.nan
     return out
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 def convert_rows(
@@ -116,10 +154,12 @@ def convert_rows(
     features: Sequence[Feature],
     label: str | None,
     max_field_chars: int | None,
+    task: Task | None = None,
 ) -> Chunk:
     """Validate and convert parsed rows; bad rows are dropped and described in `errors`.
 
-    `max_field_chars` None skips the field-length check (the CSV parser already enforced it).
+    `max_field_chars` None skips the field-length check (the CSV parser already enforced it). `task`
+    says how to read the `label` column (mlops_core.tasks); it is needed when there is one.
     The errors come in this order: ragged rows, over-long fields, then each column's bad values.
     """
     errors: list[RowError] = []
@@ -129,7 +169,9 @@ def convert_rows(
     if not shaped:
         return Chunk({}, None, [], errors)
     transposed = list(zip(*shaped, strict=True))
-    columns, labels, value_errors = _convert_columns(header, transposed, numbers, features=features, label=label)
+    columns, labels, value_errors = _convert_columns(
+        header, transposed, numbers, features=features, label=label, task=task
+    )
     errors += value_errors
     if not value_errors:
         return Chunk(columns, labels, shaped, errors, transposed)
@@ -183,6 +225,7 @@ def _convert_columns(
     *,
     features: Sequence[Feature],
     label: str | None,
+    task: Task | None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None, list[RowError]]:
     """Typed feature columns and the label column (None when absent), with an error per bad value."""
     position = {name: k for k, name in enumerate(header)}
@@ -196,9 +239,11 @@ def _convert_columns(
             columns[feature.name] = _categorical(values, feature, 0, errors)
     labels = None
     if label is not None and label in position:
-        labels = _labels(transposed[position[label]], label, 0, errors)
+        if task is None:
+            raise ValueError("convert_rows needs the task to read a label column")
+        labels = _labels(transposed[position[label]], label, task, errors)
     # The converters count rows from 0 within the good rows; report the rows' numbers in the file.
-    return columns, labels, [RowError(numbers[e.row], e.column, e.kind, e.message) for e in errors]
+    return columns, labels, [dataclasses.replace(e, row=numbers[e.row]) for e in errors]
 
 
 def _rows_without_errors(numbers: list[int], errors: list[RowError]) -> np.ndarray:

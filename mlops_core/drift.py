@@ -2,8 +2,9 @@
 
 A profile stores, per feature, the bins of the training data: quantile bin edges and proportions
 for numeric features, category proportions for categorical ones, and the same for the model's
-prediction scores. A batch is compared by counting its values into the same bins, chunk by chunk,
-so memory stays O(bins) however large the file.
+predictions (the positive class's probability, the predicted class, or the predicted value). A
+batch is compared by counting its values into the same bins, chunk by chunk, so memory stays
+O(bins) however large the file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from .config import DriftSettings, Feature
 from .estimate import PerformanceEstimator
 from .multivariate import BatchSample, domain_classifier_drift
+from .tasks import Task
 from .verdict import DriftSummary, Signal, judge, psi_threshold_for
 
 OTHER = "__other__"  # categories the model never saw
@@ -57,34 +59,55 @@ def _proportions(counts: np.ndarray) -> list[float]:
     return [float(c) for c in (counts / total if total else counts.astype(float))]
 
 
+def column_spec(values: np.ndarray, *, categories: Sequence[str] | None, bins: int) -> dict[str, Any]:
+    """One column's reference bins: quantile edges and proportions (numeric, `categories` None), or
+    the share of each category."""
+    if categories is None:
+        values = np.asarray(values, dtype=np.float64)  # no copy when already float64
+        edges = _quantile_edges(values, bins)
+        return {"type": "numeric", "edges": edges, "proportions": _proportions(_numeric_counts(values, edges))}
+    counts = _categorical_counts(values, categories)[:-1]
+    return {"type": "categorical", "categories": list(categories), "proportions": _proportions(counts)}
+
+
 def build_profile(
-    columns: Mapping[str, np.ndarray], features: Sequence[Feature], scores: np.ndarray, bins: int
+    columns: Mapping[str, np.ndarray],
+    features: Sequence[Feature],
+    predictions: np.ndarray,
+    bins: int,
+    *,
+    task: Task | None = None,
 ) -> dict[str, Any]:
     """The reference profile of a training set (JSON-serialisable, stored in the model manifest).
 
-    `scores` should be the model's scores on rows it was not fitted on (training uses the holdout): on
-    its own training rows a model is more confident than on new data, which would look like drift.
+    `predictions` are `Predictions.drift_values` (the positive class's probability for a binary task,
+    the predicted class for multiclass, the predicted value for regression; `task` None is binary),
+    and should be the model's on rows it was not fitted on (training uses the holdout): on its own
+    training rows a model is more confident than on new data, which would look like drift.
     """
-    rows = len(next(iter(columns.values()))) if columns else len(scores)
-    profile: dict[str, Any] = {"features": {}, "rows": rows}
+    task, values = task or Task(), predictions
+    rows = len(next(iter(columns.values()))) if columns else len(values)
+    profile: dict[str, Any] = {"features": {}, "rows": rows, "task": task.kind}
     for feature in features:
-        values = columns[feature.name]
-        if feature.is_numeric:
-            values = np.asarray(values, dtype=np.float64)  # no copy when already float64
-            edges = _quantile_edges(values, bins)
-            counts = _numeric_counts(values, edges)
-            profile["features"][feature.name] = {"type": "numeric", "edges": edges, "proportions": _proportions(counts)}
-        else:
-            counts = _categorical_counts(values, feature.categories)[:-1]
-            profile["features"][feature.name] = {
-                "type": "categorical",
-                "categories": list(feature.categories),
-                "proportions": _proportions(counts),
-            }
-    edges = _quantile_edges(scores.astype(float), bins)
-    counts = _numeric_counts(scores, edges)
-    profile["prediction"] = {"edges": edges, "proportions": _proportions(counts), "rows": len(scores)}
+        categories = None if feature.is_numeric else feature.categories
+        profile["features"][feature.name] = column_spec(columns[feature.name], categories=categories, bins=bins)
+    categories = task.classes if task.kind == "multiclass" else None
+    profile["prediction"] = {**column_spec(values, categories=categories, bins=bins), "rows": len(values)}
     return profile
+
+
+def _counts(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+    """`values` counted into a column spec's bins; categorical specs get a last bin for other values."""
+    if spec.get("type", "numeric") == "numeric":  # profiles from before tasks have an untyped prediction
+        return _numeric_counts(np.asarray(values, dtype=np.float64), spec["edges"])
+    return _categorical_counts(values, spec["categories"])
+
+
+def _expected(spec: Mapping[str, Any]) -> list[float]:
+    """A spec's reference proportions, bin for bin with `_counts`."""
+    if spec.get("type", "numeric") == "numeric":
+        return list(spec["proportions"])
+    return [*spec["proportions"], 0.0]  # the model saw no other category: any share of them is drift
 
 
 def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
@@ -125,39 +148,31 @@ class DriftAccumulator:
             if sample_rows and profile.get("reference_sample")
             else None
         )
-        self._counts: dict[str, np.ndarray] = {}
-        for name, spec in profile["features"].items():
-            # Categorical features get one extra bin for unseen categories.
-            size = len(spec["edges"]) + 1 if spec["type"] == "numeric" else len(spec["categories"]) + 1
-            self._counts[name] = np.zeros(size, dtype=np.int64)
-        self._score_counts = np.zeros(len(profile["prediction"]["edges"]) + 1, dtype=np.int64)
+        self._counts = {name: np.zeros(len(_expected(spec)), dtype=np.int64) for name, spec in self._features()}
+        self._prediction_counts = np.zeros(len(_expected(profile["prediction"])), dtype=np.int64)
 
-    def update(self, columns: Mapping[str, np.ndarray], scores: np.ndarray) -> None:
-        """Add one chunk: feature columns (as for model_input) and the model's scores on them."""
-        for name, spec in self.profile["features"].items():
-            values = columns[name]
-            if spec["type"] == "numeric":
-                self._counts[name] += _numeric_counts(np.asarray(values, dtype=np.float64), spec["edges"])
-            else:
-                self._counts[name] += _categorical_counts(values, spec["categories"])
-        self._score_counts += _numeric_counts(scores, self.profile["prediction"]["edges"])
-        self.rows += len(scores)
+    def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
+        return list(self.profile["features"].items())
+
+    def update(self, columns: Mapping[str, np.ndarray], predictions: np.ndarray) -> None:
+        """Add one chunk: feature columns (as for model_input) and the model's `Predictions.drift_values`."""
+        for name, spec in self._features():
+            self._counts[name] += _counts(spec, columns[name])
+        self._prediction_counts += _counts(self.profile["prediction"], predictions)
+        self.rows += len(predictions)
         if self.performance is not None:
-            self.performance.update(scores)
+            self.performance.update(predictions)
         if self.sample is not None:
             self.sample.update(columns)
 
     def summary(self, settings: DriftSettings) -> DriftSummary:
         """The batch's drift against the profile, judged by the one rule of `mlops_core.verdict`."""
         feature_psi, actual = {}, {}
-        for name, spec in self.profile["features"].items():
-            expected = list(spec["proportions"])
-            if spec["type"] == "categorical":
-                expected.append(0.0)  # the model saw no other category: any share of them is drift
-            feature_psi[name] = round(psi(expected, self._counts[name]), 6)
+        for name, spec in self._features():
+            feature_psi[name] = round(psi(_expected(spec), self._counts[name]), 6)
             actual[name] = _proportions(self._counts[name])
-        prediction_psi = round(psi(self.profile["prediction"]["proportions"], self._score_counts), 6)
-        actual["prediction"] = _proportions(self._score_counts)
+        prediction_psi = round(psi(_expected(self.profile["prediction"]), self._prediction_counts), 6)
+        actual["prediction"] = _proportions(self._prediction_counts)
         features = self.profile["features"]
         signals = [self._signal(n, features[n], v, settings, settings.psi_threshold) for n, v in feature_psi.items()]
         prediction = self._signal(
@@ -211,7 +226,9 @@ class DriftAccumulator:
 
     def _notes(self, settings: DriftSettings) -> list[str]:
         notes = []
-        if "calibration" not in self.profile:
+        if self.profile.get("task", "binary") != "binary":
+            notes.append("no label-free performance estimate: it is made for binary classifiers only")
+        elif "calibration" not in self.profile:
             notes.append("no label-free performance estimate: this model version predates it; retrain to get it")
         if not settings.reference_sample_rows:
             notes.append("no multivariate drift check: drift.reference_sample_rows is 0")

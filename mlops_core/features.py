@@ -7,14 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .config import ConfigError, Feature, ProjectConfig
+from .tasks import Task
 
 
-def _estimator(path: str, params: dict[str, Any]) -> Any:
+def _estimator(path: str, params: dict[str, Any], task: Task) -> Any:
     # Only scikit-learn classes: the config must never be a way to import arbitrary code.
     module_name, _, class_name = path.rpartition(".")
     if not module_name.startswith("sklearn."):
@@ -23,9 +25,18 @@ def _estimator(path: str, params: dict[str, Any]) -> Any:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"model.estimator {path!r} does not exist in this scikit-learn") from exc
-    if not hasattr(cls, "predict_proba"):
-        raise ConfigError(f"model.estimator {path!r} has no predict_proba: scoring needs probabilities")
-    return cls(**params)
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"model.params do not fit {path}: {exc}") from exc
+    if task.is_classification and not (is_classifier(estimator) and hasattr(cls, "predict_proba")):
+        raise ConfigError(
+            f"model.estimator {path!r} is not a classifier with predict_proba: a {task.kind} task needs "
+            "class probabilities"
+        )
+    if not task.is_classification and not is_regressor(estimator):
+        raise ConfigError(f"model.estimator {path!r} is not a regressor: a regression task predicts numbers")
+    return estimator
 
 
 def build_pipeline(config: ProjectConfig) -> Pipeline:
@@ -45,7 +56,7 @@ def build_pipeline(config: ProjectConfig) -> Pipeline:
     return Pipeline(
         [
             ("preprocess", ColumnTransformer(transformers)),
-            ("model", _estimator(config.model.estimator, config.model.params)),
+            ("model", _estimator(config.model.estimator, config.model.params, config.task)),
         ]
     )
 
@@ -59,12 +70,13 @@ def model_input(columns: Mapping[str, np.ndarray], features: Sequence[Feature]) 
     return out
 
 
-def schema_dict(config: ProjectConfig) -> dict[str, Any]:
-    """The feature schema as stored in a model's manifest (scoring validates input against it)."""
+def schema_dict(config: ProjectConfig, task: Task) -> dict[str, Any]:
+    """The schema as stored in a model's manifest: the features (scoring validates input against them),
+    the label column and the task with the classes the version was trained on (`task`)."""
     return {
         "features": [{"name": f.name, "type": f.type, "categories": list(f.categories)} for f in config.features],
         "label": config.label,
-        "positive_class": config.positive_class,
+        **task.to_dict(),
     }
 
 

@@ -52,7 +52,8 @@ PREDICTION_DRIFT_SCORE = Metric("PredictionDriftScore", Unit.NONE, "prediction P
 MULTIVARIATE_DRIFT_SCORE = Metric(
     "MultivariateDriftScore", Unit.NONE, "domain classifier AUC excess over a clean batch's; > 1 is drift"
 )
-MODEL_ACCURACY = Metric("ModelAccuracy", Unit.NONE, "accuracy on a labeled batch")
+MODEL_ACCURACY = Metric("ModelAccuracy", Unit.NONE, "accuracy on a labeled batch (classification)")
+MODEL_ERROR = Metric("ModelMeanAbsoluteError", Unit.NONE, "mean absolute error on a labeled batch (regression)")
 ESTIMATED_ACCURACY = Metric("EstimatedAccuracy", Unit.NONE, "label-free accuracy estimate of a batch (CBPE)")
 ESTIMATED_ROC_AUC = Metric("EstimatedRocAuc", Unit.NONE, "label-free ROC AUC estimate of a batch (CBPE)")
 TRAINING_RUNS = Metric("TrainingRuns", Unit.COUNT, "training runs finished", resolution_s=60)
@@ -77,6 +78,7 @@ METRICS: dict[str, Metric] = {
         PREDICTION_DRIFT_SCORE,
         MULTIVARIATE_DRIFT_SCORE,
         MODEL_ACCURACY,
+        MODEL_ERROR,
         ESTIMATED_ACCURACY,
         ESTIMATED_ROC_AUC,
         TRAINING_RUNS,

@@ -23,15 +23,17 @@ import joblib
 import numpy as np
 import scipy
 import sklearn
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
 from mlops_core.estimate import fit_calibration
 from mlops_core.features import build_pipeline, features_from_schema, model_input, schema_dict
 from mlops_core.multivariate import reference_sample
+from mlops_core.predictions import Predictions, Predictor
+from mlops_core.predictions import metrics as metrics_of
 from mlops_core.promotion import decide
 from mlops_core.registry import Champion, ChampionConflict, Registry
+from mlops_core.tasks import Task, fit_targets
 
 from .data import LabeledData, read_labeled_data
 
@@ -46,13 +48,14 @@ def train_and_register(
     x = model_input(data.columns, config.features)
     split = split_holdout(data, config)
     fit_started = time.monotonic()
-    model = build_pipeline(config).fit(x[split.train], data.labels[split.train])
+    model = build_pipeline(config).fit(x[split.train], fit_targets(data.labels[split.train], data.task))
     timings["fit_s"] = _seconds_since(fit_started)
     x_holdout, y_holdout = x[split.holdout], data.labels[split.holdout]
-    metrics = evaluate(model, x_holdout, y_holdout, config.positive_class)
-    holdout_scores = positive_scores(model, x_holdout, config)
-    profile, profile_rows = reference_profile(data, config, holdout_scores=holdout_scores)
-    profile["calibration"] = fit_calibration(holdout_scores, y_holdout == config.positive_class)
+    holdout = Predictor(model, data.task).predict(x_holdout)
+    metrics = evaluate(model, x_holdout, y_holdout, data.task)
+    profile, profile_rows = reference_profile(data, config, holdout=holdout)
+    if data.task.kind == "binary":  # the label-free estimate (CBPE) is for binary classifiers
+        profile["calibration"] = fit_calibration(holdout.drift_values, y_holdout == data.task.positive)
     rows = {"train": len(split.train), "holdout": len(split.holdout), "profile": profile_rows}
     registry = Registry(s3, models_bucket)
     manifest = _manifest(data, config, run_id=run_id, rows=rows, metrics=metrics, profile=profile)
@@ -63,6 +66,7 @@ def train_and_register(
         metrics=metrics,
         x_holdout=x_holdout,
         y_holdout=y_holdout,
+        task=data.task,
         config=config,
         run_id=run_id,
     )
@@ -91,35 +95,22 @@ def split_holdout(data: LabeledData, config: ProjectConfig) -> Split:
     return Split(train=np.sort(order[n_holdout:]), holdout=np.sort(order[:n_holdout]))
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, positive_class: int) -> dict[str, float]:
-    """Holdout metrics: ROC AUC, accuracy, log loss."""
-    classes = list(model.classes_)
-    scores = model.predict_proba(x)[:, classes.index(positive_class)]
-    predicted = (scores >= 0.5).astype(int) if positive_class == 1 else (scores < 0.5).astype(int)
-    return {
-        "roc_auc": round(float(roc_auc_score(y == positive_class, scores)), 6),
-        "accuracy": round(float(accuracy_score(y, predicted)), 6),
-        "log_loss": round(float(log_loss(y == positive_class, scores, labels=[False, True])), 6),
-        "rows": len(y),
-    }
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, task: Task) -> dict[str, Any]:
+    """Holdout metrics of the task (see mlops_core.predictions.metrics)."""
+    return metrics_of(task, y, Predictor(model, task).predict(x))
 
 
-def reference_profile(data: LabeledData, config: ProjectConfig, *, holdout_scores: np.ndarray) -> tuple[dict, int]:
-    """The drift reference: the newest files' feature distributions, the model's scores on the holdout
-    (rows it was not fitted on), and a bounded sample of the rows for the multivariate check (none when
-    drift.reference_sample_rows is 0); (profile, feature rows)."""
+def reference_profile(data: LabeledData, config: ProjectConfig, *, holdout: Predictions) -> tuple[dict, int]:
+    """The drift reference: the newest files' feature distributions, the model's predictions on the
+    holdout (rows it was not fitted on), and a bounded sample of the rows for the multivariate check
+    (none when drift.reference_sample_rows is 0); (profile, feature rows)."""
     recent = _profile_rows(data.recency, config.training.min_rows)
     columns = {k: v[recent] for k, v in data.columns.items()}
-    profile = build_profile(columns, config.features, holdout_scores, config.drift.bins)
+    profile = build_profile(columns, config.features, holdout.drift_values, config.drift.bins, task=data.task)
     sample = reference_sample(columns, config.features, rows=config.drift.reference_sample_rows, seed=config.model.seed)
     if sample is not None:
         profile["reference_sample"] = sample
     return profile, int(recent.sum())
-
-
-def positive_scores(model: Any, x: np.ndarray, config: ProjectConfig) -> np.ndarray:
-    """The model's probability of the positive class, as scoring computes it."""
-    return model.predict_proba(x)[:, list(model.classes_).index(config.positive_class)]
 
 
 def _profile_rows(recency: np.ndarray, minimum: int) -> np.ndarray:
@@ -160,7 +151,7 @@ def _manifest(
         "params": config.model.params,
         "seed": config.model.seed,
         "metrics": metrics,
-        "schema": schema_dict(config),
+        "schema": schema_dict(config, data.task),
         "profile": profile,
         "versions": versions,
     }
@@ -180,12 +171,13 @@ def gate_promotion(
     metrics: dict[str, float],
     x_holdout: np.ndarray,
     y_holdout: np.ndarray,
+    task: Task,
     config: ProjectConfig,
     run_id: str | None,
 ) -> GateOutcome:
     """Score the champion on the candidate's holdout, decide, promote if the gate passes, record the decision."""
     champion = registry.champion()
-    champion_metrics, notes = _champion_metrics(registry, champion, x_holdout, y_holdout, config)
+    champion_metrics, notes = _champion_metrics(registry, champion, x_holdout, y_holdout, task=task, config=config)
     decision = decide(metrics, champion_metrics, config.promotion)
     record: dict[str, Any] = {
         "kind": "promote" if decision.promote else "reject",
@@ -208,15 +200,22 @@ def gate_promotion(
 
 
 def _champion_metrics(
-    registry: Registry, champion: Champion | None, x: np.ndarray, y: np.ndarray, config: ProjectConfig
+    registry: Registry, champion: Champion | None, x: np.ndarray, y: np.ndarray, *, task: Task, config: ProjectConfig
 ) -> tuple[dict[str, float] | None, list[str]]:
-    """The champion's metrics on the holdout, or None (no champion, or another feature schema) with a note why."""
+    """The champion's metrics on the holdout, or None (no champion, or another feature schema, task or
+    classes) with a note why."""
     if champion is None:
         return None, []
     model, manifest = registry.load_model(champion.version)
     if features_from_schema(manifest["schema"]) != config.features:
         return None, [f"champion {champion.version} has another feature schema: compared on the floor only"]
-    return evaluate(model, x, y, config.positive_class), []
+    theirs = Task.from_schema(manifest["schema"])
+    if (theirs.kind, theirs.classes) != (task.kind, task.classes):
+        return None, [
+            f"champion {champion.version} predicts another task or classes ({theirs.kind}: "
+            f"{', '.join(theirs.classes) or 'values'}): compared on the floor only"
+        ]
+    return evaluate(model, x, y, task), []
 
 
 def _seconds_since(start: float) -> float:

@@ -29,6 +29,7 @@ from mlops_core.features import features_from_schema
 from mlops_core.registry import Registry
 from mlops_core.s3errors import is_missing
 from mlops_core.settings import ScoringEnvironment
+from mlops_core.tasks import Task
 
 from . import alerts, metrics, outputs, ranges, score
 from .messages import Job
@@ -140,13 +141,13 @@ def _score_stream(
         score.check_enough_good_rows(tally, cfg.scoring.max_bad_row_share)
         written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path, feedback_path=feedback_path)
     summary = drift.summary(cfg.drift).to_dict()
-    accuracy = score.accuracy(tally)
-    summary["realized_vs_estimated"] = realized_vs_estimated(summary["performance"] or {}, accuracy)
+    labeled = score.labeled_metrics(tally, Task.from_schema(schema))
+    summary["realized_vs_estimated"] = realized_vs_estimated(summary["performance"] or {}, labeled)
     counts = {"model_version": version, "rows": tally.rows, "scored": tally.scored, "bad_rows": tally.bad}
     written["drift_report"] = outputs.write_drift_report(
-        s3, bucket, job, {**counts, "drift": summary, "accuracy": accuracy}
+        s3, bucket, job, {**counts, "drift": summary, "labeled": labeled}
     )
-    return {**counts, "outputs": written, "drift": summary, "accuracy": accuracy}
+    return {**counts, "outputs": written, "drift": summary, "labeled": labeled}
 
 
 class _Run:

@@ -8,10 +8,11 @@ from mlops_core import observability as obs
 
 
 def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int) -> list[dict[str, Any]]:
-    """PutMetricData entries for a receipt: file and row counts, and for a scored file its drift and accuracy.
+    """PutMetricData entries for a receipt: file and row counts, and for a scored file its drift and, when
+    labeled, its accuracy (classification) or mean absolute error (regression).
 
-    Drift and estimated performance only when the batch had enough rows for a verdict; accuracy only
-    when at least `min_labeled_rows` rows were labeled, so a handful of labels cannot fire its alarm.
+    Drift and estimated performance only when the batch had enough rows for a verdict; accuracy or error
+    only when at least `min_labeled_rows` rows were labeled, so a handful of labels cannot fire its alarm.
     """
     scored = receipt["outcome"] == "scored"
     data = [
@@ -24,9 +25,12 @@ def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int
     drift = receipt.get("drift") or {}
     if drift.get("verdict") is not None:
         data += _drift_data(drift, pipeline) + _estimate_data(drift.get("performance"), pipeline)
-    accuracy = receipt.get("accuracy")
-    if accuracy and accuracy["rows"] >= min_labeled_rows:
-        data.append(obs.datum(obs.MODEL_ACCURACY, accuracy["accuracy"], pipeline=pipeline))
+    labeled = receipt.get("labeled")
+    if labeled and labeled["rows"] >= min_labeled_rows:
+        if "accuracy" in labeled:
+            data.append(obs.datum(obs.MODEL_ACCURACY, labeled["accuracy"], pipeline=pipeline))
+        if "mae" in labeled:
+            data.append(obs.datum(obs.MODEL_ERROR, labeled["mae"], pipeline=pipeline))
     return data
 
 

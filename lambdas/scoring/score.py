@@ -21,8 +21,9 @@ from mlops_core.csvdata import Chunk, convert_rows
 from mlops_core.csvreader import CsvRows, FileRejected
 from mlops_core.drift import DriftAccumulator
 from mlops_core.features import features_from_schema, model_input
+from mlops_core.predictions import Predictions, Predictor, metrics
+from mlops_core.tasks import Task
 
-OUTPUT_COLUMNS = ["prediction", "score", "model_version"]
 # RFC 4180 line ends. With "\n" the csv module would leave a bare CR inside a value unquoted, and a
 # reader would split that row in two: a pass-through id could forge rows in predictions and feedback.
 CSV_LINE_END = "\r\n"
@@ -39,10 +40,8 @@ class Tally:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_kinds: Counter[str] = field(default_factory=Counter)
     bad_rows: list[list[str]] = field(default_factory=list)
-    labeled_scores: list[np.ndarray] = field(default_factory=list)
-    labels: list[np.ndarray] = field(default_factory=list)
-    classes: list[Any] = field(default_factory=list)
-    positive: int = 1
+    labeled: list[Predictions] = field(default_factory=list)  # the predictions of rows that had a label
+    labels: list[np.ndarray] = field(default_factory=list)  # and their labels
 
     @property
     def bad(self) -> int:
@@ -89,30 +88,30 @@ class ChunkWriter:
     def __init__(
         self, header: list[str], *, model: Any, version: str, schema: dict[str, Any], out: Any, feedback: Any
     ) -> None:
-        self.model, self.version = model, version
+        self.version = version
         self.features = features_from_schema(schema)
-        self.classes = list(model.classes_)
-        self.positive = self.classes.index(schema.get("positive_class", 1))
+        self.predictor = Predictor(model, Task.from_schema(schema))
         names = {f.name for f in self.features}
         self.passthrough = [i for i, h in enumerate(header) if h not in names]
         self.predictions = csv.writer(out, lineterminator=CSV_LINE_END)
-        self.predictions.writerow([header[i] for i in self.passthrough] + OUTPUT_COLUMNS)
+        self.predictions.writerow(
+            [header[i] for i in self.passthrough] + self.predictor.output_columns + ["model_version"]
+        )
         self.feedback = csv.writer(feedback, lineterminator=CSV_LINE_END)
         self.feedback.writerow(header)
 
     def write(self, chunk: Chunk, tally: Tally) -> np.ndarray:
-        """Score and write one chunk; its scores (probability of the positive class)."""
-        scores = self.model.predict_proba(model_input(chunk.columns, self.features))[:, self.positive]
-        labels = np.where(scores >= 0.5, self.classes[self.positive], self.classes[1 - self.positive]).tolist()
-        score_text = np.char.mod("%.6f", scores).tolist()
+        """Score and write one chunk; what prediction drift bins (`Predictions.drift_values`)."""
+        predictions = self.predictor.predict(model_input(chunk.columns, self.features))
         passthrough = (chunk.text_columns[i] for i in self.passthrough)
-        rows = zip(*passthrough, labels, score_text, itertools.repeat(self.version, len(chunk)), strict=True)
+        outputs = self.predictor.output_text(predictions)
+        rows = zip(*passthrough, *outputs, itertools.repeat(self.version, len(chunk)), strict=True)
         self.predictions.writerows(rows)
-        if chunk.label is not None and (known := chunk.label >= 0).any():
-            tally.labeled_scores.append(scores[known])
+        if chunk.label is not None and (known := chunk.labeled).any():
+            tally.labeled.append(predictions.subset(known))
             tally.labels.append(chunk.label[known])
             self.feedback.writerows(r for r, k in zip(chunk.rows, known.tolist(), strict=True) if k)
-        return scores
+        return predictions.drift_values
 
 
 def score_rows(
@@ -131,13 +130,22 @@ def score_rows(
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     features, label = features_from_schema(schema), schema["label"]
     label_column = label if label in header else None
+    # With classes found in the data, a label the model does not know is read as a new class: the row is
+    # scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
+    labels = Task.from_schema(schema).label_reading
     with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
         writer = ChunkWriter(header, model=model, version=version, schema=schema, out=out, feedback=feedback)
-        tally = Tally(classes=writer.classes, positive=writer.positive)
+        tally = Tally()
         for batch in rows.chunks(scoring.chunk_rows):
             # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
             chunk = convert_rows(
-                header, batch, first_row=tally.rows + 1, features=features, label=label_column, max_field_chars=None
+                header,
+                batch,
+                first_row=tally.rows + 1,
+                features=features,
+                label=label_column,
+                task=labels,
+                max_field_chars=None,
             )
             tally.note(batch, chunk)
             if chunk.errors:
@@ -181,17 +189,8 @@ def stop_early(tally: Tally, rows: CsvRows, width: int, share: float, deadline: 
         raise too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: out of time)")
 
 
-def accuracy(tally: Tally) -> dict[str, Any] | None:
-    """Accuracy (and ROC AUC when both classes occur) of the labeled rows, or None without labels."""
+def labeled_metrics(tally: Tally, task: Task) -> dict[str, Any] | None:
+    """The task's metrics on the batch's labeled rows (mlops_core.predictions.metrics), or None without labels."""
     if not tally.labels:
         return None
-    scores, labels = np.concatenate(tally.labeled_scores), np.concatenate(tally.labels)
-    positive_label = tally.classes[tally.positive]
-    predicted = np.where(scores >= 0.5, positive_label, tally.classes[1 - tally.positive])
-    result: dict[str, Any] = {"rows": len(labels), "accuracy": round(float(np.mean(predicted == labels)), 6)}
-    truth = labels == positive_label
-    if truth.any() and (~truth).any():
-        from sklearn.metrics import roc_auc_score  # noqa: PLC0415 - only for labeled batches
-
-        result["roc_auc"] = round(float(roc_auc_score(truth, scores)), 6)
-    return result
+    return metrics(task, np.concatenate(tally.labels), Predictions.concatenate(tally.labeled))

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scoring.logic import Clients, Outcome, Settings, score_job
 from scoring.messages import Job
-from scoring.score import OUTPUT_COLUMNS
 
 from mlops_core import layout
 from mlops_core.settings import ScoringEnvironment
@@ -27,6 +26,7 @@ from tests.corpus import FORMULA_IDS, REJECTED, SCORED, CorpusFile, hostile_corp
 from .conftest import DATA, MODELS, REGION
 from .test_scoring import CountingCloudWatch, keys, put
 
+OUTPUT_COLUMNS = ["prediction", "score", "model_version"]  # a binary model's output columns
 CORPUS = {f.name: f for f in hostile_corpus()}
 # Every FileRejected kind that the CSV reader and the scoring package can raise.
 KINDS = {

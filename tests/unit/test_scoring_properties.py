@@ -64,6 +64,7 @@ def verdict(body: bytes, *, gzipped: bool = False) -> tuple[str, int]:
         features=CONFIG.features,
         label=CONFIG.label,
         max_field_chars=CONFIG.scoring.max_field_chars,
+        task=CONFIG.task,
     )
     assert len(chunk) + len({e.row for e in chunk.errors}) == len(data)
     for column in chunk.columns.values():

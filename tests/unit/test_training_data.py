@@ -84,11 +84,19 @@ def test_given_only_rejected_files_and_too_few_rows_then_the_error_names_the_rej
         read_labeled_data(aws, DATA, small_limits)
 
 
-def test_given_a_file_of_only_bad_rows_then_its_rows_are_skipped_not_a_crash(aws, small_limits):
+def test_given_a_file_of_only_bad_rows_then_the_run_fails_naming_the_file_and_the_counts(aws, small_limits):
     aws.put_object(Bucket=DATA, Key="training/good.csv", Body=GOOD)
     aws.put_object(Bucket=DATA, Key="training/ragged.csv", Body=HEADER + b"\n" + b"a,b\n" * 10)
-    ragged = _by_key(read_labeled_data(aws, DATA, small_limits).files)["training/ragged.csv"]
-    assert ragged["rows"] == 0 and ragged["skipped_rows"] == 10 and "rejected" not in ragged
+    with pytest.raises(
+        TrainingDataError, match=r"training/ragged\.csv: 10 of 10 rows skipped \(100\.0%; 10 bad_feature\)"
+    ):
+        read_labeled_data(aws, DATA, small_limits)
+
+
+def test_given_a_few_bad_rows_within_the_limit_then_each_is_counted_under_its_reason(aws, small_limits):
+    aws.put_object(Bucket=DATA, Key="training/good.csv", Body=GOOD)
+    data = read_labeled_data(aws, DATA, small_limits)
+    assert _by_key(data.files)["training/good.csv"]["skipped"] == {"bad_feature": 0, "bad_label": 0, "missing_label": 0}
 
 
 def test_given_a_file_over_the_size_limit_then_it_is_rejected_without_reading_it(aws, small_limits, monkeypatch):
