@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from mlops_core.config import config_path, load_config
+from mlops_core.features import build_pipeline
 
 from .stack import MlopsStack
 from .targets import target_settings
@@ -24,6 +25,8 @@ def build_app(app: cdk.App, *, target: str, config_file: Path | None = None) -> 
     """
     config_file = (config_file or config_path()).resolve()
     config = load_config(config_file)
+    # The estimator and its parameters must fit the task: fail the synth, not the first training run.
+    build_pipeline(config)
     stack = MlopsStack(
         app,
         config.stack_name,

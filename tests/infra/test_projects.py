@@ -11,7 +11,7 @@ import pytest
 from infra.app import ROOT, build_app
 from infra.bundling import CodeBundling
 from infra.training import image_config_args
-from mlops_core.config import CONFIG_ENV, load_config
+from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 
 from .conftest import logical_id, resources, synth
 
@@ -75,3 +75,34 @@ def test_given_mlops_config_in_the_environment_then_the_app_builds_that_projects
     monkeypatch.setenv(CONFIG_ENV, str(EXAMPLE))
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     assert build_app(app, target="localstack").stack_name == "MlopsStack-cancer"
+
+
+@pytest.mark.parametrize(
+    ("example", "quality_alarm", "absent"),
+    [
+        ("iris", "ModelAccuracy", {"ModelMeanAbsoluteError", "EstimatedAccuracy"}),
+        ("diabetes", "ModelMeanAbsoluteError", {"ModelAccuracy", "EstimatedAccuracy"}),
+    ],
+)
+def test_given_a_task_when_synthesized_then_its_stack_alarms_on_the_labeled_metric_of_that_task(
+    example, quality_alarm, absent, tmp_path
+):
+    config_file = ROOT / "examples" / example / "mlops.toml"
+    template, _ = synth("localstack", tmp_path, config_file=config_file)
+    alarms = {
+        a["Properties"].get("MetricName"): a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert quality_alarm in alarms and not absent & set(alarms)
+    config = load_config(config_file)
+    threshold = config.drift.accuracy_floor if example == "iris" else config.drift.max_error
+    assert alarms[quality_alarm]["Threshold"] == threshold
+    assert alarms[quality_alarm]["AlarmActions"]  # it starts retraining (and tells people)
+
+
+def test_given_an_estimator_that_does_not_fit_the_task_when_synthesized_then_the_synth_fails_naming_it(tmp_path):
+    text = (ROOT / "examples" / "diabetes" / "mlops.toml").read_text()
+    wrong = tmp_path / "mlops.toml"
+    wrong.write_text(text.replace("HistGradientBoostingRegressor", "HistGradientBoostingClassifier"))
+    with pytest.raises(ConfigError, match="is not a regressor"):
+        build_app(cdk.App(), target="localstack", config_file=wrong)
