@@ -5,13 +5,19 @@ Compares the scoring logic (validation + prediction + drift + write, streaming) 
 (b) a naive peer: pandas.read_csv of the whole file, predict, to_csv.
 Each measurement runs in a fresh subprocess so that peak RSS is its own.
 
-    .venv/bin/python bench/bench_scoring.py [--rows 1000000]
+Besides the binary default project ("churn"), the multiclass and regression examples (examples/iris,
+examples/diabetes) can be measured against the same naive pandas peer: each example's configured
+pipeline is trained on its training.csv the way training does, and scores a batch of rows resampled
+(seeded) from the example's whole data set, written in the example's column layout.
+
+    .venv/bin/python bench/bench_scoring.py [--rows 1000000] [--repeat 2] [--examples churn,iris,diabetes]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import itertools
 import json
@@ -21,12 +27,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_core.config import ProjectConfig
+    from mlops_core.csvdata import Chunk
+    from mlops_core.tasks import Task
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache"
+EXAMPLES = ("churn", "iris", "diabetes")  # churn: the default project (mlops.toml, binary)
 
 
 def _peak_rss_mb() -> float:
@@ -83,17 +98,109 @@ def _data_path(rows: int) -> Path:
     return path
 
 
+def _config(example: str) -> ProjectConfig:
+    """The example's project config: the default mlops.toml for churn, examples/<name>/mlops.toml otherwise."""
+    from mlops_core.config import load_config
+
+    return load_config() if example == "churn" else load_config(ROOT / "examples" / example / "mlops.toml")
+
+
+def _make_data(example: str) -> ModuleType:
+    """The example's make_data.py, imported from its file."""
+    spec = importlib.util.spec_from_file_location(f"{example}_make_data", ROOT / "examples" / example / "make_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _example_model_path(example: str) -> Path:
+    """The example's configured pipeline trained on its training.csv, with the manifest training writes."""
+    if example == "churn":
+        return _model_path()
+    import joblib
+
+    from mlops_core.csvdata import convert_rows
+    from mlops_core.features import schema_dict
+
+    path = CACHE / f"model-{example}-v1.joblib"
+    if path.exists():
+        return path
+    config = _config(example)
+    with tempfile.TemporaryDirectory() as tmp:
+        training = _make_data(example).write(Path(tmp))[0]
+        with open(training, newline="") as f:
+            rows = list(csv.reader(f))
+    chunk = convert_rows(
+        rows[0],
+        rows[1:],
+        first_row=1,
+        features=config.features,
+        label=config.label,
+        max_field_chars=1000,
+        task=config.task,
+    )
+    assert chunk.label is not None and not chunk.errors, chunk.errors[:3]
+    task = config.task.with_classes(set(chunk.label.tolist()) if config.task.is_classification else ())
+    model, profile = _fit_with_profile(chunk, config, task)
+    joblib.dump((model, {"schema": schema_dict(config, task), "profile": profile}), path)
+    return path
+
+
+def _fit_with_profile(chunk: Chunk, config: ProjectConfig, task: Task) -> tuple[Any, dict]:
+    """Fit on a seeded share of the rows; the drift profile as training builds it (holdout predictions)."""
+    import numpy as np
+
+    from mlops_core.drift import build_profile
+    from mlops_core.features import build_pipeline, model_input
+    from mlops_core.multivariate import reference_sample
+    from mlops_core.predictions import Predictor
+    from mlops_core.tasks import fit_targets
+
+    assert chunk.label is not None
+    x = model_input(chunk.columns, config.features)
+    order = np.random.default_rng(config.model.seed).permutation(len(chunk))
+    n_holdout = max(1, int(len(order) * config.model.holdout_share))
+    holdout, fit = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
+    model = build_pipeline(config).fit(x[fit], fit_targets(chunk.label[fit], task))
+    drift_values = Predictor(model, task).predict(x[holdout]).drift_values
+    profile = build_profile(chunk.columns, config.features, drift_values, config.drift.bins, task=task)
+    sample = reference_sample(
+        chunk.columns, config.features, rows=config.drift.reference_sample_rows, seed=config.model.seed
+    )
+    if sample is not None:
+        profile["reference_sample"] = sample
+    return model, profile
+
+
+def _example_data_path(example: str, rows: int) -> Path:
+    """An unlabeled batch of `rows` rows resampled (seeded) from the example's whole data set, written by
+    the example's make_data.py (id column first, its number format)."""
+    if example == "churn":
+        return _data_path(rows)
+    import numpy as np
+    from sklearn.datasets import load_diabetes, load_iris
+
+    path = CACHE / f"batch-{example}-{rows}.csv"
+    if not path.exists():
+        values = load_iris().data if example == "iris" else load_diabetes(scaled=False).data
+        chosen = np.random.default_rng(3).choice(len(values), rows)
+        partial = path.with_suffix(".partial")
+        _make_data(example)._write(partial, [f"B{k:07d}" for k in range(rows)], values[chosen], None)
+        partial.rename(path)
+    return path
+
+
 # ---------------------------------------------------------------------------- the three contenders
-def run_ours(data: Path, model_path: Path, out: Path) -> dict:
-    """The scoring logic's streaming core, as the Lambda runs it, minus S3."""
+def run_ours(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """The scoring logic's streaming core, as the Lambda runs it (the example's config and manifest), minus S3."""
     import joblib
     from scoring.score import score_rows
 
-    from mlops_core.config import load_config
     from mlops_core.csvreader import CsvRows
     from mlops_core.drift import DriftAccumulator
 
-    config = load_config()
+    config = _config(example)
     model, manifest = joblib.load(model_path)
     started = time.perf_counter()
     with open(data, "rb") as body:
@@ -121,15 +228,14 @@ def run_ours(data: Path, model_path: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": tally.scored}
 
 
-def run_baseline(data: Path, model_path: Path, out: Path) -> dict:
-    """The same parser + predict_proba + write; no validation, no drift."""
+def run_baseline(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """The same parser + predict_proba + write; no validation, no drift (binary: churn only)."""
     import joblib
     import numpy as np
 
-    from mlops_core.config import load_config
     from mlops_core.features import model_input
 
-    config = load_config()
+    config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
     n = 0
@@ -157,14 +263,12 @@ def run_baseline(data: Path, model_path: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": n}
 
 
-def run_pandas(data: Path, model_path: Path, out: Path) -> dict:
-    """The naive peer: read the whole file with pandas, predict, write."""
+def run_pandas(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """The naive peer: read the whole file with pandas, predict, write (binary)."""
     import joblib
     import pandas as pd
 
-    from mlops_core.config import load_config
-
-    config = load_config()
+    config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
     frame = pd.read_csv(data)
@@ -172,6 +276,41 @@ def run_pandas(data: Path, model_path: Path, out: Path) -> dict:
     frame["prediction"] = (scores >= 0.5).astype(int)
     frame["score"] = scores
     frame[["customer_id", "prediction", "score"]].to_csv(out, index=False, float_format="%.6f")
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def run_pandas_multiclass(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """The naive peer, multiclass: read_csv, predict_proba; the class with the highest probability, that
+    probability as the score and one probability column per class (as ours writes them); to_csv."""
+    import joblib
+    import pandas as pd
+
+    config = _config(example)
+    model, _ = joblib.load(model_path)
+    started = time.perf_counter()
+    frame = pd.read_csv(data)
+    proba = model.predict_proba(frame[config.feature_names].to_numpy(dtype=object))
+    result = pd.DataFrame({frame.columns[0]: frame[frame.columns[0]]})
+    result["prediction"] = model.classes_[proba.argmax(axis=1)]
+    result["score"] = proba.max(axis=1)
+    for j, name in enumerate(model.classes_):
+        result[f"proba_{name}"] = proba[:, j]
+    result.to_csv(out, index=False, float_format="%.6f")
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def run_pandas_regression(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """The naive peer, regression: read_csv, predict, to_csv. Categorical columns are read as text (the
+    model's categories are text: read as numbers, "1" and "2" would be unknown categories)."""
+    import joblib
+    import pandas as pd
+
+    config = _config(example)
+    model, _ = joblib.load(model_path)
+    started = time.perf_counter()
+    frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
+    frame["prediction"] = model.predict(frame[config.feature_names].to_numpy(dtype=object))
+    frame[[frame.columns[0], "prediction"]].to_csv(out, index=False, float_format="%.9g")
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 
@@ -195,11 +334,12 @@ def run_cold_start(model_path: Path) -> dict:
 
 
 CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "pandas": run_pandas}
+PANDAS_PEERS = {"binary": run_pandas, "multiclass": run_pandas_multiclass, "regression": run_pandas_regression}
 
 
-def _child(kind: str, rows: int) -> dict:
+def _child(kind: str, rows: int, example: str = "churn") -> dict:
     """Run one measurement in a fresh interpreter; return its result with peak RSS."""
-    cmd = [sys.executable, __file__, "--child", kind, "--rows", str(rows)]
+    cmd = [sys.executable, __file__, "--child", kind, "--rows", str(rows), "--examples", example]
     env = {
         **os.environ,
         "DATA_BUCKET": "bench",
@@ -211,36 +351,41 @@ def _child(kind: str, rows: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--child")
-    args = parser.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if args.child:
-        model = _model_path()
-        if args.child == "cold_start":
-            result = run_cold_start(model)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                result = CONTENDERS[args.child](_data_path(args.rows), model, Path(tmp) / "out.csv")
-        print(json.dumps({**result, "peak_rss_mb": round(_peak_rss_mb(), 1)}))
-        return
+def _run_child(kind: str, rows: int, example: str) -> None:
+    """In the child: run one contender (or the cold start) and print its result as JSON."""
+    model = _example_model_path(example)
+    if kind == "cold_start":
+        result = run_cold_start(model)
+    else:
+        contender = PANDAS_PEERS[_config(example).task.kind] if kind == "pandas" else CONTENDERS[kind]
+        with tempfile.TemporaryDirectory() as tmp:
+            result = contender(_example_data_path(example, rows), model, Path(tmp) / "out.csv", example)
+    print(json.dumps({**result, "peak_rss_mb": round(_peak_rss_mb(), 1)}))
 
+
+def _best(kind: str, rows: int, repeat: int, example: str, data: Path) -> dict:
+    """The fastest of `repeat` runs, one fresh process after another, with rows/s and MB/s."""
+    best = min((_child(kind, rows, example) for _ in range(repeat)), key=lambda r: r["seconds"])
+    megabytes = data.stat().st_size / 1e6
+    return {
+        **best,
+        "rows_per_s": round(best["rows"] / best["seconds"]),
+        "mb_per_s": round(megabytes / best["seconds"], 2),
+    }
+
+
+def measure_churn(rows: int, repeat: int) -> dict:
+    """The default project: ours, the raw baseline and pandas; memory at two sizes; the cold start."""
     _model_path()
-    small = max(args.rows // 10, 1000)
-    _data_path(args.rows), _data_path(small)
-    runs = {}
-    for kind in CONTENDERS:
-        best = min((_child(kind, args.rows) for _ in range(args.repeat)), key=lambda r: r["seconds"])
-        runs[kind] = {**best, "rows_per_s": round(best["rows"] / best["seconds"])}
+    small = max(rows // 10, 1000)
+    data, _ = _data_path(rows), _data_path(small)
+    runs = {kind: _best(kind, rows, repeat, "churn", data) for kind in CONTENDERS}
     memory_small = _child("ours", small)["peak_rss_mb"]
-    cold = [_child("cold_start", args.rows) for _ in range(3)]
+    cold = [_child("cold_start", rows) for _ in range(3)]
     cold_best = min(cold, key=lambda r: r["seconds"])
     results = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
-        "rows": args.rows,
+        "rows": rows,
         "throughput": runs,
         "ratio_vs_baseline": round(runs["ours"]["rows_per_s"] / runs["baseline"]["rows_per_s"], 3),
         "ratio_vs_pandas": round(runs["ours"]["rows_per_s"] / runs["pandas"]["rows_per_s"], 3),
@@ -248,13 +393,88 @@ def main() -> None:
         "cold_start_s": {k: round(v, 3) for k, v in cold_best.items() if k != "peak_rss_mb"},
     }
     results["memory_ratio"] = round(results["memory_mb"]["ours_large"] / memory_small, 3)
-    (RESULTS / "scoring.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _example_entry(example: str, rows: int, data: Path, runs: dict) -> dict:
+    """One example's row of results: ours and the naive pandas peer on the same file, same run."""
+    return {
+        "task": _config(example).task.kind,
+        "rows": rows,
+        "file_mb": round(data.stat().st_size / 1e6, 1),
+        "date": datetime.now(UTC).date().isoformat(),
+        "command": " ".join(["bench/bench_scoring.py", *sys.argv[1:]]),
+        "throughput": {kind: runs[kind] for kind in ("ours", "pandas")},
+        "ratio_vs_pandas": round(runs["ours"]["rows_per_s"] / runs["pandas"]["rows_per_s"], 3),
+    }
+
+
+def measure_example(example: str, rows: int, repeat: int) -> dict:
+    """Ours and the naive pandas peer for a non-default example (the raw baseline is binary-only)."""
+    _example_model_path(example)
+    data = _example_data_path(example, rows)
+    runs = {kind: _best(kind, rows, repeat, example, data) for kind in ("ours", "pandas")}
+    return _example_entry(example, rows, data, runs)
+
+
+def _examples(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if unknown := sorted(set(names) - set(EXAMPLES)):
+        raise SystemExit(f"unknown example(s) {', '.join(unknown)}; choose from {', '.join(EXAMPLES)}")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--examples", default="churn", help=f"comma-separated, of {', '.join(EXAMPLES)}")
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    examples = _examples(args.examples)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        _run_child(args.child, args.rows, examples[0])
+        return
+    path = RESULTS / "scoring.json"
+    results = json.loads(path.read_text()) if path.exists() else {}  # other examples' rows are kept
+    measured = results.setdefault("examples", {})
+    for example in examples:  # one at a time: every process has the machine's cores to itself
+        if example == "churn":
+            results.update(measure_churn(args.rows, args.repeat))
+            data = _data_path(args.rows)
+            measured["churn"] = _example_entry("churn", args.rows, data, results["throughput"])
+        else:
+            measured[example] = measure_example(example, args.rows, args.repeat)
+        path.write_text(json.dumps(results, indent=2))
     print(markdown(results))
 
 
 def markdown(r: dict) -> str:
+    """The default project's lines (when measured) and one line per example."""
+    lines = _churn_markdown(r) if "throughput" in r else []
+    examples = r.get("examples", {})
+    if examples:
+        lines += [
+            "",
+            "| example (task), rows, file | ours s | ours rows/s | ours MB/s | ours peak RSS MB "
+            "| pandas s | pandas rows/s | pandas MB/s | pandas peak RSS MB | ours / pandas |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, e in examples.items():
+            o, p = e["throughput"]["ours"], e["throughput"]["pandas"]
+            lines.append(
+                f"| {name} ({e['task']}), {e['rows']:,}, {e['file_mb']} MB "
+                f"| {o['seconds']:.2f} | {o['rows_per_s']:,} | {o['mb_per_s']} | {o['peak_rss_mb']} "
+                f"| {p['seconds']:.2f} | {p['rows_per_s']:,} | {p['mb_per_s']} | {p['peak_rss_mb']} "
+                f"| {e['ratio_vs_pandas']}x |"
+            )
+    return "\n".join(lines)
+
+
+def _churn_markdown(r: dict) -> list[str]:
     t = r["throughput"]
-    lines = [
+    return [
         f"| scoring ({r['rows']:,} rows) | seconds | rows/s | peak RSS MB |",
         "|---|---|---|---|",
         *(f"| {k} | {v['seconds']:.2f} | {v['rows_per_s']:,} | {v['peak_rss_mb']} |" for k, v in t.items()),
@@ -266,7 +486,6 @@ def markdown(r: dict) -> str:
         f"- cold start: imports {r['cold_start_s']['imports_s']} s + model load {r['cold_start_s']['model_load_s']} s"
         f" = {r['cold_start_s']['seconds']} s (goal < 1.5 s)",
     ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
             ),
             ("cold start (imports + model load)", f"{s['cold_start_s']['seconds']} s", "< 1.5 s"),
         ]
+        for name, example in s.get("examples", {}).items():  # churn's lines are the ones above
+            table += example_rows(name, example) if name != "churn" else []
     if e := results.get("e2e"):
         lat = e["latency_s"]
         table += [
@@ -97,11 +99,34 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
     return table
 
 
+def example_rows(name: str, e: dict) -> list[tuple[str, str, str]]:
+    """An example's scoring lines (bench_scoring.py --examples): ours, and the naive pandas peer on the same file."""
+    o, p = e["throughput"]["ours"], e["throughput"]["pandas"]
+    peer = "predict_proba" if e["task"] != "regression" else "predict"
+    return [
+        (
+            f"scoring throughput, {name} ({e['task']}), {e['rows']:,}-row CSV ({e['file_mb']} MB) in-process",
+            f"{o['rows_per_s']:,} rows/s, {o['mb_per_s']} MB/s ({o['seconds']:.2f} s); peak {o['peak_rss_mb']} MB",
+            "",
+        ),
+        (
+            f"... vs naive pandas peer (read_csv, {peer}, to_csv)",
+            f"{e['ratio_vs_pandas']}x ({p['rows_per_s']:,} rows/s, {p['mb_per_s']} MB/s, {p['seconds']:.2f} s; "
+            f"peak {p['peak_rss_mb']} MB)",
+            ">= 1.0x",
+        ),
+    ]
+
+
 def markdown(summary: dict) -> str:
     m = summary["machine"]
     lines = [
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), Python {m['python']}, "
         f"{m['os']}.",
+        *(
+            f"The {name} rows are carried over from the previous summary (measured {date}; no {name}.json here)."
+            for name, date in summary.get("carried", {}).items()
+        ),
         "",
         "| measure | result | goal |",
         "|---|---|---|",
@@ -126,8 +151,17 @@ def main() -> int:
 
 
 def write_summary() -> int:
-    results = {name: r for name in ("scoring", "e2e", "load", "bundle") if (r := load(name))}
-    summary = {"machine": machine(), "table": rows(results), "results": results}
+    """The table from the results files; a measurement whose file is absent (results files are not committed,
+    only the summary is) is carried over from the previous summary, with the date it was measured."""
+    previous = load("summary") or {}
+    results, carried = {}, {}
+    for name in ("scoring", "e2e", "load", "bundle"):
+        if r := load(name):
+            results[name] = r
+        elif r := previous.get("results", {}).get(name):
+            results[name] = r
+            carried[name] = previous.get("carried", {}).get(name, previous["machine"]["date"])
+    summary = {"machine": machine(), "table": rows(results), "results": results, "carried": carried}
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
     (RESULTS / "summary.md").write_text(markdown(summary))
     print(markdown(summary))
