@@ -30,13 +30,13 @@ THRESHOLD = 0.5  # binary: the positive class is predicted when its probability 
 class Predictions:
     predicted: np.ndarray  # class names (object array) or values (float64)
     proba: np.ndarray | None  # classification: one column per class of the task, in the task's order
-    positive: int = 0  # binary: the positive class's column in `proba`
+    positive: int | None = None  # binary: the positive class's column in `proba`; None for other tasks
 
     @property
     def drift_values(self) -> np.ndarray:
         """What prediction drift bins: the positive class's probability (binary), the predicted class
         (multiclass) or the predicted value (regression)."""
-        if self.proba is not None and self.proba.shape[1] == 2:
+        if self.proba is not None and self.positive is not None:
             return self.proba[:, self.positive]
         return self.predicted
 

@@ -297,3 +297,20 @@ def test_given_a_manifest_from_before_tasks_then_it_reads_as_binary_zero_one_wit
     task = Task.from_schema({"features": [], "label": "churned", "positive_class": 1})
     assert task == Task("binary", ("0", "1"), "1", found_in_data=False)
     assert np.array_equal(task.label_reading.classes, ("0", "1"))
+
+
+def test_given_a_multiclass_task_with_two_classes_when_scored_then_prediction_drift_bins_the_classes(aws, iris_files):
+    lines = iris_files[0].decode().splitlines()
+    two = "\n".join(line for line in lines if not line.endswith(",setosa")) + "\n"
+    raw = raw_config("iris")
+    raw["label"]["classes"] = ["versicolor", "virginica"]
+    raw["training"]["min_rows"] = 50
+    config = parse_config(raw)
+    train(aws, config, "training/two.csv", two.encode())
+    clients, settings = scoring_env(aws, config)
+    batch = "\n".join(line.rsplit(",", 1)[0] for line in two.splitlines()) + "\n"
+    outcome = score_job(put(aws, "incoming/two.csv", (batch * 2).encode()), clients=clients, settings=settings)
+    drift = drift_report(aws, outcome)["drift"]
+    assert drift["verdict"] is False and drift["prediction_psi"] < 0.1
+    rows = read_csv(aws, outcome.detail["outputs"]["predictions"])
+    assert list(rows[0])[1:] == ["prediction", "score", "proba_versicolor", "proba_virginica", "model_version"]
