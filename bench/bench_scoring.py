@@ -54,7 +54,6 @@ def _model_path() -> Path:
     import numpy as np
 
     from mlops_core.config import load_config
-    from mlops_core.csvdata import convert_rows
     from mlops_core.drift import build_profile
     from mlops_core.estimate import fit_calibration
     from mlops_core.features import build_pipeline, model_input, schema_dict
@@ -67,15 +66,7 @@ def _model_path() -> Path:
         return path
     config = load_config()
     rows = list(csv.reader(io.StringIO(generate(20_000, seed=1).decode())))
-    chunk = convert_rows(
-        rows[0],
-        rows[1:],
-        first_row=1,
-        features=config.features,
-        label=config.label,
-        max_field_chars=1000,
-        task=config.task,
-    )
+    chunk = _labeled_chunk(rows, config)
     x, fit, holdout = model_input(chunk.columns, config.features), slice(0, 16_000), slice(16_000, None)
     model = build_pipeline(config).fit(x[fit], fit_targets(chunk.label[fit], config.task))
     holdout_scores = model.predict_proba(x[holdout])[:, 1]
@@ -87,6 +78,21 @@ def _model_path() -> Path:
     joblib.dump((model, {"schema": schema_dict(config, config.task), "profile": profile}), path)
     del np
     return path
+
+
+def _labeled_chunk(rows: list[list[str]], config: Any) -> Any:
+    """A parsed CSV's typed columns and labels, converted as training converts them."""
+    from mlops_core.csvdata import convert_rows
+
+    return convert_rows(
+        rows[0],
+        rows[1:],
+        first_row=1,
+        features=config.features,
+        label=config.label,
+        max_field_chars=1000,
+        task=config.task,
+    )
 
 
 def _data_path(rows: int) -> Path:
@@ -120,7 +126,6 @@ def _example_model_path(example: str) -> Path:
         return _model_path()
     import joblib
 
-    from mlops_core.csvdata import convert_rows
     from mlops_core.features import schema_dict
 
     path = CACHE / f"model-{example}-v1.joblib"
@@ -131,15 +136,7 @@ def _example_model_path(example: str) -> Path:
         training = _make_data(example).write(Path(tmp))[0]
         with open(training, newline="") as f:
             rows = list(csv.reader(f))
-    chunk = convert_rows(
-        rows[0],
-        rows[1:],
-        first_row=1,
-        features=config.features,
-        label=config.label,
-        max_field_chars=1000,
-        task=config.task,
-    )
+    chunk = _labeled_chunk(rows, config)
     assert chunk.label is not None and not chunk.errors, chunk.errors[:3]
     task = config.task.with_classes(set(chunk.label.tolist()) if config.task.is_classification else ())
     model, profile = _fit_with_profile(chunk, config, task)
