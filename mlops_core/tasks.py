@@ -122,7 +122,7 @@ class Task:
         classes = tuple(schema.get("classes") or (("0", "1") if kind == "binary" else ()))
         positive = schema.get("positive_class")
         found = bool(schema.get("classes_found_in_data", False))
-        return cls(kind, classes, canonical_label(str(positive)) if positive is not None else None, found)
+        return cls(kind, classes, _optional_label(positive), found)
 
     @property
     def label_reading(self) -> Task:
@@ -144,7 +144,7 @@ def task_from_config(label: Mapping[str, Any]) -> Task:
         raise ConfigError("[label] classes do not apply to a regression task")
     if len(set(classes)) != len(classes):
         raise ConfigError(f"[label] classes has duplicates: {_listed(classes)}")
-    task = Task(kind, classes, canonical_label(str(positive)) if positive is not None else None)
+    task = Task(kind, classes, _optional_label(positive))
     if classes:
         try:
             task.check_classes()
@@ -210,6 +210,11 @@ def fit_targets(labels: np.ndarray, task: Task) -> np.ndarray:
     if all(_is_integer(c) for c in task.classes):
         return np.asarray(labels, dtype=np.int64)
     return np.asarray(labels, dtype=object)
+
+
+def _optional_label(value: Any) -> str | None:
+    """A configured or recorded label (a TOML integer or string) as canonical text; None stays None."""
+    return canonical_label(str(value)) if value is not None else None
 
 
 def _is_integer(label: str) -> bool:

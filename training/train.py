@@ -52,7 +52,7 @@ def train_and_register(
     timings["fit_s"] = _seconds_since(fit_started)
     x_holdout, y_holdout = x[split.holdout], data.labels[split.holdout]
     holdout = Predictor(model, data.task).predict(x_holdout)
-    metrics = evaluate(model, x_holdout, y_holdout, data.task)
+    metrics = metrics_of(data.task, y_holdout, holdout)
     profile, profile_rows = reference_profile(data, config, holdout=holdout)
     if data.task.kind == "binary":  # the label-free estimate (CBPE) is for binary classifiers
         profile["calibration"] = fit_calibration(holdout.drift_values, y_holdout == data.task.positive)

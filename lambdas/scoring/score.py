@@ -130,11 +130,11 @@ def score_rows(
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
     features, label = features_from_schema(schema), schema["label"]
     label_column = label if label in header else None
-    # With classes found in the data, a label the model does not know is read as a new class: the row is
-    # scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
-    labels = Task.from_schema(schema).label_reading
     with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
         writer = ChunkWriter(header, model=model, version=version, schema=schema, out=out, feedback=feedback)
+        # With classes found in the data, a label the model does not know is read as a new class: the row
+        # is scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
+        labels = writer.predictor.task.label_reading
         tally = Tally()
         for batch in rows.chunks(scoring.chunk_rows):
             # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
