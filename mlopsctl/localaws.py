@@ -26,7 +26,9 @@ import psutil
 HOST = "127.0.0.1"
 PORT = 4566
 ENDPOINT = f"http://{HOST}:{PORT}"  # the default; LocalAws(port=...) runs a second instance elsewhere
-LOCALSTACK_PYTHON = "3.11"  # localstack-core 4.13.1 is the last release that runs on 3.11
+# LocalStack runs on the project's Python. localstack-core 4.13.1 is pinned: 4.14.0 starts on 3.12 but every
+# S3, SQS, SNS, Lambda, KMS and CloudWatch call fails there (`from warnings import deprecated` is 3.13-only).
+LOCALSTACK_PYTHON = "3.12"
 RUNTIMES = ("3.12",)  # Lambda runtimes provisioned with boto3, as AWS ships them
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
@@ -88,8 +90,8 @@ def health(endpoint: str = ENDPOINT, timeout: float = 2.0) -> dict[str, str] | N
         return None
 
 
-def _digest(*files: Path) -> str:
-    h = hashlib.sha256()
+def _digest(*files: Path, python: str = "") -> str:
+    h = hashlib.sha256(python.encode())
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()
@@ -117,7 +119,8 @@ class LocalAws:
         """Create LocalStack's virtualenv and the Lambda runtime venvs, unless already current."""
         requirements = self.root / "requirements-localstack.txt"
         stamp = self.venv / ".installed"
-        wanted = _digest(requirements, self.executor_dir / "pyproject.toml")
+        # The interpreter is part of the stamp: a virtualenv made with another Python is made again.
+        wanted = _digest(requirements, self.executor_dir / "pyproject.toml", python=LOCALSTACK_PYTHON)
         if not (stamp.exists() and stamp.read_text() == wanted):
             self._log(f"installing LocalStack into {self.venv.relative_to(self.root)} (once)...")
             self._make_venv(self.venv, LOCALSTACK_PYTHON)
