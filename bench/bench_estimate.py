@@ -58,8 +58,8 @@ def train_and_calibrate(chunk: Any, config: Any) -> tuple[Any, dict[str, Any]]:
     order = np.random.default_rng(config.model.seed).permutation(len(chunk.label))
     n_holdout = int(len(order) * config.model.holdout_share)
     holdout, train = order[:n_holdout], order[n_holdout:]
-    model = build_pipeline(config).fit(x[train], fit_targets(chunk.label[train], config.task))
-    scores = positive_scores(model, x[holdout], config)
+    model = build_pipeline(config).fit(x.iloc[train], fit_targets(chunk.label[train], config.task))
+    scores = positive_scores(model, x.iloc[holdout], config)
     return model, fit_calibration(scores, chunk.label[holdout] == config.task.positive)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .config import DriftSettings, Feature
 from .estimate import PerformanceEstimator
@@ -46,12 +47,9 @@ def _numeric_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 def _categorical_counts(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
     """Counts per category, then one count for values outside `categories`."""
-    index = {c: i for i, c in enumerate(categories)}
-    uniques, counts = np.unique(values.astype(str), return_counts=True)
-    out = np.zeros(len(categories) + 1, dtype=np.int64)
-    for value, count in zip(uniques, counts, strict=True):
-        out[index.get(value, len(categories))] += count
-    return out
+    codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))  # a hash table
+    codes[codes < 0] = len(categories)
+    return np.bincount(codes, minlength=len(categories) + 1)
 
 
 def _proportions(counts: np.ndarray) -> list[float]:

