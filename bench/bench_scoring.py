@@ -159,8 +159,8 @@ def _fit_with_profile(chunk: Chunk, config: ProjectConfig, task: Task) -> tuple[
     order = np.random.default_rng(config.model.seed).permutation(len(chunk))
     n_holdout = max(1, int(len(order) * config.model.holdout_share))
     holdout, fit = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
-    model = build_pipeline(config).fit(x[fit], fit_targets(chunk.label[fit], task))
-    drift_values = Predictor(model, task).predict(x[holdout]).drift_values
+    model = build_pipeline(config).fit(x.iloc[fit], fit_targets(chunk.label[fit], task))
+    drift_values = Predictor(model, task).predict(x.iloc[holdout]).drift_values
     profile = build_profile(chunk.columns, config.features, drift_values, config.drift.bins, task=task)
     sample = reference_sample(
         chunk.columns, config.features, rows=config.drift.reference_sample_rows, seed=config.model.seed
@@ -194,14 +194,14 @@ def run_ours(data: Path, model_path: Path, out: Path, example: str) -> dict:
     import joblib
     from scoring.score import score_rows
 
-    from mlops_core.csvreader import CsvRows
+    from mlops_core.csvblocks import CsvBlocks
     from mlops_core.drift import DriftAccumulator
 
     config = _config(example)
     model, manifest = joblib.load(model_path)
     started = time.perf_counter()
     with open(data, "rb") as body:
-        rows = CsvRows(
+        rows = CsvBlocks(
             body,
             key=str(data),
             gzipped=False,

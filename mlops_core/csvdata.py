@@ -8,7 +8,7 @@ so the common case costs little more than the CSV parsing itself.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,9 +54,11 @@ class Chunk:
     # The label column, None when the file has none: class names (canonical text, "" where the cell was
     # empty) for classification, float64 (NaN where empty) for regression.
     label: np.ndarray | None
-    rows: list[list[str]]  # the raw good rows (bad-row reports, feedback)
+    rows: Sequence[list[str]]  # the raw good rows (bad-row reports, feedback)
     errors: list[RowError] = field(default_factory=list)
-    text_columns: list[tuple[str, ...]] = field(default_factory=list)  # the good rows, column-wise
+    # The good rows' cells column-wise, by position in the header: every column (convert_rows) or at least
+    # every column that is not a feature (the fast path).
+    text_columns: Mapping[int, Sequence[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -110,7 +112,7 @@ def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors
     return out
 
 
-def _labels(values: Sequence[str], name: str, task: Task, errors: list[RowError]) -> np.ndarray:
+def read_labels(values: Sequence[str], name: str, task: Task, errors: list[RowError]) -> np.ndarray:
     """The label column as `Chunk.label` holds it; a bad_label error per value that does not fit the task.
 
     Classification: with classes given, a value outside them is a bad label; without (scoring), any
@@ -174,7 +176,7 @@ def convert_rows(
     )
     errors += value_errors
     if not value_errors:
-        return Chunk(columns, labels, shaped, errors, transposed)
+        return Chunk(columns, labels, shaped, errors, dict(enumerate(transposed)))
     keep = _rows_without_errors(numbers, value_errors)
     kept = [r for r, k in zip(shaped, keep, strict=True) if k]
     return Chunk(
@@ -182,7 +184,7 @@ def convert_rows(
         labels[keep] if labels is not None else None,
         kept,
         errors,
-        list(zip(*kept, strict=True)) if kept else [() for _ in header],
+        dict(enumerate(zip(*kept, strict=True))) if kept else {i: () for i in range(len(header))},
     )
 
 
@@ -241,7 +243,7 @@ def _convert_columns(
     if label is not None and label in position:
         if task is None:
             raise ValueError("convert_rows needs the task to read a label column")
-        labels = _labels(transposed[position[label]], label, task, errors)
+        labels = read_labels(transposed[position[label]], label, task, errors)
     # The converters count rows from 0 within the good rows; report the rows' numbers in the file.
     return columns, labels, [dataclasses.replace(e, row=numbers[e.row]) for e in errors]
 

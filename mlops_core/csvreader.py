@@ -115,9 +115,23 @@ def check_not_binary(head: bytes, key: str) -> None:
 
 
 class CsvRows:
-    """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line."""
+    """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line.
 
-    def __init__(self, body: ByteStream, *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
+    `continuation` reads a later part of a file (csvblocks.Block): no file-type check and no byte-order
+    mark, and line numbers in errors count from `first_line`, the lines before the part.
+    """
+
+    def __init__(
+        self,
+        body: ByteStream,
+        *,
+        key: str,
+        gzipped: bool,
+        max_bytes: int,
+        max_field_chars: int,
+        continuation: bool = False,
+        first_line: int = 0,
+    ) -> None:
         raw: ByteStream = body
         if gzipped:  # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which never happens here
             raw = gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[call-overload]  # see the line above
@@ -125,9 +139,12 @@ class CsvRows:
         max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
         self._counter = LimitedReader(raw, max_bytes, what, max_line)
         limited = io.BufferedReader(self._counter, buffer_size=READ_BUFFER_BYTES)
-        check_not_binary(limited.peek(4096)[:4096], key)
+        if not continuation:
+            check_not_binary(limited.peek(4096)[:4096], key)
         csv.field_size_limit(max_field_chars)
-        text = io.TextIOWrapper(limited, encoding="utf-8-sig", errors="strict", newline="")
+        self._first_line = first_line
+        encoding = "utf-8" if continuation else "utf-8-sig"
+        text = io.TextIOWrapper(limited, encoding=encoding, errors="strict", newline="")
         # The text layer reads 8 KB at a time by default: a Python-level counter call (and a decode)
         # per 8 KB cost ~10% of scoring time. CPython's TextIOWrapper lets the chunk size be set.
         text._CHUNK_SIZE = READ_BUFFER_BYTES  # type: ignore[attr-defined]  # CPython-only, set on purpose
@@ -161,7 +178,7 @@ class CsvRows:
         try:
             yield
         except UnicodeDecodeError as exc:
-            line = self._reader.line_num + 1
+            line = self._first_line + self._reader.line_num + 1
             bad = exc.object[exc.start : exc.end]
             raise FileRejected(
                 "not_utf8",
@@ -170,7 +187,7 @@ class CsvRows:
                 where={"line": line},
             ) from exc
         except csv.Error as exc:
-            line = self._reader.line_num
+            line = self._first_line + self._reader.line_num
             kind = "field_too_long" if "field larger" in str(exc) else "bad_quoting"
             fix = (
                 "shorten the field or check for an unclosed quote"

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from mlops_core.config import ScoringSettings
+from mlops_core.csvblocks import CsvBlocks
 from mlops_core.csvreader import ByteStream, CsvRows
 
 from .messages import Job, range_message
@@ -21,15 +22,15 @@ READ_BYTES = 65536
 SQS_BATCH = 10  # SendMessageBatch's limit
 
 
-def open_rows(job: Job, s3: Any, bucket: str, scoring: ScoringSettings) -> tuple[CsvRows, list[str]]:
+def open_rows(job: Job, s3: Any, bucket: str, scoring: ScoringSettings) -> tuple[CsvBlocks, list[str]]:
     """The job's rows, positioned after the header, and the header (a byte range reads it from the file's start)."""
     limits = {"max_bytes": scoring.max_file_bytes, "max_field_chars": scoring.max_field_chars}
     if job.whole:
         body = s3.get_object(Bucket=bucket, Key=job.key)["Body"]
-        rows = CsvRows(body, key=job.key, gzipped=job.gzipped, **limits)
+        rows = CsvBlocks(body, key=job.key, gzipped=job.gzipped, **limits)
         return rows, rows.next_row() or []
     header = header_of(s3, bucket, job, max_field_chars=scoring.max_field_chars)
-    rows = CsvRows(range_body(s3, bucket, job), key=job.key, gzipped=False, **limits)
+    rows = CsvBlocks(range_body(s3, bucket, job), key=job.key, gzipped=False, **limits)
     if job.part == 0:
         rows.next_row()  # the header line
     return rows, header

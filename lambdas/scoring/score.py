@@ -11,15 +11,18 @@ import csv
 import itertools
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mlops_core.config import Feature, ScoringSettings
+from mlops_core.csvblocks import CsvBlocks
 from mlops_core.csvdata import Chunk, convert_rows
-from mlops_core.csvreader import CsvRows, FileRejected
+from mlops_core.csvreader import FileRejected
 from mlops_core.drift import DriftAccumulator
+from mlops_core.fastpath import fast_chunk
 from mlops_core.features import features_from_schema, model_input
 from mlops_core.predictions import Predictions, Predictor, metrics
 from mlops_core.tasks import Task
@@ -47,7 +50,7 @@ class Tally:
     def bad(self) -> int:
         return self.rows - self.scored
 
-    def note(self, batch: list[list[str]], chunk: Chunk) -> None:
+    def note(self, batch: Sequence[list[str]], chunk: Chunk) -> None:
         """Count a converted batch, keeping its bad rows and listing its errors (both bounded)."""
         first = self.rows + 1
         rows_with_errors = sorted({e.row for e in chunk.errors})
@@ -115,7 +118,7 @@ class ChunkWriter:
 
 
 def score_rows(
-    rows: CsvRows,
+    blocks: CsvBlocks,
     header: list[str],
     *,
     model: Any,
@@ -126,33 +129,69 @@ def score_rows(
     feedback_path: str,
     scoring: ScoringSettings,
     deadline: float | None = None,
+    fast: bool = True,
 ) -> Tally:
-    """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file."""
-    features, label = features_from_schema(schema), schema["label"]
-    label_column = label if label in header else None
+    """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file.
+
+    `fast` False reads every block on the precise path (the fast path's tests compare the two).
+    """
     with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
         writer = ChunkWriter(header, model=model, version=version, schema=schema, out=out, feedback=feedback)
-        # With classes found in the data, a label the model does not know is read as a new class: the row
-        # is scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
-        labels = writer.predictor.task.label_reading
+        reader = ChunkReader(header, schema=schema, task=writer.predictor.task, scoring=scoring, fast=fast)
         tally = Tally()
-        for batch in rows.chunks(scoring.chunk_rows):
-            # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
-            chunk = convert_rows(
-                header,
-                batch,
-                first_row=tally.rows + 1,
-                features=features,
-                label=label_column,
-                task=labels,
-                max_field_chars=None,
-            )
+        for batch, chunk in reader.chunks(blocks, tally):
             tally.note(batch, chunk)
             if chunk.errors:
-                stop_early(tally, rows, len(header), scoring.max_bad_row_share, deadline)
+                stop_early(tally, blocks, len(header), scoring.max_bad_row_share, deadline)
             if len(chunk):
                 drift.update(chunk.columns, writer.write(chunk, tally))
     return tally
+
+
+class ChunkReader:
+    """Turns blocks of rows into chunks: the fast path (mlops_core.fastpath) where a block is plain and
+    good, else the precise path, row by row (csvreader.CsvRows + csvdata.convert_rows)."""
+
+    def __init__(self, header: list[str], *, schema: dict[str, Any], task: Task, scoring: ScoringSettings, fast: bool):
+        self.header, self.scoring, self.fast = header, scoring, fast
+        self.features = features_from_schema(schema)
+        self.label = schema["label"] if schema["label"] in header else None
+        # With classes found in the data, a label the model does not know is read as a new class: the row
+        # is scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
+        self.task = task.label_reading
+
+    def chunks(self, blocks: CsvBlocks, tally: Tally) -> Iterator[tuple[Sequence[list[str]], Chunk]]:
+        """(rows, chunk) pairs; `tally` numbers the rows of the precise path's chunks."""
+        limit = self.scoring.max_field_chars
+        for block in blocks.blocks(self.scoring.chunk_rows):
+            chunk = self._fast(block.data) if self.fast and block.data is not None else None
+            if chunk is not None:
+                yield chunk.rows, chunk
+                continue
+            for batch in block.rows(key=blocks.key, max_field_chars=limit).chunks(self.scoring.chunk_rows):
+                yield batch, self._precise(batch, first_row=tally.rows + 1)
+
+    def _fast(self, data: bytes) -> Chunk | None:
+        return fast_chunk(
+            data,
+            self.header,
+            features=self.features,
+            label=self.label,
+            task=self.task,
+            max_field_chars=self.scoring.max_field_chars,
+        )
+
+    def _precise(self, batch: list[list[str]], *, first_row: int) -> Chunk:
+        # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
+        return convert_rows(
+            self.header,
+            batch,
+            first_row=first_row,
+            features=self.features,
+            label=self.label,
+            task=self.task,
+            max_field_chars=None,
+        )
 
 
 def check_enough_good_rows(tally: Tally, share: float) -> None:
@@ -175,7 +214,7 @@ def too_many_bad_rows(tally: Tally, share: float, stopped: str = "") -> FileReje
     )
 
 
-def stop_early(tally: Tally, rows: CsvRows, width: int, share: float, deadline: float | None) -> None:
+def stop_early(tally: Tally, rows: CsvBlocks, width: int, share: float, deadline: float | None) -> None:
     """Reject a file of bad rows before reading all of it: a .csv.gz of bad rows up to the size limit
     would otherwise outlast the function's timeout and end in the DLQ with no report.
 

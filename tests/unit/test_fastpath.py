@@ -1,0 +1,226 @@
+"""The fast path (pandas' C parser, mlops_core.fastpath) against the precise path (the csv module + convert_rows).
+
+Scoring the same bytes both ways must give the same predictions, feedback, tally (counts, errors, bad
+rows, labeled scores), drift and rejection, byte for byte: on every file of the hostile corpus, on good
+files, and on random cells. The fast path must also really be taken on good files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scoring import score as score_module
+from scoring.score import score_rows
+
+from mlops_core.csvblocks import CsvBlocks, physical_lines, row_ends
+from mlops_core.csvdata import convert_rows
+from mlops_core.csvreader import FileRejected
+from mlops_core.drift import DriftAccumulator
+from mlops_core.fastpath import fast_chunk, plain_rows
+from mlopsctl.datagen import generate
+from tests.corpus import hostile_corpus
+
+CORPUS = {f.name: f for f in hostile_corpus()}
+MAX_BYTES = 32 << 20  # as test_hostile_corpus: the bombs stop at it quickly
+
+
+def score_both_ways(body: bytes, *, name: str, trained, config, chunk_rows: int, tmp_path: Path) -> list[Any]:
+    """The outcome of scoring `body` on the fast and on the precise path, each as comparable data."""
+    return [
+        score_once(
+            body, name=name, trained=trained, config=config, chunk_rows=chunk_rows, tmp=tmp_path / str(fast), fast=fast
+        )
+        for fast in (True, False)
+    ]
+
+
+def score_once(body: bytes, *, name: str, trained, config, chunk_rows: int, tmp: Path, fast: bool) -> Any:
+    artifact, manifest = trained
+    model = joblib.load(io.BytesIO(artifact))
+    scoring = dataclasses.replace(config.scoring, chunk_rows=chunk_rows, max_file_bytes=MAX_BYTES)
+    tmp.mkdir(parents=True)
+    out, feedback = tmp / "out.csv", tmp / "feedback.csv"
+    drift = DriftAccumulator(manifest["profile"], sample_rows=config.drift.reference_sample_rows, seed=1)
+    try:
+        blocks = CsvBlocks(
+            io.BytesIO(body),
+            key=name,
+            gzipped=name.endswith(".gz"),
+            max_bytes=MAX_BYTES,
+            max_field_chars=scoring.max_field_chars,
+        )
+        header = blocks.next_row() or []
+        if not all(f in header for f in config.feature_names) or len(set(header)) != len(header):
+            return ("not scored: header", header)
+        tally = score_rows(
+            blocks,
+            header,
+            model=model,
+            version="v1",
+            schema=manifest["schema"],
+            drift=drift,
+            out_path=str(out),
+            feedback_path=str(feedback),
+            scoring=scoring,
+            fast=fast,
+        )
+    except FileRejected as rejected:
+        return ("rejected", rejected.kind, str(rejected), rejected.where)
+    labeled = [dataclasses.astuple(p) for p in tally.labeled]
+    summary = drift.summary(config.drift) if tally.scored else None
+    return (
+        "scored",
+        (tally.rows, tally.scored, tally.errors, dict(tally.error_kinds), tally.bad_rows),
+        pickle.dumps((labeled, tally.labels)),
+        out.read_bytes(),
+        feedback.read_bytes(),
+        summary.to_dict() if summary else None,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_given_a_hostile_file_when_scored_fast_and_precisely_then_everything_is_the_same(
+    name, trained, config, tmp_path
+):
+    body = CORPUS[name].body
+    # Blocks of 50 rows put block boundaries inside these small files; the bombs (millions of lines) are
+    # read in the default chunk size, or they would cost minutes in blocks of 50.
+    chunk_rows = 50 if len(body) < 1 << 20 else config.scoring.chunk_rows
+    fast, precise = score_both_ways(
+        body, name=name, trained=trained, config=config, chunk_rows=chunk_rows, tmp_path=tmp_path
+    )
+
+    assert fast == precise
+
+
+GOOD_FILES = {  # name: (rows, with a label column, chunk_rows)
+    "incoming/good.csv": (2_000, False, 50_000),
+    "incoming/labeled.csv": (2_000, True, 300),
+    "incoming/labeled.csv.gz": (1_500, True, 256),
+    "incoming/row-by-row.csv": (300, False, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_FILES))
+def test_given_a_good_file_when_scored_fast_and_precisely_then_the_same_and_the_fast_path_was_taken(
+    name, trained, config, tmp_path, monkeypatch
+):
+    rows, with_label, chunk_rows = GOOD_FILES[name]
+    body = generate(rows, seed=5, covariate_shift=0.2, with_label=with_label)
+    gzipped = name.endswith(".gz")
+    taken = []
+    original = score_module.fast_chunk
+    monkeypatch.setattr(score_module, "fast_chunk", lambda *a, **k: taken.append(original(*a, **k)) or taken[-1])
+
+    fast, precise = score_both_ways(
+        gzip.compress(body) if gzipped else body,
+        name=name,
+        trained=trained,
+        config=config,
+        chunk_rows=chunk_rows,
+        tmp_path=tmp_path,
+    )
+
+    assert fast == precise and fast[0] == "scored" and fast[1][1] == rows
+    assert taken and all(chunk is not None for chunk in taken)
+
+
+def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_path(
+    trained, config, tmp_path, monkeypatch
+):
+    lines = generate(1_000, seed=6, with_label=False).splitlines(keepends=True)
+    cells = lines[450].split(b",")
+    lines[450] = b",".join([*cells[:-1], b"cheque\n"])  # payment_method, the last column
+    taken = []
+    original = score_module.fast_chunk
+    monkeypatch.setattr(score_module, "fast_chunk", lambda *a, **k: taken.append(original(*a, **k)) or taken[-1])
+
+    fast, precise = score_both_ways(
+        b"".join(lines), name="incoming/one-bad.csv", trained=trained, config=config, chunk_rows=100, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[1][:2] == (1_000, 999)
+    assert [i for i, chunk in enumerate(taken) if chunk is None] == [4]  # rows 401-500: the bad one is 450
+
+
+# ---------------------------------------------------------------------------- random cells
+ODD_CELLS = """\
+ |1|-2.5| 3 |1_000|1e5|1E-3|.5|5.|+1|--1|1.5e|e5|0x1F|nan|NaN|inf|-Infinity|1e309|NA|null|٣|1,5|card|one-year|é|\t2|"""
+CELLS = st.one_of(
+    st.sampled_from(ODD_CELLS.split("|")),  # the empty cell included
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.text(alphabet="0123456789.eE+- _", max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(CELLS, min_size=7, max_size=7), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]))
+def test_given_random_cells_then_the_fast_path_declines_or_agrees_with_convert_rows(config, rows, newline):
+    header = ["customer_id", *config.feature_names]
+    body = newline.join(",".join(row) for row in rows) + newline
+    data = body.encode()
+
+    chunk = fast_chunk(data, header, features=config.features, label=None, task=None, max_field_chars=1000)
+
+    if chunk is None:
+        return
+    parsed = [line.split(",") for line in body.split(newline) if line]
+    precise = convert_rows(header, parsed, first_row=1, features=config.features, label=None, max_field_chars=1000)
+    assert not precise.errors and len(precise) == len(chunk) == len(parsed)
+    for name, values in precise.columns.items():
+        assert np.array_equal(values, chunk.columns[name]), name
+    assert list(chunk.rows) == parsed
+
+
+# ---------------------------------------------------------------------------- blocks and plain blocks
+def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
+    data = b'a,"x\ny",1\nb,"z",2\n"q\n\n",c,3\n'
+
+    assert row_ends(data).tolist() == [9, 17, 27]
+    assert physical_lines(data) == 6 and physical_lines(b"a\rb\r\nc\n") == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b"a,1\nb,2\n", 2),
+        (b"a,1\r\n\r\nb,2", 2),  # a blank line, no line break at the end
+        (b"\n\r\n", 0),
+        (b"a,1\nb\n", None),  # ragged
+        (b"a,1\n   \n", None),  # a line of spaces is a row of one field
+        (b'a,"1"\n', None),  # quotes: the csv module's rules
+        (b"a,1\rb,2\n", None),  # a lone CR ends a row for the csv module
+        (b"a,\x00\n", None),
+        (b"a," + b"9" * 11 + b"\n", None),  # longer than the field limit (10 here)
+        (b"a" * 8 + b"," + b"9" * 8 + b"\n", 1),  # a long line of short fields
+    ],
+)
+def test_given_a_block_then_plain_rows_counts_rows_only_when_both_parsers_must_agree(data, rows):
+    assert plain_rows(data, 2, max_field_chars=10) == rows
+
+
+def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module(monkeypatch):
+    from mlops_core import csvblocks
+
+    monkeypatch.setattr(csvblocks, "BLOCK_BYTES", 64)
+    body = b"id,x\n" + b"a,1\n" * 20 + b'b,"2\n' + b"c,3\n" * 40
+    blocks = CsvBlocks(io.BytesIO(body), key="k", gzipped=False, max_bytes=1 << 20, max_field_chars=50)
+
+    assert blocks.next_row() == ["id", "x"]
+    with pytest.raises(FileRejected) as rejected:
+        for block in blocks.blocks(1_000):
+            for _ in block.rows(key="k", max_field_chars=50).chunks(10):
+                pass
+
+    assert rejected.value.kind == "field_too_long" and block.data is None
