@@ -166,12 +166,13 @@ def row_ends(data: bytes, in_quotes: bool = False) -> np.ndarray:
 
 def has_lone_cr(data: bytes) -> bool:
     """A CR not followed by LF: the csv module ends a line there."""
-    return data.count(b"\r") != data.count(b"\r\n")
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")  # `in` is a fast scan, `count` not
 
 
 def physical_lines(data: bytes) -> int:
     """Lines as the csv module counts them: CR LF, LF and a lone CR each end one."""
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    lone_crs = data.count(b"\r") - data.count(b"\r\n") if b"\r" in data else 0
+    return data.count(b"\n") + lone_crs
 
 
 class _Prepended(io.RawIOBase):

@@ -59,6 +59,7 @@ class Chunk:
     # The good rows' cells column-wise, by position in the header: every column (convert_rows) or at least
     # every column that is not a feature (the fast path).
     text_columns: Mapping[int, Sequence[str]] = field(default_factory=dict)
+    plain: bool = False  # no cell holds a comma, a quote or a line break (the fast path's blocks)
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -52,7 +52,7 @@ def fast_chunk(
         return None
     names = {f.name for f in features}
     text = {i: frame[i].to_numpy() for i, name in enumerate(header) if name not in names}
-    return Chunk(columns, labels, _LineRows(data, rows), [], text)
+    return Chunk(columns, labels, _LineRows(data, rows), [], text, plain=True)
 
 
 class _NeedsPrecisePath(Exception):

@@ -96,10 +96,13 @@ class ChunkWriter:
         self.predictor = Predictor(model, Task.from_schema(schema))
         names = {f.name for f in self.features}
         self.passthrough = [i for i, h in enumerate(header) if h not in names]
+        self.out = out
         self.predictions = csv.writer(out, lineterminator=CSV_LINE_END)
         self.predictions.writerow(
             [header[i] for i in self.passthrough] + self.predictor.output_columns + ["model_version"]
         )
+        # Class names and the version can hold anything; joined without quoting only if none needs it.
+        self.plain_outputs = not any(needs_quoting(c) for c in [*self.predictor.task.classes, version])
         self.feedback = csv.writer(feedback, lineterminator=CSV_LINE_END)
         self.feedback.writerow(header)
 
@@ -109,12 +112,20 @@ class ChunkWriter:
         passthrough = (chunk.text_columns[i] for i in self.passthrough)
         outputs = self.predictor.output_text(predictions)
         rows = zip(*passthrough, *outputs, itertools.repeat(self.version, len(chunk)), strict=True)
-        self.predictions.writerows(rows)
+        if chunk.plain and self.plain_outputs and len(chunk):  # what csv.writer would write, 3x faster
+            self.out.write(CSV_LINE_END.join(map(",".join, rows)) + CSV_LINE_END)
+        else:
+            self.predictions.writerows(rows)
         if chunk.label is not None and (known := chunk.labeled).any():
             tally.labeled.append(predictions.subset(known))
             tally.labels.append(chunk.label[known])
             self.feedback.writerows(r for r, k in zip(chunk.rows, known.tolist(), strict=True) if k)
         return predictions.drift_values
+
+
+def needs_quoting(text: str) -> bool:
+    """Whether csv.writer (QUOTE_MINIMAL) would quote `text` in a row of several fields."""
+    return any(c in text for c in ',"\r\n')
 
 
 def score_rows(
