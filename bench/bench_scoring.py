@@ -330,6 +330,18 @@ def run_cold_start(model_path: Path) -> dict:
     }
 
 
+def run_profile(data: Path, model_path: Path, out: Path, example: str) -> dict:
+    """Ours under cProfile: the five functions with the most time of their own (seconds), and the total."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(run_ours, data, model_path, out, example)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # pstats keeps its table untyped
+    own = sorted(((v[2], f"{Path(k[0]).name}:{k[2]}") for k, v in stats.items()), reverse=True)
+    return {**result, "top": [[name, round(seconds, 3)] for seconds, name in own[:5]]}
+
+
 CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "pandas": run_pandas}
 PANDAS_PEERS = {"binary": run_pandas, "multiclass": run_pandas_multiclass, "regression": run_pandas_regression}
 
@@ -353,6 +365,9 @@ def _run_child(kind: str, rows: int, example: str) -> None:
     model = _example_model_path(example)
     if kind == "cold_start":
         result = run_cold_start(model)
+    elif kind == "profile":
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_profile(_example_data_path(example, rows), model, Path(tmp) / "out.csv", example)
     else:
         contender = PANDAS_PEERS[_config(example).task.kind] if kind == "pandas" else CONTENDERS[kind]
         with tempfile.TemporaryDirectory() as tmp:
@@ -380,6 +395,7 @@ def measure_churn(rows: int, repeat: int) -> dict:
     memory_small = _child("ours", small)["peak_rss_mb"]
     cold = [_child("cold_start", rows) for _ in range(3)]
     cold_best = min(cold, key=lambda r: r["seconds"])
+    profile = _child("profile", rows)
     results = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
         "rows": rows,
@@ -388,6 +404,7 @@ def measure_churn(rows: int, repeat: int) -> dict:
         "ratio_vs_pandas": round(runs["ours"]["rows_per_s"] / runs["pandas"]["rows_per_s"], 3),
         "memory_mb": {"ours_small": memory_small, "ours_large": runs["ours"]["peak_rss_mb"], "small_rows": small},
         "cold_start_s": {k: round(v, 3) for k, v in cold_best.items() if k != "peak_rss_mb"},
+        "profile": {"seconds": round(profile["seconds"], 2), "top": profile["top"]},
     }
     results["memory_ratio"] = round(results["memory_mb"]["ours_large"] / memory_small, 3)
     return results
@@ -477,11 +494,13 @@ def _churn_markdown(r: dict) -> list[str]:
         *(f"| {k} | {v['seconds']:.2f} | {v['rows_per_s']:,} | {v['peak_rss_mb']} |" for k, v in t.items()),
         "",
         f"- ours / raw baseline: **{r['ratio_vs_baseline']}x** (goal >= 0.9x); ours / pandas: "
-        f"**{r['ratio_vs_pandas']}x** (goal >= 1.0x)",
+        f"**{r['ratio_vs_pandas']}x** (goal >= 1.2x)",
         f"- peak memory: {r['memory_mb']['ours_small']} MB at {r['memory_mb']['small_rows']:,} rows, "
         f"{r['memory_mb']['ours_large']} MB at {r['rows']:,} rows (ratio {r['memory_ratio']}, goal <= 1.2, < 300 MB)",
         f"- cold start: imports {r['cold_start_s']['imports_s']} s + model load {r['cold_start_s']['model_load_s']} s"
-        f" = {r['cold_start_s']['seconds']} s (goal < 1.5 s)",
+        f" = {r['cold_start_s']['seconds']} s (goal < 1.0 s)",
+        f"- profile of ours (cProfile, {r['profile']['seconds']} s under it): "
+        + ", ".join(f"{name} {seconds} s" for name, seconds in r["profile"]["top"]),
     ]
 
 
