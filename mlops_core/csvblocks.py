@@ -7,14 +7,13 @@ when it is plain, or row by row with the csv module (`Block.rows`), exactly as a
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from .csvreader import MAX_LINE_BYTES, READ_BUFFER_BYTES, ByteStream, CsvRows, LimitedReader, check_not_binary
+from .csvreader import READ_BUFFER_BYTES, ByteStream, CsvRows, open_guarded
 
 # A block is cut before this size even when it holds fewer rows than asked: memory stays bounded by
 # bytes as well as by rows. A file whose rows cannot be cut within it (a quote that never closes) is
@@ -51,14 +50,9 @@ class CsvBlocks:
     """A CSV body as blocks of up to N rows (`blocks`), after its header (`next_row`)."""
 
     def __init__(self, body: ByteStream, *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int) -> None:
-        raw: ByteStream = body
-        if gzipped:  # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which never happens here
-            raw = gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[call-overload]  # see the line above
-        what = "the decompressed file" if gzipped else "the file"
-        max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
-        self._counter = LimitedReader(raw, max_bytes, what, max_line)
-        self._stream = io.BufferedReader(self._counter, buffer_size=READ_BUFFER_BYTES)
-        check_not_binary(self._stream.peek(4096)[:4096], key)
+        self._counter, self._stream = open_guarded(
+            body, key=key, gzipped=gzipped, max_bytes=max_bytes, max_field_chars=max_field_chars
+        )
         self.key, self.max_field_chars = key, max_field_chars
         self._held = b""  # bytes read and not yet handed out, from `_start` on
         self._start = 0

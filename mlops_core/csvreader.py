@@ -114,6 +114,23 @@ def check_not_binary(head: bytes, key: str) -> None:
         )
 
 
+def open_guarded(
+    body: ByteStream, *, key: str, gzipped: bool, max_bytes: int, max_field_chars: int, check: bool = True
+) -> tuple[LimitedReader, io.BufferedReader[LimitedReader]]:
+    """The body's bytes (decompressed if `gzipped`) behind the size and line limits, and their counter;
+    `check` rejects a file whose first bytes show it is not text."""
+    raw: ByteStream = body
+    if gzipped:  # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which never happens here
+        raw = gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[call-overload]  # see the line above
+    what = "the decompressed file" if gzipped else "the file"
+    max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
+    counter = LimitedReader(raw, max_bytes, what, max_line)
+    limited = io.BufferedReader(counter, buffer_size=READ_BUFFER_BYTES)
+    if check:
+        check_not_binary(limited.peek(4096)[:4096], key)
+    return counter, limited
+
+
 class CsvRows:
     """Rows of a CSV body, parsed lazily in chunks; parse problems become FileRejected with the line.
 
@@ -132,15 +149,9 @@ class CsvRows:
         continuation: bool = False,
         first_line: int = 0,
     ) -> None:
-        raw: ByteStream = body
-        if gzipped:  # typeshed wants a seekable fileobj; GzipFile seeks only to rewind, which never happens here
-            raw = gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[call-overload]  # see the line above
-        what = "the decompressed file" if gzipped else "the file"
-        max_line = max(MAX_LINE_BYTES, 4 * max_field_chars)  # a field may be as long as allowed, in any UTF-8
-        self._counter = LimitedReader(raw, max_bytes, what, max_line)
-        limited = io.BufferedReader(self._counter, buffer_size=READ_BUFFER_BYTES)
-        if not continuation:
-            check_not_binary(limited.peek(4096)[:4096], key)
+        self._counter, limited = open_guarded(
+            body, key=key, gzipped=gzipped, max_bytes=max_bytes, max_field_chars=max_field_chars, check=not continuation
+        )
         csv.field_size_limit(max_field_chars)
         self._first_line = first_line
         encoding = "utf-8" if continuation else "utf-8-sig"
