@@ -152,7 +152,7 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, features: Sequence[Feature], seed
 
 
 def _separating_features(
-    x: np.ndarray, y: np.ndarray, folds: list[Fold], features: Sequence[Feature], *, seed: int, pool: ThreadPoolExecutor
+    x: np.ndarray, y: np.ndarray, folds: list[Fold], features: Sequence[Feature], seed: int
 ) -> list[list[Any]]:
     """[name, importance] of the features whose permutation lowers the held-out AUC, most first.
 
@@ -160,19 +160,14 @@ def _separating_features(
     split on would count too) and averaged over the folds.
     """
     total = np.zeros(len(features))
-    for fold_importance in pool.map(partial(_one_thread, _held_out_importance, x, y, seed=seed), folds):
-        total += fold_importance  # in fold order, as one by one
+    for model, test in folds:
+        result = permutation_importance(
+            model, x[test], y[test], scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed
+        )
+        total += result.importances_mean
     importance = np.round(total / len(folds), 4)
     order = np.argsort(-importance, kind="stable")[:TOP_FEATURES]
     return [[features[j].name, float(importance[j])] for j in order if importance[j] > 0]
-
-
-def _held_out_importance(x: np.ndarray, y: np.ndarray, fold: Fold, *, seed: int) -> np.ndarray:
-    model, test = fold
-    result = permutation_importance(
-        model, x[test], y[test], scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed
-    )
-    return result.importances_mean
 
 
 def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: float) -> float:
@@ -197,14 +192,14 @@ def _classify(
 ) -> tuple[float, list[float], list[list[Any]]]:
     """The out-of-fold AUC, the AUCs of the same procedure on shuffled labels, the separating features."""
     shuffled = [rng.permutation(y) for _ in range(PERMUTATIONS)]  # drawn in order, as one by one
-    # The 13 cross-validations, then the folds' importances, are independent: one per core at a time
-    # (the fits release the GIL in their compiled loops), each on one OpenMP thread, which costs less
-    # than OpenMP threads inside fits this small (measured on 2 cores: ~20 ms a fit on one thread,
-    # 200 ms to 2 s on two when the cores are busy). The results are those of running them one by one.
+    # The 13 cross-validations are independent: one per core at a time (the fits release the GIL in
+    # their compiled loops), each on one OpenMP thread, which costs less than OpenMP threads inside
+    # fits this small (measured on 2 cores: ~20 ms a fit on one thread, 200 ms to 2 s on two when the
+    # cores are busy). The results are those of running them one by one.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         runs = list(pool.map(partial(_one_thread, _out_of_fold, x, features=features, seed=seed), [y, *shuffled]))
-        (auc, folds), null = runs[0], [run[0] for run in runs[1:]]
-        return auc, null, _separating_features(x, y, folds, features, seed=seed, pool=pool)
+    (auc, folds), null = runs[0], [run[0] for run in runs[1:]]
+    return auc, null, _one_thread(_separating_features, x, y, folds, features=features, seed=seed)
 
 
 def _one_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
