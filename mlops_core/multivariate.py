@@ -13,10 +13,7 @@ a uniform sample of the batch while it streams (`BatchSample`) and compares them
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -191,21 +188,12 @@ def _classify(
     x: np.ndarray, y: np.ndarray, features: Sequence[Feature], seed: int, rng: np.random.Generator
 ) -> tuple[float, list[float], list[list[Any]]]:
     """The out-of-fold AUC, the AUCs of the same procedure on shuffled labels, the separating features."""
-    shuffled = [rng.permutation(y) for _ in range(PERMUTATIONS)]  # drawn in order, as one by one
-    # The 13 cross-validations are independent: one per core at a time (the fits release the GIL in
-    # their compiled loops), each on one OpenMP thread, which costs less than OpenMP threads inside
-    # fits this small (measured on 2 cores: ~20 ms a fit on one thread, 200 ms to 2 s on two when the
-    # cores are busy). The results are those of running them one by one.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        runs = list(pool.map(partial(_one_thread, _out_of_fold, x, features=features, seed=seed), [y, *shuffled]))
-    (auc, folds), null = runs[0], [run[0] for run in runs[1:]]
-    return auc, null, _one_thread(_separating_features, x, y, folds, features=features, seed=seed)
-
-
-def _one_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`function(*args, **kwargs)` with this thread's OpenMP limited to one thread."""
+    # OpenMP threads cost more than they save on fits this small, and many times more when the cores
+    # are busy (measured on 2 cores: ~20 ms a fit on one thread, 200 ms to 2 s on two).
     with threadpool_limits(limits=1, user_api="openmp"):
-        return function(*args, **kwargs)
+        auc, folds = _out_of_fold(x, y, features, seed)
+        null = [_out_of_fold(x, rng.permutation(y), features, seed)[0] for _ in range(PERMUTATIONS)]
+        return auc, null, _separating_features(x, y, folds, features, seed)
 
 
 def _reference_columns(reference: Mapping[str, Any], features: Sequence[Feature]) -> dict[str, np.ndarray]:
