@@ -92,7 +92,10 @@ class CsvBlocks:
             end = self._row_end(rows)
             if end is None:
                 return
-            yield self._cut(end) if end >= 0 else self._stream_the_rest()
+            if end < 0:
+                self._stream_the_rest()
+            else:
+                yield self._cut(end)
         yield Block(None, self._lines, self._rest)
 
     def _row_end(self, rows: int) -> int | None:

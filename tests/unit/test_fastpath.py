@@ -24,7 +24,7 @@ from scoring.score import score_rows
 
 from mlops_core.csvblocks import CsvBlocks, physical_lines, row_ends
 from mlops_core.csvdata import convert_rows
-from mlops_core.csvreader import FileRejected
+from mlops_core.csvreader import CsvRows, FileRejected
 from mlops_core.drift import DriftAccumulator
 from mlops_core.fastpath import fast_chunk, plain_rows
 from mlopsctl.datagen import generate
@@ -218,9 +218,14 @@ def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module
     blocks = CsvBlocks(io.BytesIO(body), key="k", gzipped=False, max_bytes=1 << 20, max_field_chars=50)
 
     assert blocks.next_row() == ["id", "x"]
+    handed_out = list(blocks.blocks(1_000))
     with pytest.raises(FileRejected) as rejected:
-        for block in blocks.blocks(1_000):
+        for block in handed_out:
             for _ in block.rows(key="k", max_field_chars=50).chunks(10):
                 pass
 
-    assert rejected.value.kind == "field_too_long" and block.data is None
+    assert [block.data is None for block in handed_out] == [False, True]  # 20 rows, then the rest, once
+    whole = CsvRows(io.BytesIO(body), key="k", gzipped=False, max_bytes=1 << 20, max_field_chars=50)
+    with pytest.raises(FileRejected) as as_one_file:
+        list(whole.chunks(10))
+    assert rejected.value.kind == "field_too_long" and rejected.value.where == as_one_file.value.where
