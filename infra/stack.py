@@ -59,6 +59,7 @@ class MlopsStack(Stack):
             assets=assets,
             alerts=self.alerts.topic,
             removal_policy=removal,
+            schedule=config.retraining.schedule,
         )
         self.monitoring = Monitoring(
             self,

@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -209,6 +211,7 @@ class Training(Construct):
         assets: FunctionAssets,
         alerts: sns.ITopic,
         removal_policy: RemovalPolicy,
+        schedule: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         job_environment = TrainingJobEnvironment(
@@ -232,6 +235,21 @@ class Training(Construct):
             alerts=alerts,
             removal_policy=removal_policy,
         )
+        if schedule is not None:
+            retraining_schedule(self, expression=schedule, function=self.retraining_function)
+
+
+def retraining_schedule(scope: Construct, *, expression: str, function: lambda_.IFunction) -> events.Rule:
+    """An EventBridge rule that starts the retraining function on `retraining.schedule` (checked when the
+    config loads), through the same lock, cooldown and gate as an alarm."""
+    return events.Rule(
+        scope,
+        "RetrainingSchedule",
+        schedule=events.Schedule.expression(expression),
+        # No retries: a start that fails is recorded as a failed run, and the next schedule or alarm retrains.
+        targets=[events_targets.LambdaFunction(function, retry_attempts=0)],
+        description=f"Starts retraining on {expression}",
+    )
 
 
 def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic) -> None:

@@ -106,6 +106,42 @@ class PromotionSettings:
 class RetrainingSettings:
     cooldown_seconds: int
     lock_ttl_seconds: int
+    # An EventBridge schedule that also starts retraining (same lock, cooldown and gate), or None.
+    schedule: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.schedule is not None:
+            check_schedule(self.schedule)
+
+
+RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
+CRON_FIELD = re.compile(r"[0-9A-Z*?,/#LW-]+")
+
+
+def check_schedule(expression: str) -> None:
+    """Raise ConfigError unless EventBridge would accept `expression` as a rule's schedule.
+
+    `rate(N unit)`: N a positive whole number, the unit singular for 1 and plural above (minute(s),
+    hour(s), day(s)). `cron(min hour day-of-month month day-of-week year)`: six fields, and exactly one
+    of day-of-month and day-of-week is `?`.
+    """
+    forms = "use rate(7 days), rate(1 hour) or cron(0 3 ? * MON *)"
+    if expression.startswith("rate("):
+        match = RATE.fullmatch(expression)
+        if not match or (match["value"] == "1") == match["unit"].endswith("s"):
+            raise ConfigError(f"retraining.schedule {expression!r} is not a rate EventBridge accepts; {forms}")
+        return
+    fields = expression.removeprefix("cron(").removesuffix(")").split(" ")
+    if (
+        not (expression.startswith("cron(") and expression.endswith(")"))
+        or len(fields) != 6
+        or not all(CRON_FIELD.fullmatch(f) for f in fields)
+        or (fields[2] == "?") == (fields[4] == "?")
+    ):
+        raise ConfigError(
+            f"retraining.schedule {expression!r} is not a schedule EventBridge accepts (cron needs six fields, "
+            f"with ? in exactly one of day-of-month and day-of-week); {forms}"
+        )
 
 
 @dataclass(frozen=True)

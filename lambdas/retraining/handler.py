@@ -1,4 +1,5 @@
-"""Lambda entry point: CloudWatch alarm events (ALARM transitions only) and manual triggers."""
+"""Lambda entry point: CloudWatch alarm events (ALARM transitions only), the retraining schedule's
+EventBridge events, and manual triggers."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
     """(trigger, force) for an event; trigger None when the event is not a reason to train.
 
     Alarm events start a run only on a transition into ALARM; OK and INSUFFICIENT_DATA are ignored.
+    The schedule's events (`retraining.schedule`) start one like an alarm: within the cooldown, not.
     A manual trigger is {"source": "manual", "reason": "..."} and skips the cooldown.
     """
     if event.get("source") == "aws.cloudwatch":
@@ -43,9 +45,15 @@ def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
             "reason": alarm.alarm_data.state.reason,
             "at": alarm.alarm_data.state.timestamp,
         }, False
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        rule = str((event.get("resources") or ["?"])[0]).rpartition("/")[2]
+        trigger = {"source": "schedule", "rule": rule, "reason": f"scheduled by rule {rule}", "at": event.get("time")}
+        return trigger, False
     if event.get("source") == "manual":
         return {"source": "manual", "reason": str(event.get("reason", "started by hand"))}, True
-    raise ValueError("unrecognised event: expected a CloudWatch alarm event or {'source': 'manual'}")
+    raise ValueError(
+        "unrecognised event: expected a CloudWatch alarm event, a scheduled EventBridge event or {'source': 'manual'}"
+    )
 
 
 @logger.inject_lambda_context

@@ -45,3 +45,29 @@ def test_given_an_invalid_drift_setting_when_parsed_then_one_clear_error_names_i
 
 def test_given_alarm_after_two_of_three_when_parsed_then_the_alarm_needs_two_datapoints_of_three():
     assert parse_config(raw_config(alarm_after="2 of 3")).drift.alarm_datapoints == (2, 3)
+
+
+def with_schedule(schedule: str) -> dict:
+    raw = raw_config()
+    raw["retraining"] = {**raw["retraining"], "schedule": schedule}
+    return raw
+
+
+@pytest.mark.parametrize(
+    "schedule", ["rate(7 days)", "rate(1 day)", "rate(1 minute)", "rate(12 hours)", "cron(0 3 ? * MON *)"]
+)
+def test_given_a_schedule_eventbridge_accepts_when_parsed_then_it_is_kept(schedule):
+    assert parse_config(with_schedule(schedule)).retraining.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["rate(1 days)", "rate(2 day)", "rate(0 days)", "rate(7 weeks)", "cron(0 3 * * MON *)", "cron(0 3 ? *)", "weekly"],
+)
+def test_given_a_schedule_eventbridge_would_refuse_when_parsed_then_an_error_names_it_and_the_forms(schedule):
+    with pytest.raises(ConfigError, match=r"retraining\.schedule .*rate\(7 days\)"):
+        parse_config(with_schedule(schedule))
+
+
+def test_given_no_schedule_when_parsed_then_retraining_runs_on_alarms_only():
+    assert parse_config(raw_config()).retraining.schedule is None

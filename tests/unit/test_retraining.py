@@ -86,6 +86,54 @@ def test_given_a_manual_trigger_when_parsed_then_it_skips_the_cooldown():
     assert trigger == {"source": "manual", "reason": "new data"} and force is True
 
 
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "000000000000",
+    "time": "2026-11-22T12:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:000000000000:rule/MlopsStack-RetrainingSchedule"],
+    "detail": {},
+}
+
+
+def test_given_a_scheduled_event_when_parsed_then_a_schedule_trigger_that_keeps_the_cooldown():
+    trigger, force = parse_trigger(SCHEDULED_EVENT)
+
+    assert trigger == {
+        "source": "schedule",
+        "rule": "MlopsStack-RetrainingSchedule",
+        "reason": "scheduled by rule MlopsStack-RetrainingSchedule",
+        "at": "2026-11-22T12:00:00Z",
+    }
+    assert force is False
+
+
+def test_given_a_scheduled_event_within_the_cooldown_then_skipped_after_it_a_run_recorded_as_scheduled(ledger):
+    backend = RecordingBackend()
+    trigger, force = parse_trigger(SCHEDULED_EVENT)
+    first = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
+    ledger.record(first["run_id"], status="succeeded")
+    ledger.release(first["run_id"])
+
+    during = start_training(
+        trigger=trigger, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW + timedelta(seconds=60), force=force
+    )
+    after = start_training(
+        trigger=trigger,
+        ledger=ledger,
+        backend=backend,
+        settings=SETTINGS,
+        now=NOW + timedelta(seconds=301),
+        force=force,
+    )
+
+    assert (during["started"], during["reason"]) == (False, "cooldown")
+    assert after["started"] and ledger.get(after["run_id"])["trigger"]["source"] == "schedule"
+
+
 def test_given_an_unknown_event_when_parsed_then_a_clear_error():
     with pytest.raises(ValueError, match="unrecognised event"):
         parse_trigger({"hello": "world"})
