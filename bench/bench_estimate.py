@@ -31,7 +31,8 @@ SHIFTS = (0.0, 0.5, 1.0)
 
 
 def read_csv(text: str, config: Any) -> Any:
-    """The typed columns (and labels, when the file has them) of a CSV, as training and scoring convert it."""
+    """The typed columns (and labels, when the file has them) of a CSV, as training and scoring convert it
+    (bench_scoring builds its models with it too)."""
     from mlops_core.csvdata import convert_rows
 
     rows = list(csv.reader(io.StringIO(text)))

@@ -52,6 +52,7 @@ def _model_path() -> Path:
     """A model trained like the real one (the default config) on 20k generated rows."""
     import joblib
     import numpy as np
+    from bench_estimate import read_csv  # the CSV converted as training converts it
 
     from mlops_core.config import load_config
     from mlops_core.drift import build_profile
@@ -65,11 +66,10 @@ def _model_path() -> Path:
     if path.exists():
         return path
     config = load_config()
-    rows = list(csv.reader(io.StringIO(generate(20_000, seed=1).decode())))
-    chunk = _labeled_chunk(rows, config)
+    chunk = read_csv(generate(20_000, seed=1).decode(), config)
     x, fit, holdout = model_input(chunk.columns, config.features), slice(0, 16_000), slice(16_000, None)
-    model = build_pipeline(config).fit(x[fit], fit_targets(chunk.label[fit], config.task))
-    holdout_scores = model.predict_proba(x[holdout])[:, 1]
+    model = build_pipeline(config).fit(x.iloc[fit], fit_targets(chunk.label[fit], config.task))
+    holdout_scores = model.predict_proba(x.iloc[holdout])[:, 1]
     profile = build_profile(chunk.columns, config.features, holdout_scores, config.drift.bins)
     profile["calibration"] = fit_calibration(holdout_scores, chunk.label[holdout] == config.task.positive)
     profile["reference_sample"] = reference_sample(
@@ -78,21 +78,6 @@ def _model_path() -> Path:
     joblib.dump((model, {"schema": schema_dict(config, config.task), "profile": profile}), path)
     del np
     return path
-
-
-def _labeled_chunk(rows: list[list[str]], config: Any) -> Any:
-    """A parsed CSV's typed columns and labels, converted as training converts them."""
-    from mlops_core.csvdata import convert_rows
-
-    return convert_rows(
-        rows[0],
-        rows[1:],
-        first_row=1,
-        features=config.features,
-        label=config.label,
-        max_field_chars=1000,
-        task=config.task,
-    )
 
 
 def _data_path(rows: int) -> Path:
@@ -125,6 +110,7 @@ def _example_model_path(example: str) -> Path:
     if example == "churn":
         return _model_path()
     import joblib
+    from bench_estimate import read_csv
 
     from mlops_core.features import schema_dict
 
@@ -134,9 +120,7 @@ def _example_model_path(example: str) -> Path:
     config = _config(example)
     with tempfile.TemporaryDirectory() as tmp:
         training = _make_data(example).write(Path(tmp))[0]
-        with open(training, newline="") as f:
-            rows = list(csv.reader(f))
-    chunk = _labeled_chunk(rows, config)
+        chunk = read_csv(training.read_text(), config)
     assert chunk.label is not None and not chunk.errors, chunk.errors[:3]
     task = config.task.with_classes(set(chunk.label.tolist()) if config.task.is_classification else ())
     model, profile = _fit_with_profile(chunk, config, task)
