@@ -225,14 +225,14 @@ def too_many_bad_rows(tally: Tally, share: float, stopped: str = "") -> FileReje
     )
 
 
-def stop_early(tally: Tally, rows: CsvBlocks, width: int, share: float, deadline: float | None) -> None:
+def stop_early(tally: Tally, blocks: CsvBlocks, width: int, share: float, deadline: float | None) -> None:
     """Reject a file of bad rows before reading all of it: a .csv.gz of bad rows up to the size limit
     would otherwise outlast the function's timeout and end in the DLQ with no report.
 
     Stops when the file can no longer pass even if every row still to come were good (a row takes at
     least `width` bytes), or when the invocation's deadline has come and the share read so far fails.
     """
-    most_rows = tally.rows + rows.most_bytes_left // max(width, 1)
+    most_rows = tally.rows + blocks.most_bytes_left // max(width, 1)
     if tally.bad > share * most_rows:
         raise too_many_bad_rows(tally, share, f" (stopped after row {tally.rows:,}: the file cannot pass)")
     if deadline is not None and time.monotonic() > deadline and tally.bad > share * tally.rows:

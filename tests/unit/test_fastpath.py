@@ -103,6 +103,20 @@ def test_given_a_hostile_file_when_scored_fast_and_precisely_then_everything_is_
     assert fast == precise
 
 
+@pytest.fixture
+def taken(monkeypatch) -> list[Any]:
+    """What each fast_chunk call of scoring returned (None: the block went to the precise path), in order."""
+    results: list[Any] = []
+    original = score_module.fast_chunk
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        results.append(original(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(score_module, "fast_chunk", recording)
+    return results
+
+
 GOOD_FILES = {  # name: (rows, with a label column, chunk_rows)
     "incoming/good.csv": (2_000, False, 50_000),
     "incoming/labeled.csv": (2_000, True, 300),
@@ -113,14 +127,11 @@ GOOD_FILES = {  # name: (rows, with a label column, chunk_rows)
 
 @pytest.mark.parametrize("name", sorted(GOOD_FILES))
 def test_given_a_good_file_when_scored_fast_and_precisely_then_the_same_and_the_fast_path_was_taken(
-    name, trained, config, tmp_path, monkeypatch
+    name, trained, config, tmp_path, taken
 ):
     rows, with_label, chunk_rows = GOOD_FILES[name]
     body = generate(rows, seed=5, covariate_shift=0.2, with_label=with_label)
     gzipped = name.endswith(".gz")
-    taken = []
-    original = score_module.fast_chunk
-    monkeypatch.setattr(score_module, "fast_chunk", lambda *a, **k: taken.append(original(*a, **k)) or taken[-1])
 
     fast, precise = score_both_ways(
         gzip.compress(body) if gzipped else body,
@@ -135,15 +146,10 @@ def test_given_a_good_file_when_scored_fast_and_precisely_then_the_same_and_the_
     assert taken and all(chunk is not None for chunk in taken)
 
 
-def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_path(
-    trained, config, tmp_path, monkeypatch
-):
+def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_path(trained, config, tmp_path, taken):
     lines = generate(1_000, seed=6, with_label=False).splitlines(keepends=True)
     cells = lines[450].split(b",")
     lines[450] = b",".join([*cells[:-1], b"cheque\n"])  # payment_method, the last column
-    taken = []
-    original = score_module.fast_chunk
-    monkeypatch.setattr(score_module, "fast_chunk", lambda *a, **k: taken.append(original(*a, **k)) or taken[-1])
 
     fast, precise = score_both_ways(
         b"".join(lines), name="incoming/one-bad.csv", trained=trained, config=config, chunk_rows=100, tmp_path=tmp_path
