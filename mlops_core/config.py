@@ -100,6 +100,30 @@ class PromotionSettings:
     metric: str
     tolerance: float
     floor: float
+    # What a candidate that passed the gate becomes while a champion exists: the champion ("off"), or a
+    # challenger that scores beside it ("shadow") or serves a share of rows ("split") until the rule in
+    # mlops_core/challenger.py promotes or retires it.
+    challenger: Literal["off", "shadow", "split"] = "off"
+    challenger_share: float = 0.1  # split: the share of rows the challenger scores
+    challenger_id_column: str | None = None  # split: the column whose hash assigns a row to a model
+    challenger_confidence: float = 0.95  # the rule's one-sided confidence
+    challenger_min_rows: int = 500  # labeled rows per model before the rule decides
+    challenger_max_rows: int = 20_000  # labeled rows per model after which no difference retires it
+
+    def __post_init__(self) -> None:
+        if self.challenger not in ("off", "shadow", "split"):
+            raise ConfigError(f"[promotion] challenger must be off, shadow or split, not {self.challenger!r}")
+        if not 0 < self.challenger_share < 1:
+            raise ConfigError("[promotion] challenger_share must be above 0 and below 1 (for example 0.1)")
+        if self.challenger == "split" and not self.challenger_id_column:
+            raise ConfigError(
+                '[promotion] challenger = "split" needs challenger_id_column: the column (an id) whose hash '
+                "sends each row to the same model every time"
+            )
+        if not 0.5 < self.challenger_confidence < 1:
+            raise ConfigError("[promotion] challenger_confidence must be above 0.5 and below 1 (for example 0.95)")
+        if not 1 <= self.challenger_min_rows <= self.challenger_max_rows:
+            raise ConfigError("[promotion] needs 1 <= challenger_min_rows <= challenger_max_rows")
 
 
 @dataclass(frozen=True)

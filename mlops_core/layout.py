@@ -16,11 +16,14 @@ REPORTS = "reports/"
 DRIFT_REPORTS = f"{REPORTS}drift/"
 RECEIPTS = f"{REPORTS}receipts/"
 HTML_REPORTS = f"{REPORTS}html/"
+SHADOW = "shadow/"  # a shadow challenger's predictions: never served, kept to compare
+CHALLENGER_EVIDENCE = f"{REPORTS}challenger/"  # per challenger version, one object per scored job
 
 # Models bucket
 MODELS = "models/"  # models/<version>/model.joblib and models/<version>/manifest.json
 REGISTRY = "registry/"
 CHAMPION_KEY = "registry/champion.json"
+CHALLENGER_KEY = "registry/challenger.json"  # the challenger now (or the last one, closed)
 HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 LOCK_KEY = "registry/training.lock"
@@ -94,6 +97,18 @@ class InputOutputs:
         """What every model version's predictions of this input start with."""
         return f"{PREDICTIONS}{self.name}/{self.etag}-"
 
+    def shadow(self, version: str) -> str:
+        """A shadow challenger's predictions of this input."""
+        return f"{self.shadow_prefix}{version}{self.suffix}.csv"
+
+    @property
+    def shadow_prefix(self) -> str:
+        return f"{SHADOW}{self.name}/{self.etag}-"
+
+    def evidence(self, version: str) -> str:
+        """What this input's labeled rows say about challenger `version` against the champion."""
+        return f"{evidence_prefix(version)}{self.name}/{self.etag}{self.suffix}.json"
+
     @property
     def feedback(self) -> str:
         return f"{FEEDBACK}{self.name}/{self.etag}{self.suffix}.csv"
@@ -120,6 +135,11 @@ class InputOutputs:
     @property
     def drift_report(self) -> str:
         return f"{DRIFT_REPORTS}{self.name}/{self.etag}{self.suffix}.json"
+
+
+def evidence_prefix(version: str) -> str:
+    """Where the evidence about challenger `version` is kept, one object per scored job."""
+    return f"{CHALLENGER_EVIDENCE}{version}/"
 
 
 def model_prefix(version: str) -> str:

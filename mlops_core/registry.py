@@ -4,6 +4,7 @@ and a history of every decision.
 models/<version>/model.joblib      the artifact (joblib)
 models/<version>/manifest.json     what it is: data, parameters, metrics, schema, profile, SHA-256
 registry/champion.json             {"version", "promoted_at", "previous", ...}
+registry/challenger.json           {"version", "mode", "status", ...}: the challenger now, or the last one
 registry/history/<time>-<kind>-<version>.json   one object per decision, never rewritten
 """
 
@@ -35,6 +36,10 @@ class UnknownVersion(RegistryError):
 
 class ChampionConflict(RegistryError):
     """Someone else moved the champion pointer between our read and our write."""
+
+
+class ChallengerConflict(RegistryError):
+    """Someone else changed the challenger pointer between our read and our write."""
 
 
 class ArtifactIntegrityError(RegistryError):
@@ -156,6 +161,36 @@ class Registry:
         }
         self.promote(version, expected=current, decision=decision)
         self.record_decision(decision)
+
+    # ------------------------------------------------------------------ challenger
+    def challenger(self) -> Champion | None:
+        """The challenger pointer (active or closed: see its `status`), with its ETag."""
+        found = get_json(self.s3, self.bucket, layout.CHALLENGER_KEY)
+        return None if found is None else Champion(found[0]["version"], found[1], found[0])
+
+    def start_challenger(self, record: dict[str, Any], *, expected: Champion | None) -> None:
+        """Make `record` (version, mode, share, ...) the active challenger if the pointer still is `expected`."""
+        body = {**record, "status": "active", "started_at": datetime.now(UTC).isoformat()}
+        self._write_challenger(body, expected)
+
+    def close_challenger(self, current: Champion, *, status: str, reasons: list[str]) -> bool:
+        """Close the active challenger (promoted, retired, suspended, replaced); False if someone else
+        changed the pointer first (then their decision stands)."""
+        body = {**current.record, "status": status, "closed_at": datetime.now(UTC).isoformat(), "reasons": reasons}
+        try:
+            self._write_challenger(body, current)
+        except ChallengerConflict:
+            return False
+        return True
+
+    def _write_challenger(self, body: dict[str, Any], expected: Champion | None) -> None:
+        condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
+        try:
+            self._put_json(layout.CHALLENGER_KEY, body, **condition)
+        except ClientError as exc:
+            if is_precondition_failure(exc):
+                raise ChallengerConflict(f"the challenger changed while writing {body['version']}") from exc
+            raise
 
     # ------------------------------------------------------------------ history
     def record_decision(self, decision: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 import scipy
 import sklearn
 
+from mlops_core.challenger import start_challenge
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
 from mlops_core.estimate import fit_calibration
@@ -190,7 +191,16 @@ def gate_promotion(
         "champion_metrics": champion_metrics,
     }
     promoted = False
-    if decision.promote:
+    if (
+        decision.promote
+        and champion is not None
+        and champion_metrics is not None
+        and config.promotion.challenger != "off"
+    ):
+        # Comparable with the champion (same features, task and classes): it challenges it on live batches first.
+        record = {**record, "kind": "challenge", "mode": config.promotion.challenger}
+        start_challenge(registry, version, champion=champion, promotion=config.promotion, decision=record)
+    elif decision.promote:
         try:
             registry.promote(version, expected=champion, decision=record)
             promoted = True

@@ -6,6 +6,7 @@ what to look at. It is sent once per batch, in the same exactly-once step as the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 SUBJECT_LIMIT = 100  # SNS's limit on a subject
@@ -54,3 +55,14 @@ def send_drift_alert(sns: Any, topic_arn: str, receipt: dict[str, Any], *, pipel
         return False
     sns.publish(TopicArn=topic_arn, Subject=alert[0], Message=alert[1])
     return True
+
+
+def to_topic(sns: Any | None, topic_arn: str | None, *, pipeline: str) -> Callable[[str, str], None]:
+    """A function that sends (subject, message) to the alerts topic, prefixed with the pipeline's name;
+    it does nothing where the environment names no topic."""
+
+    def send(subject: str, message: str) -> None:
+        if sns is not None and topic_arn:
+            sns.publish(TopicArn=topic_arn, Subject=f"{pipeline}: {subject}"[:SUBJECT_LIMIT], Message=message)
+
+    return send

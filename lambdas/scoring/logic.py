@@ -26,15 +26,20 @@ from mlops_core.csvreader import FileRejected, too_large
 from mlops_core.drift import DriftAccumulator
 from mlops_core.estimate import realized_vs_estimated
 from mlops_core.features import features_from_schema
+from mlops_core.observability import function_logger
 from mlops_core.registry import Registry
 from mlops_core.s3errors import is_missing
 from mlops_core.settings import ScoringEnvironment
 from mlops_core.tasks import Task
 
 from . import alerts, metrics, outputs, ranges, score
+from .challenge import ChallengerRun, load_contender
 from .messages import Job
 from .models import load_champion
 from .receipts import Receipt, Receipts, State
+from .review import review_challenger
+
+logger = function_logger("scoring")
 
 OUTCOME_DETAIL = ("model_version", "rows", "scored", "bad_rows", "outputs", "kind")  # what the handler logs
 
@@ -124,8 +129,15 @@ def _score_stream(
     rows, header = ranges.open_rows(job, s3, bucket, cfg.scoring)
     score.required_columns(header, features_from_schema(schema), schema["label"])
     drift = DriftAccumulator(manifest["profile"], sample_rows=cfg.drift.reference_sample_rows)
+    contender = load_contender(
+        Registry(s3, settings.environment.models_bucket),
+        version,
+        alert=alerts.to_topic(clients.sns, settings.environment.alert_topic_arn, pipeline=cfg.name),
+    )
+    challenger = ChallengerRun.start(contender, header, task=Task.from_schema(schema)) if contender else None
     with tempfile.TemporaryDirectory() as tmp:
         out_path, feedback_path = os.path.join(tmp, "predictions.csv"), os.path.join(tmp, "feedback.csv")
+        shadow_path = os.path.join(tmp, "shadow.csv") if challenger and challenger.shadow else None
         tally = score.score_rows(
             rows,
             header,
@@ -137,17 +149,25 @@ def _score_stream(
             feedback_path=feedback_path,
             scoring=cfg.scoring,
             deadline=deadline,
+            challenger=challenger,
+            shadow_path=shadow_path,
         )
         score.check_enough_good_rows(tally, cfg.scoring.max_bad_row_share)
         written = outputs.upload_scored(s3, bucket, job, version, tally, out_path=out_path, feedback_path=feedback_path)
+        shadow_key = (
+            outputs.upload_shadow(s3, bucket, job, challenger.contender.version, shadow_path)
+            if (challenger and shadow_path)
+            else None
+        )
     summary = drift.summary(cfg.drift).to_dict()
     labeled = score.labeled_metrics(tally, Task.from_schema(schema))
     summary["realized_vs_estimated"] = realized_vs_estimated(summary["performance"] or {}, labeled)
     counts = {"model_version": version, "rows": tally.rows, "scored": tally.scored, "bad_rows": tally.bad}
+    contest = {"challenger": challenger.result(cfg.drift, shadow_key=shadow_key)} if challenger else {}
     written["drift_report"] = outputs.write_drift_report(
-        s3, bucket, job, {**counts, "drift": summary, "labeled": labeled}
+        s3, bucket, job, {**counts, "drift": summary, "labeled": labeled, **contest}
     )
-    return {**counts, "outputs": written, "drift": summary, "labeled": labeled}
+    return {**counts, "outputs": written, "drift": summary, "labeled": labeled, **contest}
 
 
 class _Run:
@@ -205,12 +225,11 @@ class _Run:
         receipt = self.receipts.claim(self.receipt_key, self._receipt_body("scored", **result))
         if receipt is None:  # a concurrent duplicate delivery got there first: its outputs count
             winner = self.receipts.read(self.receipt_key)
-            keep = winner.body.get("outputs", {}).get("predictions") if winner else None
-            outputs.drop_other_predictions(s3, bucket, self.job, keep)
+            outputs.drop_other_predictions(s3, bucket, self.job, winner.body if winner else None)
             return self._skipped_concurrently()
         # An earlier attempt that failed after writing its predictions with another model version (a
-        # promotion in between) left them behind; the receipt names the one output that counts.
-        outputs.drop_other_predictions(s3, bucket, self.job, result["outputs"]["predictions"])
+        # promotion in between) left them behind; the receipt names the outputs that count.
+        outputs.drop_other_predictions(s3, bucket, self.job, result)
         return self._publish(receipt)
 
     def _publish(self, receipt: Receipt) -> Outcome:
@@ -220,6 +239,8 @@ class _Run:
             return self._skipped_concurrently()
         cfg, topic = self.settings.config, self.settings.environment.alert_topic_arn
         try:
+            if (receipt.body.get("challenger") or {}).get("labeled"):  # before the metrics: a retry rewrites it
+                outputs.write_evidence(self.clients.s3, self.settings.data_bucket, self.job, receipt.body["challenger"])
             if self.clients.sns is not None and topic:
                 alerts.send_drift_alert(self.clients.sns, topic, receipt.body, pipeline=cfg.name)
             metrics.publish(
@@ -232,7 +253,31 @@ class _Run:
         except Exception:
             self.receipts.reopen(publishing)
             raise
-        return self._complete(publishing)
+        outcome = self._complete(publishing)
+        self._review(publishing.body.get("challenger"))
+        return outcome
+
+    def _review(self, challenger: dict[str, Any] | None) -> None:
+        """Apply the champion/challenger rule after a job that brought labeled rows for the challenger. It
+        runs after the receipt is complete: a failure here is logged, and the next labeled job reviews again."""
+        if not challenger or not challenger.get("labeled"):
+            return
+        cfg, environment = self.settings.config, self.settings.environment
+        try:
+            ruling = review_challenger(
+                registry=Registry(self.clients.s3, environment.models_bucket),
+                s3=self.clients.s3,
+                data_bucket=environment.data_bucket,
+                version=challenger["version"],
+                promotion=cfg.promotion,
+                classification=cfg.task.is_classification,
+                alert=alerts.to_topic(self.clients.sns, environment.alert_topic_arn, pipeline=cfg.name),
+            )
+        except Exception:
+            logger.exception("the challenger review failed; the next labeled job reviews again")
+            return
+        if ruling is not None:
+            logger.info("challenger reviewed", extra={"challenger": challenger["version"], **ruling.to_dict()})
 
     def _complete(self, receipt: Receipt) -> Outcome:
         self.receipts.complete(receipt)

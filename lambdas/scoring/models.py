@@ -7,7 +7,8 @@ from typing import Any
 
 from mlops_core.registry import Registry
 
-MODEL_CACHE_SIZE = 2  # the champion, and the one before it while byte ranges pinned to it finish
+# The champion, the challenger, and the champion before them while byte ranges pinned to it finish.
+MODEL_CACHE_SIZE = 3
 
 _models: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 
@@ -23,13 +24,18 @@ def load_champion(registry: Registry, version: str | None) -> tuple[str, Any, di
         if champion is None:
             raise NoChampionYet("no champion model yet: train one (`mlops train`); the file will be retried")
         version = champion.version
+    model, manifest = load_version(registry, version)
+    return version, model, manifest
+
+
+def load_version(registry: Registry, version: str) -> tuple[Any, dict[str, Any]]:
+    """(model, manifest) of `version`, from the cache or the registry (which verifies its SHA-256 first)."""
     if version not in _models:
         _models[version] = registry.load_model(version)  # verifies the SHA-256 before unpickling
         while len(_models) > MODEL_CACHE_SIZE:
             _models.popitem(last=False)
     _models.move_to_end(version)
-    model, manifest = _models[version]
-    return version, model, manifest
+    return _models[version]
 
 
 def forget_models() -> None:

@@ -35,6 +35,22 @@ def upload_scored(
     return outputs
 
 
+def upload_shadow(s3: Any, bucket: str, job: Job, version: str, path: str) -> str:
+    """Upload a shadow challenger's predictions of the job; their key (never under predictions/)."""
+    key = outputs_of(job).shadow(version)
+    s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": "text/csv"})
+    return key
+
+
+def write_evidence(s3: Any, bucket: str, job: Job, challenger: dict[str, Any]) -> str:
+    """Keep what the job's labeled rows say about the challenger, one object per job and version: a
+    retry writes the same key again, so the rule (lambdas/scoring/review.py) counts each job once."""
+    key = outputs_of(job).evidence(challenger["version"])
+    body = {k: challenger.get(k) for k in ("version", "mode", "champion", "evidence", "labeled", "drift")}
+    put_json(s3, bucket, key, {"key": job.key, "etag": job.etag, "part": job.part, **body})
+    return key
+
+
 def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally) -> str:
     keys = outputs_of(job)
     with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=False) as f:
@@ -88,12 +104,15 @@ def write_rejection(
     return keys.rejection_report
 
 
-def drop_other_predictions(s3: Any, bucket: str, job: Job, keep: str | None) -> None:
-    """Delete predictions of this input (and byte range) other than `keep`: leftovers of failed attempts."""
-    if keep is None:
+def drop_other_predictions(s3: Any, bucket: str, job: Job, receipt: dict[str, Any] | None) -> None:
+    """Delete predictions (and shadow predictions) of this input and byte range other than the ones the
+    receipt names: leftovers of failed attempts with another model version."""
+    if receipt is None:
         return
     keys = outputs_of(job)
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=keys.predictions_prefix).get("Contents", [])
-    stale = [o["Key"] for o in listed if o["Key"] != keep and layout.suffix_of_output(o["Key"]) == keys.suffix]
-    for key in stale:
-        s3.delete_object(Bucket=bucket, Key=key)
+    keep = {receipt.get("outputs", {}).get("predictions"), (receipt.get("challenger") or {}).get("shadow")}
+    for prefix in (keys.predictions_prefix, keys.shadow_prefix):
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        stale = [o["Key"] for o in listed if o["Key"] not in keep and layout.suffix_of_output(o["Key"]) == keys.suffix]
+        for key in stale:
+            s3.delete_object(Bucket=bucket, Key=key)

@@ -7,11 +7,12 @@ report; a file that can no longer pass is stopped early.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from mlops_core.fastpath import fast_chunk
 from mlops_core.features import features_from_schema, model_input
 from mlops_core.predictions import Predictions, Predictor, metrics
 from mlops_core.tasks import Task
+
+from .challenge import ChallengerRun, versions_column
 
 # RFC 4180 line ends. With "\n" the csv module would leave a bare CR inside a value unquoted, and a
 # reader would split that row in two: a pass-through id could forge rows in predictions and feedback.
@@ -86,41 +89,75 @@ def required_columns(header: list[str], features: tuple[Feature, ...], label: st
 
 
 class ChunkWriter:
-    """Scores good rows with the model and writes them: predictions, and labeled rows to feedback."""
+    """Scores good rows with the model and writes them: predictions, and labeled rows to feedback.
+
+    With a challenger (lambdas/scoring/challenge.py): in shadow mode it also predicts every row, written to
+    `shadow`; in split mode it predicts and serves its share of rows, and `model_version` says which.
+    """
 
     def __init__(
-        self, header: list[str], *, model: Any, version: str, schema: dict[str, Any], out: Any, feedback: Any
+        self,
+        header: list[str],
+        *,
+        model: Any,
+        version: str,
+        schema: dict[str, Any],
+        out: Any,
+        feedback: Any,
+        challenger: ChallengerRun | None = None,
+        shadow: Any = None,
     ) -> None:
         self.version = version
         self.features = features_from_schema(schema)
         self.predictor = Predictor(model, Task.from_schema(schema))
         names = {f.name for f in self.features}
         self.passthrough = [i for i, h in enumerate(header) if h not in names]
-        self.out = out
-        self.predictions = csv.writer(out, lineterminator=CSV_LINE_END)
-        self.predictions.writerow(
-            [header[i] for i in self.passthrough] + self.predictor.output_columns + ["model_version"]
-        )
-        # Class names and the version can hold anything; joined without quoting only if none needs it.
-        self.plain_outputs = not any(needs_quoting(c) for c in [*self.predictor.task.classes, version])
+        self.challenger = challenger
+        columns = [header[i] for i in self.passthrough] + self.predictor.output_columns + ["model_version"]
+        self.out = _Output(out, columns)
+        self.shadow = _Output(shadow, columns) if shadow is not None else None
+        # Class names and versions can hold anything; joined without quoting only if none needs it.
+        versions = [version] + ([challenger.contender.version] if challenger else [])
+        self.plain_outputs = not any(needs_quoting(c) for c in [*self.predictor.task.classes, *versions])
         self.feedback = csv.writer(feedback, lineterminator=CSV_LINE_END)
         self.feedback.writerow(header)
 
     def write(self, chunk: Chunk, tally: Tally) -> np.ndarray:
-        """Score and write one chunk; what prediction drift bins (`Predictions.drift_values`)."""
-        predictions = self.predictor.predict(model_input(chunk.columns, self.features))
-        passthrough = (chunk.text_columns[i] for i in self.passthrough)
-        outputs = self.predictor.output_text(predictions)
-        rows = zip(*passthrough, *outputs, itertools.repeat(self.version, len(chunk)), strict=True)
-        if chunk.plain and self.plain_outputs and len(chunk):  # what csv.writer would write, 3x faster
-            self.out.write(CSV_LINE_END.join(map(",".join, rows)) + CSV_LINE_END)
-        else:
-            self.predictions.writerows(rows)
+        """Score and write one chunk; what prediction drift bins (`Predictions.drift_values`): the champion's."""
+        x = model_input(chunk.columns, self.features)
+        predictions = self.predictor.predict(x)
+        served: Predictions = predictions
+        versions: Iterable[str] = itertools.repeat(self.version, len(chunk))
+        if self.challenger is not None and self.shadow is not None:
+            theirs = self.challenger.predict_all(chunk, x, predictions)
+            self._write(self.shadow, chunk, theirs, itertools.repeat(self.challenger.contender.version, len(chunk)))
+        elif self.challenger is not None:
+            served, mine = self.challenger.serve_share(chunk, x, predictions)
+            versions = versions_column(self.version, self.challenger.contender.version, mine)
+        self._write(self.out, chunk, served, versions)
         if chunk.label is not None and (known := chunk.labeled).any():
-            tally.labeled.append(predictions.subset(known))
+            tally.labeled.append(served.subset(known))
             tally.labels.append(chunk.label[known])
             self.feedback.writerows(r for r, k in zip(chunk.rows, known.tolist(), strict=True) if k)
         return predictions.drift_values
+
+    def _write(self, output: _Output, chunk: Chunk, predictions: Predictions, versions: Iterable[str]) -> None:
+        passthrough = (chunk.text_columns[i] for i in self.passthrough)
+        outputs = self.predictor.output_text(predictions)
+        rows = zip(*passthrough, *outputs, versions, strict=True)
+        if chunk.plain and self.plain_outputs and len(chunk):  # what csv.writer would write, 3x faster
+            output.file.write(CSV_LINE_END.join(map(",".join, rows)) + CSV_LINE_END)
+        else:
+            output.writer.writerows(rows)
+
+
+class _Output:
+    """A predictions file: its handle and a csv writer on it, the header written."""
+
+    def __init__(self, file: Any, columns: list[str]) -> None:
+        self.file = file
+        self.writer = csv.writer(file, lineterminator=CSV_LINE_END)
+        self.writer.writerow(columns)
 
 
 def needs_quoting(text: str) -> bool:
@@ -141,13 +178,27 @@ def score_rows(
     scoring: ScoringSettings,
     deadline: float | None = None,
     fast: bool = True,
+    challenger: ChallengerRun | None = None,
+    shadow_path: str | None = None,
 ) -> Tally:
     """Validate, predict and write chunk by chunk; labeled good rows also go to the feedback file.
 
-    `fast` False reads every block on the precise path (the fast path's tests compare the two).
+    A shadow `challenger`'s predictions go to `shadow_path`. `fast` False reads every block on the precise
+    path (the fast path's tests compare the two).
     """
-    with open(out_path, "w", newline="") as out, open(feedback_path, "w", newline="") as feedback:
-        writer = ChunkWriter(header, model=model, version=version, schema=schema, out=out, feedback=feedback)
+    with contextlib.ExitStack() as files:
+        out, feedback = (files.enter_context(open(p, "w", newline="")) for p in (out_path, feedback_path))
+        shadow = files.enter_context(open(shadow_path, "w", newline="")) if shadow_path else None
+        writer = ChunkWriter(
+            header,
+            model=model,
+            version=version,
+            schema=schema,
+            out=out,
+            feedback=feedback,
+            challenger=challenger,
+            shadow=shadow,
+        )
         reader = ChunkReader(header, schema=schema, task=writer.predictor.task, scoring=scoring, fast=fast)
         tally = Tally()
         for batch, chunk in reader.chunks(blocks, tally):
