@@ -21,7 +21,7 @@ from .storage import Storage
 SCORING_TIMEOUT = Duration.minutes(5)
 SCORING_MEMORY_MB = 2048
 BATCH_SIZE = 4  # files per invocation; partial failures are reported per file
-OUTPUT_PREFIXES = (layout.PREDICTIONS, layout.REJECTED, layout.REPORTS, layout.FEEDBACK)
+OUTPUT_PREFIXES = (layout.PREDICTIONS, layout.REJECTED, layout.REPORTS, layout.FEEDBACK, layout.SHADOW)
 
 
 class Scoring(Construct):
@@ -37,7 +37,10 @@ class Scoring(Construct):
         alerts: sns.ITopic,
         max_receive_count: int,
         removal_policy: RemovalPolicy,
+        challenger_rule: bool = False,
     ) -> None:
+        """`challenger_rule`: the champion/challenger rule runs in scoring (promotion.challenger is not off),
+        so the function may move the champion and challenger pointers and record its decisions."""
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -63,7 +66,7 @@ class Scoring(Construct):
         self.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
         )
-        self._grant(role, storage)
+        self._grant(role, storage, challenger_rule=challenger_rule)
         alerts.grant_publish(role)  # drift alerts that name the features, the file and the report
         nag.acknowledge_alert_publishing(role)
 
@@ -88,14 +91,20 @@ class Scoring(Construct):
             description="Scores CSV batches from incoming/ with the champion model; reports drift",
         )
 
-    def _grant(self, role: iam.Role, storage: Storage) -> None:
-        """Read incoming/, write its outputs, read models; never write a model or move the champion."""
+    def _grant(self, role: iam.Role, storage: Storage, *, challenger_rule: bool) -> None:
+        """Read incoming/, write its outputs, read models; never write a model. Only with the champion/challenger
+        rule (lambdas/scoring/review.py) may it move the champion and the challenger, and record that."""
         data, models = storage.data_bucket, storage.models_bucket
         data.grant_read(role, f"{layout.INCOMING}*")
         for prefix in OUTPUT_PREFIXES:
             data.grant_read_write(role, f"{prefix}*")  # read: the idempotency check
         models.grant_read(role, f"{layout.MODELS}*")
         models.grant_read(role, layout.CHAMPION_KEY)
+        models.grant_read(role, layout.CHALLENGER_KEY)
+        if challenger_rule:
+            for pointer in (layout.CHAMPION_KEY, layout.CHALLENGER_KEY):
+                models.grant_read_write(role, pointer)
+            models.grant_put(role, f"{layout.HISTORY}*")
         self.queue.grant_send_messages(role)  # large files fan out as byte ranges
         role.add_to_policy(metrics_statement())
         nag.acknowledge_s3_grants(
@@ -104,6 +113,7 @@ class Scoring(Construct):
                 (data, f"{layout.INCOMING}*", "reads the files it scores, and only those"),
                 *((data, f"{p}*", f"writes its outputs under {p} and nothing else") for p in OUTPUT_PREFIXES),
                 (models, f"{layout.MODELS}*", "reads model artifacts and manifests (read-only)"),
+                (models, f"{layout.HISTORY}*", "records the challenger rule's decisions (new objects only)"),
             ],
             ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"],
         )

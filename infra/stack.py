@@ -49,6 +49,7 @@ class MlopsStack(Stack):
             alerts=self.alerts.topic,
             max_receive_count=config.max_receive_count,
             removal_policy=removal,
+            challenger_rule=config.promotion.challenger != "off",
         )
         self.training = Training(
             self,

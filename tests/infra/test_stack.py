@@ -9,7 +9,9 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match, Template
 
-from .conftest import logical_id, resources
+from infra.app import ROOT
+
+from .conftest import logical_id, resources, synth
 
 
 def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
@@ -135,7 +137,7 @@ def test_given_the_aws_target_then_the_alerts_topic_is_encrypted_with_a_key_clou
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_given_the_scoring_role_then_it_cannot_write_models_or_move_the_champion(template):
+def test_given_no_challenger_then_the_scoring_role_cannot_write_models_or_move_the_champion(template):
     role = logical_id(template, "AWS::IAM::Role", "Scoring/FunctionRole")
     models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
     statements = statements_touching(policy_documents_of_role(template, role), models)
@@ -145,24 +147,43 @@ def test_given_the_scoring_role_then_it_cannot_write_models_or_move_the_champion
         assert not any(a.startswith(("s3:Put", "s3:Delete", "s3:Abort")) for a in actions), s
 
 
-def test_given_the_scoring_role_then_on_the_models_bucket_it_reads_only_artifacts_and_the_champion_pointer(template):
+def scoring_paths_on_models(template: Template, *, writes: bool) -> set[str]:
+    """The object paths on the models bucket that the scoring role may read (or, `writes`, put)."""
     role = logical_id(template, "AWS::IAM::Role", "Scoring/FunctionRole")
     models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
     statements = statements_touching(policy_documents_of_role(template, role), models)
-    models_resources = [
-        r
+    if writes:
+        statements = [s for s in statements if any(a.startswith("s3:Put") for a in _actions(s))]
+    return {
+        part
         for s in statements
         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-        if models in json.dumps(r)
-    ]
-    object_paths = {
-        part
-        for r in models_resources
-        if "Fn::Join" in r
+        if models in json.dumps(r) and "Fn::Join" in r
         for part in r["Fn::Join"][1]
         if isinstance(part, str) and part.startswith("/")
     }
-    assert object_paths == {"/models/*", "/registry/champion.json"}  # not the history, run records or the lock
+
+
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_given_the_scoring_role_then_on_the_models_bucket_it_reads_only_artifacts_and_the_pointers(template):
+    paths = scoring_paths_on_models(template, writes=False)
+    assert paths == {"/models/*", "/registry/champion.json", "/registry/challenger.json"}  # not runs or the lock
+
+
+def test_given_challenger_mode_then_scoring_may_move_the_pointers_and_record_decisions_but_never_write_a_model(
+    tmp_path,
+):
+    config = tmp_path / "mlops.toml"
+    text = (ROOT / "mlops.toml").read_text()
+    config.write_text(text.replace("[promotion]\n", '[promotion]\nchallenger = "shadow"\n', 1))
+
+    template, _ = synth("localstack", tmp_path / "cdk", config_file=config)
+
+    written = scoring_paths_on_models(template, writes=True)
+    assert written == {"/registry/champion.json", "/registry/challenger.json", "/registry/history/*"}
 
 
 def test_given_the_functions_then_their_environments_hold_no_secrets(synthesized):
