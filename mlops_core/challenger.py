@@ -33,9 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import layout
 from .config import PromotionSettings
 from .predictions import Predictions
 from .registry import Champion, Registry
+from .s3json import get_json
 
 Mode = Literal["shadow", "split"]
 ASSIGNMENT_BUCKETS = 10_000  # the share is applied to a row's hash modulo this
@@ -232,6 +234,17 @@ def rule(
 
 def _shown(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def total_evidence(s3: Any, bucket: str, version: str) -> tuple[Evidence, int]:
+    """The sum of every scored job's evidence about challenger `version`, and the number of jobs."""
+    total, jobs = Evidence(), 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.evidence_prefix(version)):
+        for item in page.get("Contents", []):
+            found = get_json(s3, bucket, item["Key"])
+            if found is not None:
+                total, jobs = total + Evidence.from_dict(found[0]["evidence"]), jobs + 1
+    return total, jobs
 
 
 def start_challenge(

@@ -137,6 +137,8 @@ def train(
         raise CliError(f"training run {run['run_id']} failed: {run.get('error')}", "the champion is unchanged")
     decision = run.get("decision", {})
     verdict = "promoted to champion" if run.get("promoted") else "not promoted"
+    if decision.get("kind") == "challenge":
+        verdict = f"started as a {decision.get('mode')} challenger of champion {decision.get('champion')}"
     reasons = "; ".join(decision.get("reasons", []))
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
     for line in present.accounting_lines(ops.run_files(pipeline, run)):
@@ -156,6 +158,8 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
         typer.echo(f"  task: {present.task_text(champion.get('task') or {})}")
     else:
         typer.echo("champion: none")
+    for line in present.challenger_lines(state.get("challenger")):
+        typer.echo(line)
     typer.echo(f"versions ({len(state['versions'])}):")
     for v in state["versions"]:
         typer.echo(f"  {v['version']}  {present.metrics_text(v['metrics'])}")

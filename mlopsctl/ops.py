@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mlops_core import layout
+from mlops_core.challenger import rule, total_evidence
 from mlops_core.config import load_config
 from mlops_core.registry import Registry, UnknownVersion
 from mlops_core.runs import RunLedger
@@ -224,9 +225,37 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
         ],
         "alarms": alarm_states(pipeline),
         "queues": queue_depths(pipeline),
+        "challenger": challenger_standing(pipeline),
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
     }
+
+
+def challenger_standing(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The challenger (active, or the last one) with its holdout metrics, the evidence of the batches it
+    scored, and, while active, what the rule says now."""
+    pointer = pipeline.registry().challenger()
+    if pointer is None:
+        return None
+    config = load_config()
+    evidence, jobs = total_evidence(pipeline.s3, pipeline.data_bucket, pointer.version)
+    standing = {
+        **pointer.record,
+        "metrics": pipeline.registry().manifest(pointer.version).get("metrics", {}),
+        "evidence": {**evidence.to_dict(), "jobs": jobs},
+        "accuracy_or_error": {"challenger": evidence.mean("challenger"), "champion": evidence.mean("champion")},
+    }
+    if pointer.record.get("status") == "active":
+        settings = config.promotion
+        standing["ruling"] = rule(
+            evidence,
+            mode=pointer.record["mode"],
+            classification=config.task.is_classification,
+            confidence=settings.challenger_confidence,
+            min_rows=settings.challenger_min_rows,
+            max_rows=settings.challenger_max_rows,
+        ).to_dict()
+    return standing
 
 
 def _champion(registry: Registry, version: str) -> dict[str, Any]:

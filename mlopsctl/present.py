@@ -269,3 +269,22 @@ def recall_table(reports: Iterable[Mapping[str, Any]], classes: Iterable[str], *
         "<table><tr><th>time</th><th>file</th><th>labeled rows</th><th>accuracy</th><th>macro F1</th>"
         f"{head}<th>unseen classes</th></tr>{''.join(rows)}</table>"
     )
+
+
+def challenger_lines(challenger: Mapping[str, Any] | None) -> list[str]:
+    """The challenger beside the champion in `mlops status`: who, how, its holdout metrics, the live evidence
+    and what the rule says now (or how it ended)."""
+    if not challenger:
+        return ["challenger: none"]
+    c = challenger
+    share = f", {c.get('share', 0):.0%} of rows by {c.get('id_column')}" if c.get("mode") == "split" else ""
+    lines = [
+        f"challenger: {c['version']}  {c.get('status')} ({c.get('mode')}{share}) against champion {c.get('champion')}",
+        f"  holdout: {metrics_text(c.get('metrics') or {})}",
+    ]
+    evidence = c.get("evidence") or {}
+    lines.append(
+        f"  live: {evidence.get('jobs', 0)} labeled batch(es); "
+        + "; ".join((c.get("ruling") or {}).get("reasons", []) or c.get("reasons", []))
+    )
+    return lines

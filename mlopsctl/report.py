@@ -19,10 +19,18 @@ matplotlib.use("Agg")  # no display: render to files
 import matplotlib.pyplot as plt
 
 from mlops_core import layout
+from mlops_core.config import load_config
 from mlops_core.verdict import verdict_line
 
-from .ops import Pipeline
-from .present import PERFORMANCE, chart_bars, performance_points, prediction_chart, recall_table
+from .ops import Pipeline, challenger_standing
+from .present import (
+    PERFORMANCE,
+    chart_bars,
+    metrics_text,
+    performance_points,
+    prediction_chart,
+    recall_table,
+)
 
 
 def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
@@ -146,6 +154,37 @@ def _batch_rows(reports: list[dict[str, Any]]) -> str:
     )
 
 
+def _challenger_section(pipeline: Pipeline, champion_metrics: dict[str, Any]) -> str:
+    """The champion and the challenger side by side: holdout metrics, and live quality on labeled batches."""
+    standing = challenger_standing(pipeline)
+    if standing is None:
+        return ""
+    evidence, live = standing["evidence"], standing["accuracy_or_error"]
+    quality = "accuracy" if load_config().task.is_classification else "mean absolute error"
+    cells = [
+        ("champion", standing.get("champion"), champion_metrics, live["champion"], evidence["champion_rows"]),
+        (
+            "challenger",
+            standing["version"],
+            standing.get("metrics", {}),
+            live["challenger"],
+            evidence["challenger_rows"],
+        ),
+    ]
+    rows = "".join(
+        f"<tr><td>{role}</td><td>{html.escape(str(version))}</td><td>{html.escape(metrics_text(metrics))}</td>"
+        f"<td>{'-' if value is None else f'{value:.4f}'}</td><td>{count:,}</td></tr>"
+        for role, version, metrics, value, count in cells
+    )
+    reasons = (standing.get("ruling") or {}).get("reasons") or standing.get("reasons") or []
+    return (
+        f"<h2>Champion and challenger ({html.escape(str(standing.get('mode')))}, "
+        f"{html.escape(str(standing.get('status')))})</h2><table><tr><th></th><th>version</th><th>holdout</th>"
+        f"<th>live {quality}</th><th>labeled rows</th></tr>{rows}</table>"
+        f"<p>{html.escape('; '.join(reasons))}</p>"
+    )
+
+
 def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     """Write index.html and its PNGs into `out_dir`, upload them under reports/html/; return the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +195,7 @@ def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     latest = next((r for r in reversed(reports) if champion and r["model_version"] == champion.version), None)
     sections = _feature_sections(reports, profile, latest, out_dir) if profile else []
     performance = _performance_section(reports, profile, out_dir)
+    contest = _challenger_section(pipeline, registry.manifest(champion.version)["metrics"] if champion else {})
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
         f"<td>{html.escape(str(d.get('version', '')))}</td><td>{html.escape('; '.join(d.get('reasons', [])))}</td></tr>"
@@ -169,6 +209,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{max-width:100%
 Reference = the champion's training profile. The verdict is the pipeline's one drift rule (the alarms use it).</p>
 <h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>verdict</th></tr>
 {_batch_rows(reports)}</table>
+{contest}
 {performance}
 <h2>Per feature</h2>{"".join(sections) or "<p>No champion yet.</p>"}
 <h2>Champion history</h2><table><tr><th>time</th><th>decision</th><th>version</th><th>reasons</th></tr>{rows}</table>

@@ -11,24 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_core import layout
-from mlops_core.challenger import Evidence, Ruling, rule
+from mlops_core.challenger import Ruling, rule, total_evidence
 from mlops_core.config import PromotionSettings
 from mlops_core.registry import Champion, ChampionConflict, Registry
-from mlops_core.s3json import get_json
 
 from .challenge import Alert
-
-
-def total_evidence(s3: Any, bucket: str, version: str) -> tuple[Evidence, int]:
-    """The sum of every scored job's evidence about challenger `version`, and the number of jobs."""
-    total, jobs = Evidence(), 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.evidence_prefix(version)):
-        for item in page.get("Contents", []):
-            found = get_json(s3, bucket, item["Key"])
-            if found is not None:
-                total, jobs = total + Evidence.from_dict(found[0]["evidence"]), jobs + 1
-    return total, jobs
 
 
 def review_challenger(
