@@ -183,6 +183,21 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
 
 
 @app.command()
+def challenge(
+    version: str,
+    mode: str = typer.Option(None, help="shadow or split (default: promotion.challenger)"),
+    target: str = TargetOption,
+) -> None:
+    """Start a registered version as the challenger of the champion (needs promotion.challenger on)."""
+    try:
+        record = ops.start_challenge(_pipeline(target), version, mode=mode)
+    except ops.OpsError as exc:
+        raise CliError(str(exc), exc.hint) from exc
+    share = f" on {record['share']:.0%} of rows by {record['id_column']}" if record["mode"] == "split" else ""
+    typer.echo(f"{version} challenges champion {record['champion']} ({record['mode']}{share})")
+
+
+@app.command()
 def rollback(version: str, target: str = TargetOption) -> None:
     """Make an earlier model version the champion again (its checksum is verified first)."""
     pipeline = _pipeline(target)

@@ -15,10 +15,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mlops_core import layout
+from mlops_core import challenger, layout
 from mlops_core.challenger import rule, total_evidence
 from mlops_core.config import load_config
-from mlops_core.registry import Registry, UnknownVersion
+from mlops_core.features import features_from_schema
+from mlops_core.registry import ArtifactIntegrityError, Registry, UnknownVersion
 from mlops_core.runs import RunLedger
 from mlops_core.tasks import Task
 
@@ -229,6 +230,38 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
     }
+
+
+def start_challenge(pipeline: Pipeline, version: str, *, mode: str | None) -> dict[str, Any]:
+    """Make `version` the challenger of the champion by hand, after the checks scoring relies on."""
+    promotion = load_config().promotion
+    if promotion.challenger == "off":
+        raise OpsError("promotion.challenger is off", 'set promotion.challenger = "shadow" (or "split"), then deploy')
+    chosen = mode or promotion.challenger
+    if chosen not in ("shadow", "split") or (chosen == "split" and not promotion.challenger_id_column):
+        raise OpsError(f"cannot challenge in mode {chosen!r}", "use shadow, or split with challenger_id_column set")
+    registry = pipeline.registry()
+    champion = registry.champion()
+    if champion is None or champion.version == version:
+        raise OpsError(f"{version} has no champion to challenge", "train or promote a champion first")
+    try:
+        registry.verified_artifact(version)
+    except (UnknownVersion, ArtifactIntegrityError) as exc:
+        raise OpsError(str(exc), "`mlops status` lists the versions") from exc
+    ours, theirs = (registry.manifest(v)["schema"] for v in (version, champion.version))
+    if features_from_schema(ours) != features_from_schema(theirs) or Task.from_schema(ours) != Task.from_schema(theirs):
+        raise OpsError(f"{version} reads other features or predicts another task than the champion", "")
+    decision = {"kind": "challenge", "version": version, "champion": champion.version, "reasons": ["started by hand"]}
+    record = challenger.start_challenge(
+        registry,
+        version,
+        champion=champion,
+        promotion=promotion,
+        decision=decision,
+        mode=chosen,  # type: ignore[arg-type]  # checked above
+    )
+    registry.record_decision({**decision, "mode": chosen})
+    return record
 
 
 def challenger_standing(pipeline: Pipeline) -> dict[str, Any] | None:

@@ -73,7 +73,7 @@ def _history(aws) -> list[dict]:
     return Registry(aws, MODELS).history()
 
 
-def test_given_a_shadow_challenger_when_a_batch_is_scored_then_only_the_champion_is_served_and_the_challenger_is_kept_apart(
+def test_given_a_shadow_challenger_when_scored_then_only_the_champion_is_served_and_the_challengers_rows_kept_apart(
     aws, clients, config, champion, trained_on_shift
 ):
     settings = _settings(config, "shadow")
