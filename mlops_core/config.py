@@ -100,6 +100,19 @@ class PromotionSettings:
     metric: str
     tolerance: float
     floor: float
+    # "auto": a candidate that passes the gate becomes the champion; "manual": it waits, pending, for
+    # `mlops approve` (or `mlops reject`), and expires after `pending_ttl_days`.
+    approval: Literal["auto", "manual"] = "auto"
+    pending_ttl_days: float = 7
+
+    def __post_init__(self) -> None:
+        if self.approval not in ("auto", "manual"):
+            raise ConfigError(f'[promotion] approval must be "auto" or "manual", not {self.approval!r}')
+        ttl = self.pending_ttl_days
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+            raise ConfigError(
+                f"[promotion] pending_ttl_days must be a number of days above 0 (for example 7), not {ttl!r}"
+            )
 
 
 @dataclass(frozen=True)
