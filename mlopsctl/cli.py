@@ -16,7 +16,7 @@ from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
-from . import ops, present
+from . import approvals, ops, present
 from .datagen import generate
 from .demo import run_demo
 from .deploy import DeployError
@@ -137,6 +137,8 @@ def train(
         raise CliError(f"training run {run['run_id']} failed: {run.get('error')}", "the champion is unchanged")
     decision = run.get("decision", {})
     verdict = "promoted to champion" if run.get("promoted") else "not promoted"
+    if run.get("pending"):
+        verdict = "passed the gate and awaits approval"
     reasons = "; ".join(decision.get("reasons", []))
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
     for line in present.accounting_lines(ops.run_files(pipeline, run)):
@@ -156,6 +158,10 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
         typer.echo(f"  task: {present.task_text(champion.get('task') or {})}")
     else:
         typer.echo("champion: none")
+    if state.get("pending"):
+        typer.echo(f"awaiting approval ({len(state['pending'])}): `mlops approve VERSION` or `mlops reject VERSION`")
+        for record in state["pending"]:
+            typer.echo(f"  {present.pending_line(record, datetime.now(UTC))}")
     typer.echo(f"versions ({len(state['versions'])}):")
     for v in state["versions"]:
         typer.echo(f"  {v['version']}  {present.metrics_text(v['metrics'])}")
@@ -197,6 +203,45 @@ def rollback(version: str, target: str = TargetOption) -> None:
             "roll back to another version (`mlops status` lists them)",
         ) from exc
     typer.echo(f"champion is now {version}")
+
+
+@app.command()
+def approve(
+    version: str,
+    note: str = typer.Option("", help="recorded with the decision"),
+    target: str = TargetOption,
+) -> None:
+    """Promote a candidate that awaits approval (promotion.approval = manual): its checksum and the
+    champion are checked again; recorded in the history with your identity (STS)."""
+    pipeline = _pipeline(target)
+    decision = approvals.approve(
+        registry=pipeline.registry(),
+        pending=pipeline.pending(),
+        sts=pipeline.client("sts"),
+        version=version,
+        note=note,
+        config=load_config(),
+    )
+    typer.echo(f"champion is now {version} (was {decision['previous'] or 'none'}); approved by {decision['by']['arn']}")
+
+
+@app.command()
+def reject(
+    version: str,
+    reason: str = typer.Option(..., "--reason", help="why; recorded with the decision"),
+    target: str = TargetOption,
+) -> None:
+    """Close a candidate that awaits approval without promoting it; recorded with your identity and reason."""
+    pipeline = _pipeline(target)
+    decision = approvals.reject(
+        registry=pipeline.registry(),
+        pending=pipeline.pending(),
+        sts=pipeline.client("sts"),
+        version=version,
+        reason=reason,
+        config=load_config(),
+    )
+    typer.echo(f"{version} rejected by {decision['by']['arn']}; the champion is unchanged")
 
 
 @app.command()
