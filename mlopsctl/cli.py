@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -205,6 +206,17 @@ def rollback(version: str, target: str = TargetOption) -> None:
     typer.echo(f"champion is now {version}")
 
 
+def _deciding(target: str) -> dict[str, Any]:
+    """What `approve` and `reject` act with: the registry, its pending records, STS (who acts), the project."""
+    pipeline = _pipeline(target)
+    return {
+        "registry": pipeline.registry(),
+        "pending": pipeline.pending(),
+        "sts": pipeline.client("sts"),
+        "config": load_config(),
+    }
+
+
 @app.command()
 def approve(
     version: str,
@@ -213,15 +225,7 @@ def approve(
 ) -> None:
     """Promote a candidate that awaits approval (promotion.approval = manual): its checksum and the
     champion are checked again; recorded in the history with your identity (STS)."""
-    pipeline = _pipeline(target)
-    decision = approvals.approve(
-        registry=pipeline.registry(),
-        pending=pipeline.pending(),
-        sts=pipeline.client("sts"),
-        version=version,
-        note=note,
-        config=load_config(),
-    )
+    decision = approvals.approve(**_deciding(target), version=version, note=note)
     typer.echo(f"champion is now {version} (was {decision['previous'] or 'none'}); approved by {decision['by']['arn']}")
 
 
@@ -232,15 +236,7 @@ def reject(
     target: str = TargetOption,
 ) -> None:
     """Close a candidate that awaits approval without promoting it; recorded with your identity and reason."""
-    pipeline = _pipeline(target)
-    decision = approvals.reject(
-        registry=pipeline.registry(),
-        pending=pipeline.pending(),
-        sts=pipeline.client("sts"),
-        version=version,
-        reason=reason,
-        config=load_config(),
-    )
+    decision = approvals.reject(**_deciding(target), version=version, reason=reason)
     typer.echo(f"{version} rejected by {decision['by']['arn']}; the champion is unchanged")
 
 

@@ -147,7 +147,8 @@ def task_text(schema: Mapping[str, Any]) -> str:
 
 
 def pending_line(record: Mapping[str, Any], now: datetime) -> str:
-    """A candidate awaiting approval: `v... roc_auc 0.8123 (champion 0.8001)  ...  expires in 6 d 23 h`."""
+    """A candidate awaiting approval: `v2  against champion v1: roc_auc 0.8123 (champion 0.8001), ...  expires in
+    6 d 23 h`."""
     decision = record.get("decision") or {}
     metrics = ", ".join(metrics_against(decision.get("candidate_metrics") or {}, decision.get("champion_metrics")))
     champion = f"against champion {record.get('champion')}" if record.get("champion") else "no champion yet"

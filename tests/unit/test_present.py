@@ -292,6 +292,9 @@ def test_given_a_labeled_multiclass_batch_when_score_then_its_metrics_follow_the
     assert "  warning: 3 labeled row(s)" in result.stdout
 
 
+QUIET = {"alarms": {}, "queues": {"queue": 0, "queue_in_flight": 0, "dlq": 0}, "runs": [], "decisions": []}
+
+
 def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(offline):
     state = {
         "champion": {
@@ -300,10 +303,7 @@ def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(o
             "metrics": {"accuracy": 0.9, "recall": {"a": 1.0, "b": 0.8, "c": 0.9}},
         },
         "versions": [{"version": "v1", "metrics": {"accuracy": 0.9}}],
-        "alarms": {},
-        "queues": {"queue": 0, "queue_in_flight": 0, "dlq": 0},
-        "runs": [],
-        "decisions": [],
+        **QUIET,
     }
     offline.setattr(cli.ops, "status", lambda pipeline: state)
 
@@ -371,15 +371,7 @@ def test_given_a_first_model_being_approved_then_its_line_says_so():
 
 
 def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_commands(offline):
-    state = {
-        "champion": None,
-        "pending": [HELD],
-        "versions": [],
-        "alarms": {},
-        "queues": {"queue": 0, "queue_in_flight": 0, "dlq": 0},
-        "runs": [],
-        "decisions": [],
-    }
+    state = {**QUIET, "champion": None, "versions": [], "pending": [HELD]}
     offline.setattr(cli.ops, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
