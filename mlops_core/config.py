@@ -109,8 +109,22 @@ class PromotionSettings:
     challenger_confidence: float = 0.95  # the rule's one-sided confidence
     challenger_min_rows: int = 500  # labeled rows per model before the rule decides
     challenger_max_rows: int = 20_000  # labeled rows per model after which no difference retires it
+    # "auto": a candidate that passes the gate is put in place at once; "manual": it waits, pending, for
+    # `mlops approve` (or `mlops reject`), and expires after `pending_ttl_days`.
+    approval: Literal["auto", "manual"] = "auto"
+    pending_ttl_days: float = 7
 
     def __post_init__(self) -> None:
+        self._check_challenger()
+        if self.approval not in ("auto", "manual"):
+            raise ConfigError(f'[promotion] approval must be "auto" or "manual", not {self.approval!r}')
+        ttl = self.pending_ttl_days
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+            raise ConfigError(
+                f"[promotion] pending_ttl_days must be a number of days above 0 (for example 7), not {ttl!r}"
+            )
+
+    def _check_challenger(self) -> None:
         if self.challenger not in ("off", "shadow", "split"):
             raise ConfigError(f"[promotion] challenger must be off, shadow or split, not {self.challenger!r}")
         if not 0 < self.challenger_share < 1:

@@ -26,6 +26,7 @@ CHAMPION_KEY = "registry/champion.json"
 CHALLENGER_KEY = "registry/challenger.json"  # the challenger now (or the last one, closed)
 HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
+PENDING = "registry/pending/"  # one object per candidate held for manual approval
 LOCK_KEY = "registry/training.lock"
 
 CSV_SUFFIXES = (".csv.gz", ".csv")
@@ -156,6 +157,11 @@ def manifest_key(version: str) -> str:
 
 def run_key(run_id: str) -> str:
     return f"{RUNS}{run_id}.json"
+
+
+def pending_key(version: str) -> str:
+    """A candidate held for manual approval: its decision, evidence and state."""
+    return f"{PENDING}{version}.json"
 
 
 def history_key(at: datetime, kind: str, version: str) -> str:

@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,7 +17,7 @@ from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
-from . import ops, present
+from . import approvals, ops, present
 from .datagen import generate
 from .demo import run_demo
 from .deploy import DeployError
@@ -139,6 +140,8 @@ def train(
     verdict = "promoted to champion" if run.get("promoted") else "not promoted"
     if decision.get("kind") == "challenge":
         verdict = f"started as a {decision.get('mode')} challenger of champion {decision.get('champion')}"
+    if run.get("pending"):
+        verdict = "passed the gate and awaits approval"
     reasons = "; ".join(decision.get("reasons", []))
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
     for line in present.accounting_lines(ops.run_files(pipeline, run)):
@@ -158,6 +161,10 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
         typer.echo(f"  task: {present.task_text(champion.get('task') or {})}")
     else:
         typer.echo("champion: none")
+    if state.get("pending"):
+        typer.echo(f"awaiting approval ({len(state['pending'])}): `mlops approve VERSION` or `mlops reject VERSION`")
+        for record in state["pending"]:
+            typer.echo(f"  {present.pending_line(record, datetime.now(UTC))}")
     for line in present.challenger_lines(state.get("challenger")):
         typer.echo(line)
     typer.echo(f"versions ({len(state['versions'])}):")
@@ -216,6 +223,43 @@ def rollback(version: str, target: str = TargetOption) -> None:
             "roll back to another version (`mlops status` lists them)",
         ) from exc
     typer.echo(f"champion is now {version}")
+
+
+def _deciding(target: str) -> dict[str, Any]:
+    """What `approve` and `reject` act with: the registry, its pending records, STS (who acts), the project."""
+    pipeline = _pipeline(target)
+    return {
+        "registry": pipeline.registry(),
+        "pending": pipeline.pending(),
+        "sts": pipeline.client("sts"),
+        "config": load_config(),
+    }
+
+
+@app.command()
+def approve(
+    version: str,
+    note: str = typer.Option("", help="recorded with the decision"),
+    target: str = TargetOption,
+) -> None:
+    """Promote a candidate that awaits approval (promotion.approval = manual): its checksum and the
+    champion are checked again; recorded in the history with your identity (STS)."""
+    decision = approvals.approve(**_deciding(target), version=version, note=note)
+    if decision.get("placed_as") == "challenger":
+        typer.echo(f"{version} now challenges champion {decision['previous']}; approved by {decision['by']['arn']}")
+        return
+    typer.echo(f"champion is now {version} (was {decision['previous'] or 'none'}); approved by {decision['by']['arn']}")
+
+
+@app.command()
+def reject(
+    version: str,
+    reason: str = typer.Option(..., "--reason", help="why; recorded with the decision"),
+    target: str = TargetOption,
+) -> None:
+    """Close a candidate that awaits approval without promoting it; recorded with your identity and reason."""
+    decision = approvals.reject(**_deciding(target), version=version, reason=reason)
+    typer.echo(f"{version} rejected by {decision['by']['arn']}; the champion is unchanged")
 
 
 @app.command()

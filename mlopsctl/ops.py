@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mlops_core import challenger, layout
+from mlops_core.approval import PendingRecords
 from mlops_core.challenger import rule, total_evidence
 from mlops_core.config import load_config
 from mlops_core.features import features_from_schema
@@ -83,6 +84,10 @@ class Pipeline:
 
     def registry(self) -> Registry:
         return Registry(self.s3, self.models_bucket)
+
+    def pending(self) -> PendingRecords:
+        """The candidates held for manual approval."""
+        return PendingRecords(self.s3, self.models_bucket)
 
     def ledger(self) -> RunLedger:
         return RunLedger(self.s3, self.models_bucket)
@@ -211,7 +216,8 @@ def redrive(pipeline: Pipeline, *, max_messages: int = 10_000) -> int:
 
 # ---------------------------------------------------------------------------- status
 def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
-    """Champion and its metrics, all versions, alarms, queue depths, recent runs and decisions."""
+    """Champion and its metrics, all versions, candidates awaiting approval, alarms, queue depths, recent
+    runs and decisions."""
     registry = pipeline.registry()
     champion = registry.champion()
     try:
@@ -224,6 +230,7 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
             {"version": m["version"], "created_at": m.get("created_at"), "metrics": m.get("metrics", {})}
             for m in versions
         ],
+        "pending": [held.record for held in pipeline.pending().open()],
         "alarms": alarm_states(pipeline),
         "queues": queue_depths(pipeline),
         "challenger": challenger_standing(pipeline),

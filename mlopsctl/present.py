@@ -12,8 +12,10 @@ import html
 import itertools
 import math
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
+from mlops_core.approval import APPROVING, metrics_against
 from mlops_core.tasks import Task
 
 SKIP_REASONS = ("bad_feature", "bad_label", "missing_label")  # as training/data.py counts them, in this order
@@ -142,6 +144,33 @@ def task_text(schema: Mapping[str, Any]) -> str:
     if task.kind == "binary" and task.classes:
         text += f" (positive {task.positive})"
     return text + ("; found in the training data" if task.found_in_data else "")
+
+
+def pending_line(record: Mapping[str, Any], now: datetime) -> str:
+    """A candidate awaiting approval: `v2  against champion v1: roc_auc 0.8123 (champion 0.8001), ...  expires in
+    6 d 23 h`."""
+    decision = record.get("decision") or {}
+    metrics = ", ".join(metrics_against(decision.get("candidate_metrics") or {}, decision.get("champion_metrics")))
+    champion = f"against champion {record.get('champion')}" if record.get("champion") else "no champion yet"
+    return f"{record['version']}  {champion}: {metrics}  {_expiry(record, now)}"
+
+
+def _expiry(record: Mapping[str, Any], now: datetime) -> str:
+    if record.get("state") == APPROVING:
+        return "being approved now"
+    left = datetime.fromisoformat(record["expires_at"]) - now
+    if left <= timedelta(0):
+        return f"expired {_span(-left)} ago (approving or rejecting it records that)"
+    return f"expires in {_span(left)}"
+
+
+def _span(delta: timedelta) -> str:
+    """A duration to the minute, largest units first: `6 d 23 h`, `2 h 5 min`, `0 min`."""
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
 def compact(values: Mapping[str, Any], *, sep: str = ", ", digits: int = 3, joiner: str = " ") -> str:

@@ -10,6 +10,9 @@ import time
 import traceback
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlops_core.approval import pending_alert
 from mlops_core.config import ProjectConfig
 from mlops_core.observability import (
     CHAMPION_VERSION,
@@ -73,6 +76,8 @@ def run_job(
         raise
     seconds = round(time.monotonic() - started, 2)
     _report_success(result, run_id, seconds, ledger=ledger, cloudwatch=cloudwatch, config=config, namespace=namespace)
+    if result.get("pending") and sns is not None and alert_topic_arn:
+        _announce_pending(result["pending"], run_id, ledger=ledger, sns=sns, topic_arn=alert_topic_arn, config=config)
     return {**json.loads(json.dumps(result, default=str)), "run_id": run_id, "seconds": seconds}
 
 
@@ -88,9 +93,22 @@ def _report_success(
 ) -> None:
     """Record the finished run (with the files it read), release its lock, and publish its metrics."""
     outcome = {k: result[k] for k in ("version", "promoted", "metrics", "decision", "files")}
+    outcome["pending"] = bool(result.get("pending"))
     ledger.record(run_id, status="succeeded", finished_at=utcnow().isoformat(), seconds=seconds, **outcome)
     ledger.release(run_id)
     put_metrics(cloudwatch, _success_metrics(config.name, result), namespace=namespace)
+
+
+def _announce_pending(
+    record: dict[str, Any], run_id: str, *, ledger: RunLedger, sns: Any, topic_arn: str, config: ProjectConfig
+) -> None:
+    """Tell people a candidate awaits approval. The candidate is already held (and `mlops status` lists
+    it), so a failed publish is recorded in the run rather than failing a run that succeeded."""
+    subject, message = pending_alert(record, config)
+    try:
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
+    except (BotoCoreError, ClientError) as exc:
+        ledger.record(run_id, pending_alert_error=f"{type(exc).__name__}: {exc}")
 
 
 def _report_failure(

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy
 import sklearn
 
-from mlops_core.challenger import start_challenge
+from mlops_core.approval import PendingRecords, hold_candidate, install_candidate
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
 from mlops_core.estimate import fit_calibration
@@ -35,6 +35,7 @@ from mlops_core.predictions import Predictions, Predictor
 from mlops_core.predictions import metrics as metrics_of
 from mlops_core.promotion import decide
 from mlops_core.registry import Champion, ChampionConflict, Registry
+from mlops_core.runs import utcnow
 from mlops_core.tasks import Task, fit_targets
 
 from .data import LabeledData, read_labeled_data
@@ -78,6 +79,7 @@ def train_and_register(
         "metrics": metrics,
         "decision": gate.record,
         "promoted": gate.promoted,
+        "pending": gate.pending,
         "champion_metrics": gate.champion_metrics,
         "timings": timings,
         "files": data.files,
@@ -164,6 +166,7 @@ class GateOutcome:
     record: dict[str, Any]  # the decision as the registry's history keeps it
     promoted: bool
     champion_metrics: dict[str, float] | None
+    pending: dict[str, Any] | None = None  # manual approval: the candidate's pending record
 
 
 def gate_promotion(
@@ -177,7 +180,8 @@ def gate_promotion(
     config: ProjectConfig,
     run_id: str | None,
 ) -> GateOutcome:
-    """Score the champion on the candidate's holdout, decide, promote if the gate passes, record the decision."""
+    """Score the champion on the candidate's holdout, decide, and record the decision; a candidate that
+    passes is put in place (approval "auto") or held for `mlops approve` (approval "manual")."""
     champion = registry.champion()
     champion_metrics, notes = _champion_metrics(registry, champion, x_holdout, y_holdout, task=task, config=config)
     decision = decide(metrics, champion_metrics, config.promotion)
@@ -190,24 +194,30 @@ def gate_promotion(
         "candidate_metrics": metrics,
         "champion_metrics": champion_metrics,
     }
-    promoted = False
-    if (
-        decision.promote
-        and champion is not None
-        and champion_metrics is not None
-        and config.promotion.challenger != "off"
-    ):
-        # Comparable with the champion (same features, task and classes): it challenges it on live batches first.
-        record = {**record, "kind": "challenge", "mode": config.promotion.challenger}
-        start_challenge(registry, version, champion=champion, promotion=config.promotion, decision=record)
+    outcome = GateOutcome(record, False, champion_metrics)
+    if decision.promote and config.promotion.approval == "manual":
+        outcome = _hold(registry, outcome, champion=champion, config=config)
     elif decision.promote:
         try:
-            registry.promote(version, expected=champion, decision=record)
-            promoted = True
+            placed = install_candidate(registry, version, expected=champion, decision=record, config=config)
+            outcome.promoted = placed == "champion"
+            if placed == "challenger":  # it challenges the champion on live batches first
+                outcome.record = {**record, "kind": "challenge", "mode": config.promotion.challenger}
         except ChampionConflict as exc:
-            record = {**record, "kind": "conflict", "reasons": [*record["reasons"], str(exc)]}
-    registry.record_decision(record)
-    return GateOutcome(record, promoted, champion_metrics)
+            outcome.record = {**record, "kind": "conflict", "reasons": [*record["reasons"], str(exc)]}
+    registry.record_decision(outcome.record)
+    return outcome
+
+
+def _hold(registry: Registry, outcome: GateOutcome, *, champion: Champion | None, config: ProjectConfig) -> GateOutcome:
+    """Manual approval: nothing changes in scoring; the candidate waits, pending, for `mlops approve`."""
+    record = {**outcome.record, "kind": "pending"}
+    pending = PendingRecords(registry.s3, registry.bucket)
+    held = hold_candidate(pending, decision=record, champion=champion, settings=config.promotion, now=utcnow())
+    expires = held.record["expires_at"]
+    waits = f"awaiting approval (promotion.approval = manual) until {expires}: `mlops approve {held.version}`"
+    record = {**record, "expires_at": expires, "reasons": [*record["reasons"], waits]}
+    return GateOutcome(record, False, outcome.champion_metrics, held.record)
 
 
 def _champion_metrics(

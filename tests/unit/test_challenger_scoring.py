@@ -13,8 +13,9 @@ from moto import mock_aws
 from scoring.logic import Clients, Settings, score_job
 
 from mlops_core import layout
+from mlops_core.approval import install_candidate
 from mlops_core.challenger import start_challenge
-from mlops_core.registry import Registry
+from mlops_core.registry import ChampionConflict, Registry
 from mlops_core.settings import ScoringEnvironment
 from mlopsctl.datagen import generate
 from training.train import train_and_register
@@ -208,3 +209,24 @@ def test_given_challenger_mode_when_a_candidate_passes_the_gate_then_it_challeng
     pointer = registry.challenger()
     assert pointer.version == result["version"] and pointer.record["mode"] == "shadow"
     assert pointer.record["champion"] == champion and pointer.record["status"] == "active"
+
+
+def test_given_challenger_mode_when_a_candidate_is_installed_then_it_challenges_unless_the_champion_moved(
+    aws, config, champion, trained_on_shift
+):
+    shadow = dataclasses.replace(config, promotion=dataclasses.replace(config.promotion, challenger="shadow"))
+    registry = Registry(aws, MODELS)
+    artifact, manifest = trained_on_shift
+    version = registry.publish(artifact, manifest, version=manifest["version"])
+    seen = registry.champion()
+    registry.rollback(champion, reason="the pointer moves (same version, new ETag)")
+
+    with pytest.raises(ChampionConflict):
+        install_candidate(registry, version, expected=seen, decision={"kind": "approve"}, config=shadow)
+    assert registry.challenger() is None
+
+    placed = install_candidate(
+        registry, version, expected=registry.champion(), decision={"kind": "approve"}, config=shadow
+    )
+    assert placed == "challenger" and registry.champion().version == champion
+    assert registry.challenger().record["decision"]["mode"] == "shadow"

@@ -71,3 +71,33 @@ def test_given_a_schedule_eventbridge_would_refuse_when_parsed_then_an_error_nam
 
 def test_given_no_schedule_when_parsed_then_retraining_runs_on_alarms_only():
     assert parse_config(raw_config()).retraining.schedule is None
+
+
+def with_promotion(**promotion: object) -> dict:
+    raw = raw_config()
+    raw["promotion"] = {**raw["promotion"], **promotion}
+    return raw
+
+
+def test_given_no_approval_setting_when_parsed_then_candidates_are_promoted_automatically_with_a_week_to_approve():
+    promotion = parse_config(raw_config()).promotion
+    assert (promotion.approval, promotion.pending_ttl_days) == ("auto", 7)
+
+
+def test_given_manual_approval_and_a_ttl_when_parsed_then_both_are_kept():
+    promotion = parse_config(with_promotion(approval="manual", pending_ttl_days=0.5)).promotion
+    assert (promotion.approval, promotion.pending_ttl_days) == ("manual", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"approval": "manually"}, r'approval must be "auto" or "manual", not \'manually\''),
+        ({"pending_ttl_days": 0}, "pending_ttl_days must be a number of days above 0"),
+        ({"pending_ttl_days": "7"}, "pending_ttl_days must be a number of days above 0"),
+        ({"pending_ttl_days": True}, "pending_ttl_days must be a number of days above 0"),
+    ],
+)
+def test_given_an_invalid_approval_setting_when_parsed_then_one_clear_error_names_it(setting, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(with_promotion(**setting))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -291,6 +292,9 @@ def test_given_a_labeled_multiclass_batch_when_score_then_its_metrics_follow_the
     assert "  warning: 3 labeled row(s)" in result.stdout
 
 
+QUIET = {"alarms": {}, "queues": {"queue": 0, "queue_in_flight": 0, "dlq": 0}, "runs": [], "decisions": []}
+
+
 def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(offline):
     state = {
         "champion": {
@@ -299,10 +303,7 @@ def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(o
             "metrics": {"accuracy": 0.9, "recall": {"a": 1.0, "b": 0.8, "c": 0.9}},
         },
         "versions": [{"version": "v1", "metrics": {"accuracy": 0.9}}],
-        "alarms": {},
-        "queues": {"queue": 0, "queue_in_flight": 0, "dlq": 0},
-        "runs": [],
-        "decisions": [],
+        **QUIET,
     }
     offline.setattr(cli.ops, "status", lambda pipeline: state)
 
@@ -338,3 +339,56 @@ def test_given_a_run_record_without_files_then_the_accounting_comes_from_its_man
     assert ops.run_files(pipeline, {"version": "v1", "files": [CLEAN]}) == [CLEAN]
     assert ops.run_files(pipeline, {"version": "v2"}) == [IRIS]
     assert ops.run_files(pipeline, {"version": "v9"}) == []
+
+
+# ---------------------------------------------------------------------------- candidates awaiting approval
+HELD = {
+    "version": "v2",
+    "state": "pending",
+    "champion": "v1",
+    "expires_at": "2026-11-30T12:00:00+00:00",
+    "decision": {"candidate_metrics": {"roc_auc": 0.8123, "rows": 400}, "champion_metrics": {"roc_auc": 0.8001}},
+}
+
+
+@pytest.mark.parametrize(
+    ("now", "expiry"),
+    [
+        ("2026-11-23T11:00:00+00:00", "expires in 7 d 1 h"),
+        ("2026-11-30T09:55:00+00:00", "expires in 2 h 5 min"),
+        ("2026-11-30T13:30:00+00:00", "expired 1 h 30 min ago (approving or rejecting it records that)"),
+    ],
+)
+def test_given_a_pending_candidate_then_its_line_shows_metrics_against_the_champion_and_its_expiry(now, expiry):
+    line = present.pending_line(HELD, datetime.fromisoformat(now))
+    assert line == f"v2  against champion v1: roc_auc 0.8123 (champion 0.8001)  {expiry}"
+
+
+def test_given_a_first_model_being_approved_then_its_line_says_so():
+    record = {**HELD, "state": "approving", "champion": None, "decision": {"candidate_metrics": {"roc_auc": 0.8}}}
+    line = present.pending_line(record, datetime.fromisoformat("2026-11-24T00:00:00+00:00"))
+    assert line == "v2  no champion yet: roc_auc 0.8000  being approved now"
+
+
+def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_commands(offline):
+    state = {**QUIET, "champion": None, "versions": [], "pending": [HELD]}
+    offline.setattr(cli.ops, "status", lambda pipeline: state)
+
+    result = CliRunner().invoke(cli.app, ["status"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1] == "awaiting approval (1): `mlops approve VERSION` or `mlops reject VERSION`"
+    assert lines[2].startswith("  v2  against champion v1: roc_auc 0.8123 (champion 0.8001)  expire")
+
+
+def test_given_a_held_candidate_when_train_then_it_says_it_awaits_approval(offline):
+    run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": False, "pending": True, "seconds": 3}
+    run |= {"decision": {"reasons": ["roc_auc 0.81 >= floor 0.60", "awaiting approval"]}, "files": [CLEAN]}
+    offline.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
+
+    result = CliRunner().invoke(cli.app, ["train"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].startswith("version v2 passed the gate and awaits approval in 3 s: roc_auc")
