@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import threading
 from pathlib import Path
 
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops_core.config import PromotionSettings, load_config
@@ -215,3 +218,12 @@ def test_given_unknown_categories_or_too_few_rows_then_psi_rises_or_no_verdict(c
     assert summary.feature_psi["payment_method"] > 1.0
     assert summary.verdict is None  # 100 rows < drift.min_rows
     assert psi([0.5, 0.5], [0, 10]) > psi([0.5, 0.5], [4, 6]) > psi([0.5, 0.5], [5, 5]) == pytest.approx(0)
+
+
+def test_given_a_trained_version_then_its_pipeline_selects_the_features_by_their_configured_names(trained, config):
+    model = joblib.load(io.BytesIO(trained[0]))
+    assert list(model.feature_names_in_) == config.feature_names
+    # A notebook's DataFrame may hold its columns in another order: selected by name, the same predictions.
+    frame = pd.read_csv(io.BytesIO(generate(50, seed=3, with_label=False)))[list(reversed(config.feature_names))]
+    assert model.predict_proba(frame[config.feature_names]).shape == (50, 2)
+    assert (model.predict_proba(frame) == model.predict_proba(frame[config.feature_names])).all()
