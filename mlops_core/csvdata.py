@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .config import Feature
 from .tasks import Task, canonical_labels
@@ -23,6 +24,7 @@ FIX_HINTS = {
     "not_finite": "NaN and infinity are not valid feature values",
     "unknown_category": "use one of the allowed categories listed in the message",
     "field_too_long": "shorten the field; very long fields usually mean a quoting problem",
+    "text_too_long": "shorten the text, or raise the feature's max_chars (at most scoring.max_field_chars)",
     "bad_label": "use one of the classes listed in [label] classes (a number for regression), or leave it empty "
     "when unknown",
 }
@@ -111,6 +113,24 @@ def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors
             kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
         errors.append(RowError(first_row + i, feature.name, kind, msg))
     return out
+
+
+def _text(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
+    out = np.asarray(values, dtype=object)
+    lengths, filled = text_checks(out)
+    for i in np.flatnonzero(~filled).tolist():
+        errors.append(RowError(first_row + i, feature.name, "missing", f"{feature.name} is empty"))
+    if feature.max_chars is not None:
+        for i in np.flatnonzero(filled & (lengths > feature.max_chars)).tolist():
+            message = f"{feature.name} has {lengths[i]:,} characters (max_chars {feature.max_chars:,})"
+            errors.append(RowError(first_row + i, feature.name, "text_too_long", message))
+    return out
+
+
+def text_checks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text cell's length, and whether it holds more than white space (vectorised)."""
+    cells = pd.Series(values, dtype=object)
+    return cells.str.len().to_numpy(), (cells.str.strip().str.len() > 0).to_numpy()
 
 
 def read_labels(values: Sequence[str], name: str, task: Task, errors: list[RowError]) -> np.ndarray:
@@ -238,6 +258,8 @@ def _convert_columns(
         values = transposed[position[feature.name]]
         if feature.is_numeric:
             columns[feature.name] = _numeric(values, feature.name, 0, errors)
+        elif feature.is_text:
+            columns[feature.name] = _text(values, feature, 0, errors)
         else:
             columns[feature.name] = _categorical(values, feature, 0, errors)
     labels = None

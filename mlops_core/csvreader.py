@@ -90,7 +90,8 @@ class LimitedReader(io.RawIOBase):
             raise FileRejected(
                 "line_too_long",
                 f"{self.what} has a line longer than {self.max_line:,} bytes (from byte {self.count - self.line:,})",
-                fix="put each row on its own line: the line breaks may have been lost, or a quote never closed",
+                fix="put each row on its own line: the line breaks may have been lost, or a quote never closed; "
+                "or a field (a long text?) is far over scoring.max_field_chars: shorten it",
                 where={"byte": self.count - self.line},
             )
         buffer[: len(data)] = data

@@ -19,6 +19,7 @@ from .config import DriftSettings, Feature
 from .estimate import PerformanceEstimator
 from .multivariate import BatchSample, domain_classifier_drift
 from .tasks import Task
+from .textdrift import TextCounts, text_spec
 from .verdict import DriftSummary, Signal, judge, psi_threshold_for
 
 OTHER = "__other__"  # categories the model never saw
@@ -87,6 +88,9 @@ def build_profile(
     rows = len(next(iter(columns.values()))) if columns else len(values)
     profile: dict[str, Any] = {"features": {}, "rows": rows, "task": task.kind}
     for feature in features:
+        if feature.is_text:
+            profile["features"][feature.name] = text_spec(columns[feature.name], feature, bins=bins)
+            continue
         categories = None if feature.is_numeric else feature.categories
         profile["features"][feature.name] = column_spec(columns[feature.name], categories=categories, bins=bins)
     categories = task.classes if task.kind == "multiclass" else None
@@ -94,7 +98,7 @@ def build_profile(
     return profile
 
 
-def _counts(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+def bin_counts(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
     """`values` counted into a column spec's bins; categorical specs get a last bin for other values."""
     if spec.get("type", "numeric") == "numeric":  # profiles from before tasks have an untyped prediction
         return _numeric_counts(np.asarray(values, dtype=np.float64), spec["edges"])
@@ -103,16 +107,18 @@ def _counts(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
 
 def _expected(spec: Mapping[str, Any]) -> list[float]:
     """A spec's reference proportions, bin for bin with `_counts`."""
-    if spec.get("type", "numeric") == "numeric":
+    if spec.get("type", "numeric") in ("numeric", "text"):  # a text spec's last bin is already "other words"
         return list(spec["proportions"])
     return [*spec["proportions"], 0.0]  # the model saw no other category: any share of them is drift
 
 
 def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
-    """The features a profile describes (name, type, categories), in profile order."""
+    """The numeric and categorical features a profile describes (name, type, categories), in profile order:
+    what the multivariate check reads (a text feature is judged by its words and lengths alone)."""
     return [
         Feature(name=name, type=spec["type"], categories=tuple(spec.get("categories", ())))
         for name, spec in profile["features"].items()
+        if spec["type"] != "text"
     ]
 
 
@@ -146,7 +152,13 @@ class DriftAccumulator:
             if sample_rows and profile.get("reference_sample")
             else None
         )
-        self._counts = {name: np.zeros(len(_expected(spec)), dtype=np.int64) for name, spec in self._features()}
+        self._text_details: dict[str, dict[str, Any]] = {}
+        self._text = {name: TextCounts(spec) for name, spec in self._features() if spec["type"] == "text"}
+        self._counts = {
+            name: np.zeros(len(_expected(spec)), dtype=np.int64)
+            for name, spec in self._features()
+            if name not in self._text
+        }
         self._prediction_counts = np.zeros(len(_expected(profile["prediction"])), dtype=np.int64)
 
     def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
@@ -155,8 +167,11 @@ class DriftAccumulator:
     def update(self, columns: Mapping[str, np.ndarray], predictions: np.ndarray) -> None:
         """Add one chunk: feature columns (as for model_input) and the model's `Predictions.drift_values`."""
         for name, spec in self._features():
-            self._counts[name] += _counts(spec, columns[name])
-        self._prediction_counts += _counts(self.profile["prediction"], predictions)
+            if name in self._text:
+                self._text[name].update(columns[name])
+            else:
+                self._counts[name] += bin_counts(spec, columns[name])
+        self._prediction_counts += bin_counts(self.profile["prediction"], predictions)
         self.rows += len(predictions)
         if self.performance is not None:
             self.performance.update(predictions)
@@ -165,14 +180,18 @@ class DriftAccumulator:
 
     def summary(self, settings: DriftSettings) -> DriftSummary:
         """The batch's drift against the profile, judged by the one rule of `mlops_core.verdict`."""
-        feature_psi, actual = {}, {}
+        feature_psi, actual, signals = {}, {}, []
         for name, spec in self._features():
-            feature_psi[name] = round(psi(_expected(spec), self._counts[name]), 6)
-            actual[name] = _proportions(self._counts[name])
+            if name in self._text:
+                signal = self._text_signal(name, spec, settings)
+            else:
+                value = round(psi(_expected(spec), self._counts[name]), 6)
+                signal = self._signal(name, spec, value, settings, settings.psi_threshold)
+                actual[name] = _proportions(self._counts[name])
+            feature_psi[name] = signal.psi
+            signals.append(signal)
         prediction_psi = round(psi(_expected(self.profile["prediction"]), self._prediction_counts), 6)
         actual["prediction"] = _proportions(self._prediction_counts)
-        features = self.profile["features"]
-        signals = [self._signal(n, features[n], v, settings, settings.psi_threshold) for n, v in feature_psi.items()]
         prediction = self._signal(
             "prediction", self.profile["prediction"], prediction_psi, settings, settings.prediction_psi_threshold
         )
@@ -190,6 +209,7 @@ class DriftAccumulator:
             performance=self.performance.result() if self.performance else None,
             notes=notes,
             actual=actual,
+            text=self._text_details,
             **judge(
                 rows=self.rows,
                 feature_signals=signals,
@@ -199,10 +219,25 @@ class DriftAccumulator:
             ),
         )
 
+    def _text_signal(self, name: str, spec: Mapping[str, Any], settings: DriftSettings) -> Signal:
+        """A text feature's signal: its words or its lengths, whichever is further over its threshold."""
+        counts = self._text[name]
+        words = round(psi(spec["proportions"], counts.words), 6)
+        length = round(psi(spec["length"]["proportions"], counts.lengths), 6)
+        both = [
+            self._signal(name, spec, words, settings, settings.psi_threshold),
+            self._signal(name, spec["length"], length, settings, settings.psi_threshold),
+        ]
+        self._text_details[name] = counts.detail(words, length)
+        return max(both, key=lambda s: s.score)
+
     def _signal(
         self, name: str, spec: Mapping[str, Any], value: float, settings: DriftSettings, fixed: float
     ) -> Signal:
-        bins = len(spec["edges"]) + 1 if "edges" in spec else len(spec["categories"])
+        if "edges" in spec:
+            bins = len(spec["edges"]) + 1
+        else:  # a text spec's word bins, or the categories
+            bins = len(spec["proportions"]) if spec.get("type") == "text" else len(spec["categories"])
         threshold = psi_threshold_for(
             batch_rows=self.rows,
             reference_rows=int(spec.get("rows", self.profile.get("rows", 0))),

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .config import Feature
 from .csvblocks import has_lone_cr
-from .csvdata import Chunk, RowError, read_labels
+from .csvdata import Chunk, RowError, read_labels, text_checks
 from .tasks import Task
 
 NEWLINE, COMMA = ord("\n"), ord(",")
@@ -117,6 +117,10 @@ def _feature_columns(frame: pd.DataFrame, header: Sequence[str], features: Seque
         values = frame[position[feature.name]].to_numpy()
         if feature.is_numeric:
             if not np.isfinite(values).all():
+                raise _NeedsPrecisePath
+        elif feature.is_text:
+            lengths, filled = text_checks(values)
+            if not filled.all() or (feature.max_chars is not None and lengths.max() > feature.max_chars):
                 raise _NeedsPrecisePath
         elif (pd.Index(feature.categories, dtype=object).get_indexer(values) < 0).any():
             raise _NeedsPrecisePath

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -41,10 +42,14 @@ def _estimator(path: str, params: dict[str, Any], task: Task) -> Any:
 
 
 def build_pipeline(config: ProjectConfig) -> Pipeline:
-    """Preprocessing (scaled numerics, one-hot categories) + the configured estimator."""
+    """Preprocessing (scaled numerics, one-hot categories, TF-IDF per text column) + the configured estimator.
+
+    With a text feature the preprocessed matrix is sparse: the estimator must accept sparse input (linear
+    models, SVMs, naive Bayes, random forests do; HistGradientBoosting does not).
+    """
     numeric = [f.name for f in config.features if f.is_numeric]
-    categorical = [f for f in config.features if not f.is_numeric]
-    transformers: list[tuple[str, Any, list[str]]] = []
+    categorical = [f for f in config.features if f.is_categorical]
+    transformers: list[tuple[str, Any, Any]] = []
     if numeric:
         transformers.append(("numeric", StandardScaler(), numeric))
     if categorical:
@@ -52,6 +57,9 @@ def build_pipeline(config: ProjectConfig) -> Pipeline:
             categories=[list(f.categories) for f in categorical], handle_unknown="ignore", sparse_output=False
         )
         transformers.append(("categorical", encoder, [f.name for f in categorical]))
+    for f in config.features:  # a column name, not a list: the vectorizer takes one column of documents
+        if f.is_text:
+            transformers.append((f"text_{f.name}", TfidfVectorizer(**f.vectorizer), f.name))
     return Pipeline(
         [
             ("preprocess", ColumnTransformer(transformers)),
@@ -75,14 +83,29 @@ def schema_dict(config: ProjectConfig, task: Task) -> dict[str, Any]:
     """The schema as stored in a model's manifest: the features (scoring validates input against them),
     the label column and the task with the classes the version was trained on (`task`)."""
     return {
-        "features": [{"name": f.name, "type": f.type, "categories": list(f.categories)} for f in config.features],
+        "features": [_feature_dict(f) for f in config.features],
         "label": config.label,
         **task.to_dict(),
     }
 
 
+def _feature_dict(feature: Feature) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": feature.name, "type": feature.type, "categories": list(feature.categories)}
+    if feature.is_text:
+        out |= {"max_chars": feature.max_chars, "vectorizer": feature.vectorizer}
+    return out
+
+
 def features_from_schema(schema: Mapping[str, Any]) -> tuple[Feature, ...]:
     """The features of a manifest's schema."""
     return tuple(
-        Feature(name=f["name"], type=f["type"], categories=tuple(f.get("categories", ()))) for f in schema["features"]
+        Feature(
+            name=f["name"],
+            type=f["type"],
+            categories=tuple(f.get("categories", ())),
+            max_chars=f.get("max_chars"),
+            # JSON has no tuples: ngram_range comes back as a list.
+            vectorizer={k: tuple(v) if isinstance(v, list) else v for k, v in f.get("vectorizer", {}).items()},
+        )
+        for f in schema["features"]
     )

@@ -63,7 +63,8 @@ def reference_sample(columns: Columns, features: Sequence[Feature], rows: int, s
     significant digits (non-finite ones as null), categorical ones as strings. `rows` == 0 turns the
     sample off (the data is too sensitive to copy into the manifest): None.
     """
-    if rows <= 0:
+    features = [f for f in features if not f.is_text]  # text is judged by its words and lengths (textdrift)
+    if rows <= 0 or not features:
         return None
     total = len(columns[features[0].name])
     chosen = np.sort(np.random.default_rng(seed).choice(total, size=min(rows, total), replace=False))

@@ -88,6 +88,7 @@ class DriftSummary:
     performance: dict[str, Any] | None = None  # the label-free performance estimate, when available
     notes: list[str] = field(default_factory=list)  # e.g. signals an older model version cannot give
     actual: dict[str, list[float]] = field(default_factory=dict)  # the batch's proportions per bin
+    text: dict[str, dict[str, Any]] = field(default_factory=dict)  # per text feature: both PSIs, new words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
