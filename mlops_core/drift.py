@@ -184,6 +184,7 @@ class DriftAccumulator:
         for name, spec in self._features():
             if name in self._text:
                 signal = self._text_signal(name, spec, settings)
+                actual[name] = _proportions(self._text[name].words)
             else:
                 value = round(psi(_expected(spec), self._counts[name]), 6)
                 signal = self._signal(name, spec, value, settings, settings.psi_threshold)

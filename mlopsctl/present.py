@@ -17,6 +17,7 @@ from typing import Any, TypeGuard
 
 from mlops_core.approval import APPROVING, metrics_against
 from mlops_core.tasks import Task
+from mlops_core.textdrift import bin_names
 
 SKIP_REASONS = ("bad_feature", "bad_label", "missing_label")  # as training/data.py counts them, in this order
 SHOWN = 8  # class names, recalls or label values listed before "and N more"
@@ -227,7 +228,9 @@ PERFORMANCE = {
 
 
 def bin_labels(spec: Mapping[str, Any]) -> list[str]:
-    """A column spec's bin labels: the categories and "other", or the numeric ranges."""
+    """A column spec's bin labels: the categories and "other", a text's word bins, or the numeric ranges."""
+    if spec.get("type") == "text":
+        return bin_names(spec)
     if spec.get("type") == "categorical":
         return [*spec["categories"], "other"]
     edges = spec["edges"]
@@ -317,3 +320,14 @@ def challenger_lines(challenger: Mapping[str, Any] | None) -> list[str]:
         + "; ".join((c.get("ruling") or {}).get("reasons", []) or c.get("reasons", []))
     )
     return lines
+
+
+def text_line(text: Mapping[str, Any]) -> str:
+    """A text feature's drift in the latest batch: both PSIs, the unknown words' share, the new words."""
+    share = text.get("oov_share")
+    new = ", ".join(text.get("new_words") or []) or "none"
+    return (
+        f"words PSI {text['words_psi']:.3f}, length PSI {text['length_psi']:.3f}; words not in the reference "
+        f"vocabulary: {'n/a' if share is None else f'{share:.1%}'} (reference {text['reference_oov_share']:.1%}); "
+        f"new words: {new}"
+    )

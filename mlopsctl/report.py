@@ -30,6 +30,7 @@ from .present import (
     performance_points,
     prediction_chart,
     recall_table,
+    text_line,
 )
 
 
@@ -143,6 +144,8 @@ def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], la
         png = out_dir / f"{key.replace(' ', '_')}.png"
         _feature_chart(name, spec, latest=actual, history=history, path=png, other=with_other)
         sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
+        if spec.get("type") == "text" and latest and (text := latest["drift"].get("text", {}).get(name)):
+            sections.append(f"<p>{html.escape(text_line(text))}</p>")
     return sections
 
 

@@ -38,6 +38,9 @@ def _feature_lines(drift: dict[str, Any]) -> list[str]:
         return []
     lines = ["", "Drifted features, most drifted first (PSI, the threshold for this batch size, PSI/threshold):"]
     lines += [f"  {d['feature']}: {d['psi']:.4f} > {d['threshold']:.4f} ({d['score']:.1f}x)" for d in drift["drifted"]]
+    for name, text in (drift.get("text") or {}).items():
+        if name in drift.get("drifted_features", []) and text.get("new_words"):
+            lines.append(f"  {name}: {text['oov_share']:.1%} of words are new, e.g. {', '.join(text['new_words'])}")
     return lines
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+from scoring.alerts import drift_alert
 from scoring.logic import Clients, Settings, score_job
 
 from mlops_core.config import load_config, parse_config
@@ -21,6 +22,7 @@ from mlops_core.errors import ConfigError
 from mlops_core.fastpath import fast_chunk
 from mlops_core.settings import ScoringEnvironment
 from mlops_core.textdrift import VOCABULARY
+from mlopsctl.present import chart_bars, text_line
 from training.train import train_and_register
 
 from .conftest import DATA, MODELS, REGION
@@ -218,3 +220,22 @@ def test_given_a_text_model_then_its_predictions_file_has_the_ids_and_no_text(re
     rows = read_csv(clients.s3, outcome.detail["outputs"]["predictions"])
     assert list(rows[0]) == ["review_id", "prediction", "score", "model_version"]
     assert {r["prediction"] for r in rows} == {"neg", "pos"}
+
+
+def test_given_a_drifted_text_then_the_drift_alert_and_the_report_name_the_new_words(reviews_config, reviews_data):
+    training, _, drifted = reviews_data
+    reference = _columns(training, reviews_config)
+    profile = build_profile(reference, reviews_config.features, np.full(len(reference["review"]), 0.5), 10)
+    batch = DriftAccumulator(profile)
+    columns = _columns(drifted, reviews_config)
+    batch.update(columns, np.full(len(columns["review"]), 0.5))
+    drift = batch.summary(reviews_config.drift).to_dict()
+    receipt = {"outcome": "scored", "key": "incoming/d.csv", "model_version": "v1", "outputs": {}, "drift": drift}
+
+    subject, message = drift_alert(receipt, pipeline="reviews")
+    assert subject == "reviews: drift in d.csv"
+
+    assert "review:" in message and "of words are new, e.g." in message and " mid" in message
+    assert "new words: " in text_line(drift["text"]["review"])
+    labels, expected, actual = chart_bars(profile["features"]["review"], drift["actual"]["review"])
+    assert labels[-1] == "(words not in the vocabulary)" and len(labels) == len(expected) == len(actual)
