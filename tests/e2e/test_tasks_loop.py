@@ -1,5 +1,5 @@
-"""The whole loop for each task beside the default project: the iris (multiclass, named classes) and
-diabetes (regression) examples, each deployed as its own stack on the session's local AWS and driven
+"""The whole loop for each task beside the default project: the iris (multiclass, named classes),
+diabetes (regression) and reviews (text) examples, each deployed as its own stack on the session's local AWS and driven
 through the `mlops --config` CLI as an operator would: train, score a clean batch, score a drifted
 labeled batch, the alarm starts retraining, and the gate promotes a model that fits the new data.
 """
@@ -37,11 +37,12 @@ def _alarm_run(pipeline: ops.Pipeline, after_run: str) -> dict | None:
 
 
 @pytest.mark.parametrize(
-    ("name", "quality"),
-    [("iris", "accuracy"), ("diabetes", "MAE")],
+    ("name", "quality", "used"),
+    [("iris", "accuracy", 120), ("diabetes", "MAE", 350), ("reviews", "accuracy", 4000)],
 )
+@pytest.mark.usefixtures("local_aws")
 def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_and_the_gate_promotes(
-    name, quality, local_aws, tmp_path, monkeypatch
+    name, quality, used, tmp_path, monkeypatch
 ):
     config_file = EXAMPLES / name / "mlops.toml"
     config = load_config(config_file)
@@ -53,7 +54,7 @@ def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_a
     assert mlops(*cli, "add-training-data", str(training)).returncode == 0
     first = mlops(*cli, "train", "--reason", "e2e: first model")
     assert first.returncode == 0 and "promoted to champion" in first.stdout, first.stdout + first.stderr
-    assert f"{training.name}: {120 if name == 'iris' else 350} used" in first.stdout
+    assert f"{training.name}: {used:,} used" in first.stdout, first.stdout
 
     clean = mlops(*cli, "score", str(batch))
     assert clean.returncode == 0 and "no drift" in clean.stdout, clean.stdout + clean.stderr
@@ -68,3 +69,7 @@ def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_a
     reasons = " ".join(run["decision"]["reasons"])
     assert config.promotion.metric in reasons and "champion" in reasons
     assert pipeline.registry().champion().version == run["version"]
+    if name == "reviews":  # text: the drift named the new words, and the new model learned them
+        assert "review" in shifted.stdout
+        vocabulary = pipeline.registry().manifest(run["version"])["profile"]["features"]["review"]["vocabulary"]
+        assert {"mid", "ick", "slaps"} <= set(vocabulary)
