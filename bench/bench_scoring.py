@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache"
-EXAMPLES = ("churn", "iris", "diabetes")  # churn: the default project (mlops.toml, binary)
+EXAMPLES = ("churn", "iris", "diabetes", "reviews")  # churn: the default project (mlops.toml, binary)
 
 
 def _peak_rss_mb() -> float:
@@ -163,6 +163,10 @@ def _example_data_path(example: str, rows: int) -> Path:
     from sklearn.datasets import load_diabetes, load_iris
 
     path = CACHE / f"batch-{example}-{rows}.csv"
+    if example == "reviews" and not path.exists():  # generated reviews, unlabeled, like the example's batch
+        partial = path.with_suffix(".partial")
+        _make_data(example).write_csv(partial, rows, seed=3, labeled=False)
+        partial.rename(path)
     if not path.exists():
         values = load_iris().data if example == "iris" else load_diabetes(scaled=False).data
         chosen = np.random.default_rng(3).choice(len(values), rows)
@@ -250,18 +254,18 @@ def run_baseline(data: Path, model_path: Path, out: Path, example: str) -> dict:
 
 
 def run_pandas(data: Path, model_path: Path, out: Path, example: str) -> dict:
-    """The naive peer: read the whole file with pandas, predict, write (binary)."""
+    """The naive peer: read the whole file with pandas, predict from the feature columns, write (binary)."""
     import joblib
     import pandas as pd
 
     config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
-    frame = pd.read_csv(data)
-    scores = model.predict_proba(frame[config.feature_names].to_numpy(dtype=object))[:, 1]
-    frame["prediction"] = (scores >= 0.5).astype(int)
+    frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
+    scores = model.predict_proba(frame[config.feature_names])[:, 1]
+    frame["prediction"] = model.classes_[(scores >= 0.5).astype(int)]
     frame["score"] = scores
-    frame[["customer_id", "prediction", "score"]].to_csv(out, index=False, float_format="%.6f")
+    frame[[frame.columns[0], "prediction", "score"]].to_csv(out, index=False, float_format="%.6f")
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 
@@ -275,7 +279,7 @@ def run_pandas_multiclass(data: Path, model_path: Path, out: Path, example: str)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
     frame = pd.read_csv(data)
-    proba = model.predict_proba(frame[config.feature_names].to_numpy(dtype=object))
+    proba = model.predict_proba(frame[config.feature_names])
     result = pd.DataFrame({frame.columns[0]: frame[frame.columns[0]]})
     result["prediction"] = model.classes_[proba.argmax(axis=1)]
     result["score"] = proba.max(axis=1)
@@ -295,7 +299,7 @@ def run_pandas_regression(data: Path, model_path: Path, out: Path, example: str)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
     frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
-    frame["prediction"] = model.predict(frame[config.feature_names].to_numpy(dtype=object))
+    frame["prediction"] = model.predict(frame[config.feature_names])
     frame[[frame.columns[0], "prediction"]].to_csv(out, index=False, float_format="%.9g")
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
@@ -418,7 +422,18 @@ def measure_example(example: str, rows: int, repeat: int) -> dict:
     _example_model_path(example)
     data = _example_data_path(example, rows)
     runs = {kind: _best(kind, rows, repeat, example, data) for kind in ("ours", "pandas")}
-    return _example_entry(example, rows, data, runs)
+    entry = _example_entry(example, rows, data, runs)
+    if example == "reviews":  # text: does memory stay bounded as the file grows (a vectorizer per chunk)?
+        small = max(rows // 10, 1000)
+        _example_data_path(example, small)
+        memory_small = _child("ours", small, example)["peak_rss_mb"]
+        entry["memory_mb"] = {
+            "ours_small": memory_small,
+            "ours_large": runs["ours"]["peak_rss_mb"],
+            "small_rows": small,
+        }
+        entry["memory_ratio"] = round(runs["ours"]["peak_rss_mb"] / memory_small, 3)
+    return entry
 
 
 def _examples(text: str) -> list[str]:
