@@ -30,6 +30,14 @@ def refs(actions: list) -> str:
     return json.dumps(actions)
 
 
+def topic_and_retraining(template: Template) -> tuple[str, str]:
+    """The logical ids an alarm action names: the alerts topic, the retraining function."""
+    return (
+        logical_id(template, "AWS::SNS::Topic", "Alerts/Topic"),
+        logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction"),
+    )
+
+
 def synth_with(tmp_path, edit) -> Template:
     """The localstack template of the repo's mlops.toml after `edit` (text -> text)."""
     config = tmp_path / "mlops.toml"
@@ -42,8 +50,7 @@ def test_given_max_silence_hours_when_synthesized_then_the_heartbeat_breaches_wh
     synthesized, config
 ):
     _, template, _ = synthesized
-    topic = logical_id(template, "AWS::SNS::Topic", "Alerts/Topic")
-    retraining = logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction")
+    topic, retraining = topic_and_retraining(template)
     alarm = alarm_on(template, "FilesScored")
 
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "LessThanThreshold", 1)
@@ -59,8 +66,7 @@ def test_given_max_model_age_days_when_synthesized_then_the_champion_age_alarm_r
     synthesized, config
 ):
     target, template, _ = synthesized
-    topic = logical_id(template, "AWS::SNS::Topic", "Alerts/Topic")
-    retraining = logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction")
+    topic, retraining = topic_and_retraining(template)
     alarm = alarm_on(template, "ChampionAgeDays")
 
     assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
@@ -123,8 +129,7 @@ def test_given_the_publisher_role_then_it_reads_only_the_champion_pointer_and_ma
 
 def test_given_on_stale_when_synthesized_then_the_champion_age_alarm_also_starts_retraining(tmp_path):
     template = synth_with(tmp_path, lambda text: text.replace("[retraining]\n", "[retraining]\non_stale = true\n", 1))
-    topic = logical_id(template, "AWS::SNS::Topic", "Alerts/Topic")
-    retraining = logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction")
+    topic, retraining = topic_and_retraining(template)
 
     actions = refs(alarm_on(template, "ChampionAgeDays")["AlarmActions"])
 
