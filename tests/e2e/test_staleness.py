@@ -104,25 +104,50 @@ def stale_pipeline(local_aws, tmp_path, monkeypatch) -> tuple[ops.Pipeline, Path
     return ops.Pipeline.connect(ROOT, "localstack"), config_file
 
 
+def champion_and_one_scored_file(cli: tuple[str, ...], folder: Path) -> datetime:
+    """Train a champion and score one clean, unlabeled file through the CLI; when the file was done."""
+    assert mlops(*cli, "seed", "--rows", "2000").returncode == 0
+    trained = mlops(*cli, "train", "--reason", "e2e: a champion to grow old")
+    assert trained.returncode == 0 and "promoted to champion" in trained.stdout, trained.stdout + trained.stderr
+    batch = folder / "batch.csv"
+    batch.write_bytes(generate(300, seed=5, with_label=False))
+    scored = mlops(*cli, "score", str(batch))
+    assert scored.returncode == 0 and "scored 300 of 300 rows" in scored.stdout, scored.stdout + scored.stderr
+    # LocalStack stamps state changes with the host's local time (marked Z): compare like with like.
+    return datetime.now()
+
+
+def stale_champion_decision(pipeline: ops.Pipeline, alarm: str) -> dict[str, Any]:
+    """The champion's age is published; older than the maximum, its alarm asks for retraining. The decision."""
+    ages = pipeline.client("cloudwatch").list_metrics(
+        Namespace="MLOps", MetricName="ChampionAgeDays", Dimensions=[{"Name": "Pipeline", "Value": PROJECT}]
+    )["Metrics"]
+    assert ages, "no ChampionAgeDays published for the champion"
+    decisions = ops.wait_for(
+        "the champion-age alarm's retraining decision",
+        lambda: retraining_decisions(pipeline, alarm),
+        timeout_s=120,
+        interval_s=3,
+    )
+    # Retraining's own rules still hold: a drift alarm on the scored batch may have started a run first.
+    assert decisions[0]["reason"] in ("started", "cooldown", "locked"), decisions[0]
+    assert ops.alarm_states(pipeline)[alarm] == "ALARM"
+    if decisions[0]["reason"] == "started":  # leave no run behind the session's back
+        run = ops.wait_for_run(pipeline, decisions[0]["run_id"], timeout_s=300)
+        assert run["trigger"]["source"] == "alarm" and run["trigger"]["alarm"] == alarm
+    return decisions[0]
+
+
 def test_given_a_pipeline_that_falls_silent_then_the_heartbeat_tells_people_and_a_stale_champion_retrains(
     stale_pipeline, tmp_path
 ):
     pipeline, config_file = stale_pipeline
     heartbeat, champion_age = pipeline.outputs["HeartbeatAlarm"], pipeline.outputs["ChampionAgeDaysAlarm"]
     inbox = AlertsInbox(pipeline)
-    cli = ("--config", str(config_file))
     # Nothing scored yet: LocalStack judged the heartbeat as it created it.
     assert ops.alarm_states(pipeline)[heartbeat] == "ALARM"
 
-    assert mlops(*cli, "seed", "--rows", "2000").returncode == 0
-    trained = mlops(*cli, "train", "--reason", "e2e: a champion to grow old")
-    assert trained.returncode == 0 and "promoted to champion" in trained.stdout, trained.stdout + trained.stderr
-    batch = tmp_path / "batch.csv"
-    batch.write_bytes(generate(300, seed=5, with_label=False))
-    scored = mlops(*cli, "score", str(batch))
-    assert scored.returncode == 0 and "scored 300 of 300 rows" in scored.stdout, scored.stdout + scored.stderr
-    # LocalStack stamps state changes with the host's local time (marked Z): compare like with like.
-    scored_at = datetime.now()
+    scored_at = champion_and_one_scored_file(("--config", str(config_file)), tmp_path)
 
     # The file brings the heartbeat back to OK; a minute without another raises it again, and people hear both.
     ops.wait_for(
@@ -136,24 +161,8 @@ def test_given_a_pipeline_that_falls_silent_then_the_heartbeat_tells_people_and_
     assert silent_for >= 60, f"the heartbeat fired {silent_for:.0f} s after the last file, under its minute"
     assert alarm["AlarmDescription"].startswith("No file was scored for monitoring.max_silence_hours")
 
-    # The champion's age is published every minute; older than the maximum, it alarms and retrains.
-    ages = pipeline.client("cloudwatch").list_metrics(
-        Namespace="MLOps", MetricName="ChampionAgeDays", Dimensions=[{"Name": "Pipeline", "Value": PROJECT}]
-    )["Metrics"]
-    assert ages, "no ChampionAgeDays published for the champion"
-    decisions = ops.wait_for(
-        "the champion-age alarm's retraining decision",
-        lambda: retraining_decisions(pipeline, champion_age),
-        timeout_s=120,
-        interval_s=3,
-    )
-    # Retraining's own rules still hold: a drift alarm on the scored batch may have started a run first.
-    assert decisions[0]["reason"] in ("started", "cooldown", "locked"), decisions[0]
-    assert ops.alarm_states(pipeline)[champion_age] == "ALARM"
+    decision = stale_champion_decision(pipeline, champion_age)
     print(  # what LocalStack did, in the test log
         f"heartbeat told {inbox.states_of(heartbeat)}, ALARM {silent_for:.0f} s after the last file; "
-        f"champion-age alarm -> retraining decision {decisions[0]['reason']!r}"
+        f"champion-age alarm -> retraining decision {decision['reason']!r}"
     )
-    if decisions[0]["reason"] == "started":  # leave no run behind the session's back
-        run = ops.wait_for_run(pipeline, decisions[0]["run_id"], timeout_s=300)
-        assert run["trigger"]["source"] == "alarm" and run["trigger"]["alarm"] == champion_age
