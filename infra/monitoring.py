@@ -1,13 +1,11 @@
-"""Monitoring: drift and accuracy alarms that start retraining, an SNS topic for people, a dashboard.
+"""Monitoring: drift and accuracy alarms that start retraining, staleness alarms, an SNS topic for people, a
+dashboard.
 
 Every metric comes from its record in `mlops_core.observability`, the module the publishers use,
 so an alarm cannot watch a name nobody publishes.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
@@ -21,26 +19,11 @@ from constructs import Construct
 
 from mlops_core import observability as obs
 from mlops_core.config import ProjectConfig
-from mlops_core.tasks import TASKS
 
 from . import nag
-
-
-@dataclass(frozen=True, kw_only=True)
-class AlarmSpec:
-    """One alarm on a pipeline metric: when it fires, what it tells people, and whether it retrains."""
-
-    metric: obs.Metric
-    threshold: Callable[[ProjectConfig], float]
-    comparison: cw.ComparisonOperator
-    statistic: str
-    description: str  # what happened and what to do
-    retrains: bool  # False: it only alerts people
-    tasks: frozenset[str] = frozenset(TASKS)  # the tasks whose stacks have this alarm
-
-    def applies_to(self, config: ProjectConfig) -> bool:
-        return config.task.kind in self.tasks
-
+from .alarms import AlarmSpec, Window, required
+from .staleness import STALENESS_ALARMS
+from .targets import TargetSettings
 
 # The drift alarms are the three parts of the one drift verdict (mlops_core/verdict.py), so an alarm
 # fires exactly when a batch's verdict says drift for that reason. With accuracy they mean "the model
@@ -75,7 +58,7 @@ ALARMS = (
     ),
     AlarmSpec(
         metric=obs.MODEL_ACCURACY,
-        threshold=lambda config: _required(config.drift.accuracy_floor),
+        threshold=lambda config: required(config.drift.accuracy_floor),
         comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         statistic="Minimum",
         description="Accuracy on labeled batches fell below the floor: retraining starts by itself; if "
@@ -85,7 +68,7 @@ ALARMS = (
     ),
     AlarmSpec(
         metric=obs.MODEL_ERROR,
-        threshold=lambda config: _required(config.drift.max_error),
+        threshold=lambda config: required(config.drift.max_error),
         comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
         statistic="Maximum",
         description="The mean absolute error on labeled batches rose above drift.max_error: retraining starts "
@@ -114,12 +97,6 @@ ALARMS = (
         retrains=False,
     ),
 )
-
-
-def _required(value: float | None) -> float:
-    """A threshold the configuration guarantees for the alarm's tasks (mlops_core.tasks.check_fits_task)."""
-    assert value is not None, "checked when the configuration was loaded"
-    return value
 
 
 # Alarms on batch signals follow drift.alarm_after ("M of N" periods); a training failure alarms at once.
@@ -153,7 +130,8 @@ class Alerts(Construct):
 
 
 class Monitoring(Construct):
-    """The alarms of ALARMS (thresholds from mlops.toml), the dead-letter alarm, and the dashboard."""
+    """The alarms of ALARMS and STALENESS_ALARMS (thresholds from mlops.toml), the dead-letter alarm, and the
+    dashboard."""
 
     def __init__(
         self,
@@ -161,17 +139,18 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         config: ProjectConfig,
-        period: Duration,
+        target: TargetSettings,
         retraining_function: lambda_.IFunction,
         alerts: sns.ITopic,
         dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self._period = period
+        self._target = target
+        self._period = target.alarm_period
         self.alarms = {
-            spec.metric.name: self._alarm(spec, retraining_function, alerts)
-            for spec in ALARMS
+            spec.alarm_id: self._alarm(spec, retraining_function, alerts)
+            for spec in (*ALARMS, *STALENESS_ALARMS)
             if spec.applies_to(config)
         }
         self.dlq_alarm = self._dead_letters_alarm(dead_letter_queue, alerts)
@@ -190,30 +169,36 @@ class Monitoring(Construct):
             period=self._period,
         )
 
-    def _alarm(self, spec: AlarmSpec, retraining_function: lambda_.IFunction, alerts: sns.ITopic) -> cw.Alarm:
-        name = spec.metric.name
+    def _window(self, spec: AlarmSpec) -> Window:
+        if spec.window is not None:
+            return spec.window(self._config, self._target)
         datapoints, periods = self._config.drift.alarm_datapoints if spec.metric in BATCH_SIGNALS else (1, 1)
+        return Window(self._period, datapoints, periods)
+
+    def _alarm(self, spec: AlarmSpec, retraining_function: lambda_.IFunction, alerts: sns.ITopic) -> cw.Alarm:
+        name, window = spec.alarm_id, self._window(spec)
         alarm = cw.Alarm(
             self,
             f"{name}Alarm",
             alarm_name=f"{self._config.name}-{name}",
             alarm_description=spec.description,
-            metric=self._metric(spec.metric, spec.statistic),
+            metric=self._metric(spec.metric, spec.statistic).with_(period=window.period),
             threshold=spec.threshold(self._config),
             comparison_operator=spec.comparison,
-            evaluation_periods=periods,
-            datapoints_to_alarm=datapoints,
-            # These metrics exist only when a batch (or a run) arrives: none is no evidence of trouble.
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=window.periods,
+            datapoints_to_alarm=window.datapoints,
+            treat_missing_data=spec.missing_data,
         )
-        if spec.retrains:
-            alarm.add_alarm_action(
-                cw_actions.LambdaAction(retraining_function, use_unique_permission_id=True),
-                cw_actions.SnsAction(alerts),
-            )
-            alarm.add_ok_action(cw_actions.SnsAction(alerts))
+        tell = cw_actions.SnsAction(alerts)
+        retrains = spec.retrains_for(self._config)
+        if retrains:
+            alarm.add_alarm_action(cw_actions.LambdaAction(retraining_function, use_unique_permission_id=True), tell)
         else:
-            alarm.add_alarm_action(cw_actions.SnsAction(alerts))
+            alarm.add_alarm_action(tell)
+        if retrains or "OK" in spec.tells:
+            alarm.add_ok_action(tell)
+        if "INSUFFICIENT_DATA" in spec.tells:
+            alarm.add_insufficient_data_action(tell)
         return alarm
 
     def _dead_letters_alarm(self, dead_letter_queue: sqs.IQueue, alerts: sns.ITopic) -> cw.Alarm:
@@ -272,10 +257,18 @@ class Monitoring(Construct):
 
     def _training_widgets(self) -> list[cw.IWidget]:
         runs = [obs.TRAINING_RUNS, obs.TRAINING_FAILURES, obs.MODEL_PROMOTIONS]
-        return [
+        widgets: list[cw.IWidget] = [
             cw.SingleValueWidget(
                 title="Champion version (UTC timestamp of the version id)",
                 metrics=[self._metric(obs.CHAMPION_VERSION)],
             ),
             cw.GraphWidget(title="Training runs", left=[self._metric(m, "Sum") for m in runs]),
         ]
+        max_age = self._config.monitoring.max_model_age_days
+        if max_age is not None:  # published only by a stack with the champion-age alarm
+            age = self._metric(obs.CHAMPION_AGE_DAYS).with_(period=self._target.staleness_rate)
+            limit = cw.HorizontalAnnotation(value=max_age, label="monitoring.max_model_age_days")
+            widgets.append(
+                cw.GraphWidget(title="Champion age (days since training)", left=[age], left_annotations=[limit])
+            )
+        return widgets

@@ -13,6 +13,7 @@ from mlops_core.observability import NAMESPACE
 from .functions import FunctionAssets
 from .monitoring import Alerts, Monitoring
 from .scoring import Scoring
+from .staleness import ChampionAge
 from .storage import Storage
 from .targets import TargetSettings
 from .training import Training
@@ -62,11 +63,24 @@ class MlopsStack(Stack):
             removal_policy=removal,
             schedule=config.retraining.schedule,
         )
+        # The champion's age is published only for the alarm that watches it ([monitoring] max_model_age_days).
+        self.champion_age = (
+            ChampionAge(
+                self,
+                "Staleness",
+                storage=self.storage,
+                assets=assets,
+                rate=target.staleness_rate,
+                removal_policy=removal,
+            )
+            if config.monitoring.max_model_age_days is not None
+            else None
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
-            period=target.alarm_period,
+            target=target,
             retraining_function=self.training.retraining_function,
             alerts=self.alerts.topic,
             dead_letter_queue=self.scoring.dead_letter_queue,
@@ -91,4 +105,5 @@ class MlopsStack(Stack):
             "Dashboard": self.monitoring.dashboard.dashboard_name,
             "DeadLettersAlarm": self.monitoring.dlq_alarm.alarm_name,
             **{f"{name}Alarm": alarm.alarm_name for name, alarm in self.monitoring.alarms.items()},
+            **({"StalenessFunction": self.champion_age.function.function_name} if self.champion_age else {}),
         }

@@ -31,6 +31,10 @@ class TargetSettings:
     alerts_kms_key: bool
     # Local stacks are disposable; on AWS the buckets (models, data) survive a stack deletion.
     removal_policy: RemovalPolicy
+    # How often the champion's age is published, which is also its alarm's period (one datum per period).
+    # Hourly on AWS, where ages are counted in days; every minute on LocalStack, so the local loop shows the
+    # age (and a stale champion) within a minute or two.
+    staleness_rate: Duration
 
 
 TARGETS: dict[str, TargetSettings] = {
@@ -41,6 +45,7 @@ TARGETS: dict[str, TargetSettings] = {
         bundle_for_host=False,
         alerts_kms_key=True,
         removal_policy=RemovalPolicy.RETAIN,
+        staleness_rate=Duration.hours(1),
     ),
     "localstack": TargetSettings(
         target="localstack",
@@ -49,6 +54,7 @@ TARGETS: dict[str, TargetSettings] = {
         bundle_for_host=True,
         alerts_kms_key=False,
         removal_policy=RemovalPolicy.DESTROY,
+        staleness_rate=Duration.minutes(1),
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -202,10 +203,14 @@ class RetrainingSettings:
     lock_ttl_seconds: int
     # An EventBridge schedule that also starts retraining (same lock, cooldown and gate), or None.
     schedule: str | None = None
+    # The champion-age alarm (monitoring.max_model_age_days) also starts retraining, like a drift alarm.
+    on_stale: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule is not None:
             check_schedule(self.schedule)
+        if not isinstance(self.on_stale, bool):
+            raise ConfigError(f"[retraining] on_stale must be true or false, not {self.on_stale!r}")
 
 
 RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
@@ -238,6 +243,69 @@ def check_schedule(expression: str) -> None:
         )
 
 
+# CloudWatch refuses an alarm whose periods (period x evaluation periods) span more than 7 days, or more
+# than 1 day when its period is under an hour; its periods are whole minutes (10 and 30 s: high resolution).
+ALARM_SPAN_LIMIT_S = 7 * 24 * 3600
+SHORT_PERIOD_SPAN_LIMIT_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Staleness alarms (README "Staleness"); a setting left out, or the whole [monitoring] section, turns its
+    alarm off."""
+
+    max_model_age_days: float | None = None  # alarm when the champion was trained longer ago than this
+    max_silence_hours: float | None = None  # alarm when no file was scored for this long (a heartbeat)
+
+    def __post_init__(self) -> None:
+        _check_positive_number("max_model_age_days", self.max_model_age_days, "30 for a month")
+        _check_positive_number("max_silence_hours", self.max_silence_hours, "24 for a day")
+        if self.silence_seconds is not None:
+            check_silence(self.silence_seconds, self.max_silence_hours)
+
+    @property
+    def silence_seconds(self) -> int | None:
+        """max_silence_hours in whole seconds (CloudWatch counts periods in seconds), or None."""
+        return None if self.max_silence_hours is None else round(self.max_silence_hours * 3600)
+
+
+def _check_positive_number(name: str, value: object, example: str) -> None:
+    """None, or a finite number above 0 (TOML's true is not a number here, nor inf or nan)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"[monitoring] {name} must be a number above 0 (e.g. {example}), not {value!r}; "
+            "leave it out to turn its alarm off"
+        )
+
+
+def check_silence(seconds: int, hours: object) -> None:
+    """Raise ConfigError unless CloudWatch accepts an alarm over `seconds` of silence (see ALARM_SPAN_LIMIT_S)."""
+    setting = f"[monitoring] max_silence_hours = {hours}"
+    if seconds < 60 or seconds % 60:
+        raise ConfigError(
+            f"{setting} is {seconds} s, but CloudWatch alarm periods are whole minutes: use a whole number of "
+            "minutes in hours (0.25 for 15 minutes, 0.0166667 for one)"
+        )
+    if seconds > ALARM_SPAN_LIMIT_S:
+        raise ConfigError(f"{setting} is over 7 days, the longest CloudWatch alarms look back: use at most 168")
+    if seconds > SHORT_PERIOD_SPAN_LIMIT_S and seconds % 3600:
+        raise ConfigError(
+            f"{setting}: over 24 hours CloudWatch needs alarm periods of an hour or more, so the silence must be "
+            "whole hours (e.g. 36)"
+        )
+
+
+def check_staleness(config: ProjectConfig) -> None:
+    """Raise ConfigError when retraining.on_stale has no champion age to act on."""
+    if config.retraining.on_stale and config.monitoring.max_model_age_days is None:
+        raise ConfigError(
+            "[retraining] on_stale = true needs [monitoring] max_model_age_days (the champion age that counts as "
+            "stale): set it, or remove on_stale"
+        )
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     name: str
@@ -251,6 +319,7 @@ class ProjectConfig:
     promotion: PromotionSettings
     retraining: RetrainingSettings
     max_receive_count: int
+    monitoring: MonitoringSettings = dataclasses.field(default_factory=MonitoringSettings)
 
     @property
     def feature_names(self) -> list[str]:
@@ -264,6 +333,7 @@ class ProjectConfig:
 
     def __post_init__(self) -> None:
         check_fits_task(self)
+        check_staleness(self)
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -321,6 +391,8 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
         promotion=_build(PromotionSettings, raw, "promotion"),
         retraining=_build(RetrainingSettings, raw, "retraining"),
         max_receive_count=int(_section(raw, "queue")["max_receive_count"]),
+        # Optional: without the section, no staleness alarm.
+        monitoring=_build(MonitoringSettings, raw, "monitoring") if "monitoring" in raw else MonitoringSettings(),
     )
 
 

@@ -62,6 +62,11 @@ MODEL_PROMOTIONS = Metric("ModelPromotions", Unit.COUNT, "training runs that pro
 CHAMPION_VERSION = Metric(
     "ChampionVersion", Unit.NONE, "UTC timestamp of the promoted version id, as a number", resolution_s=60
 )
+# Published on a schedule (lambdas/staleness) whatever happens in the pipeline, so a missing datum means the
+# publisher is not running or there is no champion.
+CHAMPION_AGE_DAYS = Metric(
+    "ChampionAgeDays", Unit.NONE, "days since the champion was trained (its manifest's created_at)", resolution_s=60
+)
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -85,6 +90,7 @@ METRICS: dict[str, Metric] = {
         TRAINING_FAILURES,
         MODEL_PROMOTIONS,
         CHAMPION_VERSION,
+        CHAMPION_AGE_DAYS,
     )
 }
 

@@ -129,3 +129,11 @@ class SageMakerBackendEnvironment(EnvironmentRecord):
     role_arn: str = env("SAGEMAKER_ROLE_ARN")
     instance_type: str = env("SAGEMAKER_INSTANCE_TYPE", default="ml.m5.large")
     max_runtime_s: int = env("SAGEMAKER_MAX_RUNTIME_S", _positive_int, default=3600)
+
+
+@dataclass(frozen=True)
+class StalenessEnvironment(EnvironmentRecord):
+    """The champion-age publisher's environment (lambdas/staleness): it reads the registry, publishes one metric."""
+
+    models_bucket: str = env("MODELS_BUCKET")
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)

@@ -54,10 +54,16 @@ def _data(config, rows: int = 240):
     import numpy as np
 
     rng = np.random.default_rng(1)
-    columns = {
-        f.name: rng.normal(size=rows).round(3) if f.is_numeric else rng.choice(f.categories, size=rows).astype(object)
-        for f in config.features
-    }
+    words = np.asarray(["good", "bad", "kettle", "broke", "love", "cable", "slow", "fast"], dtype=object)
+
+    def column(f):
+        if f.is_numeric:
+            return rng.normal(size=rows).round(3)
+        if f.is_text:  # documents of a few words, so that TF-IDF (min_df, bigrams) has a vocabulary
+            return np.asarray([" ".join(rng.choice(words, size=6)) for _ in range(rows)], dtype=object)
+        return rng.choice(f.categories, size=rows).astype(object)
+
+    columns = {f.name: column(f) for f in config.features}
     task = config.task
     if task.is_classification:
         classes = task.classes or (("0", "1") if task.kind == "binary" else ("a", "b", "c"))

@@ -8,6 +8,7 @@ import json
 from aws_cdk.assertions import Template
 
 from infra.monitoring import ALARMS
+from infra.staleness import STALENESS_ALARMS
 from infra.targets import target_settings
 from mlops_core.observability import METRICS, NAMESPACE, PIPELINE
 from mlops_core.settings import (
@@ -15,6 +16,7 @@ from mlops_core.settings import (
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
     ScoringEnvironment,
+    StalenessEnvironment,
     TrainingJobEnvironment,
 )
 
@@ -54,7 +56,7 @@ def test_given_the_alarms_when_synthesized_then_each_watches_a_published_metric_
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     pipeline_alarms = [a for a in alarms if a["Namespace"] == NAMESPACE]
     assert {a["MetricName"] for a in pipeline_alarms} == {
-        spec.metric.name for spec in ALARMS if spec.applies_to(config)
+        spec.metric.name for spec in (*ALARMS, *STALENESS_ALARMS) if spec.applies_to(config)
     }
     assert {a["MetricName"] for a in pipeline_alarms} <= set(METRICS)
     for alarm in pipeline_alarms:
@@ -107,3 +109,10 @@ def test_given_the_scoring_function_when_its_environment_is_read_then_scoring_se
     assert scoring.queue_url is not None
     assert logical_id(template, "AWS::SQS::Queue", "Scoring/Incoming") in scoring.queue_url
     assert scoring.as_environment() == variables
+
+
+def test_given_the_staleness_function_when_its_environment_is_read_then_its_settings_record_parses_all_of_it(template):
+    variables = environment(template, "Staleness/Function")
+    staleness = StalenessEnvironment.from_environment(variables)
+    assert staleness.namespace == NAMESPACE
+    assert staleness.as_environment() == variables

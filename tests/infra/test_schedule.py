@@ -33,5 +33,8 @@ def test_given_a_schedule_when_synthesized_then_a_rule_starts_the_retraining_fun
     )
 
 
-def test_given_no_schedule_when_synthesized_then_no_rule(template):
-    assert resources(template, "AWS::Events::Rule") == {}
+def test_given_no_schedule_when_synthesized_then_no_rule_starts_retraining(template):
+    function = logical_id(template, "AWS::Lambda::Function", "RetrainingFunction")
+    targets = [t for rule in resources(template, "AWS::Events::Rule").values() for t in rule["Properties"]["Targets"]]
+    assert targets  # the staleness function's schedule ([monitoring] in mlops.toml)
+    assert not [t for t in targets if t["Arn"] == {"Fn::GetAtt": [function, "Arn"]}]
