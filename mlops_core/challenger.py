@@ -91,38 +91,36 @@ def _quality(truth: np.ndarray, predictions: Predictions) -> np.ndarray:
     return (predictions.predicted == np.asarray(truth, dtype=object)).astype(np.float64)
 
 
+def _sums(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """The per-model fields of Evidence for the champion's quality `a` and the challenger's `b`."""
+    return {
+        "champion_rows": len(a),
+        "challenger_rows": len(b),
+        "champion_sum": float(a.sum()),
+        "challenger_sum": float(b.sum()),
+        "champion_sumsq": float((a * a).sum()),
+        "challenger_sumsq": float((b * b).sum()),
+    }
+
+
 def paired_evidence(truth: np.ndarray, champion: Predictions, challenger: Predictions) -> Evidence:
     """Evidence from rows both models predicted (shadow)."""
     a, b = _quality(truth, champion), _quality(truth, challenger)
-    classification = champion.proba is not None
+    if champion.proba is not None:  # classification: the rows where exactly one model is right
+        return Evidence(
+            **_sums(a, b),
+            only_champion_right=int(((a == 1) & (b == 0)).sum()),
+            only_challenger_right=int(((a == 0) & (b == 1)).sum()),
+        )
     diff = a - b
-    return Evidence(
-        champion_rows=len(a),
-        challenger_rows=len(b),
-        champion_sum=float(a.sum()),
-        challenger_sum=float(b.sum()),
-        champion_sumsq=float((a * a).sum()),
-        challenger_sumsq=float((b * b).sum()),
-        only_champion_right=int(((a == 1) & (b == 0)).sum()) if classification else 0,
-        only_challenger_right=int(((a == 0) & (b == 1)).sum()) if classification else 0,
-        diff_sum=0.0 if classification else float(diff.sum()),
-        diff_sumsq=0.0 if classification else float((diff * diff).sum()),
-    )
+    return Evidence(**_sums(a, b), diff_sum=float(diff.sum()), diff_sumsq=float((diff * diff).sum()))
 
 
 def unpaired_evidence(
     champion_truth: np.ndarray, champion: Predictions, challenger_truth: np.ndarray, challenger: Predictions
 ) -> Evidence:
     """Evidence from each model's own rows (split)."""
-    a, b = _quality(champion_truth, champion), _quality(challenger_truth, challenger)
-    return Evidence(
-        champion_rows=len(a),
-        challenger_rows=len(b),
-        champion_sum=float(a.sum()),
-        challenger_sum=float(b.sum()),
-        champion_sumsq=float((a * a).sum()),
-        challenger_sumsq=float((b * b).sum()),
-    )
+    return Evidence(**_sums(_quality(champion_truth, champion), _quality(challenger_truth, challenger)))
 
 
 @dataclass(frozen=True)

@@ -141,13 +141,8 @@ class Registry:
             "previous": expected.version if expected else None,
             "decision": decision,
         }
-        condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
-        try:
-            self._put_json(layout.CHAMPION_KEY, record, **condition)
-        except ClientError as exc:
-            if is_precondition_failure(exc):
-                raise ChampionConflict(f"the champion changed while promoting {version}; nothing was changed") from exc
-            raise
+        conflict = ChampionConflict(f"the champion changed while promoting {version}; nothing was changed")
+        self._move_pointer(layout.CHAMPION_KEY, record, expected, conflict)
 
     def rollback(self, version: str, *, reason: str) -> None:
         """Make an earlier version the champion again, after verifying it; recorded in the history."""
@@ -184,12 +179,17 @@ class Registry:
         return True
 
     def _write_challenger(self, body: dict[str, Any], expected: Champion | None) -> None:
+        conflict = ChallengerConflict(f"the challenger changed while writing {body['version']}")
+        self._move_pointer(layout.CHALLENGER_KEY, body, expected, conflict)
+
+    def _move_pointer(self, key: str, body: dict[str, Any], expected: Champion | None, conflict: RegistryError) -> None:
+        """Write a pointer if it still is `expected` (None: if there is none yet); `conflict` otherwise."""
         condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
         try:
-            self._put_json(layout.CHALLENGER_KEY, body, **condition)
+            self._put_json(key, body, **condition)
         except ClientError as exc:
             if is_precondition_failure(exc):
-                raise ChallengerConflict(f"the challenger changed while writing {body['version']}") from exc
+                raise conflict from exc
             raise
 
     # ------------------------------------------------------------------ history
