@@ -364,6 +364,15 @@ def test_given_a_model_with_more_probability_columns_than_classes_then_refused_n
     assert nothing_written(aws)
 
 
+def test_given_a_model_of_other_classes_then_refused_naming_both_sets(aws, config, notebook, tmp_path):
+    rows = notebook.training
+    three = rows["churned"] + (rows["tenure_months"] > 40)  # 0, 1, 2: not the configured binary 0/1
+    model = saved(fit_notebook_pipeline(rows.assign(churned=three), config), tmp_path / "three.joblib")
+    with pytest.raises(ModelCheckError, match=r"the model knows the classes 0, 1, 2; \[label\] classes are 0, 1"):
+        register(aws, config, notebook, model, reference(tmp_path))
+    assert nothing_written(aws)
+
+
 def test_given_a_model_fitted_on_other_column_names_then_refused_naming_the_columns(aws, config, notebook, tmp_path):
     renamed = notebook.training.rename(columns={"tenure_months": "tenure"})  # the notebook's own name for it
     names = ["tenure", *config.feature_names[1:]]
