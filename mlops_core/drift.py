@@ -263,7 +263,8 @@ class DriftAccumulator:
         if self.profile.get("task", "binary") != "binary":
             notes.append("no label-free performance estimate: it is made for binary classifiers only")
         elif "calibration" not in self.profile:
-            notes.append("no label-free performance estimate: this model version predates it; retrain to get it")
+            predates = "no label-free performance estimate: this model version predates it; retrain to get it"
+            notes.append(self.profile.get("calibration_note", predates))  # a registered model says why it has none
         if not settings.reference_sample_rows:
             notes.append("no multivariate drift check: drift.reference_sample_rows is 0")
         elif "reference_sample" not in self.profile:

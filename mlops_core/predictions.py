@@ -63,7 +63,6 @@ class Predictor:
             known = model_classes(model)
             # A configured class the model never saw (no training row) gets probability 0.
             self._columns = [known.index(c) if c in known else None for c in task.classes]
-            self._classes = np.asarray(task.classes, dtype=object)
 
     @property
     def output_columns(self) -> list[str]:
@@ -76,13 +75,12 @@ class Predictor:
     def predict(self, x: Any) -> Predictions:
         if not self.task.is_classification:
             return Predictions(np.asarray(self.model.predict(x), dtype=np.float64), None)
-        raw = self.model.predict_proba(x)
+        return self.of_proba(self.model.predict_proba(x))
+
+    def of_proba(self, raw: np.ndarray) -> Predictions:
+        """The predictions of the model's `predict_proba` output (a column per entry of its classes_)."""
         proba = np.column_stack([raw[:, j] if j is not None else np.zeros(len(raw)) for j in self._columns])
-        if self.task.kind == "binary":
-            positive = self.task.classes.index(self.task.positive)
-            chosen = np.where(proba[:, positive] >= THRESHOLD, positive, 1 - positive)
-            return Predictions(self._classes[chosen], proba, positive)
-        return Predictions(self._classes[np.argmax(proba, axis=1)], proba)
+        return class_predictions(self.task, proba)
 
     def output_text(self, predictions: Predictions) -> list[list[str]]:
         """The output columns' text, column by column."""
@@ -93,6 +91,17 @@ class Predictor:
             return [*columns, probability_text(predictions.proba[:, predictions.positive])]
         per_class = [probability_text(predictions.proba[:, j]) for j in range(predictions.proba.shape[1])]
         return [*columns, probability_text(predictions.proba.max(axis=1)), *per_class]
+
+
+def class_predictions(task: Task, proba: np.ndarray) -> Predictions:
+    """A classification task's predictions from class probabilities in the task's class order: binary
+    predicts the positive class at THRESHOLD, multiclass the most probable class."""
+    classes = np.asarray(task.classes, dtype=object)
+    if task.kind == "binary":
+        positive = task.classes.index(task.positive)
+        chosen = np.where(proba[:, positive] >= THRESHOLD, positive, 1 - positive)
+        return Predictions(classes[chosen], proba, positive)
+    return Predictions(classes[np.argmax(proba, axis=1)], proba)
 
 
 def probability_text(p: np.ndarray) -> list[str]:

@@ -13,11 +13,13 @@ from typing import Any
 import typer
 
 from mlops_core import layout
-from mlops_core.config import CONFIG_ENV, ConfigError, load_config
+from mlops_core.config import CONFIG_ENV, ConfigError, config_path, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
 from . import approvals, ops, present
+from . import register as registering
+from .checkrun import ModelChecker
 from .datagen import generate
 from .demo import run_demo
 from .deploy import DeployError
@@ -260,6 +262,36 @@ def reject(
     """Close a candidate that awaits approval without promoting it; recorded with your identity and reason."""
     decision = approvals.reject(**_deciding(target), version=version, reason=reason)
     typer.echo(f"{version} rejected by {decision['by']['arn']}; the champion is unchanged")
+
+
+@app.command()
+def register(
+    model: Path = typer.Argument(..., help="the model file, saved with joblib.dump (a fitted scikit-learn model)"),
+    reference: Path = typer.Option(
+        ..., "--reference", help="CSV of rows the model was not trained on: its drift reference (and, labeled, holdout)"
+    ),
+    promote: bool = typer.Option(False, "--promote", help="send it through the promotion gate (needs labels)"),
+    timeout: float = typer.Option(300, help="seconds the model check may take"),
+    target: str = TargetOption,
+) -> None:
+    """Register a model trained elsewhere: checked in a separate process on the reference rows, recorded with
+    its origin; with --promote and a labeled reference, the promotion gate decides as for a trained version."""
+    pipeline = _pipeline(target)
+    config = load_config()
+    layer_sklearn = registering.layer_version(ROOT / "lambdas" / "requirements.txt")
+    result = registering.register(
+        registry=pipeline.registry(),
+        sts=pipeline.client("sts"),
+        checker=ModelChecker(layer_sklearn=layer_sklearn, timeout_s=timeout),
+        config=config,
+        config_file=config_path().resolve(),
+        model=model,
+        reference=reference,
+        promote=promote,
+        announce=registering.sns_announcer(pipeline.client("sns"), pipeline.outputs["AlertsTopic"], config),
+    )
+    for line in registering.summary(result):
+        typer.echo(line)
 
 
 @app.command()

@@ -2,8 +2,9 @@
 
 The most recent `training.window_files` labeled CSVs under training/ and feedback/ (the labeled
 batches that scoring kept). Each file streams through the same CSV reader as scoring, with the
-same guards (size limit, gzip bombs, line length, UTF-8, binary files): a file the reader rejects
-is reported in the manifest's `data` and the run goes on with the other files.
+same guards (size limit, gzip bombs, line length, UTF-8, binary files), by mlops_core/labeledcsv.py
+(which `mlops register` reads its reference file with): a file the reader rejects is reported in the
+manifest's `data` and the run goes on with the other files.
 
 No row is dropped without a word: each file's entry counts the rows used and the rows skipped per
 reason (a bad feature, a bad label with its values listed, a missing label), and a file that skips
@@ -12,19 +13,16 @@ more than `training.max_bad_row_share` of its rows fails the run with those coun
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from mlops_core import layout
 from mlops_core.config import ProjectConfig
-from mlops_core.csvdata import Chunk, RowError, convert_rows
-from mlops_core.csvreader import READ_BUFFER_BYTES, CsvRows, FileRejected, too_large
+from mlops_core.csvreader import FileRejected, too_large
+from mlops_core.labeledcsv import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.tasks import Task
 
 
@@ -87,111 +85,10 @@ def _stream_rows(s3: Any, *, bucket: str, obj: dict[str, Any], config: ProjectCo
     if obj["Size"] > limits.max_file_bytes:  # no need to download it to know
         raise too_large(obj["Size"], limits.max_file_bytes)
     with closing(s3.get_object(Bucket=bucket, Key=key)["Body"]) as body:
-        hashing = HashingReader(body)
-        reader = CsvRows(
-            io.BufferedReader(hashing),
-            key=key,
-            gzipped=key.endswith(".gz"),
-            max_bytes=limits.max_file_bytes,
-            max_field_chars=limits.max_field_chars,
-        )
-        header = reader.next_row() or []
-        missing = [n for n in [*config.feature_names, config.label] if n not in header]
-        if missing:
-            raise TrainingDataError(f"{key} lacks column(s) {', '.join(missing)}")
-        first = 1
-        for batch in reader.chunks(limits.chunk_rows):
-            # Field lengths were enforced by the CSV parser (field_size_limit): no second check.
-            chunk = convert_rows(
-                header,
-                batch,
-                first_row=first,
-                features=config.features,
-                label=config.label,
-                task=config.task,
-                max_field_chars=None,
-            )
-            into.add(chunk, config.label)
-            first += len(batch)
-        return hashing.hexdigest()
-
-
-SKIP_REASONS = ("bad_feature", "bad_label", "missing_label")
-MAX_LISTED_LABELS = 10
-
-
-@dataclass
-class FileRows:
-    """One file's labeled rows, column-wise (the raw text is dropped chunk by chunk), and every other
-    row counted under the reason it was skipped (see `skip_reasons`)."""
-
-    columns: list[dict[str, np.ndarray]] = field(default_factory=list)
-    labels: list[np.ndarray] = field(default_factory=list)
-    rows: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    bad_labels: Counter[str] = field(default_factory=Counter)
-
-    def add(self, chunk: Chunk, label: str) -> None:
-        """Keep the chunk's good rows that have a label; count the others by reason."""
-        self.skipped.update(skip_reasons(chunk.errors, label))
-        self.bad_labels.update(e.value or "" for e in chunk.errors if e.kind == "bad_label")
-        if chunk.label is None:  # no good row in the chunk (the header has the label)
-            return
-        known = chunk.labeled
-        self.columns.append({k: v[known] for k, v in chunk.columns.items()})
-        self.labels.append(chunk.label[known])
-        self.rows += int(known.sum())
-        self.skipped["missing_label"] += int((~known).sum())
-
-    @property
-    def skipped_rows(self) -> int:
-        return sum(self.skipped.values())
-
-    def accounting(self) -> dict[str, Any]:
-        """The file's entry in the run record: rows used, skipped rows per reason, the bad label values."""
-        entry: dict[str, Any] = {
-            "rows": self.rows,
-            "skipped_rows": self.skipped_rows,
-            "skipped": {reason: self.skipped[reason] for reason in SKIP_REASONS},
-        }
-        if self.bad_labels:
-            entry["bad_labels"] = dict(self.bad_labels.most_common(MAX_LISTED_LABELS))
-        return entry
-
-
-def skip_reasons(errors: list[RowError], label: str) -> Counter[str]:
-    """Each row with errors counted once: `bad_feature` when any feature cell (or the row's shape) is
-    wrong, else `bad_label`."""
-    reasons: dict[int, str] = {}
-    for e in errors:
-        if e.column == label and e.kind == "bad_label":
-            reasons.setdefault(e.row, "bad_label")
-        else:
-            reasons[e.row] = "bad_feature"
-    return Counter(reasons.values())
-
-
-class HashingReader(io.RawIOBase):
-    """A byte stream that hashes what is read through it: the object's SHA-256 without a second download."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.sha256 = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        self.sha256.update(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-    def hexdigest(self) -> str:
-        """The SHA-256 of the whole stream: reads (and hashes) whatever the CSV parser left unread."""
-        while self.read(READ_BUFFER_BYTES):
-            pass
-        return self.sha256.hexdigest()
+        try:
+            return stream_rows(body, key=key, config=config, into=into)
+        except MissingColumns as exc:
+            raise TrainingDataError(str(exc)) from exc
 
 
 def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: ProjectConfig) -> LabeledData:
@@ -214,15 +111,9 @@ def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: Proj
 
 def _check_skipped(rows: FileRows, key: str, share: float) -> None:
     """Fail the run when a file skipped more than `share` of its rows: that many is a problem to fix, not noise."""
-    seen = rows.rows + rows.skipped_rows
-    if not seen or rows.skipped_rows / seen <= share:
-        return
-    reasons = ", ".join(f"{n:,} {reason}" for reason, n in rows.skipped.most_common() if n)
-    values = f"; bad label values: {', '.join(map(repr, rows.bad_labels))}" if rows.bad_labels else ""
-    raise TrainingDataError(
-        f"{key}: {rows.skipped_rows:,} of {seen:,} rows skipped ({rows.skipped_rows / seen:.1%}; {reasons}{values}); "
-        f"the limit is training.max_bad_row_share = {share:.0%}: fix the file, or list every class in [label] classes"
-    )
+    problem = too_many_skipped(rows, key, share)
+    if problem:
+        raise TrainingDataError(problem)
 
 
 def _check_every_class(data: LabeledData) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import platform
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -25,17 +24,15 @@ import pandas as pd
 import scipy
 import sklearn
 
-from mlops_core.approval import PendingRecords, hold_candidate, install_candidate
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
 from mlops_core.estimate import fit_calibration
-from mlops_core.features import build_pipeline, features_from_schema, model_input, schema_dict
+from mlops_core.features import build_pipeline, model_input, schema_dict
+from mlops_core.gate import gate_promotion
 from mlops_core.multivariate import reference_sample
 from mlops_core.predictions import Predictions, Predictor
 from mlops_core.predictions import metrics as metrics_of
-from mlops_core.promotion import decide
-from mlops_core.registry import Champion, ChampionConflict, Registry
-from mlops_core.runs import utcnow
+from mlops_core.registry import Registry
 from mlops_core.tasks import Task, fit_targets
 
 from .data import LabeledData, read_labeled_data
@@ -159,84 +156,6 @@ def _manifest(
         "profile": profile,
         "versions": versions,
     }
-
-
-@dataclass
-class GateOutcome:
-    record: dict[str, Any]  # the decision as the registry's history keeps it
-    promoted: bool
-    champion_metrics: dict[str, float] | None
-    pending: dict[str, Any] | None = None  # manual approval: the candidate's pending record
-
-
-def gate_promotion(
-    registry: Registry,
-    *,
-    version: str,
-    metrics: dict[str, float],
-    x_holdout: pd.DataFrame,
-    y_holdout: np.ndarray,
-    task: Task,
-    config: ProjectConfig,
-    run_id: str | None,
-) -> GateOutcome:
-    """Score the champion on the candidate's holdout, decide, and record the decision; a candidate that
-    passes is put in place (approval "auto") or held for `mlops approve` (approval "manual")."""
-    champion = registry.champion()
-    champion_metrics, notes = _champion_metrics(registry, champion, x_holdout, y_holdout, task=task, config=config)
-    decision = decide(metrics, champion_metrics, config.promotion)
-    record: dict[str, Any] = {
-        "kind": "promote" if decision.promote else "reject",
-        "version": version,
-        "run_id": run_id,
-        "champion": champion.version if champion else None,
-        "reasons": decision.reasons + notes,
-        "candidate_metrics": metrics,
-        "champion_metrics": champion_metrics,
-    }
-    outcome = GateOutcome(record, False, champion_metrics)
-    if decision.promote and config.promotion.approval == "manual":
-        outcome = _hold(registry, outcome, champion=champion, config=config)
-    elif decision.promote:
-        try:
-            placed = install_candidate(registry, version, expected=champion, decision=record, config=config)
-            outcome.promoted = placed == "champion"
-            if placed == "challenger":  # it challenges the champion on live batches first
-                outcome.record = {**record, "kind": "challenge", "mode": config.promotion.challenger}
-        except ChampionConflict as exc:
-            outcome.record = {**record, "kind": "conflict", "reasons": [*record["reasons"], str(exc)]}
-    registry.record_decision(outcome.record)
-    return outcome
-
-
-def _hold(registry: Registry, outcome: GateOutcome, *, champion: Champion | None, config: ProjectConfig) -> GateOutcome:
-    """Manual approval: nothing changes in scoring; the candidate waits, pending, for `mlops approve`."""
-    record = {**outcome.record, "kind": "pending"}
-    pending = PendingRecords(registry.s3, registry.bucket)
-    held = hold_candidate(pending, decision=record, champion=champion, settings=config.promotion, now=utcnow())
-    expires = held.record["expires_at"]
-    waits = f"awaiting approval (promotion.approval = manual) until {expires}: `mlops approve {held.version}`"
-    record = {**record, "expires_at": expires, "reasons": [*record["reasons"], waits]}
-    return GateOutcome(record, False, outcome.champion_metrics, held.record)
-
-
-def _champion_metrics(
-    registry: Registry, champion: Champion | None, x: pd.DataFrame, y: np.ndarray, *, task: Task, config: ProjectConfig
-) -> tuple[dict[str, float] | None, list[str]]:
-    """The champion's metrics on the holdout, or None (no champion, or another feature schema, task or
-    classes) with a note why."""
-    if champion is None:
-        return None, []
-    model, manifest = registry.load_model(champion.version)
-    if features_from_schema(manifest["schema"]) != config.features:
-        return None, [f"champion {champion.version} has another feature schema: compared on the floor only"]
-    theirs = Task.from_schema(manifest["schema"])
-    if (theirs.kind, theirs.classes) != (task.kind, task.classes):
-        return None, [
-            f"champion {champion.version} predicts another task or classes ({theirs.kind}: "
-            f"{', '.join(theirs.classes) or 'values'}): compared on the floor only"
-        ]
-    return evaluate(model, x, y, task), []
 
 
 def _seconds_since(start: float) -> float:

@@ -1,0 +1,106 @@
+"""The promotion gate as a candidate goes through it: the champion scored on the candidate's holdout,
+the decision (mlops_core/promotion.py), and what follows it, recorded in the registry's history.
+
+A candidate that passes is put in place (`install_candidate`: the champion, or in challenger mode its
+challenger) with `promotion.approval = "auto"`, or held for `mlops approve` with "manual". A training
+run (training/train.py) and `mlops register --promote` (mlopsctl/register.py) both go through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .approval import PendingRecords, hold_candidate, install_candidate
+from .config import ProjectConfig
+from .features import features_from_schema
+from .predictions import Predictor
+from .predictions import metrics as metrics_of
+from .promotion import decide
+from .registry import Champion, ChampionConflict, Registry
+from .runs import utcnow
+from .tasks import Task
+
+
+@dataclass
+class GateOutcome:
+    record: dict[str, Any]  # the decision as the registry's history keeps it
+    promoted: bool
+    champion_metrics: dict[str, float] | None
+    pending: dict[str, Any] | None = None  # manual approval: the candidate's pending record
+
+
+def gate_promotion(
+    registry: Registry,
+    *,
+    version: str,
+    metrics: dict[str, float],
+    x_holdout: pd.DataFrame,
+    y_holdout: np.ndarray,
+    task: Task,
+    config: ProjectConfig,
+    run_id: str | None,
+    notes: Sequence[str] = (),
+) -> GateOutcome:
+    """Score the champion on the candidate's holdout, decide, and record the decision (with `notes` among
+    its reasons); a candidate that passes is put in place (approval "auto") or held for `mlops approve`
+    (approval "manual")."""
+    champion = registry.champion()
+    champion_metrics, compared = _champion_metrics(registry, champion, x_holdout, y_holdout, task=task, config=config)
+    decision = decide(metrics, champion_metrics, config.promotion)
+    record: dict[str, Any] = {
+        "kind": "promote" if decision.promote else "reject",
+        "version": version,
+        "run_id": run_id,
+        "champion": champion.version if champion else None,
+        "reasons": [*decision.reasons, *compared, *notes],
+        "candidate_metrics": metrics,
+        "champion_metrics": champion_metrics,
+    }
+    outcome = GateOutcome(record, False, champion_metrics)
+    if decision.promote and config.promotion.approval == "manual":
+        outcome = _hold(registry, outcome, champion=champion, config=config)
+    elif decision.promote:
+        try:
+            placed = install_candidate(registry, version, expected=champion, decision=record, config=config)
+            outcome.promoted = placed == "champion"
+            if placed == "challenger":  # it challenges the champion on live batches first
+                outcome.record = {**record, "kind": "challenge", "mode": config.promotion.challenger}
+        except ChampionConflict as exc:
+            outcome.record = {**record, "kind": "conflict", "reasons": [*record["reasons"], str(exc)]}
+    registry.record_decision(outcome.record)
+    return outcome
+
+
+def _hold(registry: Registry, outcome: GateOutcome, *, champion: Champion | None, config: ProjectConfig) -> GateOutcome:
+    """Manual approval: nothing changes in scoring; the candidate waits, pending, for `mlops approve`."""
+    record = {**outcome.record, "kind": "pending"}
+    pending = PendingRecords(registry.s3, registry.bucket)
+    held = hold_candidate(pending, decision=record, champion=champion, settings=config.promotion, now=utcnow())
+    expires = held.record["expires_at"]
+    waits = f"awaiting approval (promotion.approval = manual) until {expires}: `mlops approve {held.version}`"
+    record = {**record, "expires_at": expires, "reasons": [*record["reasons"], waits]}
+    return GateOutcome(record, False, outcome.champion_metrics, held.record)
+
+
+def _champion_metrics(
+    registry: Registry, champion: Champion | None, x: pd.DataFrame, y: np.ndarray, *, task: Task, config: ProjectConfig
+) -> tuple[dict[str, float] | None, list[str]]:
+    """The champion's metrics on the holdout, or None (no champion, or another feature schema, task or
+    classes) with a note why."""
+    if champion is None:
+        return None, []
+    model, manifest = registry.load_model(champion.version)
+    if features_from_schema(manifest["schema"]) != config.features:
+        return None, [f"champion {champion.version} has another feature schema: compared on the floor only"]
+    theirs = Task.from_schema(manifest["schema"])
+    if (theirs.kind, theirs.classes) != (task.kind, task.classes):
+        return None, [
+            f"champion {champion.version} predicts another task or classes ({theirs.kind}: "
+            f"{', '.join(theirs.classes) or 'values'}): compared on the floor only"
+        ]
+    return metrics_of(task, y, Predictor(model, task).predict(x)), []
