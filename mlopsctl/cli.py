@@ -17,7 +17,7 @@ from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
-from . import approvals, ops, present
+from . import approvals, leaderboard, ops, present
 from .datagen import generate
 from .demo import run_demo
 from .deploy import DeployError
@@ -112,6 +112,12 @@ def _progress(label: str):
     return show
 
 
+def _echo_lines(lines: list[str]) -> None:
+    """Each line on its own (nothing for no lines)."""
+    for line in lines:
+        typer.echo(line)
+
+
 TargetOption = typer.Option("localstack", "--target", help="localstack or aws")
 
 
@@ -146,6 +152,7 @@ def train(
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
     for line in present.accounting_lines(ops.run_files(pipeline, run)):
         typer.echo(f"  {line}")
+    _echo_lines(leaderboard.search_lines(run.get("search")))
 
 
 @app.command()
@@ -181,6 +188,7 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
             f"  {run['run_id']}  {run.get('status'):<9} {run.get('version', '')}  "
             f"{run.get('trigger', {}).get('source', '')}"
         )
+    _echo_lines(leaderboard.search_lines(leaderboard.last_search(state["runs"])))
     typer.echo("recent decisions:")
     for d in state["decisions"]:
         typer.echo(
