@@ -16,6 +16,7 @@ import boto3
 import joblib
 import numpy as np
 import pytest
+from scoring.challenge import load_contender
 from scoring.logic import score_job
 
 import pipelines
@@ -215,7 +216,7 @@ def test_given_candidates_after_a_pipeline_that_is_not_a_pipeline_then_refused(e
         check_model(config)
 
 
-def test_given_a_model_whose_code_is_not_deployed_when_loaded_then_the_error_names_the_module(
+def test_given_a_model_whose_code_is_not_deployed_when_loaded_then_named_and_as_challenger_suspended(
     aws, example, user_module
 ):
     module = user_module(
@@ -238,8 +239,15 @@ def test_given_a_model_whose_code_is_not_deployed_when_loaded_then_the_error_nam
         """,
     )
     aws.put_object(Bucket=DATA, Key="training/base.csv", Body=generate(1000, seed=3))
+    champion = train(aws, own(example, "pipelines.churn:build"))["version"]
     version = train(aws, own(example, f"{module}:build"))["version"]
     pipelines.__path__ = pipelines.__path__[:-1]  # the module is no longer deployed (monkeypatch restores the path)
     sys.modules.pop(module)
+    registry = Registry(aws, MODELS)
     with pytest.raises(ModelCodeMissing, match=f"model {version} needs code this deployment does not have.*{module}"):
-        Registry(aws, MODELS).load_model(version)
+        registry.load_model(version)
+    # As a challenger it is suspended, with the reason, and the champion scores alone.
+    registry.start_challenger({"version": version, "mode": "shadow", "champion": champion}, expected=None)
+    alerts: list[str] = []
+    assert load_contender(registry, champion, alert=lambda subject, message: alerts.append(message)) is None
+    assert registry.challenger().record["status"] == "suspended" and module in alerts[0]
