@@ -218,8 +218,8 @@ class CodeBundling:
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "requirements*.txt")
         for package in sorted(p for p in LAMBDA_DIR.iterdir() if (p / "__init__.py").exists()):
             shutil.copytree(package, out / package.name, ignore=ignore)
-        for package in SHARED_PACKAGES:
-            shutil.copytree(ROOT / package, out / package, ignore=ignore)
+        for name in SHARED_PACKAGES:
+            shutil.copytree(ROOT / name, out / name, ignore=ignore)
         shutil.copy2(self.config_file, out / CONFIG_FILE)
         return True
 

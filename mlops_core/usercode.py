@@ -47,7 +47,7 @@ def load_function(path: str) -> Callable[[ProjectConfig], Any]:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ConfigError(f"[model] pipeline {path!r}: {module_name} has no function {function_name}")
-    return function  # type: ignore[no-any-return]  # the user's function, checked callable above
+    return function
 
 
 def user_pipeline(config: ProjectConfig) -> Any:

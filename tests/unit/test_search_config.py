@@ -109,7 +109,7 @@ def test_given_a_malformed_candidate_when_parsed_then_the_error_names_it(candida
 
 
 def test_given_no_estimator_candidates_or_pipeline_when_parsed_then_the_error_lists_the_three_ways():
-    with pytest.raises(ConfigError, match="needs an estimator .*candidates.* or a pipeline"):
+    with pytest.raises(ConfigError, match=r"needs an estimator .*candidates.* or a pipeline"):
         parse_config(with_model())
 
 
@@ -120,10 +120,10 @@ def test_given_a_pipeline_function_when_parsed_then_it_is_kept_and_needs_no_esti
 
 @pytest.mark.parametrize("pipeline", ["os:system", "pipelines:build", "pipelines.churn", "mypkg.pipelines.churn:build"])
 def test_given_a_pipeline_outside_the_pipelines_package_when_parsed_then_refused_naming_the_form(pipeline):
-    with pytest.raises(ConfigError, match='as "pipelines.<module>:<function>"'):
+    with pytest.raises(ConfigError, match=r'as "pipelines\.<module>:<function>"'):
         parse_config(with_model(pipeline=pipeline))
 
 
 def test_given_a_pipeline_and_an_estimator_when_parsed_then_refused_pointing_at_candidates():
-    with pytest.raises(ConfigError, match="pipeline builds the whole model.*model.candidates"):
+    with pytest.raises(ConfigError, match=r"pipeline builds the whole model.*model\.candidates"):
         parse_config(with_model(pipeline="pipelines.churn:build", estimator=LOGISTIC))
