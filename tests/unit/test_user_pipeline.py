@@ -12,7 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import boto3
 import joblib
 import numpy as np
 import pytest
@@ -27,10 +26,10 @@ from mlops_core.runs import RunLedger
 from mlops_core.search import check_model
 from mlops_core.usercode import PipelineError
 from mlopsctl.datagen import generate
-from training.job import run_job
 from training.train import train_and_register
 
-from .conftest import DATA, MODELS, REGION
+from .conftest import DATA, MODELS
+from .test_approval import run
 from .test_scoring import env, put, read_csv  # noqa: F401  # env is the scoring fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,22 +69,6 @@ def user_module(tmp_path, monkeypatch):
 
 def train(s3, config):
     return train_and_register(s3, data_bucket=DATA, models_bucket=MODELS, config=config)
-
-
-def run(s3, config, run_id: str):
-    """A training job as the functions run it (no alert topic)."""
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    return run_job(
-        s3=s3,
-        cloudwatch=cloudwatch,
-        sns=None,
-        data_bucket=DATA,
-        models_bucket=MODELS,
-        config=config,
-        namespace="MLOps",
-        alert_topic_arn=None,
-        run_id=run_id,
-    )
 
 
 # ---------------------------------------------------------------------------- the example
@@ -160,7 +143,7 @@ def test_given_a_pipeline_function_that_raises_then_the_run_fails_naming_it_and_
     with pytest.raises(
         PipelineError, match=f"your pipeline function {module}:build raised KeyError: 'tenure_in_years'"
     ):
-        run(aws, own(example, f"{module}:build"), "run-raising")
+        run(aws, own(example, f"{module}:build"), sns=None, topic=None, run_id="run-raising")
     record = RunLedger(aws, MODELS).get("run-raising")
     assert record["status"] == "failed" and "KeyError: 'tenure_in_years'" in record["error"]
     assert Registry(aws, MODELS).versions() == []
