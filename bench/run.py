@@ -1,7 +1,8 @@
 """Run the benchmarks (`make bench`) and write one table: bench/results/summary.md and summary.json.
 
-In-process scoring and bundle sizes always; end-to-end latency, warm invocations, the load burst and
-alarm-to-champion when a stack with a champion is deployed on local AWS (`make demo` first).
+In-process scoring, bundle sizes and the model search's training time always; end-to-end latency, warm
+invocations, the load burst and alarm-to-champion when a stack with a champion is deployed on local AWS
+(`make demo` first).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
                     "lost 0, DLQ 0",
                 )
             )
+    table += search_rows(results.get("search"))
     if b := results.get("bundle"):
         table += [
             (
@@ -101,6 +103,27 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
             if isinstance(v, dict)
         ]
     return table
+
+
+def search_rows(s: dict | None) -> list[tuple[str, str, str]]:
+    """The model search's training time with its number of fits (bench_search.py), beside a single model's."""
+    if not s:
+        return []
+    found = s["search"]
+    board = "; ".join(
+        f"{e['name']} {e['mean']:.4f} ± {e['std']:.4f} ({e['fits']} fits, {e['seconds']:.1f} s)"
+        for e in found["leaderboard"]
+    )
+    return [
+        (
+            f"training with a model search, {s['rows']:,} churn rows (examples/custom-pipeline, "
+            f"{found['cv_folds']}-fold CV, {s.get('openmp_threads', 'all')} OpenMP thread(s) per fit)",
+            f"{found['timings']['total_s']:.1f} s for {found['fits']} fits (CV {found['cv_seconds']:.1f} s, "
+            f"refit {found['refit_seconds']:.1f} s); one model: {s['single']['timings']['total_s']:.1f} s",
+            "",
+        ),
+        (f"... leaderboard ({found['metric']}, mean ± spread over the folds)", board, ""),
+    ]
 
 
 def stream_rows(t: dict) -> list[tuple[str, str, str]]:
@@ -160,7 +183,7 @@ def main() -> int:
     status = 0
     if "--table-only" in sys.argv:  # rebuild the table from the results already measured
         return write_summary()
-    for script in ("bench_scoring.py", "bench_bundle.py"):
+    for script in ("bench_scoring.py", "bench_bundle.py", "bench_search.py"):
         status |= subprocess.run([python, str(bench / script)], check=False).returncode
     if (ROOT / ".local-aws" / "outputs.json").exists():
         for script in ("bench_e2e.py", "bench_load.py"):
@@ -175,7 +198,7 @@ def write_summary() -> int:
     only the summary is) is carried over from the previous summary, with the date it was measured."""
     previous = load("summary") or {}
     results, carried = {}, {}
-    for name in ("scoring", "e2e", "load", "bundle"):
+    for name in ("scoring", "e2e", "load", "bundle", "search"):
         if r := load(name):
             results[name] = r
         elif r := previous.get("results", {}).get(name):

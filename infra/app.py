@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from mlops_core.config import config_path, load_config
-from mlops_core.features import build_pipeline
+from mlops_core.search import check_model
 
 from .stack import MlopsStack
 from .targets import target_settings
@@ -25,8 +25,9 @@ def build_app(app: cdk.App, *, target: str, config_file: Path | None = None) -> 
     """
     config_file = (config_file or config_path()).resolve()
     config = load_config(config_file)
-    # The estimator and its parameters must fit the task: fail the synth, not the first training run.
-    build_pipeline(config)
+    # The estimator and its parameters must fit the task, each search candidate's grid must name its
+    # parameters, and your pipeline function must build a model: fail the synth, not the first training run.
+    check_model(config)
     stack = MlopsStack(
         app,
         config.stack_name,

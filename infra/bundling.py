@@ -7,8 +7,9 @@ Two assets serve every function:
   extension modules that auditwheel left unpatched) and with precompiled bytecode for the modules the
   handlers import (Lambda's file system is read-only, so without it every cold start compiles);
 - the code asset: the handler packages under lambdas/, the shared mlops_core package, the training
-  package and the chosen project config (as mlops.toml, where the handlers load it), so that every
-  function runs the same shared code.
+  package, the user's own pipelines/ package (`[model] pipeline`: its classes must unpickle wherever a
+  model is loaded) and the chosen project config (as mlops.toml, where the handlers load it), so that
+  every function runs the same shared code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from mlops_core.config import CONFIG_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambdas"
+# The packages at the repository root every function carries (the handlers' packages come from LAMBDA_DIR).
+SHARED_PACKAGES = ("mlops_core", "training", "pipelines")
 REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
 PYTHON_VERSION = "3.12"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -205,7 +208,7 @@ class DependencyLayerBundling:
 
 @jsii.implements(ILocalBundling)
 class CodeBundling:
-    """Copies the handler packages, mlops_core, training and the project's config file into the asset."""
+    """Copies the handler packages, the shared packages and the project's config file into the asset."""
 
     def __init__(self, *, config_file: Path) -> None:
         self.config_file = config_file
@@ -215,8 +218,8 @@ class CodeBundling:
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "requirements*.txt")
         for package in sorted(p for p in LAMBDA_DIR.iterdir() if (p / "__init__.py").exists()):
             shutil.copytree(package, out / package.name, ignore=ignore)
-        shutil.copytree(ROOT / "mlops_core", out / "mlops_core", ignore=ignore)
-        shutil.copytree(ROOT / "training", out / "training", ignore=ignore)
+        for name in SHARED_PACKAGES:
+            shutil.copytree(ROOT / name, out / name, ignore=ignore)
         shutil.copy2(self.config_file, out / CONFIG_FILE)
         return True
 
@@ -226,6 +229,11 @@ def _digest(*parts: bytes) -> str:
     for part in parts:
         h.update(part)
     return h.hexdigest()
+
+
+def _files(package: Path) -> list[Path]:
+    """Every file of a package the code asset copies, sorted: its modules and any data files beside them."""
+    return sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
 def dependency_layer_code(*, for_host: bool) -> lambda_.Code:
@@ -246,8 +254,7 @@ def function_code(config_file: Path) -> lambda_.Code:
     """
     sources = [
         *sorted(LAMBDA_DIR.rglob("*.py")),
-        *sorted((ROOT / "mlops_core").rglob("*.py")),
-        *sorted((ROOT / "training").rglob("*.py")),
+        *(path for package in SHARED_PACKAGES for path in _files(ROOT / package)),
     ]
     asset_hash = _digest(
         *(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in sources),

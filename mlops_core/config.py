@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .modelconfig import Candidate, check_model_settings, cv_fits, search_settings
 from .tasks import Task, check_fits_task, task_from_config
 
 CONFIG_ENV = "MLOPS_CONFIG"
@@ -91,6 +92,23 @@ class ModelSettings:
     params: dict[str, Any]
     seed: int
     holdout_share: float
+    # Model search (mlops_core/modelconfig.py): each candidate cross-validated on the training part and the
+    # best refitted; no candidates = the one estimator above, fitted once, no cross-validation.
+    candidates: tuple[Candidate, ...] = ()
+    cv_folds: int = 5
+    search: Literal["grid", "random"] = "grid"
+    n_iter: int = 10  # random: the points drawn (seeded) from each candidate's grid
+    max_fits: int = 100  # the bound on the search's cross-validation fits (candidates x points x folds)
+    # The user's own code: "pipelines.<module>:<function>" returns the whole unfitted model for the config.
+    pipeline: str | None = None
+
+    def __post_init__(self) -> None:
+        check_model_settings(self)
+
+    @property
+    def cv_fits(self) -> int:
+        """The cross-validation fits the search runs (0 without candidates)."""
+        return cv_fits(self)
 
 
 @dataclass(frozen=True)
@@ -380,10 +398,11 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
         task=task_from_config(label),
         features=tuple(features),
         model=ModelSettings(
-            estimator=str(model["estimator"]),
+            estimator=str(model.get("estimator", "")),
             params=dict(model.get("params", {})),
             seed=int(model.get("seed", 42)),
             holdout_share=float(model.get("holdout_share", 0.2)),
+            **search_settings(model, known=(f.name for f in dataclasses.fields(ModelSettings))),
         ),
         training=_build(TrainingSettings, raw, "training"),
         scoring=_build(ScoringSettings, raw, "scoring"),

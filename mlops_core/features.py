@@ -18,35 +18,40 @@ from .config import ConfigError, Feature, ProjectConfig
 from .tasks import Task
 
 
-def _estimator(path: str, params: dict[str, Any], task: Task) -> Any:
+def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = "model") -> Any:
+    """An instance of the scikit-learn class `path` with `params`, checked against the task; `setting` is how
+    error messages name where it is configured ("model", or a search candidate)."""
     # Only scikit-learn classes: the config must never be a way to import arbitrary code.
     module_name, _, class_name = path.rpartition(".")
     if not module_name.startswith("sklearn."):
-        raise ConfigError(f"model.estimator must be a scikit-learn class (sklearn.*), not {path!r}")
+        raise ConfigError(f"{setting}.estimator must be a scikit-learn class (sklearn.*), not {path!r}")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"model.estimator {path!r} does not exist in this scikit-learn") from exc
+        raise ConfigError(f"{setting}.estimator {path!r} does not exist in this scikit-learn") from exc
     try:
         estimator = cls(**params)
     except TypeError as exc:
-        raise ConfigError(f"model.params do not fit {path}: {exc}") from exc
+        raise ConfigError(f"{setting}.params do not fit {path}: {exc}") from exc
     if task.is_classification and not (is_classifier(estimator) and hasattr(cls, "predict_proba")):
         raise ConfigError(
-            f"model.estimator {path!r} is not a classifier with predict_proba: a {task.kind} task needs "
+            f"{setting}.estimator {path!r} is not a classifier with predict_proba: a {task.kind} task needs "
             "class probabilities"
         )
     if not task.is_classification and not is_regressor(estimator):
-        raise ConfigError(f"model.estimator {path!r} is not a regressor: a regression task predicts numbers")
+        raise ConfigError(f"{setting}.estimator {path!r} is not a regressor: a regression task predicts numbers")
     return estimator
 
 
-def build_pipeline(config: ProjectConfig) -> Pipeline:
-    """Preprocessing (scaled numerics, one-hot categories, TF-IDF per text column) + the configured estimator.
+def build_pipeline(config: ProjectConfig, *, estimator: Any = None) -> Pipeline:
+    """Preprocessing (scaled numerics, one-hot categories, TF-IDF per text column) + the configured estimator,
+    or `estimator` (a search candidate's, see mlops_core/search.py) after the same preprocessing.
 
     With a text feature the preprocessed matrix is sparse: the estimator must accept sparse input (linear
     models, SVMs, naive Bayes, random forests do; HistGradientBoosting does not).
     """
+    if estimator is None:
+        estimator = _estimator(config.model.estimator, config.model.params, config.task)
     numeric = [f.name for f in config.features if f.is_numeric]
     categorical = [f for f in config.features if f.is_categorical]
     transformers: list[tuple[str, Any, Any]] = []
@@ -63,7 +68,7 @@ def build_pipeline(config: ProjectConfig) -> Pipeline:
     return Pipeline(
         [
             ("preprocess", ColumnTransformer(transformers)),
-            ("model", _estimator(config.model.estimator, config.model.params, config.task)),
+            ("model", estimator),
         ]
     )
 

@@ -46,6 +46,10 @@ class ArtifactIntegrityError(RegistryError):
     """The artifact's SHA-256 differs from its manifest's: it was corrupted or swapped."""
 
 
+class ModelCodeMissing(RegistryError):
+    """The artifact needs code (a module or class of the user's pipelines/ package) this deployment lacks."""
+
+
 @dataclass(frozen=True)
 class Champion:
     version: str
@@ -126,7 +130,13 @@ class Registry:
         Unpickling runs code, so a mismatched artifact is refused before joblib ever sees it.
         """
         artifact, manifest = self.verified_artifact(version)
-        return joblib.load(io.BytesIO(artifact)), manifest
+        try:
+            return joblib.load(io.BytesIO(artifact)), manifest
+        except (ModuleNotFoundError, AttributeError) as exc:  # a class pickled from code that is not here
+            raise ModelCodeMissing(
+                f"model {version} needs code this deployment does not have ({exc}): deploy the pipelines/ "
+                "package it was trained with (`mlops deploy`), or roll back to a version that does not need it"
+            ) from exc
 
     # ------------------------------------------------------------------ champion
     def champion(self) -> Champion | None:

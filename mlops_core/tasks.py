@@ -29,24 +29,26 @@ TASKS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A holdout metric: the tasks that have it and which way is better."""
+    """A holdout metric: the tasks that have it, which way is better, and scikit-learn's scorer for it (what
+    the model search cross-validates; a lower-is-better metric's scorer is its negation)."""
 
     name: str
     tasks: frozenset[str]
     higher_is_better: bool
+    scorer: str = ""
 
 
 METRICS = {
     spec.name: spec
     for spec in (
-        MetricSpec("roc_auc", frozenset({"binary"}), True),
-        MetricSpec("accuracy", frozenset({"binary", "multiclass"}), True),
-        MetricSpec("f1", frozenset({"binary"}), True),
-        MetricSpec("f1_macro", frozenset({"multiclass"}), True),
-        MetricSpec("log_loss", frozenset({"binary", "multiclass"}), False),
-        MetricSpec("rmse", frozenset({"regression"}), False),
-        MetricSpec("mae", frozenset({"regression"}), False),
-        MetricSpec("r2", frozenset({"regression"}), True),
+        MetricSpec("roc_auc", frozenset({"binary"}), True, "roc_auc"),
+        MetricSpec("accuracy", frozenset({"binary", "multiclass"}), True, "accuracy"),
+        MetricSpec("f1", frozenset({"binary"}), True, "f1"),  # the search passes the positive class as pos_label
+        MetricSpec("f1_macro", frozenset({"multiclass"}), True, "f1_macro"),
+        MetricSpec("log_loss", frozenset({"binary", "multiclass"}), False, "neg_log_loss"),
+        MetricSpec("rmse", frozenset({"regression"}), False, "neg_root_mean_squared_error"),
+        MetricSpec("mae", frozenset({"regression"}), False, "neg_mean_absolute_error"),
+        MetricSpec("r2", frozenset({"regression"}), True, "r2"),
     )
 }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from mlops_core.config import CONFIG_ENV, ConfigError, config_path, load_config
 from mlops_core.registry import ArtifactIntegrityError
 from mlops_core.verdict import verdict_line
 
-from . import approvals, ops, present
+from . import approvals, leaderboard, ops, present
 from . import register as registering
 from .checkrun import ModelChecker
 from .datagen import generate
@@ -114,6 +117,12 @@ def _progress(label: str):
     return show
 
 
+def _echo_lines(lines: list[str]) -> None:
+    """Each line on its own (nothing for no lines)."""
+    for line in lines:
+        typer.echo(line)
+
+
 TargetOption = typer.Option("localstack", "--target", help="localstack or aws")
 
 
@@ -148,6 +157,7 @@ def train(
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
     for line in present.accounting_lines(ops.run_files(pipeline, run)):
         typer.echo(f"  {line}")
+    _echo_lines(leaderboard.search_lines(run.get("search")))
 
 
 @app.command()
@@ -183,6 +193,7 @@ def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--js
             f"  {run['run_id']}  {run.get('status'):<9} {run.get('version', '')}  "
             f"{run.get('trigger', {}).get('source', '')}"
         )
+    _echo_lines(leaderboard.search_lines(leaderboard.last_search(state["runs"])))
     typer.echo("recent decisions:")
     for d in state["decisions"]:
         typer.echo(
@@ -279,19 +290,32 @@ def register(
     pipeline = _pipeline(target)
     config = load_config()
     layer_sklearn = registering.layer_version(ROOT / "lambdas" / "requirements.txt")
-    result = registering.register(
-        registry=pipeline.registry(),
-        sts=pipeline.client("sts"),
-        checker=ModelChecker(layer_sklearn=layer_sklearn, timeout_s=timeout),
-        config=config,
-        config_file=config_path().resolve(),
-        model=model,
-        reference=reference,
-        promote=promote,
-        announce=registering.sns_announcer(pipeline.client("sns"), pipeline.outputs["AlertsTopic"], config),
-    )
+    with _user_code() as user_code:
+        result = registering.register(
+            registry=pipeline.registry(),
+            sts=pipeline.client("sts"),
+            checker=ModelChecker(layer_sklearn=layer_sklearn, timeout_s=timeout, import_paths=user_code),
+            config=config,
+            config_file=config_path().resolve(),
+            model=model,
+            reference=reference,
+            promote=promote,
+            announce=registering.sns_announcer(pipeline.client("sns"), pipeline.outputs["AlertsTopic"], config),
+        )
     for line in registering.summary(result):
         typer.echo(line)
+
+
+@contextlib.contextmanager
+def _user_code() -> Iterator[tuple[Path, ...]]:
+    """A folder holding only the user's pipelines/ package, which the functions' code assets carry too
+    (infra/bundling.py): the model check may load classes from it and from nothing else of the repository."""
+    if not (ROOT / "pipelines").is_dir():
+        yield ()
+        return
+    with tempfile.TemporaryDirectory(prefix="mlops-usercode-") as folder:
+        (Path(folder) / "pipelines").symlink_to(ROOT / "pipelines", target_is_directory=True)
+        yield (Path(folder),)
 
 
 @app.command()

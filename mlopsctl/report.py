@@ -22,6 +22,7 @@ from mlops_core import layout
 from mlops_core.config import load_config
 from mlops_core.verdict import verdict_line
 
+from .leaderboard import last_search, search_table
 from .ops import Pipeline, challenger_standing
 from .present import (
     PERFORMANCE,
@@ -199,6 +200,7 @@ def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     sections = _feature_sections(reports, profile, latest, out_dir) if profile else []
     performance = _performance_section(reports, profile, out_dir)
     contest = _challenger_section(pipeline, registry.manifest(champion.version)["metrics"] if champion else {})
+    search = search_table(last_search(pipeline.ledger().recent(limit=5)))
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
         f"<td>{html.escape(str(d.get('version', '')))}</td><td>{html.escape('; '.join(d.get('reasons', [])))}</td></tr>"
@@ -213,6 +215,7 @@ Reference = the champion's training profile. The verdict is the pipeline's one d
 <h2>Recent batches</h2><table><tr><th>time</th><th>file</th><th>rows</th><th>model</th><th>verdict</th></tr>
 {_batch_rows(reports)}</table>
 {contest}
+{f"<h2>Model search of the last training run</h2>{search}" if search else ""}
 {performance}
 <h2>Per feature</h2>{"".join(sections) or "<p>No champion yet.</p>"}
 <h2>Champion history</h2><table><tr><th>time</th><th>decision</th><th>version</th><th>reasons</th></tr>{rows}</table>

@@ -94,6 +94,8 @@ def _report_success(
     """Record the finished run (with the files it read), release its lock, and publish its metrics."""
     outcome = {k: result[k] for k in ("version", "promoted", "metrics", "decision", "files")}
     outcome["pending"] = bool(result.get("pending"))
+    if result.get("search"):  # the model search's leaderboard (training/search.py), for `mlops status`
+        outcome["search"] = result["search"]
     ledger.record(run_id, status="succeeded", finished_at=utcnow().isoformat(), seconds=seconds, **outcome)
     ledger.release(run_id)
     put_metrics(cloudwatch, _success_metrics(config.name, result), namespace=namespace)

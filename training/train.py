@@ -27,7 +27,7 @@ import sklearn
 from mlops_core.config import ProjectConfig
 from mlops_core.drift import build_profile
 from mlops_core.estimate import fit_calibration
-from mlops_core.features import build_pipeline, model_input, schema_dict
+from mlops_core.features import model_input, schema_dict
 from mlops_core.gate import gate_promotion
 from mlops_core.multivariate import reference_sample
 from mlops_core.predictions import Predictions, Predictor
@@ -36,6 +36,7 @@ from mlops_core.registry import Registry
 from mlops_core.tasks import Task, fit_targets
 
 from .data import LabeledData, read_labeled_data
+from .search import FitPlan, Fitted
 
 
 def train_and_register(
@@ -43,12 +44,14 @@ def train_and_register(
 ) -> dict[str, Any]:
     """Train, evaluate, register a new version, and promote it if it passes the gate."""
     started = time.monotonic()
+    fit_plan = FitPlan.of(config)  # your pipeline and every candidate built first: a bad one stops the run here
     data = read_labeled_data(s3, data_bucket, config)
     timings = {"read_s": _seconds_since(started)}
     x = model_input(data.columns, config.features)
     split = split_holdout(data, config)
     fit_started = time.monotonic()
-    model = build_pipeline(config).fit(x.iloc[split.train], fit_targets(data.labels[split.train], data.task))
+    fitted = fit_plan.fit(config, x.iloc[split.train], fit_targets(data.labels[split.train], data.task), data.task)
+    model = fitted.model
     timings["fit_s"] = _seconds_since(fit_started)
     x_holdout, y_holdout = x.iloc[split.holdout], data.labels[split.holdout]
     holdout = Predictor(model, data.task).predict(x_holdout)
@@ -58,7 +61,7 @@ def train_and_register(
         profile["calibration"] = fit_calibration(holdout.drift_values, y_holdout == data.task.positive)
     rows = {"train": len(split.train), "holdout": len(split.holdout), "profile": profile_rows}
     registry = Registry(s3, models_bucket)
-    manifest = _manifest(data, config, run_id=run_id, rows=rows, metrics=metrics, profile=profile)
+    manifest = _manifest(data, config, run_id=run_id, rows=rows, metrics=metrics, profile=profile, fitted=fitted)
     version = registry.publish(_artifact(model), manifest)
     gate = gate_promotion(
         registry,
@@ -80,6 +83,7 @@ def train_and_register(
         "champion_metrics": gate.champion_metrics,
         "timings": timings,
         "files": data.files,
+        "search": fitted.search,
     }
 
 
@@ -135,6 +139,7 @@ def _manifest(
     rows: dict[str, int],
     metrics: dict[str, float],
     profile: dict[str, Any],
+    fitted: Fitted,
 ) -> dict[str, Any]:
     versions = {
         "python": platform.python_version(),
@@ -148,8 +153,10 @@ def _manifest(
         "run_id": run_id,
         "data": data.files,
         "rows": rows,
-        "estimator": config.model.estimator,
-        "params": config.model.params,
+        "estimator": fitted.estimator,
+        "params": fitted.params,
+        "pipeline": config.model.pipeline,  # the user's own pipeline function, if any
+        "search": fitted.search,  # the leaderboard of the model search, if any (training/search.py)
         "seed": config.model.seed,
         "metrics": metrics,
         "schema": schema_dict(config, data.task),

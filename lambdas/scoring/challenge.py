@@ -17,7 +17,7 @@ from mlops_core.config import DriftSettings
 from mlops_core.csvdata import Chunk
 from mlops_core.drift import DriftAccumulator
 from mlops_core.predictions import Predictions, Predictor, metrics
-from mlops_core.registry import ArtifactIntegrityError, Champion, Registry
+from mlops_core.registry import ArtifactIntegrityError, Champion, ModelCodeMissing, Registry
 from mlops_core.tasks import Task
 
 from .models import load_version
@@ -61,7 +61,7 @@ def load_contender(registry: Registry, champion_version: str, *, alert: Alert) -
         return None
     try:
         model, manifest = load_version(registry, pointer.version)
-    except ArtifactIntegrityError as exc:
+    except (ArtifactIntegrityError, ModelCodeMissing) as exc:  # checksum failed, or its code is not deployed
         _close(registry, pointer, "suspended", str(exc), alert=alert)
         return None
     return Contender(pointer, model, manifest)

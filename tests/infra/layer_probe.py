@@ -74,25 +74,28 @@ def _data(config, rows: int = 240):
 
 
 def pipelines(configs: list[str]) -> dict:
-    """Each project's configured pipeline: fit, predict, a joblib round trip as the registry stores it."""
+    """Each project's configured pipeline (or its own, or its first search candidate): fit, predict, a joblib round
+    trip as the registry stores it."""
     import joblib
     import numpy as np
 
     from mlops_core.config import load_config
-    from mlops_core.features import build_pipeline, model_input
+    from mlops_core.features import model_input
+    from mlops_core.search import base_model, plan
 
     fitted = {}
     for path in configs:
         config = load_config(Path(path))
         columns, labels = _data(config)
         x = model_input(columns, config.features)
-        model = build_pipeline(config).fit(x, labels)
+        planned = plan(config)  # a search's first candidate; the user's own pipeline (from the code asset)
+        model = (planned[0].model if planned else base_model(config)).fit(x, labels)
         predict = model.predict_proba if config.task.is_classification else model.predict
         buffer = io.BytesIO()
         joblib.dump(model, buffer, compress=3)
         buffer.seek(0)
         assert np.array_equal(getattr(joblib.load(buffer), predict.__name__)(x), predict(x))
-        fitted[config.model.estimator] = config.task.kind
+        fitted[config.name] = config.task.kind
     return fitted
 
 

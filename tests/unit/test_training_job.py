@@ -17,6 +17,7 @@ from training.job import run_job
 
 from .conftest import DATA, MODELS, REGION
 from .test_scoring import LambdaContext
+from .test_search import LINEAR, SHALLOW, searching
 
 
 @pytest.fixture
@@ -119,3 +120,12 @@ def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_
     with pytest.raises(SettingsError, match="DATA_BUCKET"):
         handler.lambda_handler({"run_id": "run-1"}, LambdaContext())
     handler.environment.cache_clear()
+
+
+def test_given_a_model_search_when_the_run_succeeds_then_its_record_keeps_the_leaderboard(services):
+    services["s3"].put_object(Bucket=DATA, Key="training/base.csv", Body=generate(2000, seed=11))
+    result = _run(services, searching(LINEAR, SHALLOW), "run-search")
+    record = RunLedger(services["s3"], MODELS).get("run-search")
+    assert record["status"] == "succeeded" and record["search"] == result["search"]
+    assert [e["rank"] for e in record["search"]["leaderboard"]] == [1, 2]
+    assert record["search"]["chosen"] == record["search"]["leaderboard"][0]["name"]
