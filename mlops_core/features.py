@@ -21,16 +21,9 @@ from .tasks import Task
 def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = "model") -> Any:
     """An instance of the scikit-learn class `path` with `params`, checked against the task; `setting` is how
     error messages name where it is configured ("model", or a search candidate)."""
-    # Only scikit-learn classes: the config must never be a way to import arbitrary code.
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name.startswith("sklearn."):
-        raise ConfigError(f"{setting}.estimator must be a scikit-learn class (sklearn.*), not {path!r}")
+    cls = _sklearn_class(path, setting)
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{setting}.estimator {path!r} does not exist in this scikit-learn") from exc
-    try:
-        estimator = cls(**params)
+        estimator = cls(**_built(params, setting))
     except TypeError as exc:
         raise ConfigError(f"{setting}.params do not fit {path}: {exc}") from exc
     if task.is_classification and not (is_classifier(estimator) and hasattr(cls, "predict_proba")):
@@ -41,6 +34,31 @@ def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = 
     if not task.is_classification and not is_regressor(estimator):
         raise ConfigError(f"{setting}.estimator {path!r} is not a regressor: a regression task predicts numbers")
     return estimator
+
+
+def _sklearn_class(path: str, setting: str) -> Any:
+    # Only scikit-learn classes: the config must never be a way to import arbitrary code.
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name.startswith("sklearn."):
+        raise ConfigError(f"{setting}.estimator must be a scikit-learn class (sklearn.*), not {path!r}")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{setting}.estimator {path!r} does not exist in this scikit-learn") from exc
+
+
+def _built(params: dict[str, Any], setting: str) -> dict[str, Any]:
+    """`params` with each `{ class = "sklearn....", params = {...} }` table built into that estimator: how a
+    wrapper gets the model it wraps (CalibratedClassifierCV's `estimator`, a LinearSVC, say)."""
+    out = dict(params)
+    for key, value in params.items():
+        if isinstance(value, dict) and "class" in value:
+            inner = _sklearn_class(str(value["class"]), f"{setting}.params.{key}")
+            try:
+                out[key] = inner(**_built(dict(value.get("params", {})), setting))
+            except TypeError as exc:
+                raise ConfigError(f"{setting}.params.{key}.params do not fit {value['class']}: {exc}") from exc
+    return out
 
 
 def build_pipeline(config: ProjectConfig, *, estimator: Any = None) -> Pipeline:

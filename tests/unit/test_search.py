@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from mlops_core.config import CONFIG_FILE, ConfigError, PromotionSettings, parse_config
 from mlops_core.features import build_pipeline, model_input
 from mlops_core.registry import Registry
-from mlops_core.search import check_model
+from mlops_core.search import check_model, plan
 from mlops_core.tasks import Task, fit_targets
 from mlopsctl.datagen import generate
 from training.data import read_labeled_data
@@ -186,3 +186,25 @@ def test_given_f1_on_text_classes_then_the_scorer_takes_the_positive_class_as_th
     model = clone(LogisticRegression()).fit(x[::2], y[::2])
     expected = f1_score(y[1::2], model.predict(x[1::2]), pos_label="neg")
     assert _scoring("f1", task)(model, x[1::2], y[1::2]) == expected
+
+
+CALIBRATED_SVM = {
+    "estimator": "sklearn.calibration.CalibratedClassifierCV",
+    "params": {"estimator": {"class": "sklearn.svm.LinearSVC", "params": {"dual": "auto"}}, "cv": 3},
+    "search": {"estimator__C": [0.1, 1.0]},
+}
+
+
+def test_given_a_wrapper_candidate_then_the_estimator_it_wraps_is_built_from_its_table_and_searchable():
+    config = searching(CALIBRATED_SVM)
+
+    (planned,) = plan(config)
+    wrapped = planned.model.named_steps["model"].estimator
+    assert type(wrapped).__name__ == "LinearSVC" and wrapped.dual == "auto"
+    assert planned.space == {"model__estimator__C": [0.1, 1.0]}
+
+
+def test_given_a_wrapped_estimator_outside_scikit_learn_then_the_config_is_refused_naming_it():
+    os_system = {**CALIBRATED_SVM, "params": {"estimator": {"class": "os.system"}}}
+    with pytest.raises(ConfigError, match=r"params\.estimator\.estimator must be a scikit-learn class"):
+        check_model(searching(os_system))
