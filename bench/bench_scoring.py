@@ -114,7 +114,7 @@ def _example_model_path(example: str) -> Path:
 
     from mlops_core.features import schema_dict
 
-    path = CACHE / f"model-{example}-v1.joblib"
+    path = CACHE / f"model-{example}-v2.joblib"  # v2: the search's winner where the example searches
     if path.exists():
         return path
     config = _config(example)
@@ -133,17 +133,19 @@ def _fit_with_profile(chunk: Chunk, config: ProjectConfig, task: Task) -> tuple[
     import numpy as np
 
     from mlops_core.drift import build_profile
-    from mlops_core.features import build_pipeline, model_input
+    from mlops_core.features import model_input
     from mlops_core.multivariate import reference_sample
     from mlops_core.predictions import Predictor
     from mlops_core.tasks import fit_targets
+    from training.search import FitPlan
 
     assert chunk.label is not None
     x = model_input(chunk.columns, config.features)
     order = np.random.default_rng(config.model.seed).permutation(len(chunk))
     n_holdout = max(1, int(len(order) * config.model.holdout_share))
     holdout, fit = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
-    model = build_pipeline(config).fit(x.iloc[fit], fit_targets(chunk.label[fit], task))
+    # What training would fit: the configured pipeline, or the winner of the model search (training/search.py).
+    model = FitPlan.of(config).fit(config, x.iloc[fit], fit_targets(chunk.label[fit], task), task).model
     drift_values = Predictor(model, task).predict(x.iloc[holdout]).drift_values
     profile = build_profile(chunk.columns, config.features, drift_values, config.drift.bins, task=task)
     sample = reference_sample(

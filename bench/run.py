@@ -92,6 +92,7 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
                 )
             )
     table += search_rows(results.get("search"))
+    table += search_rows(results.get("search-reviews"))
     if b := results.get("bundle"):
         table += [
             (
@@ -114,12 +115,15 @@ def search_rows(s: dict | None) -> list[tuple[str, str, str]]:
         f"{e['name']} {e['mean']:.4f} ± {e['std']:.4f} ({e['fits']} fits, {e['seconds']:.1f} s)"
         for e in found["leaderboard"]
     )
+    data = "reviews (examples/reviews" if s.get("example") == "reviews" else "churn rows (examples/custom-pipeline"
+    # The single model is the default project's on the churn rows: beside the churn search only.
+    single = "" if s.get("example") == "reviews" else f"; one model: {s['single']['timings']['total_s']:.1f} s"
     return [
         (
-            f"training with a model search, {s['rows']:,} churn rows (examples/custom-pipeline, "
+            f"training with a model search, {s['rows']:,} {data}, "
             f"{found['cv_folds']}-fold CV, {s.get('openmp_threads', 'all')} OpenMP thread(s) per fit)",
             f"{found['timings']['total_s']:.1f} s for {found['fits']} fits (CV {found['cv_seconds']:.1f} s, "
-            f"refit {found['refit_seconds']:.1f} s); one model: {s['single']['timings']['total_s']:.1f} s",
+            f"refit {found['refit_seconds']:.1f} s)" + single,
             "",
         ),
         (f"... leaderboard ({found['metric']}, mean ± spread over the folds)", board, ""),
@@ -158,7 +162,17 @@ def example_rows(name: str, e: dict) -> list[tuple[str, str, str]]:
             ">= 1.2x",
         ),
         *stream_rows(e["throughput"]),
+        *memory_rows(e),
     ]
+
+
+def memory_rows(e: dict) -> list[tuple[str, str, str]]:
+    """Peak memory at a tenth of the rows and at all of them (measured for the text example)."""
+    m = e.get("memory_mb")
+    if not m:
+        return []
+    growth = f"{m['ours_small']} -> {m['ours_large']} MB ({e['memory_ratio']}x)"
+    return [(f"... peak memory, {m['small_rows']:,} -> {e['rows']:,} rows", growth, "<= 1.2x, < 1 GB")]
 
 
 def markdown(summary: dict) -> str:
@@ -183,8 +197,13 @@ def main() -> int:
     status = 0
     if "--table-only" in sys.argv:  # rebuild the table from the results already measured
         return write_summary()
-    for script in ("bench_scoring.py", "bench_bundle.py", "bench_search.py"):
-        status |= subprocess.run([python, str(bench / script)], check=False).returncode
+    for command in (
+        ["bench_scoring.py", "--examples", "churn,iris,diabetes,reviews"],
+        ["bench_bundle.py"],
+        ["bench_search.py"],
+        ["bench_search.py", "--example", "reviews"],
+    ):
+        status |= subprocess.run([python, str(bench / command[0]), *command[1:]], check=False).returncode
     if (ROOT / ".local-aws" / "outputs.json").exists():
         for script in ("bench_e2e.py", "bench_load.py"):
             status |= subprocess.run([python, str(bench / script)], check=False).returncode
@@ -198,7 +217,7 @@ def write_summary() -> int:
     only the summary is) is carried over from the previous summary, with the date it was measured."""
     previous = load("summary") or {}
     results, carried = {}, {}
-    for name in ("scoring", "e2e", "load", "bundle", "search"):
+    for name in ("scoring", "e2e", "load", "bundle", "search", "search-reviews"):
         if r := load(name):
             results[name] = r
         elif r := previous.get("results", {}).get(name):

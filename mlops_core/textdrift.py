@@ -40,11 +40,12 @@ def _stop_words(feature: Feature) -> frozenset[str]:
 
 def words(documents: Iterable[str], stop_words: frozenset[str]) -> tuple[pd.Series, np.ndarray]:
     """Every document's words, flattened (a Series), and the number of words per document."""
-    tokens = pd.Series(list(documents), dtype=object).str.lower().str.findall(WORD)
-    if stop_words:
-        tokens = tokens.map(lambda found: [w for w in found if w not in stop_words])
-    lengths = tokens.str.len().to_numpy(dtype=np.int64)
-    return tokens.explode().dropna(), lengths
+    documents = list(documents)
+    flat = pd.Series(documents, dtype=object).str.lower().str.findall(WORD).explode().dropna()
+    if stop_words:  # on the flat words, vectorised (a filter per document costs a Python call each)
+        flat = flat[~flat.isin(stop_words)]
+    lengths = np.bincount(flat.index.to_numpy(dtype=np.int64), minlength=len(documents))  # words per document
+    return flat, lengths
 
 
 def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str, Any]:
