@@ -52,12 +52,8 @@ def load_contender(registry: Registry, champion_version: str, *, alert: Alert) -
     pointer = registry.challenger()
     if pointer is None or pointer.record.get("status") != "active":
         return None
-    if pointer.version == champion_version:  # promoted by a review that stopped before closing the pointer
-        registry.close_challenger(pointer, status="promoted", reasons=["it is the champion"])
-        return None
     if pointer.record.get("champion") != champion_version:
-        reason = f"the champion is now {champion_version}, not {pointer.record.get('champion')} it challenged"
-        _close(registry, pointer, "retired", reason, alert=None)
+        _settle(registry, pointer)
         return None
     try:
         model, manifest = load_version(registry, pointer.version)
@@ -65,6 +61,20 @@ def load_contender(registry: Registry, champion_version: str, *, alert: Alert) -
         _close(registry, pointer, "suspended", str(exc), alert=alert)
         return None
     return Contender(pointer, model, manifest)
+
+
+def _settle(registry: Registry, pointer: Champion) -> None:
+    """A job whose champion is not the one the challenger challenges: close the challenger if the champion
+    pointer itself moved (to the challenger: a review that stopped before closing it; elsewhere: a rollback).
+    Otherwise the job is a byte range pinned to an earlier champion, and the challenger sits it out."""
+    current = registry.champion()
+    if current is None or current.version == pointer.record.get("champion"):
+        return
+    if current.version == pointer.version:
+        registry.close_challenger(pointer, status="promoted", reasons=["it is the champion"])
+        return
+    reason = f"the champion is now {current.version}, not {pointer.record.get('champion')} it challenged"
+    _close(registry, pointer, "retired", reason, alert=None)
 
 
 def _close(registry: Registry, pointer: Champion, status: str, reason: str, *, alert: Alert | None) -> None:

@@ -230,3 +230,40 @@ def test_given_challenger_mode_when_a_candidate_is_installed_then_it_challenges_
     )
     assert placed == "challenger" and registry.champion().version == champion
     assert registry.challenger().record["decision"]["mode"] == "shadow"
+
+
+@pytest.mark.usefixtures("champion")
+def test_given_a_byte_range_pinned_to_an_earlier_champion_then_the_challenger_sits_it_out_and_stays_active(
+    aws, clients, config, trained, trained_on_shift
+):
+    settings = _settings(config, "shadow")
+    challenger = _challenge(aws, trained_on_shift, settings, "shadow")
+    artifact, manifest = trained
+    earlier = Registry(aws, MODELS).publish(artifact, manifest, version="v20200101T000000Z-000001")
+    whole = put(aws, "incoming/pinned.csv", generate(300, seed=16))
+
+    outcome = score_job(dataclasses.replace(whole, version=earlier), clients=clients, settings=settings)
+
+    assert outcome.status == "scored" and outcome.detail["model_version"] == earlier
+    assert keys(aws, "shadow/") == []
+    pointer = Registry(aws, MODELS).challenger()
+    assert pointer.version == challenger and pointer.record["status"] == "active"
+
+
+@pytest.mark.usefixtures("champion")
+def test_given_a_rollback_after_the_challenge_started_then_the_next_batch_retires_the_challenger(
+    aws, clients, config, trained, trained_on_shift
+):
+    settings = _settings(config, "shadow")
+    challenger = _challenge(aws, trained_on_shift, settings, "shadow")
+    artifact, manifest = trained
+    registry = Registry(aws, MODELS)
+    other = registry.publish(artifact, manifest, version="v20200101T000000Z-000002")
+    registry.rollback(other, reason="an operator's rollback")
+
+    outcome = score_job(put(aws, "incoming/after.csv", generate(300, seed=17)), clients=clients, settings=settings)
+
+    assert outcome.detail["model_version"] == other and keys(aws, "shadow/") == []
+    pointer = registry.challenger()
+    assert pointer.version == challenger and pointer.record["status"] == "retired"
+    assert f"the champion is now {other}" in pointer.record["reasons"][0]
