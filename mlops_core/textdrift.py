@@ -55,7 +55,7 @@ def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str
     flat, lengths = words(documents, _stop_words(feature))
     frequent = flat.value_counts()
     vocabulary = [str(w) for w in frequent.index[:VOCABULARY]]
-    counts = _word_counts(flat, vocabulary)
+    counts = _word_counts(_codes(flat, pd.Index(vocabulary, dtype=object)), len(vocabulary))
     return {
         "type": "text",
         "vocabulary": vocabulary,
@@ -66,10 +66,14 @@ def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str
     }
 
 
-def _word_counts(flat: pd.Series, vocabulary: list[str]) -> np.ndarray:
+def _codes(flat: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+    """Each word's rank in the vocabulary, -1 for a word outside it (a hash lookup)."""
+    return vocabulary.get_indexer(flat.to_numpy(dtype=object))
+
+
+def _word_counts(codes: np.ndarray, vocabulary_size: int) -> np.ndarray:
     """Counts in the bins: each top term, the rest of the vocabulary, words outside it."""
-    codes = pd.Index(vocabulary, dtype=object).get_indexer(flat.to_numpy(dtype=object))
-    top = min(TOP_TERMS, len(vocabulary))
+    top = min(TOP_TERMS, vocabulary_size)
     bucket = np.where(codes < 0, top + 1, np.minimum(codes, top))
     return np.bincount(bucket, minlength=top + 2)
 
@@ -99,9 +103,10 @@ class TextCounts:
         from .drift import bin_counts  # noqa: PLC0415 - drift imports this module
 
         flat, lengths = words(documents, self.stop_words)
-        self.words += _word_counts(flat, self.spec["vocabulary"])
+        codes = _codes(flat, self._known)  # once per chunk: the bins and the unknown words both need it
+        self.words += _word_counts(codes, len(self._known))
         self.lengths += bin_counts(self.spec["length"], lengths.astype(np.float64))
-        unknown = flat[self._known.get_indexer(flat.to_numpy(dtype=object)) < 0]
+        unknown = flat[codes < 0]
         self.new_words.update(unknown.value_counts().head(NEW_TERMS_KEPT).to_dict())
         if len(self.new_words) > 4 * NEW_TERMS_KEPT:  # keep the counter bounded
             self.new_words = Counter(dict(self.new_words.most_common(NEW_TERMS_KEPT)))
