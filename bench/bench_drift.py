@@ -22,9 +22,9 @@ from scipy.stats import norm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlops_core.config import Feature, load_config  # noqa: E402
-from mlops_core.drift import build_profile, psi  # noqa: E402
-from mlops_core.verdict import Signal, judge, psi_threshold_for  # noqa: E402
+from mlops_core.config.project import Feature, load_config  # noqa: E402
+from mlops_core.monitoring import build_profile, psi  # noqa: E402
+from mlops_core.monitoring.verdict import Signal, judge, psi_threshold_for  # noqa: E402
 
 SIZES = (200, 1_000, 10_000, 100_000, 1_000_000)
 FEATURES = 6
@@ -40,7 +40,7 @@ def reference(rng: np.random.Generator, bins: int) -> dict:
 
 
 def bin_probabilities(edges: list[float], shift: float) -> np.ndarray:
-    """P(bin) for N(shift, 1), bins as in mlops_core.drift (edges[i-1] < x <= edges[i])."""
+    """P(bin) for N(shift, 1), bins as in mlops_core.monitoring.drift (edges[i-1] < x <= edges[i])."""
     cdf = norm.cdf(np.asarray(edges), loc=shift)
     return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
 

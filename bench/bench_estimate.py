@@ -33,7 +33,7 @@ SHIFTS = (0.0, 0.5, 1.0)
 def read_csv(text: str, config: Any) -> Any:
     """The typed columns (and labels, when the file has them) of a CSV, as training and scoring convert it
     (bench_scoring builds its models with it too)."""
-    from mlops_core.csvdata import convert_rows
+    from mlops_core.data.convert import convert_rows
 
     rows = list(csv.reader(io.StringIO(text)))
     return convert_rows(
@@ -51,9 +51,9 @@ def train_and_calibrate(chunk: Any, config: Any) -> tuple[Any, dict[str, Any]]:
     """The configured pipeline fitted on 80% of the rows, and the calibration learned on the other 20%."""
     import numpy as np
 
-    from mlops_core.estimate import fit_calibration
-    from mlops_core.features import build_pipeline, model_input
-    from mlops_core.tasks import fit_targets
+    from mlops_core.config.task import fit_targets
+    from mlops_core.modeling.pipeline import build_pipeline, model_input
+    from mlops_core.monitoring.performance_estimate import fit_calibration
 
     x = model_input(chunk.columns, config.features)
     order = np.random.default_rng(config.model.seed).permutation(len(chunk.label))
@@ -65,7 +65,7 @@ def train_and_calibrate(chunk: Any, config: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def positive_scores(model: Any, x: Any, config: Any) -> Any:
-    from mlops_core.tasks import model_classes
+    from mlops_core.config.task import model_classes
 
     return model.predict_proba(x)[:, model_classes(model).index(config.task.positive)]
 
@@ -75,8 +75,8 @@ def measure(model: Any, calibration: dict[str, Any], columns: Any, is_positive: 
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from mlops_core.estimate import PerformanceEstimator, realized_vs_estimated
-    from mlops_core.features import model_input
+    from mlops_core.modeling.pipeline import model_input
+    from mlops_core.monitoring.performance_estimate import PerformanceEstimator, realized_vs_estimated
 
     scores = positive_scores(model, model_input(columns, config.features), config)
     estimator = PerformanceEstimator(calibration)
@@ -94,7 +94,7 @@ def measure(model: Any, calibration: dict[str, Any], columns: Any, is_positive: 
 
 def churn(rows: int, batch_rows: int) -> dict[str, Any]:
     """The default config's model on generated churn data, batches over a grid of covariate and concept shift."""
-    from mlops_core.config import load_config
+    from mlops_core.config.project import load_config
     from mlopsctl.datagen import generate
 
     config = load_config(ROOT / "mlops.toml")
@@ -113,7 +113,7 @@ def breast_cancer() -> dict[str, Any]:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
-    from mlops_core.config import load_config
+    from mlops_core.config.project import load_config
 
     config = load_config(EXAMPLE / "mlops.toml")
     spec = importlib.util.spec_from_file_location("breast_cancer_example", EXAMPLE / "make_data.py")

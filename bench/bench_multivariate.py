@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 RESULTS = ROOT / "bench" / "results"
 
-from mlops_core.config import DriftSettings, Feature  # noqa: E402
-from mlops_core.drift import DriftAccumulator, build_profile  # noqa: E402
-from mlops_core.multivariate import BatchSample, domain_classifier_drift, reference_sample  # noqa: E402
+from mlops_core.config.project import DriftSettings, Feature  # noqa: E402
+from mlops_core.monitoring.drift import DriftAccumulator, build_profile  # noqa: E402
+from mlops_core.monitoring.multivariate import BatchSample, domain_classifier_drift, reference_sample  # noqa: E402
 
 CONTRACT = Feature("contract", "categorical", ("month-to-month", "one-year", "two-year"))
 PAYMENT = Feature("payment", "categorical", ("card", "bank-transfer", "electronic-check", "mailed-check"))

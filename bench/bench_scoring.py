@@ -33,9 +33,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_core.config import ProjectConfig
-    from mlops_core.csvdata import Chunk
-    from mlops_core.tasks import Task
+    from mlops_core.config.project import ProjectConfig
+    from mlops_core.config.task import Task
+    from mlops_core.data.convert import Chunk
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
@@ -54,12 +54,12 @@ def _model_path() -> Path:
     import numpy as np
     from bench_estimate import read_csv  # the CSV converted as training converts it
 
-    from mlops_core.config import load_config
-    from mlops_core.drift import build_profile
-    from mlops_core.estimate import fit_calibration
-    from mlops_core.features import build_pipeline, model_input, schema_dict
-    from mlops_core.multivariate import reference_sample
-    from mlops_core.tasks import fit_targets
+    from mlops_core.config.project import load_config
+    from mlops_core.config.task import fit_targets
+    from mlops_core.modeling.pipeline import build_pipeline, model_input, schema_dict
+    from mlops_core.monitoring.drift import build_profile
+    from mlops_core.monitoring.multivariate import reference_sample
+    from mlops_core.monitoring.performance_estimate import fit_calibration
     from mlopsctl.datagen import generate
 
     path = CACHE / "model-v2.joblib"  # v2: the profile carries the calibration and the reference sample
@@ -91,7 +91,7 @@ def _data_path(rows: int) -> Path:
 
 def _config(example: str) -> ProjectConfig:
     """The example's project config: the default mlops.toml for churn, examples/<name>/mlops.toml otherwise."""
-    from mlops_core.config import load_config
+    from mlops_core.config.project import load_config
 
     return load_config() if example == "churn" else load_config(ROOT / "examples" / example / "mlops.toml")
 
@@ -112,7 +112,7 @@ def _example_model_path(example: str) -> Path:
     import joblib
     from bench_estimate import read_csv
 
-    from mlops_core.features import schema_dict
+    from mlops_core.modeling.pipeline import schema_dict
 
     path = CACHE / f"model-{example}-v2.joblib"  # v2: the search's winner where the example searches
     if path.exists():
@@ -132,11 +132,11 @@ def _fit_with_profile(chunk: Chunk, config: ProjectConfig, task: Task) -> tuple[
     """Fit on a seeded share of the rows; the drift profile as training builds it (holdout predictions)."""
     import numpy as np
 
-    from mlops_core.drift import build_profile
-    from mlops_core.features import model_input
-    from mlops_core.multivariate import reference_sample
-    from mlops_core.predictions import Predictor
-    from mlops_core.tasks import fit_targets
+    from mlops_core.config.task import fit_targets
+    from mlops_core.modeling.pipeline import model_input
+    from mlops_core.modeling.predictions import Predictor
+    from mlops_core.monitoring.drift import build_profile
+    from mlops_core.monitoring.multivariate import reference_sample
     from training.search import FitPlan
 
     assert chunk.label is not None
@@ -184,8 +184,8 @@ def run_ours(data: Path, model_path: Path, out: Path, example: str) -> dict:
     import joblib
     from scoring.score import score_rows
 
-    from mlops_core.csvblocks import CsvBlocks
-    from mlops_core.drift import DriftAccumulator
+    from mlops_core.data.blocks import CsvBlocks
+    from mlops_core.monitoring.drift import DriftAccumulator
 
     config = _config(example)
     model, manifest = joblib.load(model_path)
@@ -225,7 +225,7 @@ def run_baseline(data: Path, model_path: Path, out: Path, example: str) -> dict:
     import joblib
     import numpy as np
 
-    from mlops_core.features import model_input
+    from mlops_core.modeling.pipeline import model_input
 
     config = _config(example)
     model, _ = joblib.load(model_path)

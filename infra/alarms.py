@@ -10,8 +10,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 
 from mlops_core import observability as obs
-from mlops_core.config import ProjectConfig
-from mlops_core.tasks import TASKS
+from mlops_core.config.project import ProjectConfig
+from mlops_core.config.task import TASKS
 
 from .targets import TargetSettings
 
@@ -58,7 +58,7 @@ class AlarmSpec:
 
 
 def required(value: float | None) -> float:
-    """A threshold the configuration guarantees for the alarm's tasks (mlops_core.tasks.check_fits_task) or
+    """A threshold the configuration guarantees for the alarm's tasks (mlops_core.config.task.check_fits_task) or
     settings (`AlarmSpec.enabled`)."""
     assert value is not None, "checked when the configuration was loaded"
     return value

@@ -8,8 +8,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_core.config import config_path, load_config
-from mlops_core.search import check_model
+from mlops_core.config.project import config_path, load_config
+from mlops_core.modeling.search import check_model
 
 from .stack import MlopsStack
 from .targets import target_settings

@@ -18,14 +18,14 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_core import observability as obs
-from mlops_core.config import ProjectConfig
+from mlops_core.config.project import ProjectConfig
 
 from . import nag
 from .alarms import AlarmSpec, Window, required
 from .staleness import STALENESS_ALARMS
 from .targets import TargetSettings
 
-# The drift alarms are the three parts of the one drift verdict (mlops_core/verdict.py), so an alarm
+# The drift alarms are the three parts of the one drift verdict (mlops_core/monitoring/verdict.py), so an alarm
 # fires exactly when a batch's verdict says drift for that reason. With accuracy they mean "the model
 # no longer fits the data": each starts retraining and tells people.
 ALARMS = (

@@ -10,9 +10,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_core import layout
+from mlops_core.environment import ScoringEnvironment
 from mlops_core.observability import NAMESPACE
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.storage import layout
 
 from . import nag
 from .functions import FunctionAssets, metrics_statement

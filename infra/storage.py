@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_core import layout
+from mlops_core.storage import layout
 
 
 class Storage(Construct):

@@ -20,14 +20,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_core import layout
-from mlops_core.observability import NAMESPACE
-from mlops_core.settings import (
+from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
     TrainingJobEnvironment,
 )
+from mlops_core.observability import NAMESPACE
+from mlops_core.storage import layout
 
 from . import nag
 from .functions import FunctionAssets, metrics_statement

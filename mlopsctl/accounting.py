@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from mlops_core import layout
-from mlops_core.s3json import get_json
+from mlops_core.storage import layout
+from mlops_core.storage.s3json import get_json
 
 SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "scored", "rejected", "in_flight", "dead_lettered", "lost"
 STATES = (SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)

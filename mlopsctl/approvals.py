@@ -1,6 +1,6 @@
 """Manual approval by an operator: `mlops approve VERSION` and `mlops reject VERSION --reason TEXT`.
 
-Both act on a candidate that a training run held for approval (mlops_core/approval.py) and record who
+Both act on a candidate that a training run held for approval (mlops_core/registry/approval.py) and record who
 acted, as STS sees the caller's credentials. Approval checks, in this order: the candidate is known
 and still pending; it has not expired (an expired one is recorded as such); its artifact still has
 its manifest's SHA-256; the champion has not moved since the gate's decision (else the candidate is
@@ -17,7 +17,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlops_core.approval import (
+from mlops_core.config.project import ProjectConfig
+from mlops_core.registry.approval import (
     APPROVED,
     APPROVING,
     EXPIRED,
@@ -29,9 +30,8 @@ from mlops_core.approval import (
     PendingRecords,
     install_candidate,
 )
-from mlops_core.config import ProjectConfig
-from mlops_core.registry import ArtifactIntegrityError, ChampionConflict, Registry, UnknownVersion
-from mlops_core.runs import utcnow
+from mlops_core.registry.runs import utcnow
+from mlops_core.registry.store import ArtifactIntegrityError, ChampionConflict, Registry, UnknownVersion
 
 from .ops import OpsError
 

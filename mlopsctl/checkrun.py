@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.predictions import Predictions, class_predictions
-from mlops_core.tasks import Task
+from mlops_core.config.task import Task
+from mlops_core.modeling.predictions import Predictions, class_predictions
 
 from . import modelcheck
 from .ops import OpsError

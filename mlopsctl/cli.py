@@ -15,10 +15,10 @@ from typing import Any
 
 import typer
 
-from mlops_core import layout
-from mlops_core.config import CONFIG_ENV, ConfigError, config_path, load_config
-from mlops_core.registry import ArtifactIntegrityError
-from mlops_core.verdict import verdict_line
+from mlops_core.config.project import CONFIG_ENV, ConfigError, config_path, load_config
+from mlops_core.monitoring.verdict import verdict_line
+from mlops_core.registry.store import ArtifactIntegrityError
+from mlops_core.storage import layout
 
 from . import approvals, leaderboard, ops, present
 from . import register as registering

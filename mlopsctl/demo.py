@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_core import layout
 from mlops_core import observability as obs
-from mlops_core.verdict import verdict_line
+from mlops_core.monitoring.verdict import verdict_line
+from mlops_core.storage import layout
 
 from . import ops
 from .datagen import generate

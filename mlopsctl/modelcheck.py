@@ -7,7 +7,7 @@ process) stays here. The checks, in order:
 1. this process's scikit-learn is the layer's (same major.minor), else the checks would not tell;
 2. the scikit-learn version the file was pickled with, read from its bytes before anything in it runs
    (mlopsctl/pickleinfo.py): another major.minor than the scoring layer's is refused;
-3. the reference rows, read as training reads a file (mlops_core/registration.py);
+3. the reference rows, read as training reads a file (mlops_core/registry/registration.py);
 4. the file loaded as scoring loads it (joblib, from bytes), with scikit-learn's version warnings
    caught (a second source of the version, for a file the scan could not read);
 5. the columns it was fitted on against the configured features, and its classes against the task;
@@ -37,11 +37,11 @@ import sklearn
 from sklearn.base import is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 
-from mlops_core.config import ProjectConfig, load_config
-from mlops_core.features import model_input
-from mlops_core.predictions import Predictor
-from mlops_core.registration import ReferenceFileError, read_reference
-from mlops_core.tasks import Task, model_classes
+from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.config.task import Task, model_classes
+from mlops_core.modeling.pipeline import model_input
+from mlops_core.modeling.predictions import Predictor
+from mlops_core.registry.registration import ReferenceFileError, read_reference
 
 from .pickleinfo import minor, scan_file
 

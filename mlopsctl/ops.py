@@ -15,14 +15,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mlops_core import challenger, layout
-from mlops_core.approval import PendingRecords
-from mlops_core.challenger import rule, total_evidence
-from mlops_core.config import load_config
-from mlops_core.features import features_from_schema
-from mlops_core.registry import ArtifactIntegrityError, Registry, UnknownVersion
-from mlops_core.runs import RunLedger
-from mlops_core.tasks import Task
+from mlops_core.config.project import load_config
+from mlops_core.config.task import Task
+from mlops_core.registry import challenger
+from mlops_core.registry.approval import PendingRecords
+from mlops_core.registry.challenger import rule, total_evidence
+from mlops_core.registry.runs import RunLedger
+from mlops_core.registry.store import ArtifactIntegrityError, Registry, UnknownVersion
+from mlops_core.storage import layout
 
 from .accounting import Accounting, account
 from .deploy import LOCAL_REGION, chosen_config, load_outputs
@@ -46,7 +46,7 @@ class Pipeline:
 
     @classmethod
     def connect(cls, root: Path, target: str = "localstack", endpoint: str | None = None) -> Pipeline:
-        """The deployed stack of the chosen project (see mlops_core.config.config_path) on `target`."""
+        """The deployed stack of the chosen project (see mlops_core.config.project.config_path) on `target`."""
         config = load_config()
         outputs = load_outputs(root, target, config.stack_name)
         if not outputs:
@@ -255,8 +255,7 @@ def start_challenge(pipeline: Pipeline, version: str, *, mode: str | None) -> di
         registry.verified_artifact(version)
     except (UnknownVersion, ArtifactIntegrityError) as exc:
         raise OpsError(str(exc), "`mlops status` lists the versions") from exc
-    ours, theirs = (registry.manifest(v)["schema"] for v in (version, champion.version))
-    if features_from_schema(ours) != features_from_schema(theirs) or Task.from_schema(ours) != Task.from_schema(theirs):
+    if not challenger.comparable(registry, version, champion.version):
         raise OpsError(f"{version} reads other features or predicts another task than the champion", "")
     decision = {"kind": "challenge", "version": version, "champion": champion.version, "reasons": ["started by hand"]}
     record = challenger.start_challenge(

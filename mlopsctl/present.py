@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
-from mlops_core.approval import APPROVING, metrics_against
-from mlops_core.tasks import Task
-from mlops_core.textdrift import bin_names
+from mlops_core.config.task import Task
+from mlops_core.monitoring.text import bin_names
+from mlops_core.registry.approval import APPROVING, metrics_against
 
 SKIP_REASONS = ("bad_feature", "bad_label", "missing_label")  # as training/data.py counts them, in this order
 SHOWN = 8  # class names, recalls or label values listed before "and N more"

@@ -3,7 +3,7 @@ file) into the registry, behind the same checksum, drift profile and promotion g
 
 In this order, and nothing is written to the registry before every check has passed:
 1. the model file (its SHA-256) and the reference file, read as training reads a file
-   (mlops_core/registration.py): a bad reference is reported like bad training data;
+   (mlops_core/registry/registration.py): a bad reference is reported like bad training data;
 2. the model, checked in a child process (mlopsctl/modelcheck.py via `ModelChecker`, with a time and
    a memory limit): the scikit-learn version it was pickled with against the scoring layer's, loading,
    its columns and classes, its predictions on the reference rows. A crash of the child (an exit
@@ -12,7 +12,7 @@ In this order, and nothing is written to the registry before every check has pas
    was not trained on, as far as anyone here can know);
 4. who registers (STS), then the version published (the file's bytes as they are, so the artifact's
    SHA-256 is the file's) and a `register` decision in the history;
-5. with --promote, the gate a trained version goes through (mlops_core/gate.py): the champion scored
+5. with --promote, the gate a trained version goes through (mlops_core/registry/gate.py): the champion scored
    on the same rows, the decision, then `install_candidate` or, with manual approval, held (and
    announced) for `mlops approve`. An unlabeled reference registers the model and never promotes it.
 """
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_core.approval import pending_alert
-from mlops_core.config import ProjectConfig
-from mlops_core.features import model_input
-from mlops_core.gate import GateOutcome, gate_promotion
-from mlops_core.predictions import metrics as metrics_of
-from mlops_core.registration import Reference, ReferenceFileError, read_reference, registered_manifest
-from mlops_core.registry import Registry
+from mlops_core.config.project import ProjectConfig
+from mlops_core.modeling.pipeline import model_input
+from mlops_core.modeling.predictions import metrics as metrics_of
+from mlops_core.registry.approval import pending_alert
+from mlops_core.registry.gate import GateOutcome, gate_promotion
+from mlops_core.registry.registration import Reference, ReferenceFileError, read_reference, registered_manifest
+from mlops_core.registry.store import Registry
 
 from . import present
 from .approvals import caller_identity

@@ -18,9 +18,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files
 import matplotlib.pyplot as plt
 
-from mlops_core import layout
-from mlops_core.config import load_config
-from mlops_core.verdict import verdict_line
+from mlops_core.config.project import load_config
+from mlops_core.monitoring.verdict import verdict_line
+from mlops_core.storage import layout
 
 from .leaderboard import last_search, search_table
 from .ops import Pipeline, challenger_standing

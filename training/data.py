@@ -2,7 +2,7 @@
 
 The most recent `training.window_files` labeled CSVs under training/ and feedback/ (the labeled
 batches that scoring kept). Each file streams through the same CSV reader as scoring, with the
-same guards (size limit, gzip bombs, line length, UTF-8, binary files), by mlops_core/labeledcsv.py
+same guards (size limit, gzip bombs, line length, UTF-8, binary files), by mlops_core/data/labeled.py
 (which `mlops register` reads its reference file with): a file the reader rejects is reported in the
 manifest's `data` and the run goes on with the other files.
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core import layout
-from mlops_core.config import ProjectConfig
-from mlops_core.csvreader import FileRejected, too_large
-from mlops_core.labeledcsv import FileRows, MissingColumns, stream_rows, too_many_skipped
-from mlops_core.tasks import Task
+from mlops_core.config.project import ProjectConfig
+from mlops_core.config.task import Task
+from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
+from mlops_core.data.reader import FileRejected, too_large
+from mlops_core.storage import layout
 
 
 class TrainingDataError(ValueError):

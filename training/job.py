@@ -12,8 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_core.approval import pending_alert
-from mlops_core.config import ProjectConfig
+from mlops_core.config.project import ProjectConfig
 from mlops_core.observability import (
     CHAMPION_VERSION,
     MODEL_PROMOTIONS,
@@ -22,7 +21,8 @@ from mlops_core.observability import (
     datum,
     put_metrics,
 )
-from mlops_core.runs import RunLedger, new_run_id, utcnow
+from mlops_core.registry.approval import pending_alert
+from mlops_core.registry.runs import RunLedger, new_run_id, utcnow
 
 from .train import train_and_register
 

@@ -24,16 +24,16 @@ import pandas as pd
 import scipy
 import sklearn
 
-from mlops_core.config import ProjectConfig
-from mlops_core.drift import build_profile
-from mlops_core.estimate import fit_calibration
-from mlops_core.features import model_input, schema_dict
-from mlops_core.gate import gate_promotion
-from mlops_core.multivariate import reference_sample
-from mlops_core.predictions import Predictions, Predictor
-from mlops_core.predictions import metrics as metrics_of
-from mlops_core.registry import Registry
-from mlops_core.tasks import Task, fit_targets
+from mlops_core.config.project import ProjectConfig
+from mlops_core.config.task import Task, fit_targets
+from mlops_core.modeling.pipeline import model_input, schema_dict
+from mlops_core.modeling.predictions import Predictions, Predictor
+from mlops_core.modeling.predictions import metrics as metrics_of
+from mlops_core.monitoring.drift import build_profile
+from mlops_core.monitoring.multivariate import reference_sample
+from mlops_core.monitoring.performance_estimate import fit_calibration
+from mlops_core.registry.gate import gate_promotion
+from mlops_core.registry.store import Registry
 
 from .data import LabeledData, read_labeled_data
 from .search import FitPlan, Fitted
@@ -101,7 +101,7 @@ def split_holdout(data: LabeledData, config: ProjectConfig) -> Split:
 
 
 def evaluate(model: Any, x: pd.DataFrame, y: np.ndarray, task: Task) -> dict[str, Any]:
-    """Holdout metrics of the task (see mlops_core.predictions.metrics)."""
+    """Holdout metrics of the task (see mlops_core.modeling.predictions.metrics)."""
     return metrics_of(task, y, Predictor(model, task).predict(x))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from mlops_core.settings import (
+from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
@@ -81,9 +81,9 @@ def fit_trigger(trigger: dict[str, Any], limit: int) -> dict[str, Any]:
     return fitted
 
 
-def backend_from_environment(settings: RetrainingEnvironment, make_client: Callable[[str], Any]) -> TrainingBackend:
-    """The backend `settings.backend` names, configured from its own environment record."""
-    if settings.backend == "lambda":
+def backend_from_environment(env: RetrainingEnvironment, make_client: Callable[[str], Any]) -> TrainingBackend:
+    """The backend `env.backend` names, configured from its own environment record."""
+    if env.backend == "lambda":
         function = LambdaBackendEnvironment.from_environment()
         return LambdaBackend(make_client("lambda"), function.training_function_name)
     sagemaker = SageMakerBackendEnvironment.from_environment()
@@ -93,6 +93,6 @@ def backend_from_environment(settings: RetrainingEnvironment, make_client: Calla
         role_arn=sagemaker.role_arn,
         instance_type=sagemaker.instance_type,
         max_runtime_s=sagemaker.max_runtime_s,
-        output_path=f"s3://{settings.models_bucket}/sagemaker-output/",
+        output_path=f"s3://{env.models_bucket}/sagemaker-output/",
         job=TrainingJobEnvironment.from_environment(),
     )

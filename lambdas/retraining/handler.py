@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 
-from mlops_core.config import RetrainingSettings, load_config
+from mlops_core.config.project import RetrainingSettings, load_config
+from mlops_core.environment import RetrainingEnvironment
 from mlops_core.observability import function_logger
-from mlops_core.runs import RunLedger, utcnow
-from mlops_core.settings import RetrainingEnvironment
+from mlops_core.registry.runs import RunLedger, utcnow
 
 from .backends import TrainingBackend, backend_from_environment
 from .logic import start_training
@@ -23,9 +23,9 @@ logger = function_logger("retraining")
 @cache
 def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend]:
     """The config, the run ledger and the backend, validated and created once per execution environment."""
-    settings = RetrainingEnvironment.from_environment()
-    ledger = RunLedger(boto3.client("s3"), settings.models_bucket)
-    return load_config().retraining, ledger, backend_from_environment(settings, boto3.client)
+    env = RetrainingEnvironment.from_environment()
+    ledger = RunLedger(boto3.client("s3"), env.models_bucket)
+    return load_config().retraining, ledger, backend_from_environment(env, boto3.client)
 
 
 def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlops_core.config import RetrainingSettings
-from mlops_core.runs import RunLedger, new_run_id
+from mlops_core.config.project import RetrainingSettings
+from mlops_core.registry.runs import RunLedger, new_run_id
 
 from .backends import TrainingBackend
 

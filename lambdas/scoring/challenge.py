@@ -1,5 +1,5 @@
 """The challenger in a scoring job: found and loaded beside the champion, scoring its rows (shadow: all of
-them into shadow/; split: its share, served), and what the job learned about it (mlops_core/challenger.py
+them into shadow/; split: its share, served), and what the job learned about it (mlops_core/registry/challenger.py
 holds the rows' assignment, the evidence and the rule; lambdas/scoring/review.py acts on the rule).
 """
 
@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_core.challenger import Evidence, challenger_rows, paired_evidence, unpaired_evidence
-from mlops_core.config import DriftSettings
-from mlops_core.csvdata import Chunk
-from mlops_core.drift import DriftAccumulator
-from mlops_core.predictions import Predictions, Predictor, metrics
-from mlops_core.registry import ArtifactIntegrityError, Champion, ModelCodeMissing, Registry
-from mlops_core.tasks import Task
+from mlops_core.config.project import DriftSettings
+from mlops_core.config.task import Task
+from mlops_core.data.convert import Chunk
+from mlops_core.modeling.predictions import Predictions, Predictor, metrics
+from mlops_core.monitoring.drift import DriftAccumulator
+from mlops_core.registry.challenger import Evidence, challenger_rows, paired_evidence, unpaired_evidence
+from mlops_core.registry.store import ArtifactIntegrityError, ModelAlias, ModelCodeMissing, Registry
 
 from .models import load_version
 
@@ -29,7 +29,7 @@ Alert = Callable[[str, str], None]  # (subject, message) to the alerts topic
 class Contender:
     """The active challenger: its pointer, model and manifest."""
 
-    pointer: Champion
+    pointer: ModelAlias
     model: Any
     manifest: dict[str, Any]
 
@@ -63,7 +63,7 @@ def load_contender(registry: Registry, champion_version: str, *, alert: Alert) -
     return Contender(pointer, model, manifest)
 
 
-def _settle(registry: Registry, pointer: Champion) -> None:
+def _settle(registry: Registry, pointer: ModelAlias) -> None:
     """A job whose champion is not the one the challenger challenges: close the challenger if the champion
     pointer itself moved (to the challenger: a review that stopped before closing it; elsewhere: a rollback).
     Otherwise the job is a byte range pinned to an earlier champion, and the challenger sits it out."""
@@ -77,7 +77,7 @@ def _settle(registry: Registry, pointer: Champion) -> None:
     _close(registry, pointer, "retired", reason, alert=None)
 
 
-def _close(registry: Registry, pointer: Champion, status: str, reason: str, *, alert: Alert | None) -> None:
+def _close(registry: Registry, pointer: ModelAlias, status: str, reason: str, *, alert: Alert | None) -> None:
     if not registry.close_challenger(pointer, status=status, reasons=[reason]):
         return
     registry.record_decision({"kind": f"challenger-{status}", "version": pointer.version, "reasons": [reason]})

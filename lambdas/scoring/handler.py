@@ -14,11 +14,11 @@ import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mlops_core.config import load_config
+from mlops_core.config.project import load_config
+from mlops_core.environment import ScoringEnvironment
 from mlops_core.observability import function_logger
-from mlops_core.settings import ScoringEnvironment
 
-from .logic import Clients, Settings, score_job
+from .logic import Clients, ScoringContext, score_job
 from .messages import jobs_from_message
 
 logger = function_logger("scoring")
@@ -27,20 +27,20 @@ REPORT_MARGIN_S = 30
 
 
 @cache
-def environment() -> tuple[Settings, Clients]:
-    """Settings and clients, created once per execution environment and reused while warm."""
+def environment() -> tuple[ScoringContext, Clients]:
+    """ScoringContext and clients, created once per execution environment and reused while warm."""
     clients = Clients(boto3.client("s3"), boto3.client("cloudwatch"), boto3.client("sqs"), boto3.client("sns"))
-    return Settings(ScoringEnvironment.from_environment(), load_config()), clients
+    return ScoringContext(ScoringEnvironment.from_environment(), load_config()), clients
 
 
 def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
-    settings, clients = environment()
+    context, clients = environment()
     deadline = None
     if lambda_context is not None:  # leave time to write the rejection report before the timeout
         deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - REPORT_MARGIN_S
-    for job in jobs_from_message(record.json_body, settings.data_bucket):
+    for job in jobs_from_message(record.json_body, context.data_bucket):
         logger.append_keys(file_key=job.key, part=job.part)
-        outcome = score_job(job, clients=clients, settings=settings, deadline=deadline)
+        outcome = score_job(job, clients=clients, context=context, deadline=deadline)
         logger.info("file processed", extra={"status": outcome.status, **outcome.detail})
 
 

@@ -21,16 +21,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_core.config import ProjectConfig
-from mlops_core.csvreader import FileRejected, too_large
-from mlops_core.drift import DriftAccumulator
-from mlops_core.estimate import realized_vs_estimated
-from mlops_core.features import features_from_schema
+from mlops_core.config.project import ProjectConfig
+from mlops_core.config.task import Task
+from mlops_core.data.reader import FileRejected, too_large
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.modeling.pipeline import features_from_schema
+from mlops_core.monitoring.drift import DriftAccumulator
+from mlops_core.monitoring.performance_estimate import realized_vs_estimated
 from mlops_core.observability import function_logger
-from mlops_core.registry import Registry
-from mlops_core.s3errors import is_missing
-from mlops_core.settings import ScoringEnvironment
-from mlops_core.tasks import Task
+from mlops_core.registry.store import Registry
+from mlops_core.storage.errors import is_missing
 
 from . import alerts, metrics, outputs, ranges, score
 from .challenge import ChallengerRun, load_contender
@@ -45,7 +45,7 @@ OUTCOME_DETAIL = ("model_version", "rows", "scored", "bad_rows", "outputs", "kin
 
 
 @dataclass(frozen=True)
-class Settings:
+class ScoringContext:
     """The function's environment and the project configuration, read once at cold start."""
 
     environment: ScoringEnvironment
@@ -72,30 +72,30 @@ class Outcome:
 
 
 def score_job(
-    job: Job, *, clients: Clients, settings: Settings, now: datetime | None = None, deadline: float | None = None
+    job: Job, *, clients: Clients, context: ScoringContext, now: datetime | None = None, deadline: float | None = None
 ) -> Outcome:
     """Score (or reject) one job exactly once; raise on transient problems so SQS retries.
 
     `deadline` (time.monotonic()) is when the invocation should stop reading a failing file.
     """
     now = now or datetime.now(UTC)
-    current = _current(job, clients.s3, settings.data_bucket)
+    current = _current(job, clients.s3, context.data_bucket)
     if current is None:
         return Outcome(job.key, "skipped", {"reason": "the object no longer exists"})
-    job, run = current, _Run(current, clients, settings, now)
+    job, run = current, _Run(current, clients, context, now)
     receipt = run.receipts.read(run.receipt_key)
     if receipt is not None:
         return run.resume(receipt)
-    limit = settings.config.scoring.max_file_bytes
+    limit = context.config.scoring.max_file_bytes
     if job.whole and job.size > limit:
         return run.reject(too_large(job.size, limit), version=None)
-    version, model, manifest = load_champion(Registry(clients.s3, settings.environment.models_bucket), job.version)
-    queue_url = settings.environment.queue_url
-    if job.whole and not job.gzipped and job.size > settings.config.scoring.byte_range_bytes and queue_url:
+    version, model, manifest = load_champion(Registry(clients.s3, context.environment.models_bucket), job.version)
+    queue_url = context.environment.queue_url
+    if job.whole and not job.gzipped and job.size > context.config.scoring.byte_range_bytes and queue_url:
         return run.fan_out(version, queue_url)
     started = time.monotonic()
     try:
-        result = _score_stream(job, version, model, manifest, clients=clients, settings=settings, deadline=deadline)
+        result = _score_stream(job, version, model, manifest, clients=clients, context=context, deadline=deadline)
     except FileRejected as rejected:
         return run.reject(rejected, version=version)
     result["seconds"] = round(time.monotonic() - started, 3)
@@ -120,19 +120,19 @@ def _score_stream(
     manifest: dict[str, Any],
     *,
     clients: Clients,
-    settings: Settings,
+    context: ScoringContext,
     deadline: float | None,
 ) -> dict[str, Any]:
     """Read, validate and score the job's rows; upload the outputs; the result for the receipt."""
-    s3, bucket, cfg = clients.s3, settings.data_bucket, settings.config
+    s3, bucket, cfg = clients.s3, context.data_bucket, context.config
     schema = manifest["schema"]
     rows, header = ranges.open_rows(job, s3, bucket, cfg.scoring)
     score.required_columns(header, features_from_schema(schema), schema["label"])
     drift = DriftAccumulator(manifest["profile"], sample_rows=cfg.drift.reference_sample_rows)
     contender = load_contender(
-        Registry(s3, settings.environment.models_bucket),
+        Registry(s3, context.environment.models_bucket),
         version,
-        alert=alerts.to_topic(clients.sns, settings.environment.alert_topic_arn, pipeline=cfg.name),
+        alert=alerts.to_topic(clients.sns, context.environment.alert_topic_arn, pipeline=cfg.name),
     )
     challenger = ChallengerRun.start(contender, header, task=Task.from_schema(schema)) if contender else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,9 +173,9 @@ def _score_stream(
 class _Run:
     """One job's way through its receipt: claim, publish metrics once, complete."""
 
-    def __init__(self, job: Job, clients: Clients, settings: Settings, now: datetime) -> None:
-        self.job, self.clients, self.settings, self.now = job, clients, settings, now
-        self.receipts = Receipts(clients.s3, settings.data_bucket)
+    def __init__(self, job: Job, clients: Clients, context: ScoringContext, now: datetime) -> None:
+        self.job, self.clients, self.context, self.now = job, clients, context, now
+        self.receipts = Receipts(clients.s3, context.data_bucket)
         self.receipt_key = outputs.outputs_of(job).receipt
 
     def _receipt_body(self, outcome: str, **fields: Any) -> dict[str, Any]:
@@ -199,14 +199,14 @@ class _Run:
         return Outcome(self.job.key, "skipped", {"reason": "already processed", "receipt": self.receipt_key})
 
     def reject(self, rejected: FileRejected, *, version: str | None) -> Outcome:
-        s3, bucket = self.clients.s3, self.settings.data_bucket
+        s3, bucket = self.clients.s3, self.context.data_bucket
         report = outputs.write_rejection(s3, bucket, self.job, rejected, now=self.now, version=version)
         body = self._receipt_body("rejected", rows=0, scored=0, kind=rejected.kind, outputs={"report": report})
         receipt = self.receipts.claim(self.receipt_key, body)
         return self._skipped_concurrently() if receipt is None else self._publish(receipt)
 
     def fan_out(self, version: str, queue_url: str) -> Outcome:
-        parts = ranges.range_jobs(self.job, version, self.settings.config.scoring.byte_range_bytes)
+        parts = ranges.range_jobs(self.job, version, self.context.config.scoring.byte_range_bytes)
         ranges.send_ranges(self.clients.sqs, queue_url, parts)
         body = {
             "claimed_at": self.now.isoformat(),
@@ -221,7 +221,7 @@ class _Run:
         return Outcome(self.job.key, "fanned_out", {"parts": len(parts)})
 
     def claim_scored(self, result: dict[str, Any]) -> Outcome:
-        s3, bucket = self.clients.s3, self.settings.data_bucket
+        s3, bucket = self.clients.s3, self.context.data_bucket
         receipt = self.receipts.claim(self.receipt_key, self._receipt_body("scored", **result))
         if receipt is None:  # a concurrent duplicate delivery got there first: its outputs count
             winner = self.receipts.read(self.receipt_key)
@@ -237,16 +237,16 @@ class _Run:
         publishing = self.receipts.start_publishing(receipt)
         if publishing is None:
             return self._skipped_concurrently()
-        cfg, topic = self.settings.config, self.settings.environment.alert_topic_arn
+        cfg, topic = self.context.config, self.context.environment.alert_topic_arn
         try:
             if (receipt.body.get("challenger") or {}).get("labeled"):  # before the metrics: a retry rewrites it
-                outputs.write_evidence(self.clients.s3, self.settings.data_bucket, self.job, receipt.body["challenger"])
+                outputs.write_evidence(self.clients.s3, self.context.data_bucket, self.job, receipt.body["challenger"])
             if self.clients.sns is not None and topic:
                 alerts.send_drift_alert(self.clients.sns, topic, receipt.body, pipeline=cfg.name)
             metrics.publish(
                 self.clients.cloudwatch,
                 receipt.body,
-                namespace=self.settings.environment.namespace,
+                namespace=self.context.environment.namespace,
                 pipeline=cfg.name,
                 min_labeled_rows=cfg.drift.min_rows,
             )
@@ -262,7 +262,7 @@ class _Run:
         runs after the receipt is complete: a failure here is logged, and the next labeled job reviews again."""
         if not challenger or not challenger.get("labeled"):
             return
-        cfg, environment = self.settings.config, self.settings.environment
+        cfg, environment = self.context.config, self.context.environment
         try:
             ruling = review_challenger(
                 registry=Registry(self.clients.s3, environment.models_bucket),

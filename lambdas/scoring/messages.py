@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from mlops_core import layout
+from mlops_core.storage import layout
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from mlops_core.registry import Registry
+from mlops_core.registry.store import Registry
 
 # The champion, the challenger, and the champion before them while byte ranges pinned to it finish.
 MODEL_CACHE_SIZE = 3

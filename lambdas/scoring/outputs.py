@@ -8,9 +8,9 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops_core import layout
-from mlops_core.csvreader import FileRejected
-from mlops_core.s3json import put_json
+from mlops_core.data.reader import FileRejected
+from mlops_core.storage import layout
+from mlops_core.storage.s3json import put_json
 
 from .messages import Job
 from .score import CSV_LINE_END, Tally

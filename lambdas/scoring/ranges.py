@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlops_core.config import ScoringSettings
-from mlops_core.csvblocks import CsvBlocks
-from mlops_core.csvreader import ByteStream, CsvRows
+from mlops_core.config.project import ScoringSettings
+from mlops_core.data.blocks import CsvBlocks
+from mlops_core.data.reader import ByteStream, CsvRows
 
 from .messages import Job, range_message
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_core.s3errors import is_precondition_failure
-from mlops_core.s3json import get_json, put_json
+from mlops_core.storage.errors import is_precondition_failure
+from mlops_core.storage.s3json import get_json, put_json
 
 CLAIM_TAKEOVER_S = 900  # a pending receipt older than this was left by a crashed invocation
 

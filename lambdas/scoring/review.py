@@ -1,5 +1,5 @@
 """After a job with labeled rows for the challenger: add up its evidence over every job so far, apply the
-rule (mlops_core.challenger.rule) and act on it: promote the challenger or retire it, once.
+rule (mlops_core.registry.challenger.rule) and act on it: promote the challenger or retire it, once.
 
 Promotion is the champion pointer's conditional write (the champion the challenger was started against,
 at the ETag just read), so of two jobs reviewing at once only one promotes; retirement is the challenger
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_core.challenger import Ruling, rule, total_evidence
-from mlops_core.config import PromotionSettings
-from mlops_core.registry import Champion, ChampionConflict, Registry
+from mlops_core.config.project import PromotionSettings
+from mlops_core.registry.challenger import Ruling, rule, total_evidence
+from mlops_core.registry.store import ChampionConflict, ModelAlias, Registry
 
 from .challenge import Alert
 
@@ -61,7 +61,7 @@ def review_challenger(
     return ruling
 
 
-def _act(registry: Registry, pointer: Champion, ruling: Ruling, decision: dict[str, Any]) -> bool:
+def _act(registry: Registry, pointer: ModelAlias, ruling: Ruling, decision: dict[str, Any]) -> bool:
     """Promote or retire; True when this call made the change (False: another job did, or the champion moved)."""
     if ruling.action == "retire":
         return registry.close_challenger(pointer, status="retired", reasons=ruling.reasons)

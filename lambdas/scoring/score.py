@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config import Feature, ScoringSettings
-from mlops_core.csvblocks import CsvBlocks
-from mlops_core.csvdata import Chunk, convert_rows
-from mlops_core.csvreader import FileRejected
-from mlops_core.drift import DriftAccumulator
-from mlops_core.fastpath import fast_chunk
-from mlops_core.features import features_from_schema, model_input
-from mlops_core.predictions import Predictions, Predictor, metrics
-from mlops_core.tasks import Task
+from mlops_core.config.project import Feature, ScoringSettings
+from mlops_core.config.task import Task
+from mlops_core.data.blocks import CsvBlocks
+from mlops_core.data.convert import Chunk, convert_rows
+from mlops_core.data.fastpath import fast_chunk
+from mlops_core.data.reader import FileRejected
+from mlops_core.modeling.pipeline import features_from_schema, model_input
+from mlops_core.modeling.predictions import Predictions, Predictor, metrics
+from mlops_core.monitoring.drift import DriftAccumulator
 
 from .challenge import ChallengerRun, versions_column
 
@@ -211,7 +211,7 @@ def score_rows(
 
 
 class ChunkReader:
-    """Turns blocks of rows into chunks: the fast path (mlops_core.fastpath) where a block is plain and
+    """Turns blocks of rows into chunks: the fast path (mlops_core.data.fastpath) where a block is plain and
     good, else the precise path, row by row (csvreader.CsvRows + csvdata.convert_rows)."""
 
     def __init__(self, header: list[str], *, schema: dict[str, Any], task: Task, scoring: ScoringSettings, fast: bool):
@@ -291,7 +291,7 @@ def stop_early(tally: Tally, blocks: CsvBlocks, width: int, share: float, deadli
 
 
 def labeled_metrics(tally: Tally, task: Task) -> dict[str, Any] | None:
-    """The task's metrics on the batch's labeled rows (mlops_core.predictions.metrics), or None without labels."""
+    """The task's metrics on the batch's labeled rows (mlops_core.modeling.metrics), or None without labels."""
     if not tally.labels:
         return None
     return metrics(task, np.concatenate(tally.labels), Predictions.concatenate(tally.labeled))

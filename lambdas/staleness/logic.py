@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from mlops_core.observability import CHAMPION_AGE_DAYS, datum, put_metrics
-from mlops_core.registry import Registry
+from mlops_core.registry.store import Registry
 
 SECONDS_PER_DAY = 86_400
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config import ProjectConfig, load_config
+from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.observability import function_logger
-from mlops_core.settings import TrainingJobEnvironment
 from training.job import run_job
 
 logger = function_logger("training")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from mlops_core.config import CONFIG_ENV
+from mlops_core.config.project import CONFIG_ENV
 from mlopsctl import ops
 from mlopsctl.datagen import generate
 from mlopsctl.deploy import deploy

@@ -79,9 +79,9 @@ def pipelines(configs: list[str]) -> dict:
     import joblib
     import numpy as np
 
-    from mlops_core.config import load_config
-    from mlops_core.features import model_input
-    from mlops_core.search import base_model, plan
+    from mlops_core.config.project import load_config
+    from mlops_core.modeling.pipeline import model_input
+    from mlops_core.modeling.search import base_model, plan
 
     fitted = {}
     for path in configs:

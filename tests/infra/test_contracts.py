@@ -1,5 +1,5 @@
 """The template agrees with the runtime: metric names from mlops_core.observability, function
-environments from the settings records of mlops_core.settings (both targets)."""
+environments from the settings records of mlops_core.environment (both targets)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from aws_cdk.assertions import Template
 from infra.monitoring import ALARMS
 from infra.staleness import STALENESS_ALARMS
 from infra.targets import target_settings
-from mlops_core.observability import METRICS, NAMESPACE, PIPELINE
-from mlops_core.settings import (
+from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
@@ -19,6 +18,7 @@ from mlops_core.settings import (
     StalenessEnvironment,
     TrainingJobEnvironment,
 )
+from mlops_core.observability import METRICS, NAMESPACE, PIPELINE
 
 from .conftest import logical_id, resources
 

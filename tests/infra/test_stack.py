@@ -103,7 +103,7 @@ def test_given_the_alarms_then_thresholds_come_from_config_and_actions_retrain_a
     target, template, _ = synthesized
     retraining = logical_id(template, "AWS::Lambda::Function", "Training/RetrainingFunction")
     topic = logical_id(template, "AWS::SNS::Topic", "Alerts/Topic")
-    # The drift alarms are the parts of the one drift verdict (mlops_core/verdict.py): the share of drifted
+    # The drift alarms are the parts of the one drift verdict (mlops_core/monitoring/verdict.py): the share of drifted
     # features, and the prediction and multivariate drift scores (PSI or AUC over its threshold, > 1 is drift).
     expected = {
         "DriftedFeatureShare": (config.drift.drifted_share_threshold, "GreaterThanOrEqualToThreshold"),

@@ -16,9 +16,9 @@ import pytest
 
 from infra.app import ROOT, build_app
 from infra.bundling import CodeBundling
-from mlops_core.config import ConfigError, load_config
-from mlops_core.features import model_input
-from mlops_core.search import plan
+from mlops_core.config.project import ConfigError, load_config
+from mlops_core.modeling.pipeline import model_input
+from mlops_core.modeling.search import plan
 
 from .conftest import synth
 

@@ -45,9 +45,9 @@ def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_coun
     score_job(
         put(clients.s3, "incoming/good.csv", generate(300, seed=1, with_label=False)),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
-    score_job(put(clients.s3, "incoming/bad.csv", b"a,b\n1,2\n"), clients=clients, settings=settings)
+    score_job(put(clients.s3, "incoming/bad.csv", b"a,b\n1,2\n"), clients=clients, context=settings)
     poisoned = put(clients.s3, "incoming/poisoned.csv", generate(10, seed=2))
     clients.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(s3_event(poisoned.key)))
     put(clients.s3, "incoming/just-arrived.csv", generate(10, seed=3))
@@ -92,17 +92,17 @@ def test_given_a_large_file_in_byte_ranges_then_scored_only_when_every_range_is_
     )
     settings = dataclasses.replace(settings, config=ranged)
     job = put(clients.s3, "incoming/large.csv", generate(2000, seed=5, with_label=False))
-    assert score_job(job, clients=clients, settings=settings).status == "fanned_out"
+    assert score_job(job, clients=clients, context=settings).status == "fanned_out"
     ranges = drain(clients.sqs, settings.environment.queue_url)
     assert message_keys(ranges[0]["Body"]) == {"incoming/large.csv"}
     for message in ranges[:-1]:
         (part,) = jobs_from_message(json.loads(message["Body"]), DATA)
-        score_job(part, clients=clients, settings=settings)
+        score_job(part, clients=clients, context=settings)
 
     waiting = audit(clients, settings, dlq_url)
     assert waiting.files[0].state == "in_flight" and f"{len(ranges) - 1} of {len(ranges)}" in waiting.files[0].detail
 
     (last,) = jobs_from_message(json.loads(ranges[-1]["Body"]), DATA)
-    score_job(last, clients=clients, settings=settings)
+    score_job(last, clients=clients, context=settings)
     done = audit(clients, settings, dlq_url)
     assert done.files[0].state == "scored" and done.files[0].detail.startswith("2,000 rows")

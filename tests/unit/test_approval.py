@@ -1,4 +1,4 @@
-"""Manual approval in a training run (mlops_core.approval, training.train's gate, training.job): a candidate
+"""Manual approval in a training run (mlops_core.registry.approval, training.train's gate, training.job): a candidate
 that passes the gate is held, pending, with its evidence; nothing changes in scoring; people are told."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from mlops_core.approval import PendingRecords, pending_alert
-from mlops_core.registry import Registry
-from mlops_core.runs import RunLedger
+from mlops_core.registry.approval import PendingRecords, pending_alert
+from mlops_core.registry.runs import RunLedger
+from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 from training.job import run_job
 from training.train import train_and_register

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from mlops_core.approval import Held, PendingRecords, hold_candidate
-from mlops_core.registry import Registry
-from mlops_core.runs import utcnow
+from mlops_core.registry.approval import Held, PendingRecords, hold_candidate
+from mlops_core.registry.runs import utcnow
+from mlops_core.registry.store import Registry
 from mlopsctl import approvals
 from mlopsctl.approvals import CLAIM_TIMEOUT, ApprovalError
 

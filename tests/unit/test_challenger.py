@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlops_core.challenger import (
+from mlops_core.config.errors import ConfigError
+from mlops_core.config.project import PromotionSettings
+from mlops_core.modeling.predictions import Predictions
+from mlops_core.registry.challenger import (
     Evidence,
     challenger_rows,
     paired_evidence,
@@ -14,9 +17,6 @@ from mlops_core.challenger import (
     significance,
     unpaired_evidence,
 )
-from mlops_core.config import PromotionSettings
-from mlops_core.errors import ConfigError
-from mlops_core.predictions import Predictions
 
 
 def _classes(predicted: np.ndarray) -> Predictions:

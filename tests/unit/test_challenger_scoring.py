@@ -10,13 +10,13 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 
-from mlops_core import layout
-from mlops_core.approval import install_candidate
-from mlops_core.challenger import start_challenge
-from mlops_core.registry import ChampionConflict, Registry
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.registry.approval import install_candidate
+from mlops_core.registry.challenger import start_challenge
+from mlops_core.registry.store import ChampionConflict, Registry
+from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from training.train import train_and_register
 
@@ -40,11 +40,11 @@ def trained_on_shift(config) -> tuple[bytes, dict]:
     return artifact, manifest
 
 
-def _settings(config, mode: str, **promotion) -> Settings:
+def _settings(config, mode: str, **promotion) -> ScoringContext:
     promotion = {"challenger_id_column": "customer_id", "challenger_min_rows": 300, **promotion}
     changed = dataclasses.replace(config.promotion, challenger=mode, **promotion)
     environment = ScoringEnvironment(DATA, MODELS, None, "MLOps", "arn:aws:sns:us-east-1:123456789012:alerts")
-    return Settings(environment, dataclasses.replace(config, promotion=changed))
+    return ScoringContext(environment, dataclasses.replace(config, promotion=changed))
 
 
 class RecordingSns:
@@ -60,7 +60,7 @@ def clients(aws) -> Clients:
     return Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), None, RecordingSns())
 
 
-def _challenge(aws, artifact_and_manifest, settings: Settings, mode: str) -> str:
+def _challenge(aws, artifact_and_manifest, settings: ScoringContext, mode: str) -> str:
     artifact, manifest = artifact_and_manifest
     registry = Registry(aws, MODELS)
     version = registry.publish(artifact, manifest, version=manifest["version"])
@@ -81,7 +81,7 @@ def test_given_a_shadow_challenger_when_scored_then_only_the_champion_is_served_
     challenger = _challenge(aws, trained_on_shift, settings, "shadow")
     job = put(aws, "incoming/b1.csv", generate(400, seed=11, concept_shift=SHIFT))
 
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
 
     served = read_csv(aws, outcome.detail["outputs"]["predictions"])
     assert {r["model_version"] for r in served} == {champion}
@@ -104,7 +104,7 @@ def test_given_duplicate_deliveries_when_scored_then_the_challengers_evidence_co
     challenger = _challenge(aws, trained_on_shift, settings, "shadow")
     job = put(aws, "incoming/dup.csv", generate(250, seed=12, concept_shift=SHIFT))
 
-    statuses = [score_job(job, clients=clients, settings=settings).status for _ in range(3)]
+    statuses = [score_job(job, clients=clients, context=settings).status for _ in range(3)]
 
     assert statuses == ["scored", "skipped", "skipped"]
     assert len(keys(aws, layout.evidence_prefix(challenger))) == 1
@@ -120,7 +120,7 @@ def test_given_a_better_shadow_challenger_when_enough_labeled_rows_arrive_then_t
         score_job(
             put(aws, f"incoming/s{i}.csv", generate(400, seed=20 + i, concept_shift=SHIFT)),
             clients=clients,
-            settings=settings,
+            context=settings,
         )
 
     registry = Registry(aws, MODELS)
@@ -140,8 +140,8 @@ def test_given_a_split_challenger_then_its_share_of_rows_is_served_by_it_and_the
     challenger = _challenge(aws, trained_on_shift, settings, "split")
     body = generate(1000, seed=13, with_label=False)
 
-    first = score_job(put(aws, "incoming/a.csv", body), clients=clients, settings=settings)
-    again = score_job(put(aws, "incoming/a-again.csv", body), clients=clients, settings=settings)
+    first = score_job(put(aws, "incoming/a.csv", body), clients=clients, context=settings)
+    again = score_job(put(aws, "incoming/a-again.csv", body), clients=clients, context=settings)
 
     rows = read_csv(aws, first.detail["outputs"]["predictions"])
     by_challenger = {r["customer_id"] for r in rows if r["model_version"] == challenger}
@@ -165,7 +165,7 @@ def test_given_a_worse_split_challenger_when_enough_labeled_rows_arrive_then_the
         score_job(
             put(aws, f"incoming/w{i}.csv", generate(500, seed=30 + i, concept_shift=SHIFT)),
             clients=clients,
-            settings=settings,
+            context=settings,
         )
 
     assert registry.champion().version == manifest["version"]
@@ -183,7 +183,7 @@ def test_given_a_challenger_whose_artifact_fails_its_checksum_then_the_champion_
     manifest = Registry(aws, MODELS).manifest(challenger)
     aws.put_object(Bucket=MODELS, Key=manifest["artifact_key"], Body=b"not the model")
 
-    outcome = score_job(put(aws, "incoming/c.csv", generate(300, seed=14)), clients=clients, settings=settings)
+    outcome = score_job(put(aws, "incoming/c.csv", generate(300, seed=14)), clients=clients, context=settings)
 
     assert outcome.status == "scored" and outcome.detail["scored"] == 300
     assert {r["model_version"] for r in read_csv(aws, outcome.detail["outputs"]["predictions"])} == {champion}
@@ -242,7 +242,7 @@ def test_given_a_byte_range_pinned_to_an_earlier_champion_then_the_challenger_si
     earlier = Registry(aws, MODELS).publish(artifact, manifest, version="v20200101T000000Z-000001")
     whole = put(aws, "incoming/pinned.csv", generate(300, seed=16))
 
-    outcome = score_job(dataclasses.replace(whole, version=earlier), clients=clients, settings=settings)
+    outcome = score_job(dataclasses.replace(whole, version=earlier), clients=clients, context=settings)
 
     assert outcome.status == "scored" and outcome.detail["model_version"] == earlier
     assert keys(aws, "shadow/") == []
@@ -261,7 +261,7 @@ def test_given_a_rollback_after_the_challenge_started_then_the_next_batch_retire
     other = registry.publish(artifact, manifest, version="v20200101T000000Z-000002")
     registry.rollback(other, reason="an operator's rollback")
 
-    outcome = score_job(put(aws, "incoming/after.csv", generate(300, seed=17)), clients=clients, settings=settings)
+    outcome = score_job(put(aws, "incoming/after.csv", generate(300, seed=17)), clients=clients, context=settings)
 
     assert outcome.detail["model_version"] == other and keys(aws, "shadow/") == []
     pointer = registry.challenger()

@@ -7,10 +7,10 @@ import json
 
 import boto3
 import pytest
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 
-from mlops_core.registry import Registry
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 
 from .conftest import DATA, MODELS, REGION
@@ -33,7 +33,7 @@ def alerting(aws, config):
     sns = RecordingSns()
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), None, sns)
     environment = ScoringEnvironment(DATA, MODELS, None, "MLOps", alert_topic_arn="arn:aws:sns:us-east-1:0:alerts")
-    return clients, Settings(environment, config), sns
+    return clients, ScoringContext(environment, config), sns
 
 
 def drift_report(clients: Clients, outcome) -> dict:
@@ -46,7 +46,7 @@ def test_given_a_clean_batch_when_scored_then_it_is_estimated_checked_jointly_an
     outcome = score_job(
         put(clients.s3, "incoming/clean.csv", generate(2_000, seed=11, with_label=False)),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
     drift = drift_report(clients, outcome)["drift"]
     assert drift["verdict"] is False and drift["notes"] == [], drift["reasons"]
@@ -63,8 +63,8 @@ def test_given_a_drifted_labeled_batch_when_scored_twice_then_one_alert_names_fe
 ):
     clients, settings, sns = alerting
     job = put(clients.s3, "incoming/drifted.csv", generate(2_000, seed=12, covariate_shift=1.5, concept_shift=1.0))
-    outcome = score_job(job, clients=clients, settings=settings)
-    score_job(job, clients=clients, settings=settings)  # a duplicate delivery: no second alert
+    outcome = score_job(job, clients=clients, context=settings)
+    score_job(job, clients=clients, context=settings)  # a duplicate delivery: no second alert
     drift = drift_report(clients, outcome)["drift"]
     assert drift["verdict"] is True
     (alert,) = sns.published
@@ -87,7 +87,7 @@ def test_given_a_model_from_before_the_new_signals_when_scoring_then_it_scores_w
     outcome = score_job(
         put(clients.s3, "incoming/old.csv", generate(500, seed=13, with_label=False)),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
     drift = drift_report(clients, outcome)["drift"]
     assert outcome.status == "scored" and drift["verdict"] is False
@@ -102,6 +102,6 @@ def test_given_the_multivariate_check_turned_off_when_scoring_then_no_sample_is_
         settings, config=dataclasses.replace(config, drift=dataclasses.replace(config.drift, reference_sample_rows=0))
     )
     outcome = score_job(
-        put(clients.s3, "incoming/off.csv", generate(500, seed=14, with_label=False)), clients=clients, settings=off
+        put(clients.s3, "incoming/off.csv", generate(500, seed=14, with_label=False)), clients=clients, context=off
     )
     assert drift_report(clients, outcome)["drift"]["multivariate"] is None

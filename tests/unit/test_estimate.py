@@ -11,7 +11,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from mlops_core.estimate import (
+from mlops_core.monitoring.performance_estimate import (
     MAX_POINTS,
     PerformanceEstimator,
     calibrated,

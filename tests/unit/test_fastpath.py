@@ -1,4 +1,4 @@
-"""The fast path (pandas' C parser, mlops_core.fastpath) against the precise path (the csv module + convert_rows).
+"""The fast path (pandas' C parser, mlops_core.data.fastpath) against the precise path (the csv module + convert_rows).
 
 Scoring the same bytes both ways must give the same predictions, feedback, tally (counts, errors, bad
 rows, labeled scores), drift and rejection, byte for byte: on every file of the hostile corpus, on good
@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from scoring import score as score_module
 from scoring.score import score_rows
 
-from mlops_core.csvblocks import CsvBlocks, physical_lines, row_ends
-from mlops_core.csvdata import convert_rows
-from mlops_core.csvreader import CsvRows, FileRejected
-from mlops_core.drift import DriftAccumulator
-from mlops_core.fastpath import fast_chunk, plain_rows
+from mlops_core.data.blocks import CsvBlocks, physical_lines, row_ends
+from mlops_core.data.convert import convert_rows
+from mlops_core.data.fastpath import fast_chunk, plain_rows
+from mlops_core.data.reader import CsvRows, FileRejected
+from mlops_core.monitoring.drift import DriftAccumulator
 from mlopsctl.datagen import generate
 from tests.corpus import hostile_corpus
 
@@ -217,7 +217,7 @@ def test_given_a_block_then_plain_rows_counts_rows_only_when_both_parsers_must_a
 
 
 def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module(monkeypatch):
-    from mlops_core import csvblocks
+    from mlops_core.data import blocks as csvblocks
 
     monkeypatch.setattr(csvblocks, "BLOCK_BYTES", 64)
     body = b"id,x\n" + b"a,1\n" * 20 + b'b,"2\n' + b"c,3\n" * 40

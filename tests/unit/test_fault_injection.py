@@ -21,11 +21,11 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError, EndpointConnectionError
 from scoring import handler, logic
-from scoring.logic import Clients, Settings
+from scoring.logic import Clients, ScoringContext
 
-from mlops_core import layout
-from mlops_core.registry import Registry
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.registry.store import Registry
+from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 
 from .conftest import DATA, MODELS, REGION
@@ -106,7 +106,7 @@ class Clock(datetime):
 class Pipeline:
     s3: Any  # the plain moto client, for checking
     cloudwatch: CountingCloudWatch  # counts only the calls that reached CloudWatch
-    settings: Settings
+    settings: ScoringContext
     deliveries: int = 0
 
     def deliver(self, key: str) -> bool:
@@ -163,7 +163,7 @@ def pipeline(aws, config, champion, monkeypatch):
     def make(s3: dict[str, Fault] | None = None, cloudwatch: dict[str, Fault] | None = None) -> Pipeline:
         counting = CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION))
         clients = Clients(FaultyClient(aws, **(s3 or {})), FaultyClient(counting, **(cloudwatch or {})))
-        settings = Settings(ScoringEnvironment(DATA, MODELS, None, "MLOps"), config)
+        settings = ScoringContext(ScoringEnvironment(DATA, MODELS, None, "MLOps"), config)
         monkeypatch.setattr(handler, "environment", lambda: (settings, clients))
         return Pipeline(aws, counting, settings)
 

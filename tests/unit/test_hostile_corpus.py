@@ -15,11 +15,11 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring.logic import Clients, Outcome, Settings, score_job
+from scoring.logic import Clients, Outcome, ScoringContext, score_job
 from scoring.messages import Job
 
-from mlops_core import layout
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.corpus import FORMULA_IDS, REJECTED, SCORED, CorpusFile, hostile_corpus
 
@@ -59,10 +59,10 @@ UNIT_MAX_FILE_BYTES = 32 << 20
 
 
 @pytest.fixture
-def env(aws, config) -> tuple[Clients, Settings]:
+def env(aws, config) -> tuple[Clients, ScoringContext]:
     scoring = dataclasses.replace(config.scoring, max_file_bytes=UNIT_MAX_FILE_BYTES)
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)))
-    return clients, Settings(
+    return clients, ScoringContext(
         ScoringEnvironment(DATA, MODELS, None, "MLOps"), dataclasses.replace(config, scoring=scoring)
     )
 
@@ -155,7 +155,7 @@ def test_given_a_hostile_file_when_scored_twice_then_one_verdict_with_its_report
     corpus_file: CorpusFile = CORPUS[name]
     job = put(clients.s3, f"{layout.INCOMING}{name}", corpus_file.body)
 
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
 
     if corpus_file.verdict == SCORED:
         assert_scored(clients.s3, clients.cloudwatch, job, outcome, corpus_file.bad_rows)
@@ -166,7 +166,7 @@ def test_given_a_hostile_file_when_scored_twice_then_one_verdict_with_its_report
     assert receipt(clients.s3, job)["state"] == "complete"
     before, calls = snapshot(clients.s3), len(clients.cloudwatch.calls)
 
-    again = score_job(job, clients=clients, settings=settings)
+    again = score_job(job, clients=clients, context=settings)
 
     assert again.status == "skipped"
     assert snapshot(clients.s3) == before and len(clients.cloudwatch.calls) == calls
@@ -176,7 +176,7 @@ def test_given_formula_injection_ids_when_scored_then_they_come_out_verbatim_eac
     """Verbatim, not neutralised (see tests/corpus.py), including ids that hold a bare CR."""
     clients, settings = env
     job = put(clients.s3, "incoming/formula_injection.csv", CORPUS["formula_injection.csv"].body)
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     predictions = parsed(get(clients.s3, outcome.detail["outputs"]["predictions"]))
     assert predictions[0] == ["customer_id", *OUTPUT_COLUMNS]
     cells = {row[0]: len(row) for row in predictions if row}
@@ -191,7 +191,7 @@ def test_given_a_bare_cr_inside_a_quoted_id_when_scored_then_outputs_keep_it_ins
     forged = "C1\rC66666666,1,0.999999,forged"
     rows[1][0], rows[2][0], rows[3][0] = "cr\rbreak", "\r=1+1", forged
     body = "".join(",".join(f'"{v}"' for v in row) + "\n" for row in rows).encode()
-    outcome = score_job(put(clients.s3, "incoming/bare-cr.csv", body), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/bare-cr.csv", body), clients=clients, context=settings)
     assert (outcome.status, outcome.detail["scored"]) == (SCORED, 30)
     predictions = parsed(get(clients.s3, outcome.detail["outputs"]["predictions"]))
     feedback = parsed(get(clients.s3, outcome.detail["outputs"]["feedback"]))
@@ -203,7 +203,7 @@ def test_given_a_bare_cr_inside_a_quoted_id_when_scored_then_outputs_keep_it_ins
 def test_given_quoted_line_breaks_in_ids_when_scored_then_they_round_trip(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/quoted_newlines.csv", CORPUS["quoted_newlines.csv"].body)
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     ids = [row[0] for row in parsed(get(clients.s3, outcome.detail["outputs"]["predictions"]))]
     assert ids[1:3] == ["line\nbreak", "crlf\r\nbreak"]
     assert 'say "hi", twice' in ids  # after a row holding a bare CR, which must not split
@@ -214,7 +214,7 @@ def test_given_a_trailing_blank_line_when_a_small_file_is_scored_then_no_row_is_
     over the 5% limit, so the whole file was rejected)."""
     clients, settings = env
     job = put(clients.s3, "incoming/small.csv", generate(10, seed=4, with_label=False) + b"\n\n")
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert (outcome.status, outcome.detail["scored"], outcome.detail["bad_rows"]) == (SCORED, 10, 0)
 
 
@@ -234,12 +234,12 @@ def test_given_a_gzip_bomb_when_scored_then_rejected_with_bounded_memory_and_tim
     settings = dataclasses.replace(settings, config=dataclasses.replace(settings.config, scoring=scoring))
     bomb = CORPUS[name]
     job = put(clients.s3, f"incoming/{name}", bomb.body)
-    score_job(put(clients.s3, "incoming/warm-up.csv", generate(10, seed=1)), clients=clients, settings=settings)
+    score_job(put(clients.s3, "incoming/warm-up.csv", generate(10, seed=1)), clients=clients, context=settings)
 
     tracemalloc.start()
     started = time.monotonic()
     try:
-        outcome = score_job(job, clients=clients, settings=settings)
+        outcome = score_job(job, clients=clients, context=settings)
         elapsed = time.monotonic() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -279,13 +279,13 @@ def mutate(body: bytes, mutations: list[tuple[str, float, bytes]]) -> bytes:
 _names = iter(range(1_000_000))
 
 
-def assert_one_verdict(clients: Clients, settings: Settings, name: str, body: bytes) -> None:
+def assert_one_verdict(clients: Clients, settings: ScoringContext, name: str, body: bytes) -> None:
     """score_job ends the file scored (outputs, every row accounted for) or rejected (report, copy), once."""
     files_before = len(
         clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values("FilesRejected")
     )
     job = put(clients.s3, f"incoming/{name}", body)
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status in (SCORED, REJECTED), outcome
     if outcome.status == SCORED:
         rows = len(parsed(get(clients.s3, outcome.detail["outputs"]["predictions"]))) - 1
@@ -299,7 +299,7 @@ def assert_one_verdict(clients: Clients, settings: Settings, name: str, body: by
         clients.cloudwatch.metric_values("FilesScored") + clients.cloudwatch.metric_values("FilesRejected")
     )
     assert files_after == files_before + 1
-    assert score_job(job, clients=clients, settings=settings).status == "skipped"
+    assert score_job(job, clients=clients, context=settings).status == "skipped"
 
 
 @settings(
@@ -330,7 +330,7 @@ def test_given_random_damage_to_a_good_gzip_file_then_score_job_ends_with_a_verd
 HEADER = b"customer_id,tenure_months,monthly_charges,support_calls,data_usage_gb,contract,payment_method\n"
 
 
-def with_scoring(settings: Settings, **changes: Any) -> Settings:
+def with_scoring(settings: ScoringContext, **changes: Any) -> ScoringContext:
     scoring = dataclasses.replace(settings.config.scoring, **changes)
     return dataclasses.replace(settings, config=dataclasses.replace(settings.config, scoring=scoring))
 
@@ -345,7 +345,7 @@ def test_given_a_gzip_of_bad_rows_that_cannot_pass_then_rejected_before_its_end_
     rows = 60_000  # 900 KB: under the limit, so only the early stop keeps it from being read to the end
     job = put(clients.s3, "incoming/bad-rows-bomb.csv.gz", gzip.compress(HEADER + b"C1,x,x,x,x,x,x\n" * rows))
 
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
 
     report = rejection_report(clients, outcome)
     assert outcome.status == REJECTED and report["kind"] == "too_many_bad_rows"
@@ -361,7 +361,7 @@ def test_given_a_failing_file_when_the_invocation_deadline_comes_then_rejected_w
     rows = [line if i % 10 else b"C1,x,x,x,x,x,x\n" for i, line in enumerate(good[1:])]
     job = put(clients.s3, "incoming/slow-and-bad.csv.gz", gzip.compress(b"".join([good[0], *rows])))
 
-    outcome = score_job(job, clients=clients, settings=settings, deadline=time.monotonic() - 1)
+    outcome = score_job(job, clients=clients, context=settings, deadline=time.monotonic() - 1)
 
     report = rejection_report(clients, outcome)
     assert outcome.status == REJECTED and report["kind"] == "too_many_bad_rows"
@@ -373,7 +373,7 @@ def test_given_a_good_file_when_the_deadline_comes_then_it_is_not_rejected(env, 
     job = put(clients.s3, "incoming/slow-but-good.csv", generate(3_000, seed=4, with_label=False))
 
     outcome = score_job(
-        job, clients=clients, settings=with_scoring(settings, chunk_rows=500), deadline=time.monotonic() - 1
+        job, clients=clients, context=with_scoring(settings, chunk_rows=500), deadline=time.monotonic() - 1
     )
 
     assert outcome.status == SCORED and outcome.detail["scored"] == 3_000

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from mlops_core.registry import UnknownVersion
+from mlops_core.registry.store import UnknownVersion
 from mlopsctl import cli, ops, present, report
 from mlopsctl.demo import _drift_text
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import sklearn
 import sklearn.base
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 from scoring.messages import Job
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -28,10 +28,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from mlops_core.approval import PendingRecords
-from mlops_core.config import ProjectConfig, config_path
-from mlops_core.registry import Registry
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.config.project import ProjectConfig, config_path
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.registry.approval import PendingRecords
+from mlops_core.registry.store import Registry
 from mlopsctl import cli
 from mlopsctl import register as registering
 from mlopsctl.checkrun import ModelChecker, ModelCheckError
@@ -218,11 +218,11 @@ def score_with_champion(s3, config, body: bytes) -> tuple[pd.DataFrame, dict]:
     sqs = boto3.client("sqs", region_name=REGION)
     queue = sqs.create_queue(QueueName="scoring")["QueueUrl"]
     clients = Clients(s3, boto3.client("cloudwatch", region_name=REGION), sqs)
-    settings = Settings(ScoringEnvironment(DATA, MODELS, queue, "MLOps"), config)
+    settings = ScoringContext(ScoringEnvironment(DATA, MODELS, queue, "MLOps"), config)
     s3.put_object(Bucket=DATA, Key="incoming/batch.csv", Body=body)
     head = s3.head_object(Bucket=DATA, Key="incoming/batch.csv")
     job = Job("incoming/batch.csv", head["ETag"].strip('"'), head["ContentLength"])
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "scored"
     keys = outcome.detail["outputs"]
     outputs = {name: s3.get_object(Bucket=DATA, Key=key)["Body"].read() for name, key in keys.items()}

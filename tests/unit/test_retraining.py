@@ -13,9 +13,9 @@ from retraining.backends import LambdaBackend, SageMakerBackend, fit_trigger
 from retraining.handler import parse_trigger
 from retraining.logic import start_training
 
-from mlops_core.config import RetrainingSettings
-from mlops_core.runs import RunLedger
-from mlops_core.settings import TrainingJobEnvironment
+from mlops_core.config.project import RetrainingSettings
+from mlops_core.environment import TrainingJobEnvironment
+from mlops_core.registry.runs import RunLedger
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

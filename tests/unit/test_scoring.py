@@ -12,12 +12,12 @@ import zipfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 from scoring.messages import Job, jobs_from_message
 from scoring.models import NoChampionYet
 
-from mlops_core.registry import ArtifactIntegrityError, Registry
-from mlops_core.settings import ScoringEnvironment
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.registry.store import ArtifactIntegrityError, Registry
 from mlopsctl.datagen import generate
 
 from .conftest import DATA, MODELS, REGION
@@ -43,7 +43,7 @@ def env(aws, config):
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="scoring")["QueueUrl"]
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), sqs)
-    return clients, Settings(ScoringEnvironment(DATA, MODELS, queue_url, "MLOps"), config)
+    return clients, ScoringContext(ScoringEnvironment(DATA, MODELS, queue_url, "MLOps"), config)
 
 
 def put(s3, key: str, body: bytes) -> Job:
@@ -76,7 +76,7 @@ def s3_event(key: str, bucket: str = DATA, event: str = "ObjectCreated:Put") -> 
 def test_given_a_good_file_when_scored_then_predictions_keep_ids_and_carry_score_and_version(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/batch-1.csv", generate(500, seed=1, with_label=False))
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "scored"
     key = outcome.detail["outputs"]["predictions"]
     assert key == f"predictions/batch-1/{job.etag}-{champion}.csv"
@@ -93,7 +93,7 @@ def test_given_a_good_file_when_scored_then_predictions_keep_ids_and_carry_score
 def test_given_the_same_event_delivered_three_times_then_one_output_and_metrics_once(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/dup.csv", generate(300, seed=2, with_label=False))
-    outcomes = [score_job(job, clients=clients, settings=settings) for _ in range(3)]
+    outcomes = [score_job(job, clients=clients, context=settings) for _ in range(3)]
     assert [o.status for o in outcomes] == ["scored", "skipped", "skipped"]
     assert len(keys(clients.s3, "predictions/dup/")) == 1
     assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
@@ -102,7 +102,7 @@ def test_given_the_same_event_delivered_three_times_then_one_output_and_metrics_
 def test_given_a_gzipped_csv_when_scored_then_it_is_decompressed_as_it_streams(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/zipped.csv.gz", gzip.compress(generate(400, seed=3, with_label=False)))
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "scored" and outcome.detail["scored"] == 400
     assert outcome.detail["outputs"]["predictions"].startswith("predictions/zipped/")
 
@@ -112,7 +112,7 @@ def test_given_a_bom_and_crlf_and_quoted_newlines_when_scored_then_parsed_correc
     text = generate(300, seed=4, with_label=False).decode().replace("\n", "\r\n")
     text = text.replace("C00000001", '"C0000\r\n0001"')
     job = put(clients.s3, "incoming/excel.csv", "\ufeff".encode() + text.encode())
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "scored" and outcome.detail["scored"] == 300
     rows = read_csv(clients.s3, outcome.detail["outputs"]["predictions"])
     assert rows[1]["customer_id"] == "C0000\r\n0001"
@@ -121,7 +121,7 @@ def test_given_a_bom_and_crlf_and_quoted_newlines_when_scored_then_parsed_correc
 def test_given_a_labeled_batch_when_scored_then_accuracy_is_published_and_rows_kept_for_retraining(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/labeled.csv", generate(600, seed=5))
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     (accuracy,) = clients.cloudwatch.metric_values("ModelAccuracy")
     assert 0.5 < accuracy <= 1.0
     feedback = read_csv(clients.s3, outcome.detail["outputs"]["feedback"])
@@ -133,12 +133,12 @@ def test_given_a_drifted_batch_when_scored_then_drift_metrics_and_a_report_show_
     clean = score_job(
         put(clients.s3, "incoming/clean.csv", generate(2000, seed=6, with_label=False)),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
     drifted = score_job(
         put(clients.s3, "incoming/drifted.csv", generate(2000, seed=6, covariate_shift=1.5, with_label=False)),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
     worst = clients.cloudwatch.metric_values("WorstFeaturePSI")
     assert worst[0] < settings.config.drift.psi_threshold < worst[1]
@@ -155,7 +155,7 @@ def test_given_a_drifted_batch_when_scored_then_drift_metrics_and_a_report_show_
 def test_given_a_batch_below_the_minimum_sample_when_scored_then_no_drift_verdict_is_published(env, champion):
     clients, settings = env
     score_job(
-        put(clients.s3, "incoming/tiny.csv", generate(20, seed=8, with_label=False)), clients=clients, settings=settings
+        put(clients.s3, "incoming/tiny.csv", generate(20, seed=8, with_label=False)), clients=clients, context=settings
     )
     assert clients.cloudwatch.metric_values("WorstFeaturePSI") == []
     assert clients.cloudwatch.metric_values("FilesScored") == [1.0]
@@ -208,7 +208,7 @@ def test_given_a_bad_file_when_scored_then_rejected_with_a_report_and_a_copy_and
     clients, settings = env
     body, kind = BAD_FILES[case]
     job = put(clients.s3, "incoming/bad.csv", body)
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "rejected", outcome
     report = report_of(clients.s3, outcome)
     assert report["kind"] == kind
@@ -218,14 +218,14 @@ def test_given_a_bad_file_when_scored_then_rejected_with_a_report_and_a_copy_and
     assert keys(clients.s3, "predictions/") == []
     assert clients.cloudwatch.metric_values("FilesRejected") == [1.0]
     # a second delivery is acknowledged without a second report or metric
-    assert score_job(job, clients=clients, settings=settings).status == "skipped"
+    assert score_job(job, clients=clients, context=settings).status == "skipped"
     assert clients.cloudwatch.metric_values("FilesRejected") == [1.0]
 
 
 def test_given_row_errors_the_report_says_where_and_how_to_fix(env, champion):
     clients, settings = env
     job = put(clients.s3, "incoming/types.csv", BAD_FILES["wrong types"][0])
-    report = report_of(clients.s3, score_job(job, clients=clients, settings=settings))
+    report = report_of(clients.s3, score_job(job, clients=clients, context=settings))
     first = report["where"]["errors"][0]
     assert first["row"] == 1 and first["column"] == "tenure_months" and first["kind"] == "not_a_number"
     assert "number" in first["fix"]
@@ -238,7 +238,7 @@ def test_given_a_file_over_the_size_limit_when_scored_then_rejected_before_readi
         settings.config, scoring=dataclasses.replace(settings.config.scoring, max_file_bytes=1000)
     )
     job = put(clients.s3, "incoming/big.csv", generate(200, seed=1))
-    outcome = score_job(job, clients=clients, settings=dataclasses.replace(settings, config=small))
+    outcome = score_job(job, clients=clients, context=dataclasses.replace(settings, config=small))
     assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "too_large"
 
 
@@ -250,14 +250,14 @@ def test_given_a_gzip_bomb_when_scored_then_rejected_at_the_decompressed_limit(e
     bomb = gzip.compress(",".join(GOOD_HEADER).encode() + b"\n" + b"0" * 50_000_000)
     assert len(bomb) < 100_000
     job = put(clients.s3, "incoming/bomb.csv.gz", bomb)
-    outcome = score_job(job, clients=clients, settings=dataclasses.replace(settings, config=small))
+    outcome = score_job(job, clients=clients, context=dataclasses.replace(settings, config=small))
     assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "too_large"
 
 
 def test_given_a_csv_gz_that_is_not_gzip_when_scored_then_rejected(env, champion):
     clients, settings = env
     outcome = score_job(
-        put(clients.s3, "incoming/fake.csv.gz", generate(10, seed=1)), clients=clients, settings=settings
+        put(clients.s3, "incoming/fake.csv.gz", generate(10, seed=1)), clients=clients, context=settings
     )
     assert outcome.status == "rejected" and report_of(clients.s3, outcome)["kind"] == "bad_gzip"
 
@@ -270,7 +270,7 @@ def test_given_a_few_bad_rows_when_scored_then_good_rows_scored_and_bad_rows_kep
     outcome = score_job(
         put(clients.s3, "incoming/mostly-good.csv", ("\n".join(lines) + "\n").encode()),
         clients=clients,
-        settings=settings,
+        context=settings,
     )
     assert outcome.status == "scored" and outcome.detail["scored"] == 398 and outcome.detail["bad_rows"] == 2
     report = report_of(clients.s3, outcome)
@@ -300,7 +300,7 @@ def test_given_no_champion_when_scored_then_a_retryable_error(env):
     clients, settings = env
     job = put(clients.s3, "incoming/early.csv", generate(10, seed=1))
     with pytest.raises(NoChampionYet):
-        score_job(job, clients=clients, settings=settings)
+        score_job(job, clients=clients, context=settings)
     assert keys(clients.s3, "rejected/") == [] and keys(clients.s3, "reports/receipts/") == []
 
 
@@ -310,7 +310,7 @@ def test_given_a_swapped_artifact_when_scored_then_refused_by_checksum(env, cham
     clients.s3.put_object(Bucket=MODELS, Key=manifest["artifact_key"], Body=b"not the model")
     job = put(clients.s3, "incoming/after-swap.csv", generate(10, seed=1))
     with pytest.raises(ArtifactIntegrityError, match="SHA-256"):
-        score_job(job, clients=clients, settings=settings)
+        score_job(job, clients=clients, context=settings)
     assert keys(clients.s3, "predictions/") == []
 
 
@@ -387,7 +387,7 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
     settings = dataclasses.replace(settings, config=ranged)
     body = generate(3000, seed=11, with_label=False)
     job = put(clients.s3, "incoming/large.csv", body)
-    outcome = score_job(job, clients=clients, settings=settings)
+    outcome = score_job(job, clients=clients, context=settings)
     assert outcome.status == "fanned_out"
     parts = outcome.detail["parts"]
     assert parts == -(-len(body) // 20_000)
@@ -401,6 +401,6 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
     assert len(messages) == parts
     for message in messages:
         (part_job,) = jobs_from_message(json.loads(message["Body"]), DATA)
-        assert score_job(part_job, clients=clients, settings=settings).status == "scored"
+        assert score_job(part_job, clients=clients, context=settings).status == "scored"
     ids = [r["customer_id"] for k in keys(clients.s3, "predictions/large/") for r in read_csv(clients.s3, k)]
     assert len(ids) == 3000 and len(set(ids)) == 3000

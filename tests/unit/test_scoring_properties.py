@@ -8,9 +8,9 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_core.config import load_config
-from mlops_core.csvdata import convert_rows
-from mlops_core.csvreader import CsvRows, FileRejected
+from mlops_core.config.project import load_config
+from mlops_core.data.convert import convert_rows
+from mlops_core.data.reader import CsvRows, FileRejected
 
 CONFIG = load_config()
 HEADER = ",".join(["customer_id", *CONFIG.feature_names, CONFIG.label])

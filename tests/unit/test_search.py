@@ -14,11 +14,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from mlops_core.config import CONFIG_FILE, ConfigError, PromotionSettings, parse_config
-from mlops_core.features import build_pipeline, model_input
-from mlops_core.registry import Registry
-from mlops_core.search import check_model, plan
-from mlops_core.tasks import Task, fit_targets
+from mlops_core.config.project import CONFIG_FILE, ConfigError, PromotionSettings, parse_config
+from mlops_core.config.task import Task, fit_targets
+from mlops_core.modeling.pipeline import build_pipeline, model_input
+from mlops_core.modeling.search import check_model, plan
+from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 from training.data import read_labeled_data
 from training.search import SearchError, _scoring

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_core.settings import (
+from mlops_core.environment import (
+    EnvironmentVariableError,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
     ScoringEnvironment,
-    SettingsError,
     TrainingJobEnvironment,
 )
 
@@ -23,7 +23,7 @@ def test_given_a_complete_environment_when_parsed_then_values_and_defaults_are_t
 
 
 def test_given_a_missing_variable_when_parsed_then_the_error_names_it():
-    with pytest.raises(SettingsError, match="MODELS_BUCKET is not set"):
+    with pytest.raises(EnvironmentVariableError, match="MODELS_BUCKET is not set"):
         ScoringEnvironment.from_environment({"DATA_BUCKET": "d"})
 
 
@@ -42,7 +42,7 @@ def test_given_a_missing_variable_when_parsed_then_the_error_names_it():
     ],
 )
 def test_given_a_malformed_variable_when_parsed_then_the_error_names_it(record, environ, variable):
-    with pytest.raises(SettingsError, match=f"{variable}=.* is invalid"):
+    with pytest.raises(EnvironmentVariableError, match=f"{variable}=.* is invalid"):
         record.from_environment(environ)
 
 

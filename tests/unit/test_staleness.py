@@ -13,11 +13,11 @@ import pytest
 from staleness import handler
 from staleness.logic import ManifestDateError, publish_champion_age
 
-from mlops_core import layout
-from mlops_core.config import CONFIG_FILE, ConfigError, parse_config
+from mlops_core.config.project import CONFIG_FILE, ConfigError, parse_config
+from mlops_core.environment import EnvironmentVariableError
 from mlops_core.observability import CHAMPION_AGE_DAYS, NAMESPACE, PIPELINE
-from mlops_core.registry import Registry
-from mlops_core.settings import SettingsError
+from mlops_core.registry.store import Registry
+from mlops_core.storage import layout
 
 from .conftest import MODELS, REGION
 from .test_scoring import LambdaContext
@@ -189,6 +189,6 @@ def test_given_the_deployed_environment_when_the_schedule_ticks_then_the_handler
 def test_given_no_models_bucket_variable_when_the_function_starts_then_its_cold_start_fails_naming_it(monkeypatch):
     monkeypatch.delenv("MODELS_BUCKET", raising=False)
     handler.environment.cache_clear()
-    with pytest.raises(SettingsError, match="MODELS_BUCKET"):
+    with pytest.raises(EnvironmentVariableError, match="MODELS_BUCKET"):
         handler.lambda_handler({}, LambdaContext())
     handler.environment.cache_clear()

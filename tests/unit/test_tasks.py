@@ -1,5 +1,5 @@
 """Every task end to end on moto: multiclass with named classes (iris), regression (diabetes), and the
-rules of mlops_core.tasks: label reading, classes, metric directions, output columns."""
+rules of mlops_core.config.task: label reading, classes, metric directions, output columns."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import tomllib
 import boto3
 import numpy as np
 import pytest
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 
-from mlops_core.config import ConfigError, PromotionSettings, parse_config
-from mlops_core.predictions import proba_columns
-from mlops_core.promotion import decide
-from mlops_core.registry import Registry
-from mlops_core.settings import ScoringEnvironment
-from mlops_core.tasks import Task, canonical_labels
+from mlops_core.config.project import ConfigError, PromotionSettings, parse_config
+from mlops_core.config.task import Task, canonical_labels
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.modeling.predictions import proba_columns
+from mlops_core.registry.promotion import decide
+from mlops_core.registry.store import Registry
 from training.data import TrainingDataError
 from training.train import train_and_register
 
@@ -42,7 +42,7 @@ def scoring_env(aws, config):
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="scoring")["QueueUrl"]
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), sqs)
-    return clients, Settings(ScoringEnvironment(DATA, MODELS, queue_url, "MLOps"), config)
+    return clients, ScoringContext(ScoringEnvironment(DATA, MODELS, queue_url, "MLOps"), config)
 
 
 def train(aws, config, key: str, body: bytes) -> dict:
@@ -76,7 +76,7 @@ def test_given_an_iris_champion_when_batches_are_scored_then_class_columns_and_d
     config = example_config("iris")
     champion = train(aws, config, "training/iris.csv", iris_files[0])["version"]
     clients, settings = scoring_env(aws, config)
-    clean = score_job(put(aws, "incoming/clean.csv", iris_files[1]), clients=clients, settings=settings)
+    clean = score_job(put(aws, "incoming/clean.csv", iris_files[1]), clients=clients, context=settings)
     rows = read_csv(aws, clean.detail["outputs"]["predictions"])
     assert list(rows[0]) == [
         "flower_id",
@@ -88,7 +88,7 @@ def test_given_an_iris_champion_when_batches_are_scored_then_class_columns_and_d
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-5) and float(row["score"]) == max(probabilities)
     assert drift_report(aws, clean)["drift"]["verdict"] is False and row["model_version"] == champion
 
-    drifted = score_job(put(aws, "incoming/drifted.csv", iris_files[2]), clients=clients, settings=settings)
+    drifted = score_job(put(aws, "incoming/drifted.csv", iris_files[2]), clients=clients, context=settings)
     report = drift_report(aws, drifted)
     assert report["drift"]["verdict"] is True
     labeled = report["labeled"]
@@ -103,7 +103,7 @@ def test_given_a_drifted_labeled_iris_batch_in_feedback_when_retrained_then_the_
     config = example_config("iris")
     first = train(aws, config, "training/iris.csv", iris_files[0])
     clients, settings = scoring_env(aws, config)
-    score_job(put(aws, "incoming/drifted.csv", iris_files[2]), clients=clients, settings=settings)
+    score_job(put(aws, "incoming/drifted.csv", iris_files[2]), clients=clients, context=settings)
     second = train_and_register(aws, data_bucket=DATA, models_bucket=MODELS, config=config)
     assert second["promoted"], second["decision"]
     assert second["decision"]["champion"] == first["version"]
@@ -149,7 +149,7 @@ def test_given_classes_found_in_the_data_when_a_batch_brings_a_new_class_then_it
     )
     clients, settings = scoring_env(aws, config)
     body = iris_files[2].replace(b",setosa\n", b",hybrid\n")
-    outcome = score_job(put(aws, "incoming/new-class.csv", body), clients=clients, settings=settings)
+    outcome = score_job(put(aws, "incoming/new-class.csv", body), clients=clients, context=settings)
     assert outcome.status == "scored" and outcome.detail["bad_rows"] == 0
     hybrids = body.count(b",hybrid\n")
     assert drift_report(aws, outcome)["labeled"]["unseen_classes"] == {"hybrid": hybrids}
@@ -178,13 +178,13 @@ def test_given_a_diabetes_champion_when_batches_are_scored_then_values_are_predi
     config = example_config("diabetes")
     train(aws, config, "training/diabetes.csv", diabetes_files[0])
     clients, settings = scoring_env(aws, config)
-    clean = score_job(put(aws, "incoming/clean.csv", diabetes_files[1]), clients=clients, settings=settings)
+    clean = score_job(put(aws, "incoming/clean.csv", diabetes_files[1]), clients=clients, context=settings)
     rows = read_csv(aws, clean.detail["outputs"]["predictions"])
     assert list(rows[0]) == ["patient_id", "prediction", "model_version"]
     assert all(25 <= float(r["prediction"]) <= 346 for r in rows)
     assert drift_report(aws, clean)["drift"]["verdict"] is False
     drifted = drift_report(
-        aws, score_job(put(aws, "incoming/drifted.csv", diabetes_files[2]), clients=clients, settings=settings)
+        aws, score_job(put(aws, "incoming/drifted.csv", diabetes_files[2]), clients=clients, context=settings)
     )
     assert drifted["drift"]["verdict"] is True and drifted["labeled"]["mae"] > config.drift.max_error
     assert clients.cloudwatch.metric_values("ModelMeanAbsoluteError") == [drifted["labeled"]["mae"]]
@@ -208,7 +208,7 @@ def test_given_a_drifted_labeled_diabetes_batch_when_retrained_then_the_lower_rm
     config = example_config("diabetes")
     train(aws, config, "training/diabetes.csv", diabetes_files[0])
     clients, settings = scoring_env(aws, config)
-    score_job(put(aws, "incoming/drifted.csv", diabetes_files[2]), clients=clients, settings=settings)
+    score_job(put(aws, "incoming/drifted.csv", diabetes_files[2]), clients=clients, context=settings)
     second = train_and_register(aws, data_bucket=DATA, models_bucket=MODELS, config=config)
     assert second["promoted"], second["decision"]
     assert second["metrics"]["rmse"] < second["champion_metrics"]["rmse"]
@@ -233,7 +233,7 @@ def test_given_a_config_that_does_not_fit_its_task_then_one_clear_error(change, 
     change(raw)
     with pytest.raises(ConfigError, match=message):
         config = parse_config(raw)
-        from mlops_core.features import build_pipeline
+        from mlops_core.modeling.pipeline import build_pipeline
 
         build_pipeline(config)
 
@@ -309,7 +309,7 @@ def test_given_a_multiclass_task_with_two_classes_when_scored_then_prediction_dr
     train(aws, config, "training/two.csv", two.encode())
     clients, settings = scoring_env(aws, config)
     batch = "\n".join(line.rsplit(",", 1)[0] for line in two.splitlines()) + "\n"
-    outcome = score_job(put(aws, "incoming/two.csv", (batch * 2).encode()), clients=clients, settings=settings)
+    outcome = score_job(put(aws, "incoming/two.csv", (batch * 2).encode()), clients=clients, context=settings)
     drift = drift_report(aws, outcome)["drift"]
     assert drift["verdict"] is False and drift["prediction_psi"] < 0.1
     rows = read_csv(aws, outcome.detail["outputs"]["predictions"])

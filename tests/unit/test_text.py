@@ -14,15 +14,15 @@ import boto3
 import numpy as np
 import pytest
 from scoring.alerts import drift_alert
-from scoring.logic import Clients, Settings, score_job
+from scoring.logic import Clients, ScoringContext, score_job
 
-from mlops_core.config import load_config, parse_config
-from mlops_core.csvdata import convert_rows
-from mlops_core.drift import DriftAccumulator, build_profile
-from mlops_core.errors import ConfigError
-from mlops_core.fastpath import fast_chunk
-from mlops_core.settings import ScoringEnvironment
-from mlops_core.textdrift import VOCABULARY
+from mlops_core.config.errors import ConfigError
+from mlops_core.config.project import load_config, parse_config
+from mlops_core.data.convert import convert_rows
+from mlops_core.data.fastpath import fast_chunk
+from mlops_core.environment import ScoringEnvironment
+from mlops_core.monitoring.drift import DriftAccumulator, build_profile
+from mlops_core.monitoring.text import VOCABULARY
 from mlopsctl.present import chart_bars, text_line
 from training.train import train_and_register
 
@@ -149,14 +149,14 @@ def reviews_env(aws, reviews_config, reviews_data):
     aws.put_object(Bucket=DATA, Key="training/reviews.csv", Body=reviews_data[0])
     train_and_register(aws, data_bucket=DATA, models_bucket=MODELS, config=reviews_config)
     clients = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)))
-    return clients, Settings(ScoringEnvironment(DATA, MODELS, None, "MLOps"), reviews_config)
+    return clients, ScoringContext(ScoringEnvironment(DATA, MODELS, None, "MLOps"), reviews_config)
 
 
 def test_given_a_drifted_review_batch_when_scored_then_the_text_drift_is_published_as_the_features_psi(
     reviews_env, reviews_data
 ):
     clients, settings = reviews_env
-    outcome = score_job(put(clients.s3, "incoming/drifted.csv", reviews_data[2]), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/drifted.csv", reviews_data[2]), clients=clients, context=settings)
     assert outcome.status == "scored" and outcome.detail["scored"] == 1500
     feature_psi = [
         d
@@ -180,7 +180,7 @@ def test_given_a_bad_text_cell_when_scored_then_the_row_is_reported_and_the_rest
     clients, settings = reviews_env
     good = reviews_data[1].decode().splitlines()
     body = "\n".join([*good[:100], f'X1,"{cell}",books', *good[100:]]) + "\n"
-    outcome = score_job(put(clients.s3, "incoming/one-bad.csv", body.encode()), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/one-bad.csv", body.encode()), clients=clients, context=settings)
     assert outcome.status == "scored" and outcome.detail["bad_rows"] == 1 and outcome.detail["scored"] == 1000
     report = json.loads(clients.s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
     assert [e["kind"] for e in report["errors"]] == [expected] and report["errors"][0]["column"] == "review"
@@ -192,7 +192,7 @@ def test_given_a_10_mb_text_cell_when_scored_then_the_file_is_rejected_with_wher
     clients, settings = reviews_env
     good = reviews_data[1].decode().splitlines()
     body = "\n".join([*good[:50], f'X1,"{"a" * 10_000_000}",books', *good[50:]]) + "\n"
-    outcome = score_job(put(clients.s3, "incoming/huge-cell.csv", body.encode()), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/huge-cell.csv", body.encode()), clients=clients, context=settings)
     report = json.loads(clients.s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
     # A line over the reader's memory bound (8 MiB): the whole file is kept under rejected/ with the reason.
     assert outcome.status == "rejected" and report["kind"] == "line_too_long"
@@ -203,7 +203,7 @@ def test_given_non_utf8_text_when_scored_then_the_file_is_rejected_saying_so(rev
     clients, settings = reviews_env
     good = reviews_data[1].splitlines()
     body = b"\n".join([*good[:10], b"X1,caf\xe9 au lait,kitchen", *good[10:]]) + b"\n"
-    outcome = score_job(put(clients.s3, "incoming/latin1.csv", body), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/latin1.csv", body), clients=clients, context=settings)
     report = json.loads(clients.s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
     assert outcome.status == "rejected" and "UTF-8" in report["error"] + report["fix"]
 
@@ -228,7 +228,7 @@ def test_given_labeled_reviews_in_new_words_when_retrained_with_the_examples_sea
 
 def test_given_a_text_model_then_its_predictions_file_has_the_ids_and_no_text(reviews_env, reviews_data):
     clients, settings = reviews_env
-    outcome = score_job(put(clients.s3, "incoming/batch.csv", reviews_data[1]), clients=clients, settings=settings)
+    outcome = score_job(put(clients.s3, "incoming/batch.csv", reviews_data[1]), clients=clients, context=settings)
     rows = read_csv(clients.s3, outcome.detail["outputs"]["predictions"])
     assert list(rows[0]) == ["review_id", "prediction", "score", "model_version"]
     assert {r["prediction"] for r in rows} == {"neg", "pos"}

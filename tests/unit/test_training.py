@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_core.config import PromotionSettings, load_config
-from mlops_core.drift import DriftAccumulator, build_profile, psi
-from mlops_core.promotion import decide
-from mlops_core.registry import ArtifactIntegrityError, ChampionConflict, Registry, RegistryError, UnknownVersion
+from mlops_core.config.project import PromotionSettings, load_config
+from mlops_core.monitoring import DriftAccumulator, build_profile, psi
+from mlops_core.registry.promotion import decide
+from mlops_core.registry.store import ArtifactIntegrityError, ChampionConflict, Registry, RegistryError, UnknownVersion
 from mlopsctl.datagen import generate
 from training.data import TrainingDataError
 from training.train import train_and_register
@@ -177,7 +177,7 @@ def test_given_candidate_and_champion_metrics_then_the_gate_decides(candidate, c
 
 # ---------------------------------------------------------------------------- drift statistics
 def _columns(config, rows: int, seed: int, shift: float = 0.0):
-    from mlops_core.csvdata import convert_rows
+    from mlops_core.data.convert import convert_rows
 
     text = generate(rows, seed=seed, covariate_shift=shift).decode().splitlines()
     parsed = [line.split(",") for line in text]

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from mlops_core.registry import Registry
+from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 from training.data import TrainingDataError, read_labeled_data
 from training.train import train_and_register

@@ -9,8 +9,8 @@ import pytest
 from training_job import handler
 
 import training.__main__ as container
-from mlops_core.runs import RunLedger
-from mlops_core.settings import SettingsError
+from mlops_core.environment import EnvironmentVariableError
+from mlops_core.registry.runs import RunLedger
 from mlopsctl.datagen import generate
 from training.data import TrainingDataError
 from training.job import run_job
@@ -76,7 +76,7 @@ def test_given_a_run_that_fails_then_recorded_lock_released_champion_untouched_a
     run = ledger.get("run-broken")
     assert run["status"] == "failed" and "at least 500" in run["error"]
     assert ledger.current_lock() is None  # the next alarm can retrain
-    from mlops_core.registry import Registry
+    from mlops_core.registry.store import Registry
 
     assert Registry(services["s3"], MODELS).champion().version == champion
     assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 1
@@ -108,7 +108,7 @@ def test_given_no_data_bucket_variable_when_the_container_runs_then_it_exits_non
     monkeypatch.setattr(container, "SAGEMAKER_FAILURE_FILE", tmp_path / "failure")
     assert container.main([]) != 0
     assert "DATA_BUCKET" in capsys.readouterr().err
-    assert "SettingsError" in (tmp_path / "failure").read_text()
+    assert "EnvironmentVariableError" in (tmp_path / "failure").read_text()
 
 
 def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_cold_start_fails_naming_it(
@@ -117,7 +117,7 @@ def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_
     monkeypatch.delenv("DATA_BUCKET", raising=False)
     monkeypatch.setenv("MODELS_BUCKET", MODELS)
     handler.environment.cache_clear()
-    with pytest.raises(SettingsError, match="DATA_BUCKET"):
+    with pytest.raises(EnvironmentVariableError, match="DATA_BUCKET"):
         handler.lambda_handler({"run_id": "run-1"}, LambdaContext())
     handler.environment.cache_clear()
 

@@ -1,6 +1,6 @@
-"""The user's own pipeline code (`[model] pipeline`, mlops_core/usercode.py) against moto S3: the example trains and
-scores with its custom transformer, a fresh interpreter unpickles it, and every way it can go wrong says what to fix
-and registers nothing."""
+"""The user's own pipeline code (`[model] pipeline`, mlops_core/modeling/usercode.py) against moto S3: the example
+trains and scores with its custom transformer, a fresh interpreter unpickles it, and every way it can go wrong says
+what to fix and registers nothing."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from scoring.challenge import load_contender
 from scoring.logic import score_job
 
 import pipelines
-from mlops_core.config import ConfigError, load_config
-from mlops_core.features import model_input
-from mlops_core.registry import ModelCodeMissing, Registry
-from mlops_core.runs import RunLedger
-from mlops_core.search import check_model
-from mlops_core.usercode import PipelineError
+from mlops_core.config.project import ConfigError, load_config
+from mlops_core.modeling.pipeline import model_input
+from mlops_core.modeling.search import check_model
+from mlops_core.modeling.usercode import PipelineError
+from mlops_core.registry.runs import RunLedger
+from mlops_core.registry.store import ModelCodeMissing, Registry
 from mlopsctl.datagen import generate
 from training.train import train_and_register
 
@@ -88,7 +88,7 @@ def test_given_a_model_with_a_custom_transformer_then_scoring_and_a_fresh_interp
     clients.s3.put_object(Bucket=DATA, Key="training/base.csv", Body=generate(2000, seed=3))
     version = train(clients.s3, example)["version"]
     outcome = score_job(
-        put(clients.s3, "incoming/b.csv", generate(300, seed=4, with_label=False)), clients=clients, settings=settings
+        put(clients.s3, "incoming/b.csv", generate(300, seed=4, with_label=False)), clients=clients, context=settings
     )
     rows = read_csv(clients.s3, outcome.detail["outputs"]["predictions"])
     assert outcome.status == "scored" and len(rows) == 300 and {r["model_version"] for r in rows} == {version}

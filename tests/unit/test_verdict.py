@@ -12,9 +12,9 @@ from scoring.metrics import metric_data
 
 from infra.monitoring import ALARMS
 from mlops_core import observability as obs
-from mlops_core.config import DriftSettings, Feature
-from mlops_core.drift import DriftAccumulator, build_profile
-from mlops_core.verdict import Signal, judge, psi_threshold_for, verdict_line
+from mlops_core.config.project import DriftSettings, Feature
+from mlops_core.monitoring.drift import DriftAccumulator, build_profile
+from mlops_core.monitoring.verdict import Signal, judge, psi_threshold_for, verdict_line
 
 FEATURES = [Feature("x", "numeric"), Feature("y", "numeric"), Feature("c", "categorical", ("a", "b", "c"))]
 SETTINGS = DriftSettings(

@@ -14,14 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .config import ProjectConfig
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
@@ -153,26 +150,6 @@ def task_from_config(label: Mapping[str, Any]) -> Task:
         except ValueError as exc:
             raise ConfigError(f"[label] {exc}") from exc
     return task
-
-
-def check_fits_task(config: ProjectConfig) -> None:
-    """Raise ConfigError when the promotion metric or a monitoring setting does not fit the task."""
-    task, metric = config.task, config.promotion.metric
-    spec = METRICS.get(metric)
-    if spec is None or task.kind not in spec.tasks:
-        fitting = [name for name, s in METRICS.items() if task.kind in s.tasks]
-        raise ConfigError(
-            f"[promotion] metric {metric!r} does not fit a {task.kind} task; use one of {', '.join(fitting)}"
-        )
-    drift = config.drift
-    if task.is_classification and drift.accuracy_floor is None:
-        raise ConfigError("[drift] accuracy_floor is required for a classification task (the labeled-batch alarm)")
-    if task.is_classification and drift.max_error is not None:
-        raise ConfigError("[drift] max_error applies to a regression task; use accuracy_floor")
-    if not task.is_classification and drift.max_error is None:
-        raise ConfigError("[drift] max_error is required for a regression task (the labeled-batch error alarm)")
-    if not task.is_classification and drift.accuracy_floor is not None:
-        raise ConfigError("[drift] accuracy_floor applies to classification; use max_error for a regression task")
 
 
 def canonical_label(text: str) -> str:

@@ -14,9 +14,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from .config import ProjectConfig
-from .errors import ConfigError
-from .tasks import Task
+from ..config import ConfigError, ProjectConfig, Task
 
 WHERE = (
     "pipelines/<module>.py, in the pipelines/ package (with its __init__.py) at the repository root, "

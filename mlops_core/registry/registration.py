@@ -1,7 +1,7 @@
 """A model trained elsewhere, as the registry keeps it: its reference file and its manifest.
 
 `mlops register MODEL --reference FILE` (mlopsctl/register.py) reads the reference file here, with the
-same reader, conversion and skipped-row rule as a training file (mlops_core/labeledcsv.py); the model
+same reader, conversion and skipped-row rule as a training file (mlops_core/data/labeled.py); the model
 is checked in another process (mlopsctl/modelcheck.py), and its predictions on the reference rows come
 back. The manifest is then built like a trained version's: the schema, the drift profile of the
 reference rows with the model's own predictions (for a binary task with labels, the calibration of the
@@ -18,15 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import ProjectConfig
-from .csvreader import FileRejected, too_large
-from .drift import build_profile
-from .estimate import fit_calibration
-from .features import schema_dict
-from .labeledcsv import FileRows, MissingColumns, stream_rows, too_many_skipped
-from .multivariate import reference_sample
-from .predictions import Predictions
-from .tasks import Task
+from ..config import ProjectConfig, Task
+from ..data import FileRejected, FileRows, MissingColumns, stream_rows, too_large, too_many_skipped
+from ..modeling import Predictions, schema_dict
+from ..monitoring import build_profile, fit_calibration, reference_sample
 
 NO_LABELS_NOTE = (
     "no label-free performance estimate: the model was registered with an unlabeled reference file; "

@@ -1,9 +1,9 @@
 """The [model] table's search and pipeline settings: `[[model.candidates]]`, `cv_folds`, `search`, `n_iter`,
-`max_fits` and `pipeline`, parsed and checked when the config loads (config.py's ModelSettings holds them).
+`max_fits` and `pipeline`, parsed and checked when the config loads (ModelSettings, at the end, holds them).
 
 Only what needs no scikit-learn is checked here (the config loads in every function's cold start): the
 shapes of the tables, which settings go together, and the cost bound. Whether a candidate's estimator and
-its grid's parameter names exist is checked where the estimators are built (mlops_core/search.py), at
+its grid's parameter names exist is checked where the estimators are built (mlops_core/modeling/search.py), at
 synth and at the start of every training run.
 """
 
@@ -13,12 +13,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .config import ModelSettings
 
 SEARCH_METHODS = ("grid", "random")
 # A function in a module of the user's own top-level `pipelines` package, and nothing else: the config
@@ -161,3 +158,28 @@ def _check_combination(settings: ModelSettings) -> None:
             '[model] needs an estimator (e.g. "sklearn.linear_model.LogisticRegression"), '
             "[[model.candidates]] to search, or a pipeline of your own"
         )
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    holdout_share: float
+    # Model search (mlops_core/config/model.py): each candidate cross-validated on the training part and the
+    # best refitted; no candidates = the one estimator above, fitted once, no cross-validation.
+    candidates: tuple[Candidate, ...] = ()
+    cv_folds: int = 5
+    search: Literal["grid", "random"] = "grid"
+    n_iter: int = 10  # random: the points drawn (seeded) from each candidate's grid
+    max_fits: int = 100  # the bound on the search's cross-validation fits (candidates x points x folds)
+    # The user's own code: "pipelines.<module>:<function>" returns the whole unfitted model for the config.
+    pipeline: str | None = None
+
+    def __post_init__(self) -> None:
+        check_model_settings(self)
+
+    @property
+    def cv_fits(self) -> int:
+        """The cross-validation fits the search runs (0 without candidates)."""
+        return cv_fits(self)

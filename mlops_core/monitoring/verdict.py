@@ -5,7 +5,7 @@ watched by the alarms all come from `judge`, so they cannot disagree. A batch ha
 
 - the share of drifted features reaches `drift.drifted_share_threshold`, or
 - the prediction scores drifted, or
-- the multivariate check (a domain classifier, `mlops_core.multivariate`) separates the batch from
+- the multivariate check (a domain classifier, `mlops_core.monitoring.multivariate`) separates the batch from
   the reference better than a clean batch would;
 
 and each of the three has its own metric and alarm (DriftedFeatureShare, PredictionDriftScore,
@@ -29,7 +29,7 @@ from typing import Any
 
 from scipy.stats import chi2
 
-from .config import DriftSettings
+from ..config import DriftSettings
 
 
 def psi_threshold_for(

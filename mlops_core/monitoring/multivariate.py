@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from .config import Feature
+from ..config import Feature
 
 FOLDS = 3
 PERMUTATIONS = 12  # label-shuffled repeats of the whole cross-validation: the null AUCs

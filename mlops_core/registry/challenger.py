@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import layout
-from .config import PromotionSettings
-from .predictions import Predictions
-from .registry import Champion, Registry
-from .s3json import get_json
+from ..config import PromotionSettings, Task
+from ..modeling import Predictions, features_from_schema
+from ..storage import layout
+from ..storage.s3json import get_json
+from .store import ModelAlias, Registry
 
 Mode = Literal["shadow", "split"]
 ASSIGNMENT_BUCKETS = 10_000  # the share is applied to a row's hash modulo this
@@ -245,11 +245,20 @@ def total_evidence(s3: Any, bucket: str, version: str) -> tuple[Evidence, int]:
     return total, jobs
 
 
+def comparable(registry: Registry, version: str, other: str) -> bool:
+    """Whether `version` reads the same features as `other` and predicts the same task and classes, so the
+    two can be compared row by row (the check before any challenge, automatic or by hand)."""
+    ours, theirs = (registry.manifest(v)["schema"] for v in (version, other))
+    return features_from_schema(ours) == features_from_schema(theirs) and Task.from_schema(ours) == Task.from_schema(
+        theirs
+    )
+
+
 def start_challenge(
     registry: Registry,
     version: str,
     *,
-    champion: Champion,
+    champion: ModelAlias,
     promotion: PromotionSettings,
     decision: dict[str, Any],
     mode: Mode | None = None,

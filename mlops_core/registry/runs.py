@@ -14,9 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import layout
-from .s3errors import is_precondition_failure
-from .s3json import get_json
+from ..storage import is_precondition_failure, layout
+from ..storage.s3json import get_json
 
 
 def utcnow() -> datetime:

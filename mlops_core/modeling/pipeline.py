@@ -14,8 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .config import ConfigError, Feature, ProjectConfig
-from .tasks import Task
+from ..config import ConfigError, Feature, ProjectConfig, Task
 
 
 def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = "model") -> Any:
@@ -63,7 +62,7 @@ def _built(params: dict[str, Any], setting: str) -> dict[str, Any]:
 
 def build_pipeline(config: ProjectConfig, *, estimator: Any = None) -> Pipeline:
     """Preprocessing (scaled numerics, one-hot categories, TF-IDF per text column) + the configured estimator,
-    or `estimator` (a search candidate's, see mlops_core/search.py) after the same preprocessing.
+    or `estimator` (a search candidate's, see mlops_core/modeling/search.py) after the same preprocessing.
 
     With a text feature the preprocessed matrix is sparse: the estimator must accept sparse input (linear
     models, SVMs, naive Bayes, random forests do; HistGradientBoosting does not).

@@ -1,10 +1,10 @@
-"""Drift statistics: reference profiles and the population stability index (PSI), computed streaming.
+"""Drift statistics: reference profiles, and a batch compared with them by PSI, computed streaming.
 
 A profile stores, per feature, the bins of the training data: quantile bin edges and proportions
 for numeric features, category proportions for categorical ones, and the same for the model's
 predictions (the positive class's probability, the predicted class, or the predicted value). A
 batch is compared by counting its values into the same bins, chunk by chunk, so memory stays
-O(bins) however large the file.
+O(bins) however large the file. The bins and PSI themselves are in `bins`.
 """
 
 from __future__ import annotations
@@ -13,60 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .config import DriftSettings, Feature
-from .estimate import PerformanceEstimator
+from ..config import DriftSettings, Feature, Task
+from .bins import bin_counts, column_spec, expected_proportions, proportions, psi
 from .multivariate import BatchSample, domain_classifier_drift
-from .tasks import Task
-from .textdrift import TextCounts, text_spec
+from .performance_estimate import PerformanceEstimator
+from .text import TextCounts, text_spec
 from .verdict import DriftSummary, Signal, judge, psi_threshold_for
-
-OTHER = "__other__"  # categories the model never saw
-EPSILON = 1e-4
-
-
-def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
-    """Inner cut points at the quantiles of `values` (duplicates dropped, so ties make fewer bins).
-
-    A constant reference gets a bin of its own value between two others, so that any other value in
-    a batch shows as drift rather than falling into the reference's only bin.
-    """
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return []
-    qs = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
-    if qs.size == 1 and values.min() == values.max():
-        qs = np.asarray([np.nextafter(qs[0], -np.inf), qs[0]])
-    return [float(q) for q in qs]
-
-
-def _numeric_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    # Bin i holds edges[i-1] < x <= edges[i]; values beyond the outer edges fall in the outer bins.
-    return np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1)
-
-
-def _categorical_counts(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
-    """Counts per category, then one count for values outside `categories`."""
-    codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))  # a hash table
-    codes[codes < 0] = len(categories)
-    return np.bincount(codes, minlength=len(categories) + 1)
-
-
-def _proportions(counts: np.ndarray) -> list[float]:
-    total = counts.sum()
-    return [float(c) for c in (counts / total if total else counts.astype(float))]
-
-
-def column_spec(values: np.ndarray, *, categories: Sequence[str] | None, bins: int) -> dict[str, Any]:
-    """One column's reference bins: quantile edges and proportions (numeric, `categories` None), or
-    the share of each category."""
-    if categories is None:
-        values = np.asarray(values, dtype=np.float64)  # no copy when already float64
-        edges = _quantile_edges(values, bins)
-        return {"type": "numeric", "edges": edges, "proportions": _proportions(_numeric_counts(values, edges))}
-    counts = _categorical_counts(values, categories)[:-1]
-    return {"type": "categorical", "categories": list(categories), "proportions": _proportions(counts)}
 
 
 def build_profile(
@@ -98,20 +51,6 @@ def build_profile(
     return profile
 
 
-def bin_counts(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
-    """`values` counted into a column spec's bins; categorical specs get a last bin for other values."""
-    if spec.get("type", "numeric") == "numeric":  # profiles from before tasks have an untyped prediction
-        return _numeric_counts(np.asarray(values, dtype=np.float64), spec["edges"])
-    return _categorical_counts(values, spec["categories"])
-
-
-def _expected(spec: Mapping[str, Any]) -> list[float]:
-    """A spec's reference proportions, bin for bin with `_counts`."""
-    if spec.get("type", "numeric") in ("numeric", "text"):  # a text spec's last bin is already "other words"
-        return list(spec["proportions"])
-    return [*spec["proportions"], 0.0]  # the model saw no other category: any share of them is drift
-
-
 def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
     """The numeric and categorical features a profile describes (name, type, categories), in profile order:
     what the multivariate check reads (a text feature is judged by its words and lengths alone)."""
@@ -120,21 +59,6 @@ def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
         for name, spec in profile["features"].items()
         if spec["type"] != "text"
     ]
-
-
-def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, eps: float = EPSILON) -> float:
-    """Population stability index of `actual` (counts or proportions) against `expected` proportions.
-
-    Empty bins are smoothed with `eps` so that a bin seen on one side only gives a large, finite value.
-    """
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    if a.sum() > 0:
-        a = a / a.sum()
-    e = np.clip(e, eps, None)
-    a = np.clip(a, eps, None)
-    e, a = e / e.sum(), a / a.sum()
-    return float(np.sum((a - e) * np.log(a / e)))
 
 
 class DriftAccumulator:
@@ -155,11 +79,11 @@ class DriftAccumulator:
         self._text_details: dict[str, dict[str, Any]] = {}
         self._text = {name: TextCounts(spec) for name, spec in self._features() if spec["type"] == "text"}
         self._counts = {
-            name: np.zeros(len(_expected(spec)), dtype=np.int64)
+            name: np.zeros(len(expected_proportions(spec)), dtype=np.int64)
             for name, spec in self._features()
             if name not in self._text
         }
-        self._prediction_counts = np.zeros(len(_expected(profile["prediction"])), dtype=np.int64)
+        self._prediction_counts = np.zeros(len(expected_proportions(profile["prediction"])), dtype=np.int64)
 
     def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
         return list(self.profile["features"].items())
@@ -179,20 +103,20 @@ class DriftAccumulator:
             self.sample.update(columns)
 
     def summary(self, settings: DriftSettings) -> DriftSummary:
-        """The batch's drift against the profile, judged by the one rule of `mlops_core.verdict`."""
+        """The batch's drift against the profile, judged by the one rule of `mlops_core.monitoring.verdict`."""
         feature_psi, actual, signals = {}, {}, []
         for name, spec in self._features():
             if name in self._text:
                 signal = self._text_signal(name, spec, settings)
-                actual[name] = _proportions(self._text[name].words)
+                actual[name] = proportions(self._text[name].words)
             else:
-                value = round(psi(_expected(spec), self._counts[name]), 6)
+                value = round(psi(expected_proportions(spec), self._counts[name]), 6)
                 signal = self._signal(name, spec, value, settings, settings.psi_threshold)
-                actual[name] = _proportions(self._counts[name])
+                actual[name] = proportions(self._counts[name])
             feature_psi[name] = signal.psi
             signals.append(signal)
-        prediction_psi = round(psi(_expected(self.profile["prediction"]), self._prediction_counts), 6)
-        actual["prediction"] = _proportions(self._prediction_counts)
+        prediction_psi = round(psi(expected_proportions(self.profile["prediction"]), self._prediction_counts), 6)
+        actual["prediction"] = proportions(self._prediction_counts)
         prediction = self._signal(
             "prediction", self.profile["prediction"], prediction_psi, settings, settings.prediction_psi_threshold
         )

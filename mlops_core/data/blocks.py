@@ -1,4 +1,4 @@
-"""A CSV body cut into blocks of whole rows: what scoring's fast path parses (mlops_core.fastpath).
+"""A CSV body cut into blocks of whole rows: what scoring's fast path parses (mlops_core.data.fastpath).
 
 The guards of csvreader apply to the bytes as they arrive (size and line limits, gzip, the file-type
 check). A block ends at a line break outside quotes, so it parses on its own: with pandas' C parser
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .csvreader import READ_BUFFER_BYTES, ByteStream, CsvRows, open_guarded
+from .reader import READ_BUFFER_BYTES, ByteStream, CsvRows, open_guarded
 
 # A block is cut before this size even when it holds fewer rows than asked: memory stays bounded by
 # bytes as well as by rows. A file whose rows cannot be cut within it (a quote that never closes) is

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from .config import Feature
+from ..config import Feature
+from .bins import bin_counts, column_spec
 
 VOCABULARY = 2000  # words kept in the manifest per text feature
 TOP_TERMS = 20  # words with a bin of their own
@@ -50,7 +51,6 @@ def words(documents: Iterable[str], stop_words: frozenset[str]) -> tuple[pd.Seri
 
 def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str, Any]:
     """The reference of a text feature: the vocabulary, the word shares per bin, and the length bins."""
-    from .drift import column_spec  # noqa: PLC0415 - drift imports this module
 
     flat, lengths = words(documents, _stop_words(feature))
     frequent = flat.value_counts()
@@ -100,7 +100,6 @@ class TextCounts:
         self._known = pd.Index(spec["vocabulary"], dtype=object)
 
     def update(self, documents: np.ndarray) -> None:
-        from .drift import bin_counts  # noqa: PLC0415 - drift imports this module
 
         flat, lengths = words(documents, self.stop_words)
         codes = _codes(flat, self._known)  # once per chunk: the bins and the unknown words both need it

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .tasks import Task, model_classes
+from ..config import Task, model_classes
 
 THRESHOLD = 0.5  # binary: the positive class is predicted when its probability is at least this
 

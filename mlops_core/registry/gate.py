@@ -1,5 +1,5 @@
 """The promotion gate as a candidate goes through it: the champion scored on the candidate's holdout,
-the decision (mlops_core/promotion.py), and what follows it, recorded in the registry's history.
+the decision (mlops_core/registry/promotion.py), and what follows it, recorded in the registry's history.
 
 A candidate that passes is put in place (`install_candidate`: the champion, or in challenger mode its
 challenger) with `promotion.approval = "auto"`, or held for `mlops approve` with "manual". A training
@@ -15,15 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import ProjectConfig, Task
+from ..modeling import Predictor, features_from_schema
+from ..modeling import metrics as metrics_of
 from .approval import PendingRecords, hold_candidate, install_candidate
-from .config import ProjectConfig
-from .features import features_from_schema
-from .predictions import Predictor
-from .predictions import metrics as metrics_of
 from .promotion import decide
-from .registry import Champion, ChampionConflict, Registry
 from .runs import utcnow
-from .tasks import Task
+from .store import ChampionConflict, ModelAlias, Registry
 
 
 @dataclass
@@ -76,7 +74,9 @@ def gate_promotion(
     return outcome
 
 
-def _hold(registry: Registry, outcome: GateOutcome, *, champion: Champion | None, config: ProjectConfig) -> GateOutcome:
+def _hold(
+    registry: Registry, outcome: GateOutcome, *, champion: ModelAlias | None, config: ProjectConfig
+) -> GateOutcome:
     """Manual approval: nothing changes in scoring; the candidate waits, pending, for `mlops approve`."""
     record = {**outcome.record, "kind": "pending"}
     pending = PendingRecords(registry.s3, registry.bucket)
@@ -88,7 +88,13 @@ def _hold(registry: Registry, outcome: GateOutcome, *, champion: Champion | None
 
 
 def _champion_metrics(
-    registry: Registry, champion: Champion | None, x: pd.DataFrame, y: np.ndarray, *, task: Task, config: ProjectConfig
+    registry: Registry,
+    champion: ModelAlias | None,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    task: Task,
+    config: ProjectConfig,
 ) -> tuple[dict[str, float] | None, list[str]]:
     """The champion's metrics on the holdout, or None (no champion, or another feature schema, task or
     classes) with a note why."""

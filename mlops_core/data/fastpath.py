@@ -17,10 +17,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .config import Feature
-from .csvblocks import has_lone_cr
-from .csvdata import Chunk, RowError, read_labels, text_checks
-from .tasks import Task
+from ..config import Feature, Task
+from .blocks import has_lone_cr
+from .convert import Chunk, RowError, read_labels, text_checks
 
 NEWLINE, COMMA = ord("\n"), ord(",")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .s3errors import is_missing
+from .errors import is_missing
 
 
 def put_json(s3: Any, bucket: str, key: str, body: dict[str, Any], **condition: str) -> str:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import Feature
-from .tasks import Task, canonical_labels
+from ..config import Feature, Task, canonical_labels
 
 FIX_HINTS = {
     "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
@@ -182,7 +181,7 @@ def convert_rows(
     """Validate and convert parsed rows; bad rows are dropped and described in `errors`.
 
     `max_field_chars` None skips the field-length check (the CSV parser already enforced it). `task`
-    says how to read the `label` column (mlops_core.tasks); it is needed when there is one.
+    says how to read the `label` column (mlops_core.config.task); it is needed when there is one.
     The errors come in this order: ragged rows, over-long fields, then each column's bad values.
     """
     errors: list[RowError] = []

@@ -12,37 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .featureconfig import Feature, parse_feature
-from .modelconfig import Candidate, check_model_settings, cv_fits, search_settings
-from .tasks import Task, check_fits_task, task_from_config
+from .feature import Feature, parse_feature
+from .model import ModelSettings, search_settings
+from .task import METRICS, Task, task_from_config
 
 CONFIG_ENV = "MLOPS_CONFIG"
 CONFIG_FILE = "mlops.toml"
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    estimator: str
-    params: dict[str, Any]
-    seed: int
-    holdout_share: float
-    # Model search (mlops_core/modelconfig.py): each candidate cross-validated on the training part and the
-    # best refitted; no candidates = the one estimator above, fitted once, no cross-validation.
-    candidates: tuple[Candidate, ...] = ()
-    cv_folds: int = 5
-    search: Literal["grid", "random"] = "grid"
-    n_iter: int = 10  # random: the points drawn (seeded) from each candidate's grid
-    max_fits: int = 100  # the bound on the search's cross-validation fits (candidates x points x folds)
-    # The user's own code: "pipelines.<module>:<function>" returns the whole unfitted model for the config.
-    pipeline: str | None = None
-
-    def __post_init__(self) -> None:
-        check_model_settings(self)
-
-    @property
-    def cv_fits(self) -> int:
-        """The cross-validation fits the search runs (0 without candidates)."""
-        return cv_fits(self)
 
 
 @dataclass(frozen=True)
@@ -75,7 +50,7 @@ class DriftSettings:
     accuracy_floor: float | None = None  # classification: alarm when a labeled batch's accuracy is below
     max_error: float | None = None  # regression: alarm when a labeled batch's mean absolute error is above
     # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the
-    # batch's size (see mlops_core.drift.psi_threshold_for); "psi": the fixed thresholds above.
+    # batch's size (see mlops_core.monitoring.drift.psi_threshold_for); "psi": the fixed thresholds above.
     method: Literal["adaptive", "psi"] = "adaptive"
     false_alarm_rate: float = 0.01  # adaptive: the share of clean batches that may be called drifted
     min_effect_psi: float = 0.05  # adaptive: a shift below this PSI is never drift, however large the batch
@@ -111,7 +86,7 @@ class PromotionSettings:
     floor: float
     # What a candidate that passed the gate becomes while a champion exists: the champion ("off"), or a
     # challenger that scores beside it ("shadow") or serves a share of rows ("split") until the rule in
-    # mlops_core/challenger.py promotes or retires it.
+    # mlops_core/registry/challenger.py promotes or retires it.
     challenger: Literal["off", "shadow", "split"] = "off"
     challenger_share: float = 0.1  # split: the share of rows the challenger scores
     challenger_id_column: str | None = None  # split: the column whose hash assigns a row to a model
@@ -288,6 +263,26 @@ class ProjectConfig:
         check_staleness(self)
 
 
+def check_fits_task(config: ProjectConfig) -> None:
+    """Raise ConfigError when the promotion metric or a monitoring setting does not fit the task."""
+    task, metric = config.task, config.promotion.metric
+    spec = METRICS.get(metric)
+    if spec is None or task.kind not in spec.tasks:
+        fitting = [name for name, s in METRICS.items() if task.kind in s.tasks]
+        raise ConfigError(
+            f"[promotion] metric {metric!r} does not fit a {task.kind} task; use one of {', '.join(fitting)}"
+        )
+    drift = config.drift
+    if task.is_classification and drift.accuracy_floor is None:
+        raise ConfigError("[drift] accuracy_floor is required for a classification task (the labeled-batch alarm)")
+    if task.is_classification and drift.max_error is not None:
+        raise ConfigError("[drift] max_error applies to a regression task; use accuracy_floor")
+    if not task.is_classification and drift.max_error is None:
+        raise ConfigError("[drift] max_error is required for a regression task (the labeled-batch error alarm)")
+    if not task.is_classification and drift.accuracy_floor is not None:
+        raise ConfigError("[drift] accuracy_floor applies to classification; use max_error for a regression task")
+
+
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name)
     if not isinstance(value, dict):
@@ -353,8 +348,8 @@ def config_path() -> Path:
     """Where the configuration file is: $MLOPS_CONFIG, else mlops.toml beside the code."""
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
-    here = Path(__file__).resolve().parent.parent
-    return here / CONFIG_FILE
+    root = Path(__file__).resolve().parents[2]  # mlops_core/config/project.py -> the code's root
+    return root / CONFIG_FILE
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:

@@ -1,7 +1,7 @@
 """One CSV of (labeled) rows, streamed through the shared reader and conversion, every row counted.
 
 Training reads its files with it (training/data.py) and `mlops register` its reference file
-(mlops_core/registration.py), so a file is judged the same way in both: the reader's guards (size
+(mlops_core/registry/registration.py), so a file is judged the same way in both: the reader's guards (size
 limit, gzip bombs, line length, UTF-8, binary files), each cell converted or reported, and each row
 used or counted as skipped with its reason (a bad feature, a bad label with its values listed, a
 missing label). Whether a file skipped too many rows is for the caller to decide (`too_many_skipped`
@@ -18,9 +18,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from .config import ProjectConfig
-from .csvdata import Chunk, RowError, convert_rows
-from .csvreader import READ_BUFFER_BYTES, ByteStream, CsvRows
+from ..config import ProjectConfig
+from .convert import Chunk, RowError, convert_rows
+from .reader import READ_BUFFER_BYTES, ByteStream, CsvRows
 
 SKIP_REASONS = ("bad_feature", "bad_label", "missing_label")
 MAX_LISTED_LABELS = 10

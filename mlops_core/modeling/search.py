@@ -1,7 +1,7 @@
 """What training fits: the one model, or each search candidate as a model with the space its grid spans.
 
 - No candidates: the configured pipeline (`features.build_pipeline`: preprocessing + model.estimator), or
-  the user's own (`[model] pipeline`, mlops_core/usercode.py), fitted once.
+  the user's own (`[model] pipeline`, mlops_core/modeling/usercode.py), fitted once.
 - Candidates: each candidate's `sklearn.*` estimator as the last step of that same pipeline (after our
   preprocessing, or after the steps of the user's own Pipeline), searched over its grid.
 
@@ -19,10 +19,8 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from .config import ProjectConfig
-from .errors import ConfigError
-from .features import _estimator, build_pipeline
-from .modelconfig import Candidate
+from ..config import Candidate, ConfigError, ProjectConfig
+from .pipeline import _estimator, build_pipeline
 from .usercode import PipelineError, user_pipeline
 
 SHOWN_NAMES = 12  # parameter names listed in an unknown-parameter error

@@ -26,14 +26,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import layout
-from .challenger import start_challenge
-from .config import ProjectConfig, PromotionSettings
-from .features import features_from_schema
-from .registry import Champion, ChampionConflict, Registry, RegistryError
-from .s3errors import is_precondition_failure
-from .s3json import get_json, put_json
-from .tasks import Task
+from ..config import ProjectConfig, PromotionSettings
+from ..storage import is_precondition_failure, layout
+from ..storage.s3json import get_json, put_json
+from .challenger import comparable, start_challenge
+from .store import ChampionConflict, ModelAlias, Registry, RegistryError
 
 PENDING, APPROVING, APPROVED = "pending", "approving", "approved"
 REJECTED, EXPIRED, SUPERSEDED = "rejected", "expired", "superseded"
@@ -45,18 +42,22 @@ class PendingConflict(RegistryError):
 
 
 def install_candidate(
-    registry: Registry, version: str, *, expected: Champion | None, decision: dict[str, Any], config: ProjectConfig
+    registry: Registry, version: str, *, expected: ModelAlias | None, decision: dict[str, Any], config: ProjectConfig
 ) -> str:
     """Put a candidate that passed the gate in place, if the champion pointer still is `expected`
     (ChampionConflict otherwise); returns where it went: "champion" or "challenger".
 
     It becomes the champion, unless challenger mode is on (`promotion.challenger`), a champion exists and
     the candidate reads the same features and predicts the same task: then it starts as the champion's
-    challenger (mlops_core/challenger.py) and live labeled batches decide. The training run's gate
+    challenger (mlops_core/registry/challenger.py) and live labeled batches decide. The training run's gate
     (approval "auto") and `mlops approve` (approval "manual") both call this, and nothing else moves a
     candidate into scoring.
     """
-    if config.promotion.challenger != "off" and expected is not None and _comparable(registry, version, expected):
+    if (
+        config.promotion.challenger != "off"
+        and expected is not None
+        and comparable(registry, version, expected.version)
+    ):
         current = registry.champion()
         if current is None or current.etag != expected.etag:
             raise ChampionConflict(f"the champion changed before {version} could challenge it; nothing was changed")
@@ -65,15 +66,6 @@ def install_candidate(
         return "challenger"
     registry.promote(version, expected=expected, decision=decision)
     return "champion"
-
-
-def _comparable(registry: Registry, version: str, champion: Champion) -> bool:
-    """Whether `version` reads the champion's features and predicts its task and classes (so the two can be
-    compared row by row)."""
-    ours, theirs = (registry.manifest(v)["schema"] for v in (version, champion.version))
-    return features_from_schema(ours) == features_from_schema(theirs) and Task.from_schema(ours) == Task.from_schema(
-        theirs
-    )
 
 
 @dataclass(frozen=True)
@@ -95,10 +87,10 @@ class Held:
     def expires_at(self) -> datetime:
         return datetime.fromisoformat(self.record["expires_at"])
 
-    def expected_champion(self) -> Champion | None:
+    def expected_champion(self) -> ModelAlias | None:
         """The champion pointer as the gate saw it: what approval's conditional write expects."""
         etag = self.record.get("champion_etag")
-        return None if etag is None else Champion(self.record["champion"], etag, {})
+        return None if etag is None else ModelAlias("champion", self.record["champion"], etag, {})
 
 
 class PendingRecords:
@@ -145,7 +137,7 @@ def hold_candidate(
     pending: PendingRecords,
     *,
     decision: dict[str, Any],
-    champion: Champion | None,
+    champion: ModelAlias | None,
     settings: PromotionSettings,
     now: datetime,
 ) -> Held:

@@ -16,14 +16,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import joblib
 from botocore.exceptions import ClientError
 
-from . import layout
-from .s3errors import is_precondition_failure
-from .s3json import get_json, put_json
+from ..storage import is_precondition_failure, layout
+from ..storage.s3json import get_json, put_json
 
 
 class RegistryError(RuntimeError):
@@ -51,7 +50,11 @@ class ModelCodeMissing(RegistryError):
 
 
 @dataclass(frozen=True)
-class Champion:
+class ModelAlias:
+    """A named pointer to a version (as MLflow's RegisteredModelAlias): "champion" or "challenger", the
+    version it points at, the pointer object's ETag (for the next conditional write) and its whole record."""
+
+    alias: Literal["champion", "challenger"]
     version: str
     etag: str
     record: dict[str, Any]
@@ -139,11 +142,11 @@ class Registry:
             ) from exc
 
     # ------------------------------------------------------------------ champion
-    def champion(self) -> Champion | None:
+    def champion(self) -> ModelAlias | None:
         found = get_json(self.s3, self.bucket, layout.CHAMPION_KEY)
-        return None if found is None else Champion(found[0]["version"], found[1], found[0])
+        return None if found is None else ModelAlias("champion", found[0]["version"], found[1], found[0])
 
-    def promote(self, version: str, *, expected: Champion | None, decision: dict[str, Any]) -> None:
+    def promote(self, version: str, *, expected: ModelAlias | None, decision: dict[str, Any]) -> None:
         """Point the champion at `version` if it still is `expected` (a conditional write)."""
         record = {
             "version": version,
@@ -168,17 +171,17 @@ class Registry:
         self.record_decision(decision)
 
     # ------------------------------------------------------------------ challenger
-    def challenger(self) -> Champion | None:
+    def challenger(self) -> ModelAlias | None:
         """The challenger pointer (active or closed: see its `status`), with its ETag."""
         found = get_json(self.s3, self.bucket, layout.CHALLENGER_KEY)
-        return None if found is None else Champion(found[0]["version"], found[1], found[0])
+        return None if found is None else ModelAlias("challenger", found[0]["version"], found[1], found[0])
 
-    def start_challenger(self, record: dict[str, Any], *, expected: Champion | None) -> None:
+    def start_challenger(self, record: dict[str, Any], *, expected: ModelAlias | None) -> None:
         """Make `record` (version, mode, share, ...) the active challenger if the pointer still is `expected`."""
         body = {**record, "status": "active", "started_at": datetime.now(UTC).isoformat()}
         self._write_challenger(body, expected)
 
-    def close_challenger(self, current: Champion, *, status: str, reasons: list[str]) -> bool:
+    def close_challenger(self, current: ModelAlias, *, status: str, reasons: list[str]) -> bool:
         """Close the active challenger (promoted, retired, suspended, replaced); False if someone else
         changed the pointer first (then their decision stands)."""
         body = {**current.record, "status": status, "closed_at": datetime.now(UTC).isoformat(), "reasons": reasons}
@@ -188,11 +191,13 @@ class Registry:
             return False
         return True
 
-    def _write_challenger(self, body: dict[str, Any], expected: Champion | None) -> None:
+    def _write_challenger(self, body: dict[str, Any], expected: ModelAlias | None) -> None:
         conflict = ChallengerConflict(f"the challenger changed while writing {body['version']}")
         self._move_pointer(layout.CHALLENGER_KEY, body, expected, conflict)
 
-    def _move_pointer(self, key: str, body: dict[str, Any], expected: Champion | None, conflict: RegistryError) -> None:
+    def _move_pointer(
+        self, key: str, body: dict[str, Any], expected: ModelAlias | None, conflict: RegistryError
+    ) -> None:
         """Write a pointer if it still is `expected` (None: if there is none yet); `conflict` otherwise."""
         condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
         try:

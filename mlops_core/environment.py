@@ -19,7 +19,7 @@ from typing import Any, Literal, Self
 from .observability import NAMESPACE
 
 
-class SettingsError(RuntimeError):
+class EnvironmentVariableError(RuntimeError):
     """A function's environment is missing a variable or holds an invalid one."""
 
 
@@ -55,7 +55,7 @@ def env(name: str, parse: Callable[[str], Any] = _text, *, default: Any = MISSIN
 
 
 class EnvironmentRecord:
-    """Base of the settings records: reading from, and writing to, an environment."""
+    """Base of the environment records: reading from, and writing to, an environment."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -67,13 +67,13 @@ class EnvironmentRecord:
             raw = environ.get(name)
             if raw is None:
                 if f.default is MISSING:
-                    raise SettingsError(f"{cls.__name__}: environment variable {name} is not set")
+                    raise EnvironmentVariableError(f"{cls.__name__}: environment variable {name} is not set")
                 continue
             try:
                 values[f.name] = parse(raw)
             except ValueError as exc:
                 problem = f"environment variable {name}={raw[:80]!r} is invalid: {exc}"
-                raise SettingsError(f"{cls.__name__}: {problem}") from exc
+                raise EnvironmentVariableError(f"{cls.__name__}: {problem}") from exc
         return cls(**values)
 
     def as_environment(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The promotion gate: a candidate replaces the champion only if it is at least as good.
 
-"Good" follows the metric's direction (mlops_core.tasks.METRICS): for a metric where higher is
+"Good" follows the metric's direction (mlops_core.config.task.METRICS): for a metric where higher is
 better (ROC AUC, accuracy, F1, R²) the floor is the lowest acceptable value and the candidate may
 fall short of the champion by `tolerance`; for one where lower is better (log loss, RMSE, MAE) the
 floor is the highest acceptable value and the candidate may exceed the champion by `tolerance`.
@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import PromotionSettings
-from .tasks import METRICS
+from ..config import METRICS, PromotionSettings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""From CSV bytes to typed feature columns, every row accounted for (scoring and training alike).
+
+In the order a file travels:
+
+- ``reader``    the guards on a file (size, binary content, line length) and a stream of rows
+- ``blocks``    the body cut into blocks of whole rows, for the fast path
+- ``fastpath``  a plain block parsed by pandas' C parser and checked column-wise
+- ``convert``   rows into typed columns, with a ``RowError`` naming the fix for every bad value
+- ``labeled``   a labeled file (training, feedback, a reference) streamed and counted row by row
+
+Reads the config; imports nothing else of the project's.
+"""
+
+from .blocks import Block, CsvBlocks, has_lone_cr
+from .convert import Chunk, RowError, convert_rows, read_labels, text_checks
+from .fastpath import fast_chunk, plain_rows
+from .labeled import FileRows, HashingReader, MissingColumns, skip_reasons, stream_rows, too_many_skipped
+from .reader import ByteStream, CsvRows, FileRejected, check_not_binary, open_guarded, too_large
+
+__all__ = [
+    "Block",
+    "ByteStream",
+    "Chunk",
+    "CsvBlocks",
+    "CsvRows",
+    "FileRejected",
+    "FileRows",
+    "HashingReader",
+    "MissingColumns",
+    "RowError",
+    "check_not_binary",
+    "convert_rows",
+    "fast_chunk",
+    "has_lone_cr",
+    "open_guarded",
+    "plain_rows",
+    "read_labels",
+    "skip_reasons",
+    "stream_rows",
+    "text_checks",
+    "too_large",
+    "too_many_skipped",
+]

@@ -1,0 +1,37 @@
+"""The model: what training fits, what scoring feeds it, and what it predicts.
+
+- ``pipeline``     the feature schema and the scikit-learn pipeline (encoders, vectorizers, estimator)
+- ``search``       the one model or each candidate of a search, with the space its grid spans
+- ``usercode``     the user's own ``pipelines.<module>:<function>``, loaded and checked
+- ``predictions``  a model's predictions per task as scoring writes them, and their metrics
+
+Reads the config; imports nothing else of the project's.
+"""
+
+from .pipeline import build_pipeline, features_from_schema, model_input, schema_dict
+from .predictions import Predictions, Predictor, class_predictions, metrics, proba_columns, probability_text
+from .search import Planned, base_model, candidate_model, check_model, plan, search_space
+from .usercode import PipelineError, check_user_model, load_function, user_pipeline
+
+__all__ = [
+    "PipelineError",
+    "Planned",
+    "Predictions",
+    "Predictor",
+    "base_model",
+    "build_pipeline",
+    "candidate_model",
+    "check_model",
+    "check_user_model",
+    "class_predictions",
+    "features_from_schema",
+    "load_function",
+    "metrics",
+    "model_input",
+    "plan",
+    "proba_columns",
+    "probability_text",
+    "schema_dict",
+    "search_space",
+    "user_pipeline",
+]
