@@ -18,12 +18,11 @@ from mlops_core.environment import ScoringEnvironment
 from mlops_core.modeling.predictions import proba_columns
 from mlops_core.registry.promotion import decide
 from mlops_core.registry.store import Registry
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.examples_loader import EXAMPLES, example_config, load_example
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, put, read_csv
 from training.data import TrainingDataError
 from training.train import train_and_register
-
-from .conftest import DATA, MODELS, REGION
-from .examples_loader import EXAMPLES, example_config, load_example
-from .test_scoring import CountingCloudWatch, put, read_csv
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,12 @@ from mlops_core.environment import ScoringEnvironment
 from mlops_core.monitoring.drift import DriftAccumulator, build_profile
 from mlops_core.monitoring.text import VOCABULARY
 from mlopsctl.present import chart_bars, text_line
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.examples_loader import load_example
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, put, read_csv
 from training.train import train_and_register
 
-from .conftest import DATA, MODELS, REGION
-from .examples_loader import load_example
-from .test_scoring import CountingCloudWatch, put, read_csv
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REVIEWS = ROOT / "examples" / "reviews"
 
 

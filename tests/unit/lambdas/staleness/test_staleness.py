@@ -18,11 +18,10 @@ from mlops_core.environment import EnvironmentVariableError
 from mlops_core.observability import CHAMPION_AGE_DAYS, NAMESPACE, PIPELINE
 from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
+from tests.unit.conftest import MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import LambdaContext
 
-from .conftest import MODELS, REGION
-from .test_scoring import LambdaContext
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 

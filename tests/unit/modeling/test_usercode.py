@@ -26,13 +26,12 @@ from mlops_core.modeling.usercode import PipelineError
 from mlops_core.registry.runs import RunLedger
 from mlops_core.registry.store import ModelCodeMissing, Registry
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS
+from tests.unit.lambdas.scoring.test_scoring import env, put, read_csv  # noqa: F401  # env is the scoring fixture
+from tests.unit.registry.test_approval import run
 from training.train import train_and_register
 
-from .conftest import DATA, MODELS
-from .test_approval import run
-from .test_scoring import env, put, read_csv  # noqa: F401  # env is the scoring fixture
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "custom-pipeline" / "mlops.toml"
 
 

@@ -12,12 +12,11 @@ import training.__main__ as container
 from mlops_core.environment import EnvironmentVariableError
 from mlops_core.registry.runs import RunLedger
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import LambdaContext
+from tests.unit.training.test_search import LINEAR, SHALLOW, searching
 from training.data import TrainingDataError
 from training.job import run_job
-
-from .conftest import DATA, MODELS, REGION
-from .test_scoring import LambdaContext
-from .test_search import LINEAR, SHALLOW, searching
 
 
 @pytest.fixture

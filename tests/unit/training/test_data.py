@@ -10,10 +10,9 @@ import pytest
 
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS
 from training.data import TrainingDataError, read_labeled_data
 from training.train import train_and_register
-
-from .conftest import DATA, MODELS
 
 GOOD = generate(1500, seed=11)
 HEADER, ROWS = GOOD.split(b"\n", 1)

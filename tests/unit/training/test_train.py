@@ -17,13 +17,12 @@ from mlops_core.monitoring import DriftAccumulator, build_profile, psi
 from mlops_core.registry.promotion import decide
 from mlops_core.registry.store import ArtifactIntegrityError, ChampionConflict, Registry, RegistryError, UnknownVersion
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS
+from tests.unit.examples_loader import load_example
 from training.data import TrainingDataError
 from training.train import train_and_register
 
-from .conftest import DATA, MODELS
-from .examples_loader import load_example
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def train(s3, config, **kwargs):

@@ -20,14 +20,13 @@ from mlops_core.modeling.pipeline import build_pipeline, model_input
 from mlops_core.modeling.search import check_model, plan
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS
+from tests.unit.examples_loader import load_example
 from training.data import read_labeled_data
 from training.search import SearchError, _scoring
 from training.train import split_holdout, train_and_register
 
-from .conftest import DATA, MODELS
-from .examples_loader import load_example
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LOGISTIC = "sklearn.linear_model.LogisticRegression"
 TREE = "sklearn.tree.DecisionTreeClassifier"
 

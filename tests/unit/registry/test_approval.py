@@ -15,10 +15,9 @@ from mlops_core.registry.approval import PendingRecords, pending_alert
 from mlops_core.registry.runs import RunLedger
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS, REGION
 from training.job import run_job
 from training.train import train_and_register
-
-from .conftest import DATA, MODELS, REGION
 
 
 def manual(config, **promotion):

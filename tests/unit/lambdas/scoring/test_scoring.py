@@ -19,8 +19,7 @@ from scoring.models import NoChampionYet
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import ArtifactIntegrityError, Registry
 from mlopsctl.datagen import generate
-
-from .conftest import DATA, MODELS, REGION
+from tests.unit.conftest import DATA, MODELS, REGION
 
 
 class CountingCloudWatch:

@@ -10,7 +10,7 @@ import pytest
 
 from mlops_core.config.project import CONFIG_FILE, ConfigError, parse_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LOGISTIC = "sklearn.linear_model.LogisticRegression"
 FOREST = "sklearn.ensemble.RandomForestClassifier"
 

@@ -12,9 +12,8 @@ from scoring.logic import Clients, ScoringContext, score_job
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
-
-from .conftest import DATA, MODELS, REGION
-from .test_scoring import CountingCloudWatch, put
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, put
 
 
 class RecordingSns:

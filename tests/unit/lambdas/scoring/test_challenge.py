@@ -18,10 +18,9 @@ from mlops_core.registry.challenger import start_challenge
 from mlops_core.registry.store import ChampionConflict, Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, keys, put, read_csv
 from training.train import train_and_register
-
-from .conftest import DATA, MODELS, REGION
-from .test_scoring import CountingCloudWatch, keys, put, read_csv
 
 SHIFT = 1.0  # concept drift: a model trained on it beats one that was not, on batches that have it
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from scoring.receipts import CLAIM_TAKEOVER_S, Receipts, State
 
-from .conftest import DATA
+from tests.unit.conftest import DATA
 
 KEY = "reports/receipts/batch/etag.json"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -16,8 +16,7 @@ from mlops_core.registry.runs import utcnow
 from mlops_core.registry.store import Registry
 from mlopsctl import approvals
 from mlopsctl.approvals import CLAIM_TIMEOUT, ApprovalError
-
-from .conftest import MODELS, REGION
+from tests.unit.conftest import MODELS, REGION
 
 MOTO_ARN = "arn:aws:sts::123456789012:user/moto"  # moto's caller identity
 

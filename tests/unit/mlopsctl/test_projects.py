@@ -14,7 +14,7 @@ from mlops_core.config.project import CONFIG_ENV
 from mlopsctl import cli, ops
 from mlopsctl.deploy import load_outputs, outputs_path, save_outputs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "breast-cancer" / "mlops.toml"
 DEFAULT = {"DataBucket": "mlops-data", "ModelsBucket": "mlops-models"}
 CANCER = {"DataBucket": "cancer-data", "ModelsBucket": "cancer-models"}

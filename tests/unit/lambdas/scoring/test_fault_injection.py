@@ -27,9 +27,8 @@ from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
-
-from .conftest import DATA, MODELS, REGION
-from .test_scoring import CountingCloudWatch, LambdaContext, keys, put, s3_event
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, LambdaContext, keys, put, s3_event
 
 VISIBILITY_TIMEOUT = timedelta(seconds=1800)  # infra/scoring.py: 6 x the 5-minute function timeout
 MAX_RECEIVES = 3  # mlops.toml [queue] max_receive_count

@@ -7,8 +7,7 @@ from typer.testing import CliRunner
 
 from mlopsctl import cli
 from mlopsctl.leaderboard import last_search, search_lines, search_table
-
-from .test_present import QUIET, offline  # noqa: F401  # offline: the CLI with no stack
+from tests.unit.mlopsctl.test_present import QUIET, offline  # noqa: F401  # offline: the CLI with no stack
 
 SEARCH = {
     "method": "grid",

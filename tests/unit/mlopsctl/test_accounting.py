@@ -11,9 +11,8 @@ from scoring.messages import jobs_from_message
 
 from mlopsctl.accounting import account, message_keys
 from mlopsctl.datagen import generate
-
-from .conftest import DATA
-from .test_scoring import env, put, s3_event  # noqa: F401 - env: the scoring environment fixture
+from tests.unit.conftest import DATA
+from tests.unit.lambdas.scoring.test_scoring import env, put, s3_event  # noqa: F401 - env: the scoring environment fixture
 
 ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 

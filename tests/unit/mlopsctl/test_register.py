@@ -38,11 +38,10 @@ from mlopsctl.checkrun import ModelChecker, ModelCheckError
 from mlopsctl.datagen import generate
 from mlopsctl.pickleinfo import scan
 from mlopsctl.register import RegisterError
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.examples_loader import EXAMPLES, example_config, load_example
 
-from .conftest import DATA, MODELS, REGION
-from .examples_loader import EXAMPLES, example_config, load_example
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MOTO_ARN = "arn:aws:sts::123456789012:user/moto"
 LAYER_SKLEARN = registering.layer_version(ROOT / "lambdas" / "requirements.txt")
 

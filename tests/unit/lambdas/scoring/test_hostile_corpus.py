@@ -22,9 +22,8 @@ from mlops_core.environment import ScoringEnvironment
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.corpus import FORMULA_IDS, REJECTED, SCORED, CorpusFile, hostile_corpus
-
-from .conftest import DATA, MODELS, REGION
-from .test_scoring import CountingCloudWatch, keys, put
+from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, keys, put
 
 OUTPUT_COLUMNS = ["prediction", "score", "model_version"]  # a binary model's output columns
 CORPUS = {f.name: f for f in hostile_corpus()}
