@@ -42,16 +42,20 @@ demo: setup  ## the whole loop on local AWS: deploy, train, score, drift, retrai
 # Product code whose type-checker escapes must say why: `# type: ignore[code]  # reason`.
 TYPED := mlops_core lambdas training infra mlopsctl app.py
 
-lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, hadolint
+lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract (import-linter), hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PYTHONPATH=lambdas $(BIN)/lint-imports --no-cache --no-logo
 	@! grep -rnE --include='*.py' 'type: ignore' $(TYPED) | grep -vE 'type: ignore\[[a-z, -]+\]  # [^ ]' \
 	  || { echo "a '# type: ignore' above has no [code] or no reason: write '# type: ignore[code]  # why'"; exit 1; }
 	$(BIN)/hadolint training/Dockerfile
 
-test: setup  ## every test: unit, infrastructure, end to end on local AWS
-	$(BIN)/python -m pytest
+# Unit and template tests first, on every core (pytest-xdist) while nothing else runs; then the end-to-end
+# tests on local AWS, one at a time. The slowest tests of each part are listed (--durations).
+test: setup  ## every test: unit and infrastructure on all cores, then end to end on local AWS
+	$(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
+	$(BIN)/python -m pytest tests/e2e --durations=15
 
 bench: setup  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py

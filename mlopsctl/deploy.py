@@ -148,6 +148,41 @@ def deploy(
     return _settled_outputs(env, stack_name, label, outputs_path(root, target))
 
 
+def remove_local_stack(root: Path, *, config_file: Path | None = None, log: Callable[[str], None] = print) -> bool:
+    """Delete the project's stack from local AWS, its buckets emptied first; False when it is not deployed.
+
+    Local AWS only: there the buckets are destroyed with the stack (infra/targets.py), so emptying them
+    loses nothing the stack would keep. On AWS the buckets are retained; use `cdk destroy` there.
+    """
+    config_file = config_file.resolve() if config_file else chosen_config()
+    stack_name = load_config(config_file).stack_name
+    env = cdk_environment(root, "localstack", LocalAws(root, log=log).endpoint)
+    cfn = _cloudformation(env)
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError:
+        return False
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    s3 = boto3.resource(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    for bucket in (outputs.get("DataBucket"), outputs.get("ModelsBucket")):
+        if bucket:
+            s3.Bucket(bucket).object_versions.delete()  # versions and delete markers, or plain objects
+    log(f"deleting {stack_name} from local AWS")
+    cfn.delete_stack(StackName=stack_name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+    path = outputs_path(root, "localstack")
+    stacks = _read_outputs_file(path)
+    if stacks.pop(stack_name, None) is not None:
+        path.write_text(json.dumps(stacks, indent=2, sort_keys=True))
+    return True
+
+
 def _settled_outputs(
     env: dict[str, str], stack_name: str, label: str, path: Path, timeout_s: float = 60
 ) -> dict[str, Any]:

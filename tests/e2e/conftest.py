@@ -42,6 +42,16 @@ def local_aws() -> Iterator[LocalAws]:
         runner.down()
 
 
+def deploy_own_stack(request: pytest.FixtureRequest, config_file: Path, label: str) -> dict[str, str]:
+    """Deploy a project's own stack on the session's local AWS; it is deleted when `request`'s scope ends
+    (the test, or the module for a module fixture), pass or fail, so its alarms and schedules stop ticking
+    while the rest of the session runs."""
+    from mlopsctl.deploy import deploy, remove_local_stack
+
+    request.addfinalizer(lambda: remove_local_stack(ROOT, config_file=config_file, log=lambda _m: None))
+    return deploy(ROOT, target="localstack", label=label, config_file=config_file, log=lambda _m: None)
+
+
 @pytest.fixture(scope="session")
 def aws_endpoint(local_aws: LocalAws) -> str:
     return local_aws.endpoint

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from mlopsctl.deploy import deploy
-
-from .conftest import ROOT, mlops
+from .conftest import ROOT, deploy_own_stack, mlops
 
 PROJECT = "approval-e2e"
 # What LocalStack answers GetCallerIdentity with for the CLI's test credentials.
@@ -22,7 +20,7 @@ LOCAL_ROOT = "arn:aws:iam::000000000000:root"
 
 
 @pytest.fixture(scope="module")
-def manual_project(local_aws, tmp_path_factory) -> Path:
+def manual_project(local_aws, tmp_path_factory, request) -> Path:
     """The test-owned config file, deployed once for this module."""
     text = (ROOT / "mlops.toml").read_text()
     manual = text.replace('name = "mlops"', f'name = "{PROJECT}"', 1).replace(
@@ -31,7 +29,7 @@ def manual_project(local_aws, tmp_path_factory) -> Path:
     assert f'name = "{PROJECT}"' in manual and 'approval = "manual"' in manual
     config = tmp_path_factory.mktemp("approval") / "mlops.toml"
     config.write_text(manual)
-    deploy(ROOT, target="localstack", label="e2e-approval", config_file=config, log=lambda _m: None)
+    deploy_own_stack(request, config, "e2e-approval")
     return config
 
 

@@ -22,9 +22,8 @@ import pytest
 from mlops_core.config.project import CONFIG_ENV
 from mlopsctl import ops
 from mlopsctl.datagen import write_file
-from mlopsctl.deploy import deploy
 
-from .conftest import ROOT, mlops
+from .conftest import ROOT, deploy_own_stack, mlops
 
 PROJECT = "e2e-challenger"
 SHIFT = 1.0
@@ -51,10 +50,10 @@ def _config(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(local_aws, tmp_path_factory) -> Iterator[tuple[tuple[str, ...], ops.Pipeline]]:
+def project(local_aws, tmp_path_factory, request) -> Iterator[tuple[tuple[str, ...], ops.Pipeline]]:
     tmp = tmp_path_factory.mktemp("challenger")
     config_file = _config(tmp)
-    deploy(ROOT, target="localstack", label="e2e-challenger", config_file=config_file, log=lambda _m: None)
+    deploy_own_stack(request, config_file, "e2e-challenger")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONFIG_ENV, str(config_file))
         yield ("--config", str(config_file)), ops.Pipeline.connect(ROOT, "localstack")

@@ -30,9 +30,8 @@ import pytest
 from mlops_core.config.project import CONFIG_ENV
 from mlopsctl import ops
 from mlopsctl.datagen import generate
-from mlopsctl.deploy import deploy
 
-from .conftest import ROOT, mlops
+from .conftest import ROOT, deploy_own_stack, mlops
 
 PROJECT = "stale-e2e"
 
@@ -96,10 +95,10 @@ def retraining_decisions(pipeline: ops.Pipeline, alarm: str) -> list[dict[str, A
 
 
 @pytest.fixture
-def stale_pipeline(local_aws, tmp_path, monkeypatch) -> tuple[ops.Pipeline, Path]:
+def stale_pipeline(local_aws, tmp_path, monkeypatch, request) -> tuple[ops.Pipeline, Path]:
     """Project stale-e2e deployed on the session's local AWS; the CLI and `ops` aimed at it."""
     config_file = staleness_config(tmp_path)
-    deploy(ROOT, target="localstack", label="e2e-staleness", config_file=config_file, log=lambda _m: None)
+    deploy_own_stack(request, config_file, "e2e-staleness")
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
     return ops.Pipeline.connect(ROOT, "localstack"), config_file
 

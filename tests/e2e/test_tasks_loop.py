@@ -13,9 +13,8 @@ import pytest
 
 from mlops_core.config.project import CONFIG_ENV, load_config
 from mlopsctl import ops
-from mlopsctl.deploy import deploy
 
-from .conftest import ROOT, mlops
+from .conftest import ROOT, deploy_own_stack, mlops
 
 EXAMPLES = ROOT / "examples"
 
@@ -37,17 +36,19 @@ def _alarm_run(pipeline: ops.Pipeline, after_run: str) -> dict | None:
 
 
 @pytest.mark.parametrize(
-    ("name", "quality", "used"),
+    "example",
     [("iris", "accuracy", 120), ("diabetes", "MAE", 350), ("reviews", "accuracy", 4000)],
+    ids=["iris", "diabetes", "reviews"],
 )
 @pytest.mark.usefixtures("local_aws")
 def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_and_the_gate_promotes(
-    name, quality, used, tmp_path, monkeypatch
+    example, tmp_path, monkeypatch, request
 ):
+    name, quality, used = example
     config_file = EXAMPLES / name / "mlops.toml"
     config = load_config(config_file)
     training, batch, drifted = _write_example_data(name, tmp_path)
-    outputs = deploy(ROOT, target="localstack", label=f"e2e-{name}", config_file=config_file, log=lambda _m: None)
+    outputs = deploy_own_stack(request, config_file, f"e2e-{name}")
     assert outputs["DataBucket"].startswith(f"{config.name}-data-")
     cli = ("--config", str(config_file))
 
