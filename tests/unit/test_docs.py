@@ -233,6 +233,12 @@ def test_the_readme_links_every_page_under_docs():
     assert [f"docs/{page.name}" for page in DOCS[1:] if f"docs/{page.name}" not in linked] == []
 
 
+def test_the_site_navigation_lists_every_page_under_docs():
+    site = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = re.findall(r"^\s*-\s[^:\n]+:\s*(\S+\.md)\s*$", site, re.MULTILINE)
+    assert sorted(set(nav) - {"index.md"}) == sorted(page.name for page in DOCS[1:])
+
+
 # The checker itself: each kind of broken reference is reported
 
 
