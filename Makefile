@@ -60,8 +60,11 @@ test: setup  ## every test: unit and infrastructure on all cores, then end to en
 bench: setup  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py
 
+docs: $(VENV)/.installed  ## the docs site (README + docs/) built into site/, offline and strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:  ## remove local AWS state and build outputs (keeps the venvs)
 	-$(BIN)/mlops down
 	rm -rf .local-aws/state cdk.out
 
-.PHONY: help setup up down deploy demo lint test bench clean
+.PHONY: help setup up down deploy demo lint test bench docs clean

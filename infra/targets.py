@@ -1,6 +1,6 @@
 """Everything that differs between deploying to AWS and to LocalStack, in one place.
 
-The README's "LocalStack vs AWS" table mirrors this file.
+The "LocalStack vs AWS" table of docs/localstack-vs-aws.md mirrors this file.
 """
 
 from __future__ import annotations

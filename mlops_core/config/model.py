@@ -64,7 +64,9 @@ def search_settings(model: Mapping[str, Any], *, known: Iterable[str]) -> dict[s
 def parse_candidates(items: Any) -> tuple[Candidate, ...]:
     """The `[[model.candidates]]` tables; each name unique (default: the estimator's class name, then -2, -3...)."""
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ConfigError("[[model.candidates]] must be tables, each with an estimator (see README, Model search)")
+        raise ConfigError(
+            "[[model.candidates]] must be tables, each with an estimator (see docs/configuration.md, Model search)"
+        )
     candidates: list[Candidate] = []
     for number, item in enumerate(items, start=1):
         unknown = sorted(set(item) - set(CANDIDATE_KEYS))

@@ -178,8 +178,8 @@ SHORT_PERIOD_SPAN_LIMIT_S = 24 * 3600
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """Staleness alarms (README "Staleness"); a setting left out, or the whole [monitoring] section, turns its
-    alarm off."""
+    """Staleness alarms (docs/lifecycle.md, "Staleness"); a setting left out, or the whole [monitoring] section,
+    turns its alarm off."""
 
     max_model_age_days: float | None = None  # alarm when the champion was trained longer ago than this
     max_silence_hours: float | None = None  # alarm when no file was scored for this long (a heartbeat)

@@ -6,7 +6,8 @@ One project stack of its own, from a test-owned config: `[project] name = "stale
 (`max_silence_hours = 0.0166667`), a maximum age under a second (`max_model_age_days = 0.00001`, so the
 first published age is already stale), `on_stale = true`.
 
-What LocalStack 4.13.1 does differently (README, "LocalStack vs AWS"), read from its alarm scheduler and seen here:
+What LocalStack 4.13.1 does differently (docs/localstack-vs-aws.md, "LocalStack vs AWS"), read from its alarm
+scheduler and seen here:
 - It evaluates an alarm when the alarm is created, then every period x evaluation periods (AWS: every minute).
   The heartbeat over a minute (6 periods of 10 s) is judged once a minute; a 24-hour one once a day, so a
   fresh local stack shows it in ALARM (nothing scored yet) until a day later, however many files follow.
