@@ -42,7 +42,7 @@ demo: setup  ## the whole loop on local AWS: deploy, train, score, drift, retrai
 # Product code whose type-checker escapes must say why: `# type: ignore[code]  # reason`.
 TYPED := mlops_core lambdas training infra mlopsctl app.py
 
-lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract (import-linter), hadolint
+lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract (import-linter), hadolint, the docs (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -50,6 +50,7 @@ lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract 
 	@! grep -rnE --include='*.py' 'type: ignore' $(TYPED) | grep -vE 'type: ignore\[[a-z, -]+\]  # [^ ]' \
 	  || { echo "a '# type: ignore' above has no [code] or no reason: write '# type: ignore[code]  # why'"; exit 1; }
 	$(BIN)/hadolint training/Dockerfile
+	$(MAKE) --no-print-directory docs
 
 # Unit and template tests first, on every core (pytest-xdist) while nothing else runs; then the end-to-end
 # tests on local AWS, one at a time. The slowest tests of each part are listed (--durations).
