@@ -13,44 +13,55 @@ monitoring packages to judge and describe models. In the order a candidate trave
 - ``registration``  a model trained elsewhere (``mlops register``): its reference file and manifest
 """
 
-from .approval import (
-    Held,
-    PendingConflict,
-    PendingRecords,
-    comparable,
-    hold_candidate,
-    install_candidate,
-    metrics_against,
-    pending_alert,
-)
-from .challenger import (
-    Evidence,
-    Ruling,
-    Significance,
-    challenger_rows,
-    paired_evidence,
-    rule,
-    significance,
-    start_challenge,
-    total_evidence,
-    unpaired_evidence,
-)
-from .gate import GateOutcome, gate_promotion
-from .promotion import Decision, decide
-from .registration import Reference, ReferenceFileError, read_reference, reference_profile, registered_manifest
-from .runs import Lock, RunLedger, new_run_id, utcnow
-from .store import (
-    ArtifactIntegrityError,
-    ChallengerConflict,
-    ChampionConflict,
-    ModelAlias,
-    ModelCodeMissing,
-    Registry,
-    RegistryError,
-    UnknownVersion,
-    new_version_id,
-)
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the type checker sees; at run time each name is found on first use (below)
+    from .approval import (
+        Held,
+        PendingConflict,
+        PendingRecords,
+        hold_candidate,
+        install_candidate,
+        metrics_against,
+        pending_alert,
+    )
+    from .challenger import (
+        Evidence,
+        Ruling,
+        Significance,
+        challenger_rows,
+        comparable,
+        paired_evidence,
+        rule,
+        significance,
+        start_challenge,
+        total_evidence,
+        unpaired_evidence,
+    )
+    from .gate import GateOutcome, gate_promotion
+    from .promotion import Decision, decide
+    from .registration import Reference, ReferenceFileError, read_reference, reference_profile, registered_manifest
+    from .runs import Lock, RunLedger, new_run_id, utcnow
+    from .store import (
+        ArtifactIntegrityError,
+        ChallengerConflict,
+        ChampionConflict,
+        ModelAlias,
+        ModelCodeMissing,
+        Registry,
+        RegistryError,
+        UnknownVersion,
+        new_version_id,
+    )
+
+# Re-exported lazily (PEP 562): the staleness and retraining functions import only `store` and `runs`, and
+# loading `gate`, `challenger` and `registration` with them would import pandas, scipy and scikit-learn in
+# their cold start (measured: 0.4 s -> 2.2 s to import their handlers). A name is looked for in the modules
+# in this order, light ones first, so a name of `store` or `runs` never loads the others.
+_MODULES = ("store", "runs", "promotion", "approval", "challenger", "gate", "registration")
 __all__ = [
     "ArtifactIntegrityError",
     "ChallengerConflict",
@@ -93,3 +104,17 @@ __all__ = [
     "unpaired_evidence",
     "utcnow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(f".{module}", __name__), name, None)
+            if value is not None:
+                globals()[name] = value  # found once; later lookups do not come here
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
