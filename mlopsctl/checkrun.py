@@ -27,7 +27,7 @@ from mlops_core.config.task import Task
 from mlops_core.modeling.predictions import Predictions, class_predictions
 
 from . import modelcheck
-from .ops import OpsError
+from .stack import OpsError
 
 MAX_RESULT_BYTES = 1 << 20
 TAIL_CHARS = 1500

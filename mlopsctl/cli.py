@@ -20,7 +20,7 @@ from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.registry.store import ArtifactIntegrityError
 from mlops_core.storage import layout
 
-from . import approvals, leaderboard, ops, present
+from . import approvals, batches, leaderboard, present, runs, standing
 from . import register as registering
 from .checkrun import ModelChecker
 from .datagen import generate
@@ -29,6 +29,7 @@ from .deploy import DeployError
 from .deploy import deploy as deploy_stack
 from .localaws import LocalAws, LocalAwsError
 from .report import build_report
+from .stack import OpsError, Pipeline, read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,8 +98,8 @@ def deploy(
         typer.echo(f"  {key}: {outputs.get(key)}")
 
 
-def _pipeline(target: str) -> ops.Pipeline:
-    return ops.Pipeline.connect(ROOT, target)
+def _pipeline(target: str) -> Pipeline:
+    return Pipeline.connect(ROOT, target)
 
 
 def _progress(label: str):
@@ -134,7 +135,7 @@ def train(
 ) -> None:
     """Start a training run now (skips the cooldown; never runs two at once)."""
     pipeline = _pipeline(target)
-    result = ops.start_training(pipeline, reason)
+    result = runs.start_training(pipeline, reason)
     if not result.get("started"):
         raise CliError(
             f"no run started: {result.get('reason')} (run {result.get('run_id')})",
@@ -143,7 +144,7 @@ def train(
     typer.echo(f"training run {result['run_id']} started")
     if not wait:
         return
-    run = ops.wait_for_run(pipeline, result["run_id"], progress=_progress("training"))
+    run = runs.wait_for_run(pipeline, result["run_id"], progress=_progress("training"))
     typer.echo("", err=True)
     if run["status"] == "failed":
         raise CliError(f"training run {run['run_id']} failed: {run.get('error')}", "the champion is unchanged")
@@ -155,7 +156,7 @@ def train(
         verdict = "passed the gate and awaits approval"
     reasons = "; ".join(decision.get("reasons", []))
     typer.echo(f"version {run['version']} {verdict} in {run.get('seconds')} s: {reasons}")
-    for line in present.accounting_lines(ops.run_files(pipeline, run)):
+    for line in present.accounting_lines(runs.run_files(pipeline, run)):
         typer.echo(f"  {line}")
     _echo_lines(leaderboard.search_lines(run.get("search")))
 
@@ -163,7 +164,7 @@ def train(
 @app.command()
 def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
     """Champion and its metrics, versions, alarms, queue depths, recent runs and promotion decisions."""
-    state = ops.status(_pipeline(target))
+    state = standing.status(_pipeline(target))
     if as_json:
         typer.echo(json.dumps(state, indent=2, default=str))
         return
@@ -210,8 +211,8 @@ def challenge(
 ) -> None:
     """Start a registered version as the challenger of the champion (needs promotion.challenger on)."""
     try:
-        record = ops.start_challenge(_pipeline(target), version, mode=mode)
-    except ops.OpsError as exc:
+        record = standing.start_challenge(_pipeline(target), version, mode=mode)
+    except OpsError as exc:
         raise CliError(str(exc), exc.hint) from exc
     share = f" on {record['share']:.0%} of rows by {record['id_column']}" if record["mode"] == "split" else ""
     typer.echo(f"{version} challenges champion {record['champion']} ({record['mode']}{share})")
@@ -321,7 +322,7 @@ def _user_code() -> Iterator[tuple[Path, ...]]:
 @app.command()
 def redrive(target: str = TargetOption) -> None:
     """Move the dead-letter queue's messages back to the scoring queue (after fixing the cause)."""
-    moved = ops.redrive(_pipeline(target))
+    moved = batches.redrive(_pipeline(target))
     typer.echo(f"moved {moved} message(s) back to the scoring queue")
 
 
@@ -333,7 +334,7 @@ def audit(
 ) -> None:
     """Account for each file that arrived: in = scored + rejected + in flight + dead-lettered; exit 1 if any is lost."""
     pipeline = _pipeline(target)
-    result = ops.audit(pipeline, datetime.now(UTC) - timedelta(minutes=minutes))
+    result = batches.audit(pipeline, datetime.now(UTC) - timedelta(minutes=minutes))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -386,14 +387,14 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
     if not file.is_file():
         raise CliError(f"no such file: {file}", "give the path of a CSV (or .csv.gz) file")
     pipeline = _pipeline(target)
-    upload = ops.upload_for_scoring(pipeline, file.read_bytes(), file.name)
-    receipt = ops.wait_for_outcome(
+    upload = batches.upload_for_scoring(pipeline, file.read_bytes(), file.name)
+    receipt = batches.wait_for_outcome(
         pipeline, upload["key"], upload["etag"], timeout_s=timeout, progress=_progress("scoring")
     )
     typer.echo("", err=True)
     outputs = receipt.get("outputs", {})
     if receipt["outcome"] == "rejected":
-        report = ops.read_json(pipeline, outputs["report"])
+        report = read_json(pipeline, outputs["report"])
         raise CliError(
             f"{file.name} was rejected ({report['kind']}): {report['error']}",
             f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}",
@@ -446,7 +447,7 @@ def main() -> None:
     """Console-script entry point: expected failures print one line and a hint."""
     try:
         app(standalone_mode=False)
-    except (CliError, LocalAwsError, DeployError, ops.OpsError, ConfigError) as exc:
+    except (CliError, LocalAwsError, DeployError, OpsError, ConfigError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         hint = getattr(exc, "hint", "")
         if hint:

@@ -37,7 +37,7 @@ from mlops_core.registry.store import Registry
 from . import present
 from .approvals import caller_identity
 from .checkrun import CheckedModel, ModelChecker
-from .ops import OpsError
+from .stack import OpsError
 
 Announce = Callable[[dict[str, Any]], None]  # tells people a held candidate awaits approval
 

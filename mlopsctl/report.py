@@ -23,7 +23,6 @@ from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 
 from .leaderboard import last_search, search_table
-from .ops import Pipeline, challenger_standing
 from .present import (
     PERFORMANCE,
     chart_bars,
@@ -33,6 +32,8 @@ from .present import (
     recall_table,
     text_line,
 )
+from .stack import Pipeline
+from .standing import challenger_standing
 
 
 def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_core.registry.store import UnknownVersion
-from mlopsctl import cli, ops, present, report
+from mlopsctl import batches, cli, present, report, runs, standing
 from mlopsctl.demo import _drift_text
 
 IRIS = {
@@ -263,8 +263,8 @@ def offline(monkeypatch):
 def test_given_a_finished_run_when_train_then_the_row_accounting_follows_the_decision(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": True, "seconds": 3}
     run |= {"decision": {"reasons": ["accuracy 0.95 >= 0.90 (higher is better)"]}, "files": [IRIS, REJECTED]}
-    offline.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
-    offline.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
+    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
 
@@ -281,8 +281,8 @@ def test_given_a_labeled_multiclass_batch_when_score_then_its_metrics_follow_the
     batch.write_text("a,label\n1,setosa\n")
     receipt = {"outcome": "scored", "scored": 150, "rows": 150, "model_version": "v1", "outputs": {}}
     receipt |= {"drift": {"verdict": None, "rows": 150, "min_rows": 500}, "labeled": MULTICLASS}
-    offline.setattr(cli.ops, "upload_for_scoring", lambda pipeline, body, name: {"key": "k", "etag": "e"})
-    offline.setattr(cli.ops, "wait_for_outcome", lambda pipeline, key, etag, timeout_s, progress: receipt)
+    offline.setattr(batches, "upload_for_scoring", lambda pipeline, body, name: {"key": "k", "etag": "e"})
+    offline.setattr(batches, "wait_for_outcome", lambda pipeline, key, etag, timeout_s, progress: receipt)
 
     result = CliRunner().invoke(cli.app, ["score", str(batch)])
 
@@ -305,7 +305,7 @@ def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(o
         "versions": [{"version": "v1", "metrics": {"accuracy": 0.9}}],
         **QUIET,
     }
-    offline.setattr(cli.ops, "status", lambda pipeline: state)
+    offline.setattr(standing, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
 
@@ -336,9 +336,9 @@ class StubPipeline:
 def test_given_a_run_record_without_files_then_the_accounting_comes_from_its_manifest():
     pipeline: Any = StubPipeline({"v2": {"data": [IRIS]}})
 
-    assert ops.run_files(pipeline, {"version": "v1", "files": [CLEAN]}) == [CLEAN]
-    assert ops.run_files(pipeline, {"version": "v2"}) == [IRIS]
-    assert ops.run_files(pipeline, {"version": "v9"}) == []
+    assert runs.run_files(pipeline, {"version": "v1", "files": [CLEAN]}) == [CLEAN]
+    assert runs.run_files(pipeline, {"version": "v2"}) == [IRIS]
+    assert runs.run_files(pipeline, {"version": "v9"}) == []
 
 
 # ---------------------------------------------------------------------------- candidates awaiting approval
@@ -372,7 +372,7 @@ def test_given_a_first_model_being_approved_then_its_line_says_so():
 
 def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_commands(offline):
     state = {**QUIET, "champion": None, "versions": [], "pending": [HELD]}
-    offline.setattr(cli.ops, "status", lambda pipeline: state)
+    offline.setattr(standing, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
 
@@ -385,8 +385,8 @@ def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_comman
 def test_given_a_held_candidate_when_train_then_it_says_it_awaits_approval(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": False, "pending": True, "seconds": 3}
     run |= {"decision": {"reasons": ["roc_auc 0.81 >= floor 0.60", "awaiting approval"]}, "files": [CLEAN]}
-    offline.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
-    offline.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
+    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
 

@@ -322,7 +322,7 @@ def test_given_a_regression_project_when_a_regressor_is_registered_then_its_valu
 
 
 class DeployedOnMoto:
-    """What the CLI reads from a deployed stack (ops.Pipeline): here moto's clients and an alerts topic."""
+    """What the CLI reads from a deployed stack (stack.Pipeline): here moto's clients and an alerts topic."""
 
     def __init__(self, s3) -> None:
         self.s3 = s3
