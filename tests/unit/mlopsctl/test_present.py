@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from mlops_core.registry.store import UnknownVersion
 from mlopsctl import batches, cli, present, report, runs, standing
+from mlopsctl.commands import common
 from mlopsctl.demo import _drift_text
 
 IRIS = {
@@ -255,8 +256,8 @@ def test_given_a_binary_champion_without_estimates_then_the_report_says_so_as_be
 # ---------------------------------------------------------------------------- the CLI
 @pytest.fixture
 def offline(monkeypatch):
-    """The CLI with no stack: `_pipeline` returns a stand-in, and the ops the tests set answer."""
-    monkeypatch.setattr(cli, "_pipeline", lambda target: object())
+    """The CLI with no stack: `connect` returns a stand-in, and the ops the tests set answer."""
+    monkeypatch.setattr(common, "connect", lambda target: object())
     return monkeypatch
 
 

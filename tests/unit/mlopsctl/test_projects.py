@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from mlops_core.config.project import CONFIG_ENV
 from mlopsctl import cli, stack
+from mlopsctl.commands import common
 from mlopsctl.deploy import load_outputs, outputs_path, save_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,7 +66,7 @@ def test_given_a_project_not_deployed_then_the_error_names_it_and_how_to_deploy(
 
 
 def test_given_the_config_option_then_every_command_works_on_that_project(tmp_path, monkeypatch, no_chosen_config):
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "ROOT", tmp_path)
     monkeypatch.chdir(ROOT)
     save_outputs(outputs_path(tmp_path, "localstack"), "MlopsStack", DEFAULT)
     result = CliRunner().invoke(cli.app, ["--config", str(EXAMPLE.relative_to(ROOT)), "status"])
@@ -75,7 +76,7 @@ def test_given_the_config_option_then_every_command_works_on_that_project(tmp_pa
 
 
 def test_given_no_config_option_then_mlops_config_is_left_alone(tmp_path, monkeypatch, no_chosen_config):
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "ROOT", tmp_path)
     result = CliRunner().invoke(cli.app, ["status"])
     assert isinstance(result.exception, stack.OpsError)
     assert "project 'mlops'" in str(result.exception) and "`mlops deploy --target localstack`" in result.exception.hint

@@ -35,6 +35,7 @@ from mlops_core.registry.store import Registry
 from mlopsctl import cli
 from mlopsctl import register as registering
 from mlopsctl.checkrun import ModelChecker, ModelCheckError
+from mlopsctl.commands import common
 from mlopsctl.datagen import generate
 from mlopsctl.pickleinfo import scan
 from mlopsctl.register import RegisterError
@@ -338,7 +339,7 @@ class DeployedOnMoto:
 def test_given_the_cli_when_a_model_is_registered_with_promote_then_it_prints_version_origin_metrics_and_gate(
     aws, notebook, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(cli, "_pipeline", lambda target: DeployedOnMoto(aws))
+    monkeypatch.setattr(common, "connect", lambda target: DeployedOnMoto(aws))
     model, holdout = saved(notebook.model, tmp_path / "churn.joblib"), reference(tmp_path)
 
     result = CliRunner().invoke(cli.app, ["register", str(model), "--reference", str(holdout), "--promote"])
