@@ -25,10 +25,16 @@ class TrainingSettings:
     window_files: int
     min_rows: int
     max_bad_row_share: float = 0.05  # a run fails when a file skips more than this share of its rows
+    # Uploads must not steer the model (training/sources.py): feedback rows are at most this share of a run's
+    # rows, and one uploaded file's rows at most max_file_share; the rows left out are counted in the record.
+    max_feedback_share: float = 0.5
+    max_file_share: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 <= self.max_bad_row_share <= 1:
-            raise ConfigError("[training] max_bad_row_share must be between 0 and 1")
+        for name in ("max_bad_row_share", "max_feedback_share", "max_file_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ConfigError(f"[training] {name} must be a number between 0 and 1, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class DriftSettings:
     accuracy_floor: float | None = None  # classification: alarm when a labeled batch's accuracy is below
     max_error: float | None = None  # regression: alarm when a labeled batch's mean absolute error is above
     # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the
-    # batch's size (see mlops_core.monitoring.drift.psi_threshold_for); "psi": the fixed thresholds above.
+    # batch's size (see mlops_core.monitoring.verdict.psi_threshold_for); "psi": the fixed thresholds above.
     method: Literal["adaptive", "psi"] = "adaptive"
     false_alarm_rate: float = 0.01  # adaptive: the share of clean batches that may be called drifted
     min_effect_psi: float = 0.05  # adaptive: a shift below this PSI is never drift, however large the batch
@@ -84,6 +90,13 @@ class PromotionSettings:
     metric: str
     tolerance: float
     floor: float
+    # The reference holdout (holdout/, or curated training/ rows; training/train.py) is a second gate that
+    # uploads cannot move: the candidate must reach reference_floor there (None: `floor`) and come within
+    # reference_tolerance of the champion on the same rows (None: 5 x `tolerance`). Looser than the fresh
+    # gate on purpose: a model adapted to drift loses a little on older rows, a steered one loses much more
+    # (churn demo: drift adaptation -0.028 ROC AUC, twenty poisoned uploads -0.079; docs/registry.md).
+    reference_floor: float | None = None
+    reference_tolerance: float | None = None
     # What a candidate that passed the gate becomes while a champion exists: the champion ("off"), or a
     # challenger that scores beside it ("shadow") or serves a share of rows ("split") until the rule in
     # mlops_core/registry/challenger.py promotes or retires it.
@@ -100,6 +113,11 @@ class PromotionSettings:
 
     def __post_init__(self) -> None:
         self._check_challenger()
+        tolerance = self.reference_tolerance
+        if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int | float)):
+            raise ConfigError(f"[promotion] reference_tolerance must be a number (at least 0), not {tolerance!r}")
+        if tolerance is not None and tolerance < 0:
+            raise ConfigError(f"[promotion] reference_tolerance must be at least 0, not {tolerance!r}")
         if self.approval not in ("auto", "manual"):
             raise ConfigError(f'[promotion] approval must be "auto" or "manual", not {self.approval!r}')
         ttl = self.pending_ttl_days

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time each name is found 
         total_evidence,
         unpaired_evidence,
     )
-    from .gate import GateOutcome, gate_promotion
+    from .gate import GateOutcome, ReferenceHoldout, gate_promotion
     from .promotion import Decision, decide
     from .registration import Reference, ReferenceFileError, read_reference, reference_profile, registered_manifest
     from .runs import Lock, RunLedger, new_run_id, utcnow
@@ -77,6 +77,7 @@ __all__ = [
     "PendingRecords",
     "Reference",
     "ReferenceFileError",
+    "ReferenceHoldout",
     "Registry",
     "RegistryError",
     "Ruling",

@@ -12,6 +12,7 @@ PREDICTIONS = "predictions/"
 REJECTED = "rejected/"
 TRAINING = "training/"
 FEEDBACK = "feedback/"  # labeled batches seen by scoring, kept for retraining
+HOLDOUT = "holdout/"  # the reference holdout: labeled rows only the operator writes, never trained on
 REPORTS = "reports/"
 DRIFT_REPORTS = f"{REPORTS}drift/"
 RECEIPTS = f"{REPORTS}receipts/"
@@ -50,6 +51,11 @@ def incoming_key(name: str) -> str:
 def training_key(name: str) -> str:
     """Where a labeled training file is put: training/<name>."""
     return f"{TRAINING}{name}"
+
+
+def holdout_key(name: str) -> str:
+    """Where a reference holdout file is put: holdout/<name>."""
+    return f"{HOLDOUT}{name}"
 
 
 def part_suffix(part: int, parts: int) -> str:

@@ -1,4 +1,4 @@
-"""Data in, scoring and training: train, redrive, audit, seed, add-training-data, score."""
+"""Data in, scoring and training: train, redrive, audit, seed, add-training-data, add-holdout, score."""
 
 from __future__ import annotations
 
@@ -121,6 +121,18 @@ def add_training_data(file: Path, target: str = TargetOption) -> None:
     key = layout.training_key(file.name)
     pipeline.s3.upload_file(str(file), pipeline.data_bucket, key)
     typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key}; start a run with `mlops train`")
+
+
+@app.command("add-holdout")
+def add_holdout(file: Path, target: str = TargetOption) -> None:
+    """Upload a labeled CSV under holdout/: the reference holdout every candidate and the champion are judged
+    on, which no upload to incoming/ can change (never trained on)."""
+    if not file.is_file():
+        raise CliError(f"no such file: {file}", "give the path of a labeled CSV (or .csv.gz) file")
+    pipeline = common.connect(target)
+    key = layout.holdout_key(file.name)
+    pipeline.s3.upload_file(str(file), pipeline.data_bucket, key)
+    typer.echo(f"uploaded s3://{pipeline.data_bucket}/{key}; the next training run judges candidates on it")
 
 
 @app.command()

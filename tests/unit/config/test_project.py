@@ -101,3 +101,25 @@ def test_given_manual_approval_and_a_ttl_when_parsed_then_both_are_kept():
 def test_given_an_invalid_approval_setting_when_parsed_then_one_clear_error_names_it(setting, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(with_promotion(**setting))
+
+
+@pytest.mark.parametrize(
+    ("section", "setting", "message"),
+    [
+        ("training", {"max_feedback_share": 1.5}, "max_feedback_share must be a number between 0 and 1"),
+        ("training", {"max_file_share": "all"}, "max_file_share must be a number between 0 and 1"),
+        ("promotion", {"reference_tolerance": -0.1}, "reference_tolerance must be at least 0"),
+        ("promotion", {"reference_tolerance": True}, "reference_tolerance must be a number"),
+    ],
+)
+def test_given_a_bad_bound_on_uploads_when_parsed_then_the_error_names_it(section, setting, message):
+    raw = raw_config()
+    raw[section] = {**raw[section], **setting}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_given_no_upload_bounds_when_parsed_then_feedback_is_half_of_a_run_at_most():
+    config = parse_config(raw_config())
+    assert (config.training.max_feedback_share, config.training.max_file_share) == (0.5, 0.5)
+    assert (config.promotion.reference_floor, config.promotion.reference_tolerance) == (None, None)

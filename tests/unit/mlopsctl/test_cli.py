@@ -27,6 +27,7 @@ COMMANDS = (
     "audit",
     "seed",
     "add-training-data",
+    "add-holdout",
     "score",
     "status",
     "challenge",

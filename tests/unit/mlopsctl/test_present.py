@@ -54,6 +54,20 @@ def test_given_several_skip_reasons_then_each_is_listed_in_order():
     )
 
 
+def test_given_feedback_capped_by_its_bound_then_the_line_says_how_many_rows_were_left_out_and_why():
+    entry = {"key": "feedback/a/e.csv", "source": "feedback", "rows": 40, "capped_rows": 260, "skipped_rows": 0}
+
+    assert present.file_line(entry) == (
+        "feedback/a/e.csv: 40 used; left out 260 (feedback bound: training.max_feedback_share / max_file_share)"
+    )
+
+
+def test_given_a_reference_holdout_file_then_its_line_says_it_judges_rather_than_trains():
+    entry = {"key": "holdout/reference.csv", "source": "holdout", "rows": 800, "skipped_rows": 0}
+
+    assert present.file_line(entry) == "holdout/reference.csv: 800 in the reference holdout"
+
+
 def test_given_a_rejected_file_then_its_line_names_the_kind_error_and_fix():
     line = present.file_line(REJECTED)
 
