@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -259,6 +260,33 @@ def test_given_a_multiclass_champion_then_the_report_has_class_share_and_recall_
     assert sections == ['<h3>predicted class</h3><img src="prediction.png" alt="predicted class">']
     assert "<th>recall setosa</th>" in performance
     assert (tmp_path / "prediction.png").stat().st_size > 0
+
+
+def test_given_hostile_feature_names_then_charts_stay_in_the_folder_and_the_page_escapes_them(tmp_path):
+    names = ["../../outside", 'a "quoted" <b>name</b>', "a b", "a_b", "plain"]
+    spec = {"type": "numeric", "edges": [0.5], "proportions": [0.5, 0.5]}
+    profile = {"task": "binary", "features": dict.fromkeys(names, spec), "prediction": spec}
+    out = tmp_path / "report"
+    out.mkdir()
+
+    sections = report._feature_sections([drift_report("10:00:00")], profile, None, out)
+
+    written = sorted(p.name for p in tmp_path.rglob("*.png"))
+    assert all(p.parent == out for p in tmp_path.rglob("*.png")) and len(written) == len(names) + 1
+    assert "plain.png" in written and "prediction.png" in written
+    page = "".join(sections)
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert sorted(sources) == written and not any("/" in src or src.startswith(".") for src in sources)
+    assert "<b>" not in page and "&lt;b&gt;" in page
+
+
+def test_given_a_report_row_then_every_cell_is_escaped():
+    row = {**drift_report("10:00:00"), "key": "incoming/<i>.csv", "rows": "<script>", "model_version": "v<1>"}
+    row["drift"] = {"verdict": None, "reason": "fewer than <min_rows> rows"}
+
+    cells = report._batch_rows([row])
+
+    assert "<script>" not in cells and "&lt;script&gt;" in cells and "<i>" not in cells and "<1>" not in cells
 
 
 def test_given_a_binary_champion_without_estimates_then_the_report_says_so_as_before(tmp_path):
