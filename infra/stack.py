@@ -56,6 +56,7 @@ class MlopsStack(Stack):
             self,
             "Training",
             backend=target.training_backend,
+            conditional_deletes=target.s3_conditional_deletes,
             config_file=config_file,
             storage=self.storage,
             assets=assets,

@@ -35,6 +35,11 @@ class TargetSettings:
     # Hourly on AWS, where ages are counted in days; every minute on LocalStack, so the local loop shows the
     # age (and a stale champion) within a minute or two.
     staleness_rate: Duration
+    # A run releases the training lock with DeleteObject's IfMatch (the ETag it read), so it never deletes a
+    # lock another run took over in between. LocalStack 4.13.1 answers NotImplemented to IfMatch on
+    # DeleteObject ("only supported for Directory Buckets"), so there a run reads, compares and deletes
+    # (mlops_core/registry/runs.py explains the race that leaves).
+    s3_conditional_deletes: bool
 
 
 TARGETS: dict[str, TargetSettings] = {
@@ -46,6 +51,7 @@ TARGETS: dict[str, TargetSettings] = {
         alerts_kms_key=True,
         removal_policy=RemovalPolicy.RETAIN,
         staleness_rate=Duration.hours(1),
+        s3_conditional_deletes=True,
     ),
     "localstack": TargetSettings(
         target="localstack",
@@ -55,6 +61,7 @@ TARGETS: dict[str, TargetSettings] = {
         alerts_kms_key=False,
         removal_policy=RemovalPolicy.DESTROY,
         staleness_rate=Duration.minutes(1),
+        s3_conditional_deletes=False,
     ),
 }
 

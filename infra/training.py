@@ -206,6 +206,7 @@ class Training(Construct):
         construct_id: str,
         *,
         backend: Literal["lambda", "sagemaker"],
+        conditional_deletes: bool,
         config_file: Path,
         storage: Storage,
         assets: FunctionAssets,
@@ -219,6 +220,7 @@ class Training(Construct):
             models_bucket=storage.models_bucket.bucket_name,
             namespace=NAMESPACE,
             alert_topic_arn=alerts.topic_arn,
+            conditional_deletes=conditional_deletes,
         )
         self.job: TrainingJob = (
             LambdaTrainingJob(self, environment=job_environment, assets=assets, removal_policy=removal_policy)
@@ -290,7 +292,9 @@ def retraining_function(
     """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`."""
     models = storage.models_bucket
     environment = {
-        **RetrainingEnvironment(models_bucket=models.bucket_name, backend=job.name).as_environment(),
+        **RetrainingEnvironment(
+            models_bucket=models.bucket_name, backend=job.name, conditional_deletes=job_environment.conditional_deletes
+        ).as_environment(),
         **job_environment.as_environment(),  # what a SageMaker job is created with
         **job.retraining_environment(),
         "POWERTOOLS_SERVICE_NAME": "retraining",

@@ -45,9 +45,13 @@ def run_job(
     alert_topic_arn: str | None,
     run_id: str | None = None,
     trigger: dict[str, Any] | None = None,
+    conditional_deletes: bool = True,
 ) -> dict[str, Any]:
-    """Run one training job end to end; re-raises a training failure after reporting it."""
-    ledger = RunLedger(s3, models_bucket)
+    """Run one training job end to end; re-raises a training failure after reporting it.
+
+    `conditional_deletes`: whether S3 honours DeleteObject's IfMatch (see `RunLedger`).
+    """
+    ledger = RunLedger(s3, models_bucket, conditional_deletes=conditional_deletes)
     run_id = run_id or new_run_id(utcnow())
     if ledger.get(run_id) is None:  # started by hand, not through the retraining function
         ledger.record(

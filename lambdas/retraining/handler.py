@@ -24,7 +24,7 @@ logger = function_logger("retraining")
 def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend]:
     """The config, the run ledger and the backend, validated and created once per execution environment."""
     env = RetrainingEnvironment.from_environment()
-    ledger = RunLedger(boto3.client("s3"), env.models_bucket)
+    ledger = RunLedger(boto3.client("s3"), env.models_bucket, conditional_deletes=env.conditional_deletes)
     return load_config().retraining, ledger, backend_from_environment(env, boto3.client)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..storage import is_precondition_failure, layout
+from ..storage import is_missing, is_precondition_failure, layout
 from ..storage.s3json import get_json
 
 
@@ -35,11 +35,16 @@ class Lock:
 
 
 class RunLedger:
-    """The lock and run records of one models bucket."""
+    """The lock and run records of one models bucket.
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    `conditional_deletes`: whether the S3 endpoint honours DeleteObject's IfMatch (AWS does; the local
+    target's does not: infra/targets.py).
+    """
+
+    def __init__(self, s3: Any, bucket: str, *, conditional_deletes: bool = True) -> None:
         self.s3 = s3
         self.bucket = bucket
+        self.conditional_deletes = conditional_deletes
 
     # ------------------------------------------------------------------ lock
     def current_lock(self) -> Lock | None:
@@ -76,7 +81,19 @@ class RunLedger:
         lock = self.current_lock()
         if lock is None or lock.run_id != run_id:
             return False
-        self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+        if not self.conditional_deletes:
+            # Read, compare, delete. The race left: if this lock expires and another run takes it between the
+            # read above and this delete, that run's lock is deleted. A run releases before its lock expires
+            # (the config refuses a TTL shorter than the run's time limit plus a margin), so only a release
+            # that comes after the expiry can lose this race.
+            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+            return True
+        try:  # deleted only if unchanged since read: a lock taken over in between is the new run's
+            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY, IfMatch=lock.etag)
+        except ClientError as exc:
+            if is_precondition_failure(exc) or is_missing(exc):
+                return False
+            raise
         return True
 
     # ------------------------------------------------------------------ records

@@ -229,6 +229,49 @@ def test_given_a_lock_when_another_run_releases_it_then_it_stays(ledger):
     assert ledger.current_lock().run_id == "run-a"
 
 
+class Interleaved:
+    """The (moto) S3 client, with `before_delete` run once just before the first DeleteObject: another writer
+    acting between a reader's read and its delete. Keeps the arguments of each DeleteObject."""
+
+    def __init__(self, s3, before_delete) -> None:
+        self.s3, self.before_delete, self.deletes = s3, before_delete, []
+
+    def __getattr__(self, name):
+        return getattr(self.s3, name)
+
+    def delete_object(self, **kwargs):
+        if self.before_delete is not None:
+            self.before_delete()
+            self.before_delete = None
+        self.deletes.append(kwargs)
+        return self.s3.delete_object(**kwargs)
+
+
+def test_given_an_expired_lock_taken_over_while_its_old_run_releases_it_then_the_new_holder_keeps_it(ledger):
+    assert ledger.acquire("run-old", ttl_seconds=60, now=NOW)
+    later = NOW + timedelta(seconds=61)
+    s3 = Interleaved(ledger.s3, lambda: ledger.acquire("run-new", ttl_seconds=60, now=later))
+
+    released = RunLedger(s3, BUCKET).release("run-old")
+
+    assert released is False
+    assert ledger.current_lock().run_id == "run-new"
+
+
+def test_given_a_store_without_conditional_deletes_when_a_run_releases_then_only_its_own_lock_without_if_match(
+    ledger,
+):
+    assert ledger.acquire("run-a", ttl_seconds=60, now=NOW)
+    s3 = Interleaved(ledger.s3, None)
+    local = RunLedger(s3, BUCKET, conditional_deletes=False)
+
+    assert local.release("run-b") is False
+    assert local.release("run-a") is True
+
+    assert ledger.current_lock() is None
+    assert s3.deletes == [{"Bucket": BUCKET, "Key": "registry/training.lock"}]
+
+
 def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_released_and_failure_recorded(ledger):
     with pytest.raises(RuntimeError, match="backend unavailable"):
         start_training(trigger=ALARM, ledger=ledger, backend=RecordingBackend(fail=True), settings=SETTINGS, now=NOW)
