@@ -57,6 +57,7 @@ class MlopsStack(Stack):
             "Training",
             backend=target.training_backend,
             conditional_deletes=target.s3_conditional_deletes,
+            max_runtime_s=config.retraining.max_runtime_seconds,
             config_file=config_file,
             storage=self.storage,
             assets=assets,

@@ -34,10 +34,12 @@ from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_TIMEOUT = Duration.minutes(15)
+LAMBDA_MAX_TIMEOUT_S = 900  # Lambda's longest timeout: the training function stops at min(this, the run's limit)
+# How long the training function's invocation may wait in Lambda's queue (throttled) before it is dropped: within
+# the lock's margin (mlops_core.config.project.LOCK_MARGIN_S), so a run that starts late still ends under its lock.
+TRAINING_EVENT_MAX_AGE = Duration.minutes(5)
 TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"
-SAGEMAKER_MAX_RUNTIME_S = 3600
 S3_GRANT_WILDCARDS = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]
 
 
@@ -82,13 +84,14 @@ class LambdaTrainingJob:
         *,
         environment: TrainingJobEnvironment,
         assets: FunctionAssets,
+        max_runtime_s: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         self.function, self.role = assets.function(
             scope,
             "JobFunction",
             handler="training_job.handler.lambda_handler",
-            timeout=TRAINING_TIMEOUT,
+            timeout=Duration.seconds(min(max_runtime_s, LAMBDA_MAX_TIMEOUT_S)),
             memory_size=TRAINING_MEMORY_MB,
             environment={**environment.as_environment(), "POWERTOOLS_SERVICE_NAME": "training"},
             removal_policy=removal_policy,
@@ -96,7 +99,7 @@ class LambdaTrainingJob:
         )
         # A failed run is reported and the next alarm retrains; Lambda's async retries would
         # instead re-run it twice behind the lock's back.
-        self.function.configure_async_invoke(retry_attempts=0)
+        self.function.configure_async_invoke(retry_attempts=0, max_event_age=TRAINING_EVENT_MAX_AGE)
 
     def retraining_environment(self) -> dict[str, str]:
         """The training function's name."""
@@ -121,7 +124,8 @@ class SageMakerTrainingJob:
 
     name: Literal["sagemaker"] = "sagemaker"
 
-    def __init__(self, scope: Construct, *, config_file: Path) -> None:
+    def __init__(self, scope: Construct, *, config_file: Path, max_runtime_s: int) -> None:
+        self.max_runtime_s = max_runtime_s
         self.image = ecr_assets.DockerImageAsset(
             scope,
             "Image",
@@ -160,7 +164,7 @@ class SageMakerTrainingJob:
             image_uri=self.image.image_uri,
             role_arn=self.role.role_arn,
             instance_type=SAGEMAKER_INSTANCE_TYPE,
-            max_runtime_s=SAGEMAKER_MAX_RUNTIME_S,
+            max_runtime_s=self.max_runtime_s,
         ).as_environment()
 
     def allow_start(self, retraining_role: iam.IRole) -> None:
@@ -207,6 +211,7 @@ class Training(Construct):
         *,
         backend: Literal["lambda", "sagemaker"],
         conditional_deletes: bool,
+        max_runtime_s: int,
         config_file: Path,
         storage: Storage,
         assets: FunctionAssets,
@@ -223,9 +228,15 @@ class Training(Construct):
             conditional_deletes=conditional_deletes,
         )
         self.job: TrainingJob = (
-            LambdaTrainingJob(self, environment=job_environment, assets=assets, removal_policy=removal_policy)
+            LambdaTrainingJob(
+                self,
+                environment=job_environment,
+                assets=assets,
+                max_runtime_s=max_runtime_s,
+                removal_policy=removal_policy,
+            )
             if backend == "lambda"
-            else SageMakerTrainingJob(self, config_file=config_file)
+            else SageMakerTrainingJob(self, config_file=config_file, max_runtime_s=max_runtime_s)
         )
         grant_job_access(self.job.role, storage=storage, alerts=alerts)
         self.retraining_function = retraining_function(

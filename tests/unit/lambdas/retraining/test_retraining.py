@@ -19,7 +19,7 @@ from mlops_core.registry.runs import RunLedger
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-SETTINGS = RetrainingSettings(cooldown_seconds=300, lock_ttl_seconds=1800)
+SETTINGS = RetrainingSettings(cooldown_seconds=300, lock_ttl_seconds=4200)
 
 
 def alarm_event(state: str, name: str = "mlops-WorstFeaturePSI") -> dict:
