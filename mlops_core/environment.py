@@ -123,6 +123,8 @@ class RetrainingEnvironment(EnvironmentRecord):
 
     models_bucket: str = env("MODELS_BUCKET")
     backend: Literal["lambda", "sagemaker"] = env("TRAINING_BACKEND", _backend)
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)  # None: a failure to start is not messaged
     conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)  # see TrainingJobEnvironment
 
 

@@ -22,6 +22,7 @@ from mlops_core.observability import (
     put_metrics,
 )
 from mlops_core.registry.approval import pending_alert
+from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger, new_run_id, utcnow
 
 from .train import train_and_register
@@ -134,17 +135,7 @@ def _report_failure(
         run_id, status="failed", finished_at=utcnow().isoformat(), error=error, traceback=traceback.format_exc(limit=8)
     )
     ledger.release(run_id)
-    put_metrics(cloudwatch, _failure_metrics(config.name), namespace=namespace)
-    if sns is not None and alert_topic_arn:
-        sns.publish(
-            TopicArn=alert_topic_arn,
-            Subject=f"{config.name}: training run {run_id} failed"[:100],
-            Message=f"Training run {run_id} failed; the champion is unchanged.\n\n{error}",
-        )
-
-
-def _failure_metrics(pipeline: str) -> list[dict[str, Any]]:
-    return [datum(TRAINING_RUNS, 1, pipeline=pipeline), datum(TRAINING_FAILURES, 1, pipeline=pipeline)]
+    FailureAlerts(cloudwatch, sns, alert_topic_arn, config.name, namespace).tell(run_id, error)
 
 
 def _success_metrics(pipeline: str, result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,10 +11,11 @@ import pytest
 from moto import mock_aws
 from retraining.backends import LambdaBackend, SageMakerBackend, fit_trigger
 from retraining.handler import parse_trigger
-from retraining.logic import start_training
+from retraining.logic import start_training as _start_training
 
 from mlops_core.config.project import RetrainingSettings
 from mlops_core.environment import TrainingJobEnvironment
+from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger
 
 BUCKET = "models-bucket"
@@ -56,6 +57,21 @@ class RecordingBackend:
             raise RuntimeError("backend unavailable")
         self.started.append(run_id)
         return {"ok": True}
+
+
+class RecordingAlerts:
+    """Keeps each failure it is told (stands in for the metrics and the alerts topic)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str]] = []
+
+    def tell(self, run_id, error):
+        self.told.append((run_id, error))
+
+
+def start_training(**kwargs):
+    """`retraining.logic.start_training`, telling failures to a RecordingAlerts unless the test gives `alerts`."""
+    return _start_training(**{"alerts": RecordingAlerts(), **kwargs})
 
 
 @pytest.fixture
@@ -278,6 +294,47 @@ def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_release
     assert ledger.current_lock() is None
     (run,) = ledger.recent()
     assert run["status"] == "failed" and "backend unavailable" in run["error"]
+
+
+@pytest.fixture
+def told(ledger):
+    """FailureAlerts on moto CloudWatch and an SNS topic whose messages land in an SQS inbox; (alerts, read)."""
+    cloudwatch, sns, sqs = (boto3.client(name, region_name="us-east-1") for name in ("cloudwatch", "sns", "sqs"))
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def read() -> tuple[float, list[str]]:
+        """The sum of TrainingFailures published for pipeline mlops, and the alert messages."""
+        datapoints = cloudwatch.get_metric_statistics(
+            Namespace="MLOps",
+            MetricName="TrainingFailures",
+            Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+            StartTime=datetime(2020, 1, 1, tzinfo=UTC),
+            EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+            Period=86400,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return sum(d["Sum"] for d in datapoints), [m["Body"] for m in messages]
+
+    return FailureAlerts(cloudwatch, sns, topic, "mlops"), read
+
+
+def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_training_failures_published_and_people_told(
+    ledger, told
+):
+    alerts, read = told
+    with pytest.raises(RuntimeError, match="backend unavailable"):
+        start_training(
+            trigger=ALARM, ledger=ledger, backend=RecordingBackend(fail=True), settings=SETTINGS, alerts=alerts, now=NOW
+        )
+
+    (run,) = ledger.recent()
+    failures, messages = read()
+    assert failures == 1
+    assert len(messages) == 1 and run["run_id"] in messages[0] and "backend unavailable" in messages[0]
 
 
 def test_given_the_sagemaker_backend_when_started_then_a_training_job_named_after_the_run_exists():
