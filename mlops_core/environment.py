@@ -129,6 +129,16 @@ class RetrainingEnvironment(EnvironmentRecord):
 
 
 @dataclass(frozen=True)
+class TrainingEndedEnvironment(EnvironmentRecord):
+    """The training-ended function's environment (lambdas/training_ended): it ends runs that could not report."""
+
+    models_bucket: str = env("MODELS_BUCKET")
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)
+    conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)  # see TrainingJobEnvironment
+
+
+@dataclass(frozen=True)
 class LambdaBackendEnvironment(EnvironmentRecord):
     training_function_name: str = env("TRAINING_FUNCTION_NAME")
 

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..storage import is_missing, is_precondition_failure, layout
-from ..storage.s3json import get_json
+from ..storage.s3json import get_json, put_json
 
 
 def utcnow() -> datetime:
@@ -107,6 +107,25 @@ class RunLedger:
             Body=json.dumps(record, indent=2, default=str).encode(),
             ContentType="application/json",
         )
+        return record
+
+    def end_if_started(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Merge `fields` into the run's record if it still says started; None if it ended (or is unknown).
+
+        The write is conditional on the record's ETag, so when two callers end the same run (an event
+        delivered twice) exactly one of them gets the record back.
+        """
+        found = get_json(self.s3, self.bucket, layout.run_key(run_id))
+        if found is None or found[0].get("status") != "started":
+            return None
+        record, etag = found
+        record.update(fields)
+        try:
+            put_json(self.s3, self.bucket, layout.run_key(run_id), record, IfMatch=etag)
+        except ClientError as exc:
+            if is_precondition_failure(exc):
+                return None
+            raise
         return record
 
     def get(self, run_id: str) -> dict[str, Any] | None:
