@@ -101,6 +101,7 @@ class MlopsStack(Stack):
             "DeadLetterQueueUrl": self.scoring.dead_letter_queue.queue_url,
             "ScoringFunction": self.scoring.function.function_name,
             "RetrainingFunction": self.training.retraining_function.function_name,
+            "TrainingEndedFunction": self.training.ended_function.function_name,
             **self.training.job.outputs(),
             "AlertsTopic": self.alerts.topic.topic_arn,
             "MetricsNamespace": NAMESPACE,

@@ -21,6 +21,12 @@ class TargetSettings:
     alarm_period: Duration
     # On AWS, training runs as a SageMaker training job from training/Dockerfile. LocalStack has no
     # SageMaker, ECR or Docker builds here, so the same entrypoint runs in a training Lambda.
+    # The backend also decides how a run that ends without reporting (a timeout, out of memory, a stopped job)
+    # reaches the training-ended function: on AWS a rule on SageMaker's Training Job State Change events, which
+    # LocalStack never emits (no SageMaker), so only unit tests (tests/unit/lambdas/training_ended) send such
+    # events; on LocalStack the training Lambda's on-failure destination, which LocalStack 4.13.1 runs as AWS
+    # does (its async event manager sends the same invocation record, conditions RetriesExhausted and
+    # EventAgeExceeded included).
     training_backend: Literal["sagemaker", "lambda"]
     # Wheels for the Lambda layer: the function's platform on AWS, the host's for LocalStack
     # (whose functions run as host processes).

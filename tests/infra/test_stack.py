@@ -249,7 +249,11 @@ def test_given_a_target_then_each_function_that_releases_the_lock_knows_whether_
     synthesized,
 ):
     target, template, _ = synthesized
-    releasing = ["Training/RetrainingFunction", *(["Training/JobFunction"] if target == "localstack" else [])]
+    releasing = [
+        "Training/RetrainingFunction",
+        "Training/TrainingEndedFunction",
+        *(["Training/JobFunction"] if target == "localstack" else []),
+    ]
     # LocalStack 4.13.1 answers NotImplemented to DeleteObject with IfMatch (infra/targets.py).
     expected = "true" if target == "aws" else "false"
     assert {path: environment_of(template, path)["S3_CONDITIONAL_DELETES"] for path in releasing} == dict.fromkeys(
@@ -267,6 +271,7 @@ def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized)
         "DeadLetterQueueUrl",
         "ScoringFunction",
         "RetrainingFunction",
+        "TrainingEndedFunction",
         "AlertsTopic",
         "DriftedFeatureShareAlarm",
         "PredictionDriftScoreAlarm",
