@@ -51,6 +51,7 @@ def _run(env: TrainingJobEnvironment) -> dict[str, Any]:
         alert_topic_arn=env.alert_topic_arn,
         run_id=env.run_id,
         trigger=env.trigger,
+        conditional_deletes=env.conditional_deletes,
     )
 
 

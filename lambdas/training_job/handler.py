@@ -36,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         alert_topic_arn=env.alert_topic_arn,
         run_id=event.get("run_id"),
         trigger=event.get("trigger"),
+        conditional_deletes=env.conditional_deletes,
     )
     logger.info(
         "training run finished",

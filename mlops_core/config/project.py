@@ -9,7 +9,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from .errors import ConfigError
 from .feature import Feature, parse_feature
@@ -142,6 +142,14 @@ class PromotionSettings:
             raise ConfigError("[promotion] needs 1 <= challenger_min_rows <= challenger_max_rows")
 
 
+# SageMaker's longest MaxRuntimeInSeconds: 28 days.
+MAX_RUNTIME_LIMIT_S = 28 * 24 * 3600
+# How much longer than a run's time limit its lock must last: the job starts after the lock is taken (a SageMaker
+# instance to provision and the image to pull; an asynchronous invoke that may wait in Lambda's queue for up to
+# infra/training.py's TRAINING_EVENT_MAX_AGE), and SageMaker gives a job it stops 120 s to exit.
+LOCK_MARGIN_S = 600
+
+
 @dataclass(frozen=True)
 class RetrainingSettings:
     cooldown_seconds: int
@@ -150,12 +158,46 @@ class RetrainingSettings:
     schedule: str | None = None
     # The champion-age alarm (monitoring.max_model_age_days) also starts retraining, like a drift alarm.
     on_stale: bool = False
+    # A run's time limit: the SageMaker job's MaxRuntimeInSeconds on AWS, the training Lambda's timeout on the
+    # local target (there at most Lambda's 900 s).
+    max_runtime_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if self.schedule is not None:
             check_schedule(self.schedule)
         if not isinstance(self.on_stale, bool):
             raise ConfigError(f"[retraining] on_stale must be true or false, not {self.on_stale!r}")
+        check_lock_outlives_run(self.lock_ttl_seconds, self.max_runtime_seconds)
+
+
+def _is_whole_seconds(value: object, *, at_most: int) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= at_most
+
+
+def check_lock_outlives_run(lock_ttl_s: object, max_runtime_s: object) -> None:
+    """Raise ConfigError unless the run lock outlasts a run's time limit plus LOCK_MARGIN_S.
+
+    A lock that expires under a running job lets the next alarm start a second run beside it.
+    """
+    if not _is_whole_seconds(max_runtime_s, at_most=MAX_RUNTIME_LIMIT_S):
+        raise ConfigError(
+            f"[retraining] max_runtime_seconds must be a whole number of seconds from 1 to {MAX_RUNTIME_LIMIT_S} "
+            f"(SageMaker's limit, 28 days), not {max_runtime_s!r}"
+        )
+    if not _is_whole_seconds(lock_ttl_s, at_most=MAX_RUNTIME_LIMIT_S + LOCK_MARGIN_S):
+        raise ConfigError(
+            f"[retraining] lock_ttl_seconds must be a whole number of seconds above 0, not {lock_ttl_s!r}"
+        )
+    needed = max_runtime_s + LOCK_MARGIN_S
+    if lock_ttl_s < needed:
+        shorter = (
+            f", or lower max_runtime_seconds to {lock_ttl_s - LOCK_MARGIN_S}" if lock_ttl_s > LOCK_MARGIN_S else ""
+        )
+        raise ConfigError(
+            f"[retraining] lock_ttl_seconds = {lock_ttl_s} is shorter than max_runtime_seconds = {max_runtime_s} "
+            f"plus {LOCK_MARGIN_S} s to start and stop a job: the lock could expire under a running job and let a "
+            f"second run start beside it. Raise lock_ttl_seconds to {needed}{shorter}"
+        )
 
 
 RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")

@@ -239,6 +239,28 @@ def test_given_a_target_then_the_training_backend_matches_it(synthesized):
         )
 
 
+def environment_of(template: Template, path: str) -> dict:
+    """The environment variables of the one function whose construct path contains `path`."""
+    function = resources(template, "AWS::Lambda::Function")[logical_id(template, "AWS::Lambda::Function", path)]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_given_a_target_then_each_function_that_releases_the_lock_knows_whether_s3_deletes_conditionally(
+    synthesized,
+):
+    target, template, _ = synthesized
+    releasing = [
+        "Training/RetrainingFunction",
+        "Training/TrainingEndedFunction",
+        *(["Training/JobFunction"] if target == "localstack" else []),
+    ]
+    # LocalStack 4.13.1 answers NotImplemented to DeleteObject with IfMatch (infra/targets.py).
+    expected = "true" if target == "aws" else "false"
+    assert {path: environment_of(template, path)["S3_CONDITIONAL_DELETES"] for path in releasing} == dict.fromkeys(
+        releasing, expected
+    )
+
+
 def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized):
     target, template, _ = synthesized
     outputs = set(template.find_outputs("*"))
@@ -249,6 +271,7 @@ def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized)
         "DeadLetterQueueUrl",
         "ScoringFunction",
         "RetrainingFunction",
+        "TrainingEndedFunction",
         "AlertsTopic",
         "DriftedFeatureShareAlarm",
         "PredictionDriftScoreAlarm",
