@@ -42,12 +42,8 @@ if TYPE_CHECKING:  # what the type checker sees; at run time each name is found 
         total_evidence,
         unpaired_evidence,
     )
-<<<<<<< HEAD
-    from .gate import GateOutcome, ReferenceHoldout, gate_promotion
-=======
     from .failures import FailureAlerts, TellsFailures
-    from .gate import GateOutcome, gate_promotion
->>>>>>> trainfail
+    from .gate import GateOutcome, ReferenceHoldout, gate_promotion
     from .promotion import Decision, decide
     from .registration import Reference, ReferenceFileError, read_reference, reference_profile, registered_manifest
     from .runs import Lock, RunLedger, new_run_id, utcnow
