@@ -56,11 +56,58 @@ def train_and_register(
     split = split_holdout(data, config, curated_reference=held is None)
     fit_started = time.monotonic()
     fitted = fit_plan.fit(config, x.iloc[split.train], fit_targets(data.labels[split.train], data.task), data.task)
-    model = fitted.model
     timings["fit_s"] = _seconds_since(fit_started)
+    judged = evaluate_candidate(fitted.model, data, x, split, held=held, config=config)
+    registry = Registry(s3, models_bucket)
+    version = registry.publish(
+        _artifact(fitted.model), _manifest(data, config, run_id=run_id, judged=judged, fitted=fitted)
+    )
+    gate = gate_promotion(
+        registry,
+        version=version,
+        metrics=judged.metrics,
+        x_holdout=judged.x_holdout,
+        y_holdout=judged.y_holdout,
+        task=data.task,
+        config=config,
+        run_id=run_id,
+        notes=() if judged.reference else [f"no reference holdout: no rows under {layout.HOLDOUT} nor curated rows"],
+        reference=judged.reference,
+    )
+    timings["total_s"] = _seconds_since(started)
+    return {
+        "version": version,
+        "metrics": judged.metrics,
+        "decision": gate.record,
+        "promoted": gate.promoted,
+        "pending": gate.pending,
+        "champion_metrics": gate.champion_metrics,
+        "timings": timings,
+        "files": judged.files,
+        "rows": judged.rows,
+        "search": fitted.search,
+    }
+
+
+class Judged(NamedTuple):
+    """What a fitted candidate is judged and described by: its holdout metrics, the holdout rows the gate
+    scores the champion on, the drift profile, the reference holdout, and the rows and files it came from."""
+
+    metrics: dict[str, float]
+    x_holdout: pd.DataFrame
+    y_holdout: np.ndarray
+    profile: dict[str, Any]
+    reference: ReferenceHoldout | None
+    rows: dict[str, Any]
+    files: list[dict[str, Any]]
+
+
+def evaluate_candidate(
+    model: Any, data: LabeledData, x: pd.DataFrame, split: Split, *, held: LabeledData | None, config: ProjectConfig
+) -> Judged:
+    """The candidate on its fresh holdout (metrics, drift profile, calibration) and on the reference holdout."""
     x_holdout, y_holdout = x.iloc[split.holdout], data.labels[split.holdout]
     holdout = Predictor(model, data.task).predict(x_holdout)
-    metrics = metrics_of(data.task, y_holdout, holdout)
     profile, profile_rows = reference_profile(data, config, holdout=holdout)
     if data.task.kind == "binary":  # the label-free estimate (CBPE) is for binary classifiers
         profile["calibration"] = fit_calibration(holdout.drift_values, y_holdout == data.task.positive)
@@ -72,36 +119,9 @@ def train_and_register(
         "profile": profile_rows,
         "by_source": data.rows_by_source(),
     }
-    registry = Registry(s3, models_bucket)
     files = [*data.files, *(held.files if held else [])]
-    manifest = _manifest(data, config, run_id=run_id, rows=rows, metrics=metrics, profile=profile, fitted=fitted)
-    manifest["data"] = files
-    version = registry.publish(_artifact(model), manifest)
-    gate = gate_promotion(
-        registry,
-        version=version,
-        metrics=metrics,
-        x_holdout=x_holdout,
-        y_holdout=y_holdout,
-        task=data.task,
-        config=config,
-        run_id=run_id,
-        notes=() if reference else [f"no reference holdout: no rows under {layout.HOLDOUT} nor curated rows"],
-        reference=reference,
-    )
-    timings["total_s"] = _seconds_since(started)
-    return {
-        "version": version,
-        "metrics": metrics,
-        "decision": gate.record,
-        "promoted": gate.promoted,
-        "pending": gate.pending,
-        "champion_metrics": gate.champion_metrics,
-        "timings": timings,
-        "files": files,
-        "rows": rows,
-        "search": fitted.search,
-    }
+    metrics = metrics_of(data.task, y_holdout, holdout)
+    return Judged(metrics, x_holdout, y_holdout, profile, reference, rows, files)
 
 
 class Split(NamedTuple):
@@ -196,9 +216,7 @@ def _manifest(
     config: ProjectConfig,
     *,
     run_id: str | None,
-    rows: dict[str, Any],
-    metrics: dict[str, float],
-    profile: dict[str, Any],
+    judged: Judged,
     fitted: Fitted,
 ) -> dict[str, Any]:
     versions = {
@@ -211,16 +229,16 @@ def _manifest(
     return {
         "created_at": datetime.now(UTC).isoformat(),
         "run_id": run_id,
-        "data": data.files,
-        "rows": rows,
+        "data": judged.files,
+        "rows": judged.rows,
         "estimator": fitted.estimator,
         "params": fitted.params,
         "pipeline": config.model.pipeline,  # the user's own pipeline function, if any
         "search": fitted.search,  # the leaderboard of the model search, if any (training/search.py)
         "seed": config.model.seed,
-        "metrics": metrics,
+        "metrics": judged.metrics,
         "schema": schema_dict(config, data.task),
-        "profile": profile,
+        "profile": judged.profile,
         "versions": versions,
     }
 
