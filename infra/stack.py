@@ -7,7 +7,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.observability import NAMESPACE
 
 from .functions import FunctionAssets

@@ -10,7 +10,7 @@ from aws_cdk import aws_events_targets as events_targets
 from constructs import Construct
 
 from mlops_core import observability as obs
-from mlops_core.config.project import SHORT_PERIOD_SPAN_LIMIT_S, ProjectConfig
+from mlops_core.config import SHORT_PERIOD_SPAN_LIMIT_S, ProjectConfig
 from mlops_core.environment import StalenessEnvironment
 from mlops_core.storage import layout
 

@@ -41,7 +41,7 @@ from .storage import Storage
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_MAX_TIMEOUT_S = 900  # Lambda's longest timeout: the training function stops at min(this, the run's limit)
 # How long the training function's invocation may wait in Lambda's queue (throttled) before it is dropped: within
-# the lock's margin (mlops_core.config.project.LOCK_MARGIN_S), so a run that starts late still ends under its lock.
+# the lock's margin (mlops_core.config.lifecycle.LOCK_MARGIN_S), so a run that starts late still ends under its lock.
 TRAINING_EVENT_MAX_AGE = Duration.minutes(5)
 TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"

@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.registry.approval import (
     APPROVED,
     APPROVING,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from mlops_core.config.project import CONFIG_ENV, ConfigError
+from mlops_core.config import CONFIG_ENV, ConfigError
 
 from .commands import decisions, local, models, pipeline, reports
 from .commands.common import CliError

@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files
 import matplotlib.pyplot as plt
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 

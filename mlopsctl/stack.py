@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.registry.approval import PendingRecords
 from mlops_core.registry.runs import RunLedger
 from mlops_core.registry.store import Registry

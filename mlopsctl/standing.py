@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.config.task import Task
 from mlops_core.registry import challenger
 from mlops_core.registry.challenger import rule, total_evidence

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.environment import TrainingJobEnvironment
 
 from .job import run_job

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.config.task import Task
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large

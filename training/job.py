@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.observability import (
     CHAMPION_VERSION,
     MODEL_PROMOTIONS,

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy
 import sklearn
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.config.task import Task, fit_targets
 from mlops_core.modeling.pipeline import model_input, schema_dict
 from mlops_core.modeling.predictions import Predictions, Predictor

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 
-from mlops_core.config.project import RetrainingSettings, load_config
+from mlops_core.config import RetrainingSettings, load_config
 from mlops_core.environment import RetrainingEnvironment
 from mlops_core.observability import function_logger
 from mlops_core.registry.failures import FailureAlerts

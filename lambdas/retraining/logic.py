@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlops_core.config.project import RetrainingSettings
+from mlops_core.config import RetrainingSettings
 from mlops_core.registry.failures import TellsFailures
 from mlops_core.registry.runs import RunLedger, new_run_id
 

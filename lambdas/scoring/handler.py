@@ -14,7 +14,7 @@ import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.observability import function_logger
 

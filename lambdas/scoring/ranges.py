@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlops_core.config.project import ScoringSettings
+from mlops_core.config import ScoringSettings
 from mlops_core.data.blocks import CsvBlocks
 from mlops_core.data.reader import ByteStream, CsvRows
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.config import ProjectConfig, load_config
 from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.observability import function_logger
 from training.job import run_job

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from mlops_core.config.project import config_path, load_config
+from mlops_core.config import config_path, load_config
 
 from .. import approvals
 from .. import register as registering

@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 
 from ..deploy import deploy as deploy_stack
 from ..localaws import LocalAws

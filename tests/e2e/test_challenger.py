@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV
+from mlops_core.config import CONFIG_ENV
 from mlopsctl import stack
 from mlopsctl.datagen import write_file
 

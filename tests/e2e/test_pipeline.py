@@ -11,7 +11,7 @@ import io
 import json
 from pathlib import Path
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlopsctl import batches, stack, standing
 from mlopsctl.datagen import generate
 from mlopsctl.deploy import deploy

@@ -324,7 +324,7 @@ def alarm_event(name: str) -> bytes:
 
 
 def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeeds(pipeline):
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
 
     cooldown = load_config().retraining.cooldown_seconds
     ledger = pipeline.ledger()

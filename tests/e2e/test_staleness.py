@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV
+from mlops_core.config import CONFIG_ENV
 from mlopsctl import runs, stack, standing
 from mlopsctl.datagen import generate
 

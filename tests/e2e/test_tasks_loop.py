@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV, load_config
+from mlops_core.config import CONFIG_ENV, load_config
 from mlopsctl import stack
 
 from .conftest import ROOT, deploy_own_stack, mlops

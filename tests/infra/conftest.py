@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.app import synthesize
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 
 
 def synth(target: str, outdir: Path, *, bundle: bool = False, config_file: Path | None = None) -> tuple[Template, Path]:

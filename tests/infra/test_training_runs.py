@@ -11,7 +11,7 @@ import re
 from aws_cdk.assertions import Match, Template
 
 from infra.app import ROOT
-from mlops_core.config.project import LOCK_MARGIN_S, load_config
+from mlops_core.config import LOCK_MARGIN_S, load_config
 
 from .conftest import logical_id, resources, synth
 from .test_stack import policy_documents_of_role, statements_touching

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlops_core.config.project import CONFIG_ENV
+from mlops_core.config import CONFIG_ENV
 from mlopsctl import cli, stack
 from mlopsctl.commands import common
 from mlopsctl.deploy import load_outputs, outputs_path, save_outputs

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from mlops_core.config.project import ProjectConfig, config_path
+from mlops_core.config import ProjectConfig, config_path
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.approval import PendingRecords
 from mlops_core.registry.store import Registry

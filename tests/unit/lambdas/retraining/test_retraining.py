@@ -13,7 +13,7 @@ from retraining.backends import LambdaBackend, SageMakerBackend, fit_trigger
 from retraining.handler import parse_trigger
 from retraining.logic import start_training as _start_training
 
-from mlops_core.config.project import RetrainingSettings
+from mlops_core.config import RetrainingSettings
 from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger
