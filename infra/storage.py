@@ -12,9 +12,15 @@ from constructs import Construct
 
 from mlops_core.storage import layout
 
+# How long a replaced or deleted object of the data bucket stays recoverable as a noncurrent version: an
+# input overwritten under incoming/ before it was scored can still be read by its version id, and an
+# output removed by mistake brought back. Longer than a message can wait in the queue and then the
+# dead-letter queue (4 + 14 days).
+DATA_NONCURRENT_DAYS = 30
+
 
 class Storage(Construct):
-    """Encrypted, SSL-only, private buckets; models versioned; server access logs to a log bucket."""
+    """Encrypted, SSL-only, private buckets, both versioned; server access logs to a log bucket."""
 
     def __init__(self, scope: Construct, construct_id: str, *, project: str, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
@@ -37,6 +43,7 @@ class Storage(Construct):
             self,
             "Data",
             bucket_name=self.data_bucket_name,
+            versioned=True,  # an input overwritten before it is scored is kept (DATA_NONCURRENT_DAYS)
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="data/",
             lifecycle_rules=[
@@ -44,6 +51,12 @@ class Storage(Construct):
                 s3.LifecycleRule(id="expire-rejected", prefix=layout.REJECTED, expiration=Duration.days(180)),
                 s3.LifecycleRule(id="expire-incoming", prefix=layout.INCOMING, expiration=Duration.days(30)),
                 s3.LifecycleRule(id="expire-reports", prefix=layout.REPORTS, expiration=Duration.days(365)),
+                # The rules above leave a delete marker over the expired version; this removes both in turn.
+                s3.LifecycleRule(
+                    id="expire-noncurrent",
+                    noncurrent_version_expiration=Duration.days(DATA_NONCURRENT_DAYS),
+                    expired_object_delete_marker=True,
+                ),
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
             **common,

@@ -59,6 +59,16 @@ def test_given_the_models_bucket_then_it_is_versioned_and_data_prefixes_expire(t
     assert data["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "data/"
 
 
+def test_given_the_data_bucket_then_it_is_versioned_and_replaced_versions_expire_after_30_days(template):
+    data = resources(template, "AWS::S3::Bucket")[logical_id(template, "AWS::S3::Bucket", "Storage/Data")]
+    assert data["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in data["Properties"]["LifecycleConfiguration"]["Rules"]}
+    noncurrent = rules["expire-noncurrent"]
+    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert noncurrent["ExpiredObjectDeleteMarker"] is True
+    assert noncurrent["Status"] == "Enabled" and "Prefix" not in noncurrent  # every key, incoming/ included
+
+
 def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_notify_the_scoring_queue(template):
     data = resources(template, "AWS::S3::Bucket")[logical_id(template, "AWS::S3::Bucket", "Storage/Data")]
     queue_id = logical_id(template, "AWS::SQS::Queue", "Scoring/Incoming")
