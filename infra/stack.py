@@ -63,6 +63,7 @@ class MlopsStack(Stack):
             assets=assets,
             alerts=self.alerts.topic,
             removal_policy=removal,
+            promotion=config.promotion,
             schedule=config.retraining.schedule,
         )
         # The champion's age is published only for the alarm that watches it ([monitoring] max_model_age_days).

@@ -15,6 +15,7 @@ from mlops_core.environment import StalenessEnvironment
 from mlops_core.storage import layout
 
 from . import nag
+from .access import KeyAccess, grant_keys
 from .alarms import AlarmSpec, Window, required
 from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
@@ -121,16 +122,10 @@ class ChampionAge(Construct):
             removal_policy=removal_policy,
             description="Publishes the champion's age (ChampionAgeDays) for the staleness alarm",
         )
-        models = storage.models_bucket
         manifests = layout.manifest_key("*")
-        models.grant_read(role, layout.CHAMPION_KEY)
-        models.grant_read(role, manifests)
+        why = {manifests: "reads the champion's manifest (its training time); no artifact, no data"}
+        grant_keys(role, storage.models_bucket, KeyAccess(read=(layout.CHAMPION_KEY, manifests)), why=why)
         role.add_to_policy(metrics_statement())
-        nag.acknowledge_s3_grants(
-            role,
-            [(models, manifests, "reads the champion's manifest (its training time); no artifact, no data")],
-            ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
-        )
         nag.acknowledge_metrics(role)
         self.rule = events.Rule(
             self,

@@ -21,9 +21,11 @@ from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_core.config import PromotionSettings
 from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
@@ -35,6 +37,7 @@ from mlops_core.observability import NAMESPACE
 from mlops_core.storage import layout
 
 from . import nag
+from .access import KeyAccess, grant_keys
 from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
 
@@ -45,7 +48,17 @@ LAMBDA_MAX_TIMEOUT_S = 900  # Lambda's longest timeout: the training function st
 TRAINING_EVENT_MAX_AGE = Duration.minutes(5)
 TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"
-S3_GRANT_WILDCARDS = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]
+JOB_KEYS_WHY = {
+    f"{layout.TRAINING}*": "reads labeled training data, and not incoming/",
+    f"{layout.FEEDBACK}*": "reads labeled batches that scoring kept for retraining",
+    f"{layout.HOLDOUT}*": "reads the reference holdout, which only the operator writes",
+    f"{layout.MODELS}*": "reads the champion's artifact and manifest, to compare it with the candidate",
+    layout.artifact_key("*"): "writes a new version's artifact; the version is named at run time",
+    layout.manifest_key("*"): "writes a new version's manifest; the version is named at run time",
+    f"{layout.HISTORY}*": "records the gate's decision, one new object per decision",
+    f"{layout.PENDING}*": "holds a candidate for manual approval, one new object per version",
+    f"{layout.RUNS}*": "reads and writes run records, one per run id (known only at run time)",
+}
 
 
 class TrainingJob(Protocol):
@@ -140,7 +153,15 @@ class SageMakerTrainingJob:
 
     name: Literal["sagemaker"] = "sagemaker"
 
-    def __init__(self, scope: Construct, *, config_file: Path, max_runtime_s: int, ended: lambda_.IFunction) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config_file: Path,
+        max_runtime_s: int,
+        ended: lambda_.IFunction,
+        models_bucket: s3.IBucket,
+    ) -> None:
         self.max_runtime_s = max_runtime_s
         self.image = ecr_assets.DockerImageAsset(
             scope,
@@ -157,6 +178,9 @@ class SageMakerTrainingJob:
             description="Execution role of the SageMaker training jobs",
         )
         self.image.repository.grant_pull(self.role)
+        output = f"{layout.SAGEMAKER_OUTPUT}*"
+        why = {output: "SageMaker uploads each job's own output here (model.tar.gz, output.tar.gz); nothing reads it"}
+        grant_keys(self.role, models_bucket, KeyAccess(write=(output,)), why=why)
         log_group = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -251,8 +275,11 @@ class Training(Construct):
         assets: FunctionAssets,
         alerts: sns.ITopic,
         removal_policy: RemovalPolicy,
+        promotion: PromotionSettings,
         schedule: str | None = None,
     ) -> None:
+        """`promotion` decides which registry keys the job writes: the challenger pointer (challenger mode) and
+        pending records (manual approval) only when the config asks for them."""
         super().__init__(scope, construct_id)
         job_environment = TrainingJobEnvironment(
             data_bucket=storage.data_bucket.bucket_name,
@@ -280,10 +307,14 @@ class Training(Construct):
             )
             if backend == "lambda"
             else SageMakerTrainingJob(
-                self, config_file=config_file, max_runtime_s=max_runtime_s, ended=self.ended_function
+                self,
+                config_file=config_file,
+                max_runtime_s=max_runtime_s,
+                ended=self.ended_function,
+                models_bucket=storage.models_bucket,
             )
         )
-        grant_job_access(self.job.role, storage=storage, alerts=alerts)
+        grant_job_access(self.job.role, storage=storage, alerts=alerts, promotion=promotion)
         self.retraining_function = retraining_function(
             self,
             job=self.job,
@@ -310,29 +341,39 @@ def retraining_schedule(scope: Construct, *, expression: str, function: lambda_.
     )
 
 
-def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic) -> None:
+def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic, promotion: PromotionSettings) -> None:
     """What a training job may do, whatever runs it.
 
-    It reads labeled data and the registry, writes new versions, the champion pointer, history, and
-    its run record; it never reads incoming/ or writes predictions.
+    It reads labeled data, the reference holdout and the registry; writes a new version, the champion
+    pointer (and in challenger mode the challenger's), the history, pending records (manual approval) and
+    its run record; it deletes only the run lock, to release it. It never reads incoming/ or writes
+    predictions.
     """
-    data, models = storage.data_bucket, storage.models_bucket
-    data.grant_read(role, f"{layout.TRAINING}*")
-    data.grant_read(role, f"{layout.FEEDBACK}*")
-    models.grant_read_write(role)
+    data = KeyAccess(read=(f"{layout.TRAINING}*", f"{layout.FEEDBACK}*", f"{layout.HOLDOUT}*"))
+    grant_keys(role, storage.data_bucket, data, why=JOB_KEYS_WHY)
+    grant_keys(role, storage.models_bucket, job_registry_keys(promotion), why=JOB_KEYS_WHY)
     alerts.grant_publish(role)
     role.add_to_principal_policy(metrics_statement())
-    nag.acknowledge_s3_grants(
-        role,
-        [
-            (data, f"{layout.TRAINING}*", "reads labeled training data, and not incoming/"),
-            (data, f"{layout.FEEDBACK}*", "reads labeled batches that scoring kept for retraining"),
-            (models, "*", "the training job owns the registry: new versions, champion pointer, history"),
-        ],
-        S3_GRANT_WILDCARDS,
-    )
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
+
+
+def job_registry_keys(promotion: PromotionSettings) -> KeyAccess:
+    """The models bucket's keys a training run reads, writes and deletes (training/job.py, the registry's gate)."""
+    pointers = (layout.CHAMPION_KEY, *((layout.CHALLENGER_KEY,) if promotion.challenger != "off" else ()))
+    pending = (f"{layout.PENDING}*",) if promotion.approval == "manual" else ()
+    return KeyAccess(
+        read=(f"{layout.MODELS}*", *pointers, layout.LOCK_KEY, f"{layout.RUNS}*"),
+        write=(
+            layout.artifact_key("*"),
+            layout.manifest_key("*"),
+            *pointers,
+            f"{layout.HISTORY}*",
+            *pending,
+            f"{layout.RUNS}*",
+        ),
+        delete=(layout.LOCK_KEY,),
+    )
 
 
 def retraining_function(
@@ -365,16 +406,13 @@ def retraining_function(
         removal_policy=removal_policy,
         description="Starts a training run on drift alarms or by hand: lock, cooldown, backend",
     )
-    # The retraining function only touches the registry's bookkeeping, never data.
-    models.grant_read_write(role, f"{layout.REGISTRY}*")
+    # The run lock and the run records (mlops_core/registry/runs.py); no data, no model, no pointer.
+    runs = f"{layout.RUNS}*"
+    bookkeeping = KeyAccess(read=(runs, layout.LOCK_KEY), write=(runs, layout.LOCK_KEY), delete=(layout.LOCK_KEY,))
+    grant_keys(role, models, bookkeeping, why=JOB_KEYS_WHY)
     alerts.grant_publish(role)
     role.add_to_policy(metrics_statement())
     job.allow_start(role)
-    nag.acknowledge_s3_grants(
-        role,
-        [(models, f"{layout.REGISTRY}*", "the run lock, run records and decision history; no data, no models")],
-        S3_GRANT_WILDCARDS,
-    )
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
     return function
@@ -410,17 +448,11 @@ def training_ended_function(
         "lock released, TrainingFailures, alert",
     )
     runs = f"{layout.RUNS}*"
-    models.grant_read(role, runs)
-    models.grant_put(role, runs)
-    models.grant_read(role, layout.LOCK_KEY)  # a conditional delete needs s3:GetObject too
-    models.grant_delete(role, layout.LOCK_KEY)
+    # A conditional delete (IfMatch) of the lock needs s3:GetObject on it too.
+    ending = KeyAccess(read=(runs, layout.LOCK_KEY), write=(runs,), delete=(layout.LOCK_KEY,))
+    grant_keys(role, models, ending, why={runs: "ends a run by rewriting its record; no other record, no data"})
     alerts.grant_publish(role)
     role.add_to_policy(metrics_statement())
-    nag.acknowledge_s3_grants(
-        role,
-        [(models, runs, "ends a run by rewriting its record; no other record, no data, no models")],
-        S3_GRANT_WILDCARDS,
-    )
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
     return function

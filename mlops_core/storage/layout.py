@@ -29,6 +29,7 @@ HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 PENDING = "registry/pending/"  # one object per candidate held for manual approval
 LOCK_KEY = "registry/training.lock"
+SAGEMAKER_OUTPUT = "sagemaker-output/"  # where SageMaker uploads a training job's own output (AWS only)
 
 CSV_SUFFIXES = (".csv.gz", ".csv")
 _PART = re.compile(r"\.part-(\d{4})-of-(\d{4})$")

@@ -35,6 +35,14 @@ def logical_id(template: Template, kind: str, path_fragment: str) -> str:
     return matches[0]
 
 
+def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
+    return [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+
+
 @pytest.fixture(scope="session")
 def config():
     return load_config()

@@ -11,15 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.app import ROOT
 
-from .conftest import logical_id, resources, synth
-
-
-def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
-    return [
-        p["Properties"]["PolicyDocument"]
-        for p in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
-    ]
+from .conftest import logical_id, policy_documents_of_role, resources, synth
 
 
 def statements_touching(docs: list[dict], bucket_id: str) -> list[dict]:
