@@ -85,13 +85,13 @@ class Scoring(Construct):
             removal_policy=removal_policy,
         )
         storage.notify_on_incoming_csv(self.queue)
-        self.function, role = self._function(storage, assets, alerts, removal_policy)
+        self.function, self.role = self._function(storage, assets, alerts, removal_policy)
         self.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
         )
-        self._grant(role, storage, challenger_rule=challenger_rule)
-        alerts.grant_publish(role)  # drift alerts that name the features, the file and the report
-        nag.acknowledge_alert_publishing(role)
+        self._grant(self.role, storage, challenger_rule=challenger_rule)
+        alerts.grant_publish(self.role)  # drift alerts that name the features, the file and the report
+        nag.acknowledge_alert_publishing(self.role)
 
     def _function(
         self, storage: Storage, assets: FunctionAssets, alerts: sns.ITopic, removal_policy: RemovalPolicy

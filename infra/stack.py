@@ -79,6 +79,13 @@ class MlopsStack(Stack):
             if config.monitoring.max_model_age_days is not None
             else None
         )
+        self.storage.guard_models(
+            function_roles=[
+                self.scoring.role,
+                *self.training.roles,
+                *([self.champion_age.role] if self.champion_age else []),
+            ]
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -112,7 +112,7 @@ class ChampionAge(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         environment = StalenessEnvironment(models_bucket=storage.models_bucket.bucket_name, namespace=obs.NAMESPACE)
-        self.function, role = assets.function(
+        self.function, self.role = assets.function(
             self,
             "Function",
             handler="staleness.handler.lambda_handler",
@@ -124,9 +124,9 @@ class ChampionAge(Construct):
         )
         manifests = layout.manifest_key("*")
         why = {manifests: "reads the champion's manifest (its training time); no artifact, no data"}
-        grant_keys(role, storage.models_bucket, KeyAccess(read=(layout.CHAMPION_KEY, manifests)), why=why)
-        role.add_to_policy(metrics_statement())
-        nag.acknowledge_metrics(role)
+        grant_keys(self.role, storage.models_bucket, KeyAccess(read=(layout.CHAMPION_KEY, manifests)), why=why)
+        self.role.add_to_policy(metrics_statement())
+        nag.acknowledge_metrics(self.role)
         self.rule = events.Rule(
             self,
             "Schedule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
@@ -17,6 +18,14 @@ from mlops_core.storage import layout
 # output removed by mistake brought back. Longer than a message can wait in the queue and then the
 # dead-letter queue (4 + 14 days).
 DATA_NONCURRENT_DAYS = 30
+# What no function may do to the models bucket: purge a version, or change the rules that keep versions.
+KEEP_VERSIONS = [
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+]
 
 
 class Storage(Construct):
@@ -74,6 +83,21 @@ class Storage(Construct):
             **common,
         )
 
+    def guard_models(self, *, function_roles: Sequence[iam.IRole]) -> None:
+        """The models bucket's own policy, which holds whatever a role's policy says.
+
+        Nobody writes under models/ without If-None-Match: a version is written once (Registry.publish
+        always sends it), so an artifact and the manifest that holds its SHA-256 cannot be rewritten
+        together. And the stack's `function_roles` may not delete a model, delete any object version, or
+        change versioning, lifecycle or this policy. These denials name the roles rather than excepting an
+        administrator: denying everyone but the deploying role would lock out the people who must repair or
+        clean up (the deploy role's name depends on the bootstrap). They match `aws:PrincipalArn`, not a
+        role Principal, which S3 checks exists when the policy is written and stores as the role's unique id,
+        so a role replaced later would silently fall out of the denial.
+        """
+        for statement in models_denials(self.models_bucket, function_roles):
+            self.models_bucket.add_to_resource_policy(statement)
+
     def notify_on_incoming_csv(self, queue: sqs.IQueue) -> None:
         """Send ObjectCreated events for incoming/*.csv and incoming/*.csv.gz to `queue`.
 
@@ -113,3 +137,36 @@ class Storage(Construct):
             ]
         )
         cfn_bucket.add_resource_dependency(cast(sqs.CfnQueuePolicy, policy.node.default_child))
+
+
+def models_denials(bucket: s3.IBucket, function_roles: Sequence[iam.IRole]) -> list[iam.PolicyStatement]:
+    """The models bucket's denials (see Storage.guard_models)."""
+    models = bucket.arn_for_objects(f"{layout.MODELS}*")
+    roles = {"ArnEquals": {"aws:PrincipalArn": [role.role_arn for role in function_roles]}}
+    everyone = [iam.AnyPrincipal()]
+    return [
+        iam.PolicyStatement(
+            sid="ModelVersionsAreWrittenOnce",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:PutObject"],
+            resources=[models],
+            conditions={"Null": {"s3:if-none-match": "true"}},
+        ),
+        iam.PolicyStatement(
+            sid="FunctionsKeepEveryVersion",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=KEEP_VERSIONS,
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            conditions=roles,
+        ),
+        iam.PolicyStatement(
+            sid="FunctionsNeverDeleteAModel",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:DeleteObject"],
+            resources=[models],
+            conditions=roles,
+        ),
+    ]

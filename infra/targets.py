@@ -1,6 +1,11 @@
 """Everything that differs between deploying to AWS and to LocalStack, in one place.
 
 The "LocalStack vs AWS" table of docs/localstack-vs-aws.md mirrors this file.
+
+Not a setting, because the template is the same on both: LocalStack's community edition stores IAM
+policies and bucket policies but enforces neither, so locally every role may do anything and the models
+bucket's denials (infra/storage.py) do not apply. What each role may do is proven by the template tests
+(tests/infra/test_permissions.py) and enforced on AWS only.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ JOB_KEYS_WHY = {
     f"{layout.FEEDBACK}*": "reads labeled batches that scoring kept for retraining",
     f"{layout.HOLDOUT}*": "reads the reference holdout, which only the operator writes",
     f"{layout.MODELS}*": "reads the champion's artifact and manifest, to compare it with the candidate",
-    layout.artifact_key("*"): "writes a new version's artifact; the version is named at run time",
-    layout.manifest_key("*"): "writes a new version's manifest; the version is named at run time",
+    layout.artifact_key("*"): "writes a new version's artifact, named at run time; never a rewrite (bucket policy)",
+    layout.manifest_key("*"): "writes a new version's manifest, named at run time; never a rewrite (bucket policy)",
     f"{layout.HISTORY}*": "records the gate's decision, one new object per decision",
     f"{layout.PENDING}*": "holds a candidate for manual approval, one new object per version",
     f"{layout.RUNS}*": "reads and writes run records, one per run id (known only at run time)",
@@ -288,7 +288,7 @@ class Training(Construct):
             alert_topic_arn=alerts.topic_arn,
             conditional_deletes=conditional_deletes,
         )
-        self.ended_function = training_ended_function(
+        self.ended_function, ended_role = training_ended_function(
             self,
             job_environment=job_environment,
             storage=storage,
@@ -315,7 +315,7 @@ class Training(Construct):
             )
         )
         grant_job_access(self.job.role, storage=storage, alerts=alerts, promotion=promotion)
-        self.retraining_function = retraining_function(
+        self.retraining_function, retraining_role = retraining_function(
             self,
             job=self.job,
             job_environment=job_environment,
@@ -324,6 +324,7 @@ class Training(Construct):
             alerts=alerts,
             removal_policy=removal_policy,
         )
+        self.roles = (self.job.role, retraining_role, ended_role)  # every role this construct made
         if schedule is not None:
             retraining_schedule(self, expression=schedule, function=self.retraining_function)
 
@@ -385,8 +386,8 @@ def retraining_function(
     assets: FunctionAssets,
     alerts: sns.ITopic,
     removal_policy: RemovalPolicy,
-) -> lambda_.Function:
-    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`."""
+) -> tuple[lambda_.Function, iam.Role]:
+    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`; and its role."""
     models = storage.models_bucket
     environment = {
         **RetrainingEnvironment(
@@ -415,7 +416,7 @@ def retraining_function(
     job.allow_start(role)
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
-    return function
+    return function, role
 
 
 def training_ended_function(
@@ -426,9 +427,10 @@ def training_ended_function(
     assets: FunctionAssets,
     alerts: sns.ITopic,
     removal_policy: RemovalPolicy,
-) -> lambda_.Function:
+) -> tuple[lambda_.Function, iam.Role]:
     """The function that ends a run that could not report (lambdas/training_ended): its record, its lock, its
-    failure told. It reads and rewrites run records and deletes the lock; nothing else of the registry."""
+    failure told. It reads and rewrites run records and deletes the lock; nothing else of the registry. And
+    its role."""
     models = storage.models_bucket
     environment = TrainingEndedEnvironment(
         models_bucket=models.bucket_name,
@@ -455,4 +457,4 @@ def training_ended_function(
     role.add_to_policy(metrics_statement())
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
-    return function
+    return function, role

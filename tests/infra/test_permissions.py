@@ -169,3 +169,51 @@ def test_given_every_role_then_its_s3_actions_are_named_one_by_one_and_none_dele
         assert not [grant for grant in found if grant[0] == "s3:DeleteObjectVersion"], role
         deletes = {name for action, name in found if action == "s3:DeleteObject" and name.startswith("models")}
         assert deletes <= {"models/registry/training.lock"}, role
+
+
+def models_bucket_denials(template: Template) -> list[dict]:
+    models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
+    (policy,) = [
+        p for p in resources(template, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": models}
+    ]
+    return [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+
+
+def test_given_the_models_bucket_then_no_one_writes_under_models_without_if_none_match(synthesized):
+    _, template, _ = synthesized
+    models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
+    (write_once,) = [s for s in models_bucket_denials(template) if s["Action"] == "s3:PutObject"]
+    assert write_once["Principal"] == {"AWS": "*"}
+    assert write_once["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [models, "Arn"]}, "/models/*"]]}
+    assert write_once["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_given_the_models_bucket_then_every_role_of_the_stack_is_denied_purging_versions_and_deleting_models(
+    synthesized,
+):
+    _, template, _ = synthesized
+    models = logical_id(template, "AWS::S3::Bucket", "Storage/Models")
+    every_role = sorted(resources(template, "AWS::IAM::Role"))
+    denied = {json.dumps(_listed(s["Action"])): s for s in models_bucket_denials(template) if "Condition" in s}
+    keep_versions = denied[
+        json.dumps(
+            [
+                "s3:DeleteBucketPolicy",
+                "s3:DeleteObjectVersion",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketVersioning",
+                "s3:PutLifecycleConfiguration",
+            ]
+        )
+    ]
+    assert keep_versions["Resource"] == [
+        {"Fn::GetAtt": [models, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [models, "Arn"]}, "/*"]]},
+    ]
+    keep_models = denied[json.dumps(["s3:DeleteObject"])]
+    assert keep_models["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [models, "Arn"]}, "/models/*"]]}
+    for statement in (keep_versions, keep_models):
+        assert statement["Principal"] == {"AWS": "*"}
+        (principals,) = statement["Condition"]["ArnEquals"].values()
+        assert sorted(p["Fn::GetAtt"][0] for p in principals) == every_role
+        assert list(statement["Condition"]["ArnEquals"]) == ["aws:PrincipalArn"]
