@@ -121,6 +121,9 @@ class Scoring(Construct):
         pointers = (layout.CHAMPION_KEY, layout.CHALLENGER_KEY)
         models = KeyAccess(
             read=(f"{layout.MODELS}*", *pointers),
+            # A byte range's pinned version must have been the champion: the pointer's earlier versions say.
+            read_versions=(layout.CHAMPION_KEY,),
+            list_versions=(layout.CHAMPION_KEY,),
             write=(*pointers, f"{layout.HISTORY}*") if challenger_rule else (),
         )
         why = {

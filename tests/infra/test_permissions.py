@@ -63,6 +63,9 @@ SCORING = {
     *grants("s3:DeleteObject", "data/predictions/*", "data/shadow/*"),
     ("s3:ListBucket", "models"),
     *grants("s3:GetObject", "models/models/*", "models/registry/champion.json", "models/registry/challenger.json"),
+    # a byte range's pinned version: the champion pointer's earlier versions (scoring.models.load_champion)
+    ("s3:GetObjectVersion", "models/registry/champion.json"),
+    ("s3:ListBucketVersions", 'models if {"StringEquals": {"s3:prefix": ["registry/champion.json"]}}'),
 }
 SCORING_CHALLENGER_RULE = grants(
     "s3:PutObject", "models/registry/champion.json", "models/registry/challenger.json", "models/registry/history/*"
