@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import Feature, Task, canonical_labels
+from ..config import MISSING_CATEGORY, Feature, Task, canonical_labels
 
 FIX_HINTS = {
     "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
@@ -73,57 +73,96 @@ class Chunk:
         return self.label != "" if self.label.dtype == object else ~np.isnan(self.label)
 
 
-def _numeric(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
+def _numeric(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    name = feature.name
     try:
-        out = np.asarray(values, dtype=np.str_).astype(np.float64)
+        out, blank = numbers(values, feature)
     except ValueError:
-        return _numeric_one_by_one(values, name, first_row, errors)
-    for i in np.flatnonzero(~np.isfinite(out)).tolist():
-        errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {values[i]!r}"))
+        return _numeric_one_by_one(values, feature, errors)
+    for i in np.flatnonzero(~blank & ~np.isfinite(out)).tolist():
+        errors.append(RowError(i, name, "not_finite", f"{name} is {values[i]!r}"))
     return out
 
 
-def _numeric_one_by_one(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
+def numbers(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as float64 and the mask of its blank cells, which are NaN when the feature imputes
+    (none is blank otherwise); ValueError when some other cell is not a number. Both reading paths use it."""
+    text = np.asarray(values, dtype=np.str_)
+    if not feature.imputes:
+        return text.astype(np.float64), np.zeros(len(text), dtype=bool)
+    blank = blank_cells(text)
+    return np.where(blank, "nan", text).astype(np.float64), blank
+
+
+def _numeric_one_by_one(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
     """The slow path of `_numeric`, for a column with a value numpy cannot parse: an error per bad value."""
-    out = np.empty(len(values))
+    name, out = feature.name, np.empty(len(values))
     for i, v in enumerate(values):
         try:
             out[i] = float(v)
         except ValueError:
             out[i] = np.nan
-            if not v.strip():
-                errors.append(RowError(first_row + i, name, "missing", f"{name} is empty"))
-            else:
-                errors.append(RowError(first_row + i, name, "not_a_number", f"{name} is {v[:40]!r}, not a number"))
+            if v.strip():
+                errors.append(RowError(i, name, "not_a_number", f"{name} is {v[:40]!r}, not a number"))
+            elif not feature.imputes:
+                errors.append(RowError(i, name, "missing", f"{name} is empty"))
         else:
             if not np.isfinite(out[i]):
-                errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {v!r}"))
+                errors.append(RowError(i, name, "not_finite", f"{name} is {v!r}"))
     return out
 
 
-def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    known = np.isin(out, np.asarray(feature.categories, dtype=object))
-    for i in np.flatnonzero(~known).tolist():
+def _categorical(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    out, blank, unknown = categories(values, feature)
+    for i in np.flatnonzero(blank | unknown).tolist():
         v = values[i]
-        if not v.strip():
+        if blank[i]:
             kind, msg = "missing", f"{feature.name} is empty"
         else:
             kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
-        errors.append(RowError(first_row + i, feature.name, kind, msg))
+        errors.append(RowError(i, feature.name, kind, msg))
     return out
 
 
-def _text(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
+def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A categorical column as the model sees it (a blank cell of a feature that imputes is MISSING_CATEGORY),
+    and the masks of the cells its policies refuse: blank ones (missing = "reject") and categories outside
+    the configured ones (unknown = "reject"). Both reading paths use it."""
+    out = np.asarray(values, dtype=object)
+    outside = pd.Index(feature.categories, dtype=object).unique().get_indexer(out) < 0
+    if not outside.any():  # the common case: no per-cell string work
+        return out, outside, outside
+    blank = np.zeros(len(out), dtype=bool)
+    blank[outside] = blank_cells(out[outside])
+    if feature.imputes:
+        out = np.where(blank, MISSING_CATEGORY, out)
+    unknown = outside & ~blank
+    return out, blank & (not feature.imputes), unknown & (not feature.scores_unknown)
+
+
+def _text(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
     out = np.asarray(values, dtype=object)
     lengths, filled = text_checks(out)
-    for i in np.flatnonzero(~filled).tolist():
-        errors.append(RowError(first_row + i, feature.name, "missing", f"{feature.name} is empty"))
+    if not feature.imputes:  # an imputed blank is an empty text: no words
+        for i in np.flatnonzero(~filled).tolist():
+            errors.append(RowError(i, feature.name, "missing", f"{feature.name} is empty"))
     if feature.max_chars is not None:
         for i in np.flatnonzero(filled & (lengths > feature.max_chars)).tolist():
             message = f"{feature.name} has {lengths[i]:,} characters (max_chars {feature.max_chars:,})"
-            errors.append(RowError(first_row + i, feature.name, "text_too_long", message))
+            errors.append(RowError(i, feature.name, "text_too_long", message))
     return out
+
+
+def blank_column(values: np.ndarray, feature: Feature) -> bool:
+    """Whether a feature column, as the readers make it, has no value at all (only blanks)."""
+    if feature.is_numeric:
+        return bool(np.isnan(values).all())
+    return bool(blank_cells(values).all())
+
+
+def blank_cells(values: np.ndarray) -> np.ndarray:
+    """A mask of the cells that hold nothing but white space."""
+    return ~text_checks(values)[1]
 
 
 def text_checks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,11 +295,11 @@ def _convert_columns(
     for feature in features:
         values = transposed[position[feature.name]]
         if feature.is_numeric:
-            columns[feature.name] = _numeric(values, feature.name, 0, errors)
+            columns[feature.name] = _numeric(values, feature, errors)
         elif feature.is_text:
-            columns[feature.name] = _text(values, feature, 0, errors)
+            columns[feature.name] = _text(values, feature, errors)
         else:
-            columns[feature.name] = _categorical(values, feature, 0, errors)
+            columns[feature.name] = _categorical(values, feature, errors)
     labels = None
     if label is not None and label in position:
         if task is None:
