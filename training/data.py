@@ -23,7 +23,7 @@ import numpy as np
 
 from mlops_core.config import ProjectConfig
 from mlops_core.config.task import Task
-from mlops_core.data.convert import blank_column
+from mlops_core.data.cells import blank_column
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.storage import layout

@@ -48,7 +48,7 @@ class Feature:
 TEXT_DEFAULTS: dict[str, Any] = {"max_features": 20_000, "ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
 TEXT_PARAMETERS = ("max_features", "ngram_range", "min_df", "max_df", "stop_words", "sublinear_tf", "lowercase")
 # A blank cell of a categorical feature with missing = "impute", as the readers hand it over
-# (mlops_core/data/convert.py) and the one-hot encoder sees it: a category of its own (configured
+# (mlops_core/data/cells.py) and the one-hot encoder sees it: a category of its own (configured
 # categories cannot be blank).
 MISSING_CATEGORY = ""
 POLICIES = {"missing": ("reject", "impute"), "unknown": ("reject", "score")}

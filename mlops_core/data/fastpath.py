@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..config import Feature, Task
 from .blocks import has_lone_cr
-from .convert import Chunk, RowError, categories, numbers, read_labels, text_checks
+from .cells import RowError, categories, numbers, text_checks
+from .convert import Chunk, read_labels
 
 NEWLINE, COMMA = ord("\n"), ord(",")
 
