@@ -17,10 +17,12 @@ from ..config import MISSING_CATEGORY, Feature
 
 FIX_HINTS = {
     "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
-    "missing": "fill in the value; empty cells are not allowed in feature columns",
+    "missing": 'fill in the value; or, to let the model fill blanks in, set missing = "impute" on the feature '
+    "in [[features]] and retrain",
     "not_a_number": "use a plain decimal number such as 12.5 (no units, no thousands separators)",
     "not_finite": "NaN and infinity are not valid feature values",
-    "unknown_category": "use one of the allowed categories listed in the message",
+    "unknown_category": "use one of the allowed categories listed in the message; or, to score such rows, set "
+    'unknown = "score" on the feature in [[features]] and retrain',
     "field_too_long": "shorten the field; very long fields usually mean a quoting problem",
     "text_too_long": "shorten the text, or raise the feature's max_chars (at most scoring.max_field_chars)",
     "bad_label": "use one of the classes listed in [label] classes (a number for regression), or leave it empty "

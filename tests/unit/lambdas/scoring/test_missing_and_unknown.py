@@ -86,6 +86,8 @@ def test_given_blanks_in_a_reject_feature_when_scored_then_their_rows_are_bad_wi
 
     assert outcome[0] == "scored" and outcome[1][:2] == (1000, 900)
     assert outcome[1][3] == {"missing": 100}
+    first = outcome[1][2][0]
+    assert first["column"] == "payment_method" and 'missing = "impute"' in first["fix"]
 
 
 def test_given_new_categories_in_a_score_feature_when_scored_then_scored_and_named_most_frequent_first(
@@ -112,3 +114,5 @@ def test_given_new_categories_in_a_reject_feature_when_scored_then_their_rows_ar
 
     assert outcome[0] == "scored" and outcome[1][:2] == (1000, 900)
     assert outcome[1][3] == {"unknown_category": 100} and outcome[5]["new_categories"] == {}
+    first = outcome[1][2][0]
+    assert "'crypto'" in first["message"] and 'unknown = "score"' in first["fix"]
