@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config import ProjectConfig
+from mlops_core.config import Feature, ProjectConfig
 from mlops_core.config.task import Task
-from mlops_core.data.cells import blank_column
+from mlops_core.data.cells import blank_column, with_found_categories
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.storage import layout
@@ -42,6 +42,8 @@ class LabeledData:
     files: list[dict[str, Any]]
     recency: np.ndarray  # index of the file each row came from, 0 = newest
     task: Task = field(default_factory=Task)  # the configured task with its classes fixed (found in the data)
+    # The configured features, categorical ones without categories given those found in the data.
+    features: tuple[Feature, ...] = ()
     curated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per row: from training/
 
     def rows_by_source(self) -> dict[str, int]:
@@ -165,6 +167,10 @@ def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: Proj
         )
     data = _combine(per_file, files, config.feature_names)
     _check_not_all_blank(data, config)
+    try:
+        data.features = with_found_categories(config.features, data.columns)
+    except ValueError as exc:
+        raise TrainingDataError(f"{exc}{_rejections(files)}") from exc
     try:
         data.task = config.task.with_classes(np.unique(data.labels).tolist() if config.task.is_classification else [])
     except ValueError as exc:

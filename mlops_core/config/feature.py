@@ -13,6 +13,8 @@ from .errors import ConfigError
 class Feature:
     name: str
     type: Literal["numeric", "categorical", "text"]
+    # Categorical: the allowed categories; none configured: training finds them in its data and records them
+    # in the model's manifest, which scoring reads (mlops_core.data.cells.with_found_categories).
     categories: tuple[str, ...] = ()
     # Text only: the longest cell accepted (None: scoring.max_field_chars), and the TF-IDF vectorizer's
     # parameters (scikit-learn's TfidfVectorizer: max_features, ngram_range, min_df, stop_words, ...).
@@ -65,8 +67,6 @@ def parse_feature(item: dict[str, Any], max_field_chars: int) -> Feature:
         raise ConfigError(f"feature {name!r} ({kind}) has unknown setting(s) {', '.join(unknown)}")
     policies = parse_policies(name, item)
     categories = tuple(str(c) for c in item.get("categories", ()))
-    if kind == "categorical" and not categories:
-        raise ConfigError(f"feature {name!r}: a categorical feature needs categories")
     if kind == "categorical" and any(not c.strip() for c in categories):
         raise ConfigError(f'feature {name!r}: a category cannot be blank; use missing = "impute" for blank cells')
     if kind != "text":

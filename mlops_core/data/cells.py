@@ -8,7 +8,7 @@ decide which blanks and which categories outside the configured ones are errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -111,8 +111,29 @@ def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np
     blank[outside] = blank_cells(out[outside])
     if feature.imputes:
         out = np.where(blank, MISSING_CATEGORY, out)
-    unknown = outside & ~blank
+    unknown = outside & ~blank & bool(feature.categories)  # none configured: training finds them (below)
     return out, blank & (not feature.imputes), unknown & (not feature.scores_unknown)
+
+
+MAX_FOUND_CATEGORIES = 1_000
+
+
+def with_found_categories(features: Sequence[Feature], columns: dict[str, np.ndarray]) -> tuple[Feature, ...]:
+    """The features with each categorical one that has no configured categories given those of the training
+    columns (non-blank values, sorted); ValueError naming a feature with none, or with so many that it is
+    more likely an id than a category."""
+    return tuple(_found(f, columns[f.name]) if f.is_categorical and not f.categories else f for f in features)
+
+
+def _found(feature: Feature, values: np.ndarray) -> Feature:
+    found = sorted(str(v) for v in pd.unique(pd.Series(values, dtype=object)) if str(v).strip())
+    if not found or len(found) > MAX_FOUND_CATEGORIES:
+        raise ValueError(
+            f"feature {feature.name!r} has no categories configured and {len(found):,} distinct values in "
+            f"the training data (from 1 to {MAX_FOUND_CATEGORIES:,} are taken as its categories): list "
+            "its categories in [[features]], or leave an id column out of the features"
+        )
+    return replace(feature, categories=tuple(found))
 
 
 def text_column(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:

@@ -49,3 +49,9 @@ def test_given_a_manifest_from_before_the_settings_when_read_then_its_features_r
     (feature,) = features_from_schema({"features": [{"name": "age", "type": "numeric", "categories": []}]})
 
     assert (feature.missing, feature.unknown) == ("reject", "reject")
+
+
+def test_given_a_categorical_feature_without_categories_when_parsed_then_training_is_left_to_find_them():
+    feature = parse_feature({"name": "port", "type": "categorical"}, max_field_chars=1000)
+
+    assert feature.is_categorical and feature.categories == ()

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_core.data.convert import convert_rows
+from mlops_core.modeling.pipeline import features_from_schema
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS
@@ -82,3 +84,36 @@ def test_given_an_imputed_feature_blank_in_every_row_when_read_then_the_run_is_r
 
     with pytest.raises(TrainingDataError, match="feature 'tenure_months' is blank in every training row"):
         read_labeled_data(aws, DATA, imputing(config))
+
+
+def finding(config, name: str = "contract"):
+    """The config with `name`'s categories left out: training finds them in its data."""
+    features = tuple(dataclasses.replace(f, categories=()) if f.name == name else f for f in config.features)
+    return dataclasses.replace(config, features=features)
+
+
+def test_given_a_categorical_feature_without_categories_when_trained_then_the_manifest_records_those_found(aws, config):
+    aws.put_object(Bucket=DATA, Key="training/gaps.csv", Body=with_blanks(1500, 0.1))
+
+    result = train_and_register(aws, data_bucket=DATA, models_bucket=MODELS, config=finding(imputing(config)))
+
+    manifest = Registry(aws, MODELS).manifest(result["version"])
+    (contract,) = [f for f in manifest["schema"]["features"] if f["name"] == "contract"]
+    assert contract["categories"] == ["month-to-month", "one-year", "two-year"]  # sorted, the blank left out
+    assert manifest["profile"]["features"]["contract"]["categories"] == [*contract["categories"], ""]
+    assert result["files"][0]["rows"] == 1500
+    header = ["customer_id", *config.feature_names]
+    rows = [["c1", "3", "50", "1", "5", "one-year", "card"], ["c2", "3", "50", "1", "5", "weekly", "card"]]
+    scored = convert_rows(
+        header, rows, first_row=1, features=features_from_schema(manifest["schema"]), label=None, max_field_chars=99
+    )
+    assert len(scored) == 1 and [(e.row, e.kind) for e in scored.errors] == [(2, "unknown_category")]
+
+
+def test_given_an_id_column_declared_categorical_without_categories_when_read_then_refused_naming_it(aws, config):
+    frame = pd.read_csv(io.BytesIO(generate(1500, seed=4)), dtype=str, keep_default_na=False)
+    frame["contract"] = frame["customer_id"]
+    aws.put_object(Bucket=DATA, Key="training/ids.csv", Body=frame.to_csv(index=False).encode())
+
+    with pytest.raises(TrainingDataError, match="feature 'contract' has no categories configured and 1,500 distinct"):
+        read_labeled_data(aws, DATA, finding(config))
