@@ -75,6 +75,12 @@ def register(
     announce: Announce | None = None,
 ) -> Registered:
     """Check, register and (with `promote`) gate a model trained elsewhere; RegisterError when refused."""
+    if found := [f.name for f in config.features if f.is_categorical and not f.categories]:
+        raise RegisterError(
+            f"feature(s) {', '.join(found)} have no categories configured: training finds them in its data, but "
+            "a model trained elsewhere brings none",
+            "list their categories in [[features]]",
+        )
     artifact = _model_bytes(model)
     rows = _reference(reference, config, promote=promote)
     checked = checker.check(model, reference, config_file=config_file, rows=rows.rows)

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config import ProjectConfig
+from mlops_core.config import Feature, ProjectConfig
 from mlops_core.config.task import Task
+from mlops_core.data.cells import blank_column, with_found_categories
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.storage import layout
@@ -41,6 +42,8 @@ class LabeledData:
     files: list[dict[str, Any]]
     recency: np.ndarray  # index of the file each row came from, 0 = newest
     task: Task = field(default_factory=Task)  # the configured task with its classes fixed (found in the data)
+    # The configured features, categorical ones without categories given those found in the data.
+    features: tuple[Feature, ...] = ()
     curated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per row: from training/
 
     def rows_by_source(self) -> dict[str, int]:
@@ -163,6 +166,11 @@ def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: Proj
             f"{_capped(files)}"
         )
     data = _combine(per_file, files, config.feature_names)
+    _check_not_all_blank(data, config)
+    try:
+        data.features = with_found_categories(config.features, data.columns)
+    except ValueError as exc:
+        raise TrainingDataError(f"{exc}{_rejections(files)}") from exc
     try:
         data.task = config.task.with_classes(np.unique(data.labels).tolist() if config.task.is_classification else [])
     except ValueError as exc:
@@ -176,6 +184,17 @@ def _check_skipped(rows: FileRows, key: str, share: float) -> None:
     problem = too_many_skipped(rows, key, share)
     if problem:
         raise TrainingDataError(problem)
+
+
+def _check_not_all_blank(data: LabeledData, config: ProjectConfig) -> None:
+    """A feature with missing = "impute" needs some value to learn from: a column with none would give the
+    imputer no median (scikit-learn drops such a column) and the model nothing but the blank."""
+    for feature in config.features:
+        if feature.imputes and blank_column(data.columns[feature.name], feature):
+            raise TrainingDataError(
+                f"feature {feature.name!r} is blank in every training row: fill it in, or remove it from "
+                f"[[features]]{_rejections(data.files)}"
+            )
 
 
 def _check_every_class(data: LabeledData) -> None:

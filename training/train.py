@@ -14,6 +14,7 @@ Reading the data (and reporting files that cannot be read) is `training/data.py`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import platform
@@ -51,6 +52,9 @@ def train_and_register(
     fit_plan = FitPlan.of(config)  # your pipeline and every candidate built first: a bad one stops the run here
     data = read_labeled_data(s3, data_bucket, config)
     held = read_reference_holdout(s3, data_bucket, config)
+    if data.features and data.features != config.features:  # categories found in the data: the model is built with them
+        config = dataclasses.replace(config, features=data.features)
+        fit_plan = FitPlan.of(config)
     timings = {"read_s": _seconds_since(started)}
     x = model_input(data.columns, config.features)
     split = split_holdout(data, config, curated_reference=held is None)

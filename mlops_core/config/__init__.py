@@ -13,7 +13,7 @@ Everything else reads the config; the config reads nothing of the project's (the
 """
 
 from .errors import ConfigError
-from .feature import Feature, parse_feature
+from .feature import MISSING_CATEGORY, Feature, parse_feature
 from .lifecycle import LOCK_MARGIN_S, SHORT_PERIOD_SPAN_LIMIT_S, MonitoringSettings, RetrainingSettings
 from .model import Candidate, ModelSettings
 from .project import CONFIG_ENV, CONFIG_FILE, ProjectConfig, config_path, load_config, parse_config
@@ -35,6 +35,7 @@ __all__ = [
     "CONFIG_FILE",
     "LOCK_MARGIN_S",
     "METRICS",
+    "MISSING_CATEGORY",
     "SHORT_PERIOD_SPAN_LIMIT_S",
     "TASKS",
     "Candidate",

@@ -6,13 +6,15 @@ In the order a file travels:
 - ``blocks``    the body cut into blocks of whole rows, for the fast path
 - ``fastpath``  a plain block parsed by pandas' C parser and checked column-wise
 - ``convert``   rows into typed columns, with a ``RowError`` naming the fix for every bad value
+- ``cells``     one feature column's cells typed, and the values its ``missing``/``unknown`` refuse
 - ``labeled``   a labeled file (training, feedback, a reference) streamed and counted row by row
 
 Reads the config; imports nothing else of the project's.
 """
 
 from .blocks import Block, CsvBlocks, has_lone_cr
-from .convert import Chunk, RowError, convert_rows, read_labels, text_checks
+from .cells import RowError, text_checks
+from .convert import Chunk, convert_rows, read_labels
 from .fastpath import fast_chunk, plain_rows
 from .labeled import FileRows, HashingReader, MissingColumns, skip_reasons, stream_rows, too_many_skipped
 from .reader import ByteStream, CsvRows, FileRejected, check_not_binary, open_guarded, too_large

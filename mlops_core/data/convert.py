@@ -12,39 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ..config import Feature, Task, canonical_labels
-
-FIX_HINTS = {
-    "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
-    "missing": "fill in the value; empty cells are not allowed in feature columns",
-    "not_a_number": "use a plain decimal number such as 12.5 (no units, no thousands separators)",
-    "not_finite": "NaN and infinity are not valid feature values",
-    "unknown_category": "use one of the allowed categories listed in the message",
-    "field_too_long": "shorten the field; very long fields usually mean a quoting problem",
-    "text_too_long": "shorten the text, or raise the feature's max_chars (at most scoring.max_field_chars)",
-    "bad_label": "use one of the classes listed in [label] classes (a number for regression), or leave it empty "
-    "when unknown",
-}
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # 1-based line of data, the header being row 0
-    column: str | None
-    kind: str
-    message: str
-    value: str | None = None  # bad labels: the cell, so that training can list the values it skipped
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "kind": self.kind,
-            "message": self.message,
-            "fix": FIX_HINTS.get(self.kind, ""),
-        }
+from .cells import RowError, categorical_column, numeric_column, text_column
 
 
 @dataclass
@@ -71,65 +41,6 @@ class Chunk:
         if self.label is None:
             return np.zeros(len(self.rows), dtype=bool)
         return self.label != "" if self.label.dtype == object else ~np.isnan(self.label)
-
-
-def _numeric(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
-    try:
-        out = np.asarray(values, dtype=np.str_).astype(np.float64)
-    except ValueError:
-        return _numeric_one_by_one(values, name, first_row, errors)
-    for i in np.flatnonzero(~np.isfinite(out)).tolist():
-        errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {values[i]!r}"))
-    return out
-
-
-def _numeric_one_by_one(values: Sequence[str], name: str, first_row: int, errors: list[RowError]) -> np.ndarray:
-    """The slow path of `_numeric`, for a column with a value numpy cannot parse: an error per bad value."""
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        try:
-            out[i] = float(v)
-        except ValueError:
-            out[i] = np.nan
-            if not v.strip():
-                errors.append(RowError(first_row + i, name, "missing", f"{name} is empty"))
-            else:
-                errors.append(RowError(first_row + i, name, "not_a_number", f"{name} is {v[:40]!r}, not a number"))
-        else:
-            if not np.isfinite(out[i]):
-                errors.append(RowError(first_row + i, name, "not_finite", f"{name} is {v!r}"))
-    return out
-
-
-def _categorical(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    known = np.isin(out, np.asarray(feature.categories, dtype=object))
-    for i in np.flatnonzero(~known).tolist():
-        v = values[i]
-        if not v.strip():
-            kind, msg = "missing", f"{feature.name} is empty"
-        else:
-            kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
-        errors.append(RowError(first_row + i, feature.name, kind, msg))
-    return out
-
-
-def _text(values: Sequence[str], feature: Feature, first_row: int, errors: list[RowError]) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    lengths, filled = text_checks(out)
-    for i in np.flatnonzero(~filled).tolist():
-        errors.append(RowError(first_row + i, feature.name, "missing", f"{feature.name} is empty"))
-    if feature.max_chars is not None:
-        for i in np.flatnonzero(filled & (lengths > feature.max_chars)).tolist():
-            message = f"{feature.name} has {lengths[i]:,} characters (max_chars {feature.max_chars:,})"
-            errors.append(RowError(first_row + i, feature.name, "text_too_long", message))
-    return out
-
-
-def text_checks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each text cell's length, and whether it holds more than white space (vectorised)."""
-    cells = pd.Series(values, dtype=object)
-    return cells.str.len().to_numpy(), (cells.str.strip().str.len() > 0).to_numpy()
 
 
 def read_labels(values: Sequence[str], name: str, task: Task, errors: list[RowError]) -> np.ndarray:
@@ -256,11 +167,11 @@ def _convert_columns(
     for feature in features:
         values = transposed[position[feature.name]]
         if feature.is_numeric:
-            columns[feature.name] = _numeric(values, feature.name, 0, errors)
+            columns[feature.name] = numeric_column(values, feature, errors)
         elif feature.is_text:
-            columns[feature.name] = _text(values, feature, 0, errors)
+            columns[feature.name] = text_column(values, feature, errors)
         else:
-            columns[feature.name] = _categorical(values, feature, 0, errors)
+            columns[feature.name] = categorical_column(values, feature, errors)
     labels = None
     if label is not None and label in position:
         if task is None:

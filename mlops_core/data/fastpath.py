@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..config import Feature, Task
 from .blocks import has_lone_cr
-from .convert import Chunk, RowError, read_labels, text_checks
+from .cells import RowError, categories, numbers, text_checks
+from .convert import Chunk, read_labels
 
 NEWLINE, COMMA = ord("\n"), ord(",")
 
@@ -87,7 +88,8 @@ def _longest_field(ends: np.ndarray, commas: np.ndarray) -> int:
 
 def _parse(data: bytes, header: Sequence[str], features: Sequence[Feature], rows: int) -> pd.DataFrame:
     """Numeric features as float64, every other column as text; `rows` of them, or the precise path."""
-    numeric = {f.name for f in features if f.is_numeric}
+    # A numeric feature that imputes is read as text: `numbers` makes its blank cells NaN.
+    numeric = {f.name for f in features if f.is_numeric and not f.imputes}
     dtypes = {i: (np.float64 if name in numeric else object) for i, name in enumerate(header)}
     try:
         frame = pd.read_csv(
@@ -113,18 +115,33 @@ def _feature_columns(frame: pd.DataFrame, header: Sequence[str], features: Seque
     position = {name: i for i, name in enumerate(header)}
     columns: dict[str, np.ndarray] = {}
     for feature in features:
-        values = frame[position[feature.name]].to_numpy()
-        if feature.is_numeric:
-            if not np.isfinite(values).all():
-                raise _NeedsPrecisePath
-        elif feature.is_text:
-            lengths, filled = text_checks(values)
-            if not filled.all() or (feature.max_chars is not None and lengths.max() > feature.max_chars):
-                raise _NeedsPrecisePath
-        elif (pd.Index(feature.categories, dtype=object).get_indexer(values) < 0).any():
-            raise _NeedsPrecisePath
-        columns[feature.name] = values
+        columns[feature.name] = _checked(frame[position[feature.name]].to_numpy(), feature)
     return columns
+
+
+def _checked(values: np.ndarray, feature: Feature) -> np.ndarray:
+    """One feature column as convert_rows makes it; a value it would report: the precise path."""
+    if feature.is_numeric and feature.imputes:
+        try:
+            values, blank = numbers(values, feature)
+        except ValueError as exc:
+            raise _NeedsPrecisePath from exc
+        if not np.isfinite(values[~blank]).all():
+            raise _NeedsPrecisePath
+    elif feature.is_numeric:
+        if not np.isfinite(values).all():
+            raise _NeedsPrecisePath
+    elif feature.is_text:
+        lengths, filled = text_checks(values)
+        if not (filled.all() or feature.imputes) or (
+            feature.max_chars is not None and lengths.max() > feature.max_chars
+        ):
+            raise _NeedsPrecisePath
+    else:
+        values, blank, unknown = categories(values, feature)
+        if (blank | unknown).any():
+            raise _NeedsPrecisePath
+    return values
 
 
 def _label_column(

@@ -11,10 +11,11 @@ import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..config import ConfigError, Feature, ProjectConfig, Task
+from ..config import MISSING_CATEGORY, ConfigError, Feature, ProjectConfig, Task
 
 
 def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = "model") -> Any:
@@ -69,25 +70,41 @@ def build_pipeline(config: ProjectConfig, *, estimator: Any = None) -> Pipeline:
     """
     if estimator is None:
         estimator = _estimator(config.model.estimator, config.model.params, config.task)
-    numeric = [f.name for f in config.features if f.is_numeric]
-    categorical = [f for f in config.features if f.is_categorical]
-    transformers: list[tuple[str, Any, Any]] = []
-    if numeric:
-        transformers.append(("numeric", StandardScaler(), numeric))
-    if categorical:
-        encoder = OneHotEncoder(
-            categories=[list(f.categories) for f in categorical], handle_unknown="ignore", sparse_output=False
-        )
-        transformers.append(("categorical", encoder, [f.name for f in categorical]))
-    for f in config.features:  # a column name, not a list: the vectorizer takes one column of documents
-        if f.is_text:
-            transformers.append((f"text_{f.name}", TfidfVectorizer(**f.vectorizer), f.name))
     return Pipeline(
         [
-            ("preprocess", ColumnTransformer(transformers)),
+            ("preprocess", ColumnTransformer(preprocessing(config.features))),
             ("model", estimator),
         ]
     )
+
+
+def preprocessing(features: Sequence[Feature]) -> list[tuple[str, Any, Any]]:
+    """The ColumnTransformer's transformers: numerics scaled (those with `missing = "impute"` first given
+    the median and a missing-indicator column), categories one-hot (a blank cell of an imputed feature
+    is the empty category), TF-IDF per text column (a blank is an empty text: no words).
+
+    Only scikit-learn classes, so that a pickled model loads wherever scikit-learn does.
+    """
+    numeric = [f.name for f in features if f.is_numeric and not f.imputes]
+    imputed = [f.name for f in features if f.is_numeric and f.imputes]
+    categorical = [f for f in features if f.is_categorical]
+    transformers: list[tuple[str, Any, Any]] = []
+    if numeric:
+        transformers.append(("numeric", StandardScaler(), numeric))
+    if imputed:
+        steps = [("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())]
+        transformers.append(("numeric_imputed", Pipeline(steps), imputed))
+    if categorical:
+        encoder = OneHotEncoder(
+            categories=[[*f.categories, *([MISSING_CATEGORY] if f.imputes else [])] for f in categorical],
+            handle_unknown="ignore",
+            sparse_output=False,
+        )
+        transformers.append(("categorical", encoder, [f.name for f in categorical]))
+    for f in features:  # a column name, not a list: the vectorizer takes one column of documents
+        if f.is_text:
+            transformers.append((f"text_{f.name}", TfidfVectorizer(**f.vectorizer), f.name))
+    return transformers
 
 
 def model_input(columns: Mapping[str, np.ndarray], features: Sequence[Feature]) -> pd.DataFrame:
@@ -113,6 +130,7 @@ def schema_dict(config: ProjectConfig, task: Task) -> dict[str, Any]:
 
 def _feature_dict(feature: Feature) -> dict[str, Any]:
     out: dict[str, Any] = {"name": feature.name, "type": feature.type, "categories": list(feature.categories)}
+    out |= {"missing": feature.missing, "unknown": feature.unknown}
     if feature.is_text:
         out |= {"max_chars": feature.max_chars, "vectorizer": feature.vectorizer}
     return out
@@ -126,6 +144,8 @@ def features_from_schema(schema: Mapping[str, Any]) -> tuple[Feature, ...]:
             type=f["type"],
             categories=tuple(f.get("categories", ())),
             max_chars=f.get("max_chars"),
+            missing=f.get("missing", "reject"),  # models trained before the setting rejected blanks
+            unknown=f.get("unknown", "reject"),
             # JSON has no tuples: ngram_range comes back as a list.
             vectorizer={k: tuple(v) if isinstance(v, list) else v for k, v in f.get("vectorizer", {}).items()},
         )

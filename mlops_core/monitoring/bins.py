@@ -35,6 +35,8 @@ def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
 
 def _numeric_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     # Bin i holds edges[i-1] < x <= edges[i]; values beyond the outer edges fall in the outer bins.
+    # An imputed feature's blank cells (NaN) are in no bin: the shares are those of the known values.
+    values = values[~np.isnan(values)]
     return np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1)
 
 

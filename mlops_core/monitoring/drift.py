@@ -9,12 +9,14 @@ O(bins) however large the file. The bins and PSI themselves are in `bins`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..config import DriftSettings, Feature, Task
+from ..config import MISSING_CATEGORY, DriftSettings, Feature, Task
 from .bins import bin_counts, column_spec, expected_proportions, proportions, psi
 from .multivariate import BatchSample, domain_classifier_drift
 from .performance_estimate import PerformanceEstimator
@@ -44,11 +46,37 @@ def build_profile(
         if feature.is_text:
             profile["features"][feature.name] = text_spec(columns[feature.name], feature, bins=bins)
             continue
-        categories = None if feature.is_numeric else feature.categories
+        # An imputed feature's blank is a category of the model's (the empty one): its share is a bin.
+        blank = (MISSING_CATEGORY,) if feature.imputes else ()
+        categories = None if feature.is_numeric else (*feature.categories, *blank)
         profile["features"][feature.name] = column_spec(columns[feature.name], categories=categories, bins=bins)
     categories = task.classes if task.kind == "multiclass" else None
     profile["prediction"] = {**column_spec(values, categories=categories, bins=bins), "rows": len(values)}
     return profile
+
+
+NEW_CATEGORIES_SHOWN = 10  # per feature, in the report
+NEW_CATEGORIES_KEPT = 1_000  # distinct values counted exactly; beyond, the counter keeps its most frequent
+
+
+class NewCategories:
+    """The values of a categorical feature outside its profile's categories (unknown = "score" lets them
+    reach scoring), counted chunk by chunk, in bounded memory."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self._known = pd.Index(spec["categories"], dtype=object)
+        self.counts: Counter[str] = Counter()
+
+    def update(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=object)
+        outside = values[self._known.get_indexer(values) < 0]
+        self.counts.update(pd.Series(outside, dtype=object).value_counts().to_dict())
+        if len(self.counts) > NEW_CATEGORIES_KEPT:
+            self.counts = Counter(dict(self.counts.most_common(NEW_CATEGORIES_KEPT // 10)))
+
+    def report(self) -> list[dict[str, Any]]:
+        """The most frequent new values, most frequent first, with their row counts."""
+        return [{"value": v[:100], "rows": n} for v, n in self.counts.most_common(NEW_CATEGORIES_SHOWN)]
 
 
 def features_from_profile(profile: Mapping[str, Any]) -> list[Feature]:
@@ -84,6 +112,7 @@ class DriftAccumulator:
             if name not in self._text
         }
         self._prediction_counts = np.zeros(len(expected_proportions(profile["prediction"])), dtype=np.int64)
+        self._new = {name: NewCategories(spec) for name, spec in self._features() if spec["type"] == "categorical"}
 
     def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
         return list(self.profile["features"].items())
@@ -94,7 +123,10 @@ class DriftAccumulator:
             if name in self._text:
                 self._text[name].update(columns[name])
             else:
-                self._counts[name] += bin_counts(spec, columns[name])
+                counts = bin_counts(spec, columns[name])
+                self._counts[name] += counts
+                if name in self._new and counts[-1]:  # the last bin: categories outside the profile's
+                    self._new[name].update(columns[name])
         self._prediction_counts += bin_counts(self.profile["prediction"], predictions)
         self.rows += len(predictions)
         if self.performance is not None:
@@ -135,6 +167,7 @@ class DriftAccumulator:
             notes=notes,
             actual=actual,
             text=self._text_details,
+            new_categories={name: new.report() for name, new in self._new.items() if new.counts},
             **judge(
                 rows=self.rows,
                 feature_signals=signals,

@@ -89,6 +89,8 @@ class DriftSummary:
     notes: list[str] = field(default_factory=list)  # e.g. signals an older model version cannot give
     actual: dict[str, list[float]] = field(default_factory=dict)  # the batch's proportions per bin
     text: dict[str, dict[str, Any]] = field(default_factory=dict)  # per text feature: both PSIs, new words
+    # Per categorical feature with values outside its categories (unknown = "score"): the most frequent.
+    new_categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

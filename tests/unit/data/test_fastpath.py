@@ -189,6 +189,59 @@ def test_given_random_cells_then_the_fast_path_declines_or_agrees_with_convert_r
     assert list(chunk.rows) == parsed
 
 
+BLANKS = st.sampled_from(["", " ", "  ", "\t", " \t "])
+CATEGORIES = st.sampled_from(["card", "one-year", "two-year", "mailed-check", "gold", " card"])
+
+
+def forgiving(features: Any) -> tuple[Any, ...]:
+    """The features with missing = "impute", and unknown = "score" for the categorical ones."""
+    return tuple(
+        dataclasses.replace(f, missing="impute", unknown="score" if f.is_categorical else "reject") for f in features
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.one_of(CELLS, BLANKS, CATEGORIES), min_size=7, max_size=7), min_size=1, max_size=6),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_given_blanks_in_imputed_features_then_the_fast_path_declines_or_agrees_with_convert_rows(
+    config, rows, newline, every
+):
+    features = forgiving(config.features) if every else (*config.features[:2], *forgiving(config.features[2:]))
+    header = ["customer_id", *config.feature_names]
+    body = newline.join(",".join(row) for row in rows) + newline
+
+    chunk = fast_chunk(body.encode(), header, features=features, label=None, task=None, max_field_chars=1000)
+
+    if chunk is None:
+        return
+    parsed = [line.split(",") for line in body.split(newline) if line]
+    precise = convert_rows(header, parsed, first_row=1, features=features, label=None, max_field_chars=1000)
+    assert not precise.errors and len(precise) == len(chunk) == len(parsed)
+    for name, values in precise.columns.items():
+        np.testing.assert_array_equal(values, chunk.columns[name], err_msg=name)
+    assert list(chunk.rows) == parsed
+
+
+def test_given_a_block_with_blanks_in_imputed_features_then_the_fast_path_reads_it_as_convert_rows_does(config):
+    features = forgiving(config.features)
+    header = ["customer_id", *config.feature_names]
+    rows = [["c1", "", "2.5", " ", "4", "", "card"], ["c2", "1", "", "3", "\t", "gold", " "]]
+    data = "".join(",".join(row) + "\n" for row in rows).encode()
+
+    chunk = fast_chunk(data, header, features=features, label=None, task=None, max_field_chars=1000)
+    precise = convert_rows(header, rows, first_row=1, features=features, label=None, max_field_chars=1000)
+
+    assert chunk is not None and not precise.errors and len(chunk) == len(precise) == 2
+    for name, values in precise.columns.items():
+        np.testing.assert_array_equal(values, chunk.columns[name], err_msg=name)
+    assert np.isnan(chunk.columns["tenure_months"]).tolist() == [True, False]
+    assert chunk.columns["contract"].tolist() == ["", "gold"]  # a blank is the empty category; gold is scored
+    assert chunk.columns["payment_method"].tolist() == ["card", ""]
+
+
 # ---------------------------------------------------------------------------- blocks and plain blocks
 def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
     data = b'a,"x\ny",1\nb,"z",2\n"q\n\n",c,3\n'

@@ -569,3 +569,13 @@ def test_given_a_bad_reference_then_it_is_reported_as_training_data_would_be_and
     with pytest.raises(RegisterError, match=message):
         register(aws, config, notebook, model, holdout)
     assert nothing_written(aws)
+
+
+def test_given_a_categorical_feature_without_categories_when_registering_then_refused_naming_it(
+    aws, config, notebook, tmp_path
+):
+    features = tuple(dataclasses.replace(f, categories=()) if f.name == "contract" else f for f in config.features)
+    model = saved(notebook.model, tmp_path / "churn.joblib")
+    with pytest.raises(RegisterError, match=r"feature\(s\) contract have no categories configured"):
+        register(aws, dataclasses.replace(config, features=features), notebook, model, reference(tmp_path))
+    assert nothing_written(aws)

@@ -1,0 +1,167 @@
+"""One feature column's cells, typed as the model takes them, with a RowError for each value the feature refuses.
+
+Both reading paths use these: the precise path (convert.convert_rows) for the errors, the fast path
+(fastpath) for the same columns when there is none. A feature's `missing` and `unknown` settings
+decide which blanks and which categories outside the configured ones are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..config import MISSING_CATEGORY, Feature
+
+FIX_HINTS = {
+    "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
+    "missing": 'fill in the value; or, to let the model fill blanks in, set missing = "impute" on the feature '
+    "in [[features]] and retrain",
+    "not_a_number": "use a plain decimal number such as 12.5 (no units, no thousands separators)",
+    "not_finite": "NaN and infinity are not valid feature values",
+    "unknown_category": "use one of the allowed categories listed in the message; or, to score such rows, set "
+    'unknown = "score" on the feature in [[features]] and retrain',
+    "field_too_long": "shorten the field; very long fields usually mean a quoting problem",
+    "text_too_long": "shorten the text, or raise the feature's max_chars (at most scoring.max_field_chars)",
+    "bad_label": "use one of the classes listed in [label] classes (a number for regression), or leave it empty "
+    "when unknown",
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based line of data, the header being row 0
+    column: str | None
+    kind: str
+    message: str
+    value: str | None = None  # bad labels: the cell, so that training can list the values it skipped
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "kind": self.kind,
+            "message": self.message,
+            "fix": FIX_HINTS.get(self.kind, ""),
+        }
+
+
+def numeric_column(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    name = feature.name
+    try:
+        out, blank = numbers(values, feature)
+    except ValueError:
+        return _numeric_one_by_one(values, feature, errors)
+    for i in np.flatnonzero(~blank & ~np.isfinite(out)).tolist():
+        errors.append(RowError(i, name, "not_finite", f"{name} is {values[i]!r}"))
+    return out
+
+
+def numbers(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as float64 and the mask of its blank cells, which are NaN when the feature imputes
+    (none is blank otherwise); ValueError when some other cell is not a number. Both reading paths use it."""
+    text = np.asarray(values, dtype=np.str_)
+    if not feature.imputes:
+        return text.astype(np.float64), np.zeros(len(text), dtype=bool)
+    blank = blank_cells(text)
+    return np.where(blank, "nan", text).astype(np.float64), blank
+
+
+def _numeric_one_by_one(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    """The slow path of `numeric_column`, for a column with a value numpy cannot parse: an error per bad value."""
+    name, out = feature.name, np.empty(len(values))
+    for i, v in enumerate(values):
+        try:
+            out[i] = float(v)
+        except ValueError:
+            out[i] = np.nan
+            if v.strip():
+                errors.append(RowError(i, name, "not_a_number", f"{name} is {v[:40]!r}, not a number"))
+            elif not feature.imputes:
+                errors.append(RowError(i, name, "missing", f"{name} is empty"))
+        else:
+            if not np.isfinite(out[i]):
+                errors.append(RowError(i, name, "not_finite", f"{name} is {v!r}"))
+    return out
+
+
+def categorical_column(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    out, blank, unknown = categories(values, feature)
+    for i in np.flatnonzero(blank | unknown).tolist():
+        v = values[i]
+        if blank[i]:
+            kind, msg = "missing", f"{feature.name} is empty"
+        else:
+            kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
+        errors.append(RowError(i, feature.name, kind, msg))
+    return out
+
+
+def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A categorical column as the model sees it (a blank cell of a feature that imputes is MISSING_CATEGORY),
+    and the masks of the cells its policies refuse: blank ones (missing = "reject") and categories outside
+    the configured ones (unknown = "reject"). Both reading paths use it."""
+    out = np.asarray(values, dtype=object)
+    outside = pd.Index(feature.categories, dtype=object).unique().get_indexer(out) < 0
+    if not outside.any():  # the common case: no per-cell string work
+        return out, outside, outside
+    blank = np.zeros(len(out), dtype=bool)
+    blank[outside] = blank_cells(out[outside])
+    if feature.imputes:
+        out = np.where(blank, MISSING_CATEGORY, out)
+    unknown = outside & ~blank & bool(feature.categories)  # none configured: training finds them (below)
+    return out, blank & (not feature.imputes), unknown & (not feature.scores_unknown)
+
+
+MAX_FOUND_CATEGORIES = 1_000
+
+
+def with_found_categories(features: Sequence[Feature], columns: dict[str, np.ndarray]) -> tuple[Feature, ...]:
+    """The features with each categorical one that has no configured categories given those of the training
+    columns (non-blank values, sorted); ValueError naming a feature with none, or with so many that it is
+    more likely an id than a category."""
+    return tuple(_found(f, columns[f.name]) if f.is_categorical and not f.categories else f for f in features)
+
+
+def _found(feature: Feature, values: np.ndarray) -> Feature:
+    found = sorted(str(v) for v in pd.unique(pd.Series(values, dtype=object)) if str(v).strip())
+    if not found or len(found) > MAX_FOUND_CATEGORIES:
+        raise ValueError(
+            f"feature {feature.name!r} has no categories configured and {len(found):,} distinct values in "
+            f"the training data (from 1 to {MAX_FOUND_CATEGORIES:,} are taken as its categories): list "
+            "its categories in [[features]], or leave an id column out of the features"
+        )
+    return replace(feature, categories=tuple(found))
+
+
+def text_column(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
+    out = np.asarray(values, dtype=object)
+    lengths, filled = text_checks(out)
+    if not feature.imputes:  # an imputed blank is an empty text: no words
+        for i in np.flatnonzero(~filled).tolist():
+            errors.append(RowError(i, feature.name, "missing", f"{feature.name} is empty"))
+    if feature.max_chars is not None:
+        for i in np.flatnonzero(filled & (lengths > feature.max_chars)).tolist():
+            message = f"{feature.name} has {lengths[i]:,} characters (max_chars {feature.max_chars:,})"
+            errors.append(RowError(i, feature.name, "text_too_long", message))
+    return out
+
+
+def blank_column(values: np.ndarray, feature: Feature) -> bool:
+    """Whether a feature column, as the readers make it, has no value at all (only blanks)."""
+    if feature.is_numeric:
+        return bool(np.isnan(values).all())
+    return bool(blank_cells(values).all())
+
+
+def blank_cells(values: np.ndarray) -> np.ndarray:
+    """A mask of the cells that hold nothing but white space."""
+    return ~text_checks(values)[1]
+
+
+def text_checks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text cell's length, and whether it holds more than white space (vectorised)."""
+    cells = pd.Series(values, dtype=object)
+    return cells.str.len().to_numpy(), (cells.str.strip().str.len() > 0).to_numpy()
