@@ -111,8 +111,7 @@ def drop_other_predictions(s3: Any, bucket: str, job: Job, receipt: dict[str, An
         return
     keys = outputs_of(job)
     keep = {receipt.get("outputs", {}).get("predictions"), (receipt.get("challenger") or {}).get("shadow")}
-    for prefix in (keys.predictions_prefix, keys.shadow_prefix):
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        stale = [o["Key"] for o in listed if o["Key"] not in keep and layout.suffix_of_output(o["Key"]) == keys.suffix]
-        for key in stale:
+    for prefix, ours in ((keys.predictions_prefix, keys.is_predictions), (keys.shadow_prefix, keys.is_shadow)):
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/").get("Contents", [])
+        for key in [o["Key"] for o in listed if o["Key"] not in keep and ours(o["Key"])]:
             s3.delete_object(Bucket=bucket, Key=key)

@@ -106,6 +106,14 @@ class InputOutputs:
     def shadow_prefix(self) -> str:
         return f"{SHADOW}{self.name}/{self.etag}-"
 
+    def is_predictions(self, key: str) -> bool:
+        """Whether `key` is this input's (and byte range's) predictions by some model version."""
+        return _is_model_output(key, self.predictions_prefix, self.suffix)
+
+    def is_shadow(self, key: str) -> bool:
+        """Whether `key` is a shadow challenger's predictions of this input (and byte range)."""
+        return _is_model_output(key, self.shadow_prefix, self.suffix)
+
     def evidence(self, version: str) -> str:
         """What this input's labeled rows say about challenger `version` against the champion."""
         return f"{evidence_prefix(version)}{self.name}/{self.etag}{self.suffix}.json"
@@ -136,6 +144,14 @@ class InputOutputs:
     @property
     def drift_report(self) -> str:
         return f"{DRIFT_REPORTS}{self.name}/{self.etag}{self.suffix}.json"
+
+
+def _is_model_output(key: str, prefix: str, suffix: str) -> bool:
+    """`key` is `prefix` + a model version + `suffix` + ".csv". Another input's outputs can share the prefix:
+    incoming/x/<etag of x.csv>-y.csv is named x/<etag>-y, so its outputs lie under x.csv's prefix, one level down."""
+    if not (key.startswith(prefix) and key.endswith(".csv")):
+        return False
+    return "/" not in key[len(prefix) :] and suffix_of_output(key) == suffix
 
 
 def evidence_prefix(version: str) -> str:

@@ -12,12 +12,14 @@ import zipfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from scoring import outputs
 from scoring.logic import Clients, ScoringContext, score_job
 from scoring.messages import Job, jobs_from_message
 from scoring.models import NoChampionYet
 
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import ArtifactIntegrityError, Registry
+from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS, REGION
 
@@ -403,3 +405,39 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
         assert score_job(part_job, clients=clients, context=settings).status == "scored"
     ids = [r["customer_id"] for k in keys(clients.s3, "predictions/large/") for r in read_csv(clients.s3, k)]
     assert len(ids) == 3000 and len(set(ids)) == 3000
+
+
+# ---------------------------------------------------------------------------- one input's outputs, and no other's
+def test_given_an_input_named_after_another_inputs_etag_when_both_are_scored_then_each_keeps_its_predictions(
+    env, champion
+):
+    """incoming/x/<etag of x.csv>-foo.csv writes predictions/x/<that etag>-foo/...: under the prefix that
+    x.csv's own predictions start with. Scoring x.csv must not take them for its leftovers."""
+    clients, settings = env
+    x = put(clients.s3, "incoming/x.csv", generate(50, seed=1, with_label=False))
+    foo = put(clients.s3, f"incoming/x/{x.etag}-foo.csv", generate(60, seed=2, with_label=False))
+
+    foo_outcome = score_job(foo, clients=clients, context=settings)
+    x_outcome = score_job(x, clients=clients, context=settings)
+
+    assert (foo_outcome.status, x_outcome.status) == ("scored", "scored")
+    assert keys(clients.s3, "predictions/") == sorted(
+        [foo_outcome.detail["outputs"]["predictions"], x_outcome.detail["outputs"]["predictions"]]
+    )
+    assert len(read_csv(clients.s3, foo_outcome.detail["outputs"]["predictions"])) == 60
+
+
+def test_given_shadow_predictions_of_an_input_named_after_another_inputs_etag_then_dropping_leftovers_keeps_them(
+    aws,
+):
+    x = put(aws, "incoming/x.csv", b"a\n1\n")
+    ours = layout.InputOutputs(x.key, x.etag)
+    theirs = layout.InputOutputs(f"incoming/x/{x.etag}-foo.csv", "f00")
+    leftover, kept, other = ours.shadow("v-old"), ours.shadow("v-new"), theirs.shadow("v-new")
+    for key in (leftover, kept, other, theirs.predictions("v-new")):
+        aws.put_object(Bucket=DATA, Key=key, Body=b"id\n")
+
+    outputs.drop_other_predictions(aws, DATA, x, {"outputs": {}, "challenger": {"shadow": kept}})
+
+    assert keys(aws, "shadow/") == sorted([kept, other])
+    assert keys(aws, "predictions/") == [theirs.predictions("v-new")]
