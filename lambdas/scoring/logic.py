@@ -237,12 +237,10 @@ class _Run:
         publishing = self.receipts.start_publishing(receipt)
         if publishing is None:
             return self._skipped_concurrently()
-        cfg, topic = self.context.config, self.context.environment.alert_topic_arn
+        cfg = self.context.config
         try:
             if (receipt.body.get("challenger") or {}).get("labeled"):  # before the metrics: a retry rewrites it
                 outputs.write_evidence(self.clients.s3, self.context.data_bucket, self.job, receipt.body["challenger"])
-            if self.clients.sns is not None and topic:
-                alerts.send_drift_alert(self.clients.sns, topic, receipt.body, pipeline=cfg.name)
             metrics.publish(
                 self.clients.cloudwatch,
                 receipt.body,
@@ -280,7 +278,16 @@ class _Run:
             logger.info("challenger reviewed", extra={"challenger": challenger["version"], **ruling.to_dict()})
 
     def _complete(self, receipt: Receipt) -> Outcome:
-        self.receipts.complete(receipt)
+        """Send the job's alert, if any (its metrics are out), and mark the receipt complete with what became of
+        it. A retry that finds the receipt publishing sends the alert again: at least once, never before the
+        metrics."""
+        topic = self.context.environment.alert_topic_arn
+        sent = None
+        if self.clients.sns is not None and topic:
+            sent = alerts.send_alert(self.clients.sns, topic, receipt.body, pipeline=self.context.config.name)
+            if sent is not None and not sent["sent"]:
+                logger.warning("the alert was not sent; the receipt records why", extra={"alert": sent})
+        self.receipts.complete(receipt, **({"alert": sent} if sent else {}))
         detail = {k: receipt.body[k] for k in OUTCOME_DETAIL if k in receipt.body}
         return Outcome(self.job.key, receipt.body["outcome"], detail)
 
