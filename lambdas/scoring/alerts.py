@@ -1,7 +1,8 @@
-"""The alert a drifted batch sends: which features moved and by how much, the file, the model, the report.
+"""The alerts a job sends: a drifted batch's (which features moved and by how much, the file, the model, the
+report), and a superseded file's (its content was overwritten before it could be read).
 
 CloudWatch's own alarm messages can only say that a metric crossed a threshold; this message says
-what to look at. It is sent after the batch's metrics, by the invocation that completes its receipt,
+what to look at. It is sent after the job's metrics, by the invocation that completes its receipt,
 and never holds the metrics back: a failure to send is recorded in the receipt (`alert`), not retried.
 
 A key is whatever the uploader chose: it is quoted with its control characters escaped and cut to
@@ -36,6 +37,22 @@ def drift_alert(receipt: dict[str, Any], *, pipeline: str) -> tuple[str, str] | 
         "decision, `mlops report` the distributions.",
     ]
     return subject_line(f"{pipeline}: drift in {receipt['key'].rsplit('/', 1)[-1]}"), "\n".join(lines)
+
+
+def superseded_alert(receipt: dict[str, Any], *, pipeline: str) -> tuple[str, str] | None:
+    """(subject, message) for a job whose content was overwritten before it was read; None otherwise."""
+    if receipt.get("outcome") != "superseded":
+        return None
+    part = f" (part {receipt['part'] + 1} of {receipt['parts']})" if receipt.get("parts", 1) > 1 else ""
+    lines = [
+        f"{quoted_key(receipt['key'])}{part}, ETag {receipt['etag']}, was written again before it was scored.",
+        f"The data bucket keeps no earlier version, so that content was not scored. The key holds ETag "
+        f"{receipt.get('current_etag') or 'unknown'} now, which is scored under its own event.",
+        "",
+        "To score the earlier content, upload it again under a name of its own. Versioning the data bucket "
+        "(the stack does) keeps every content and scores each. `mlops audit` counts superseded files.",
+    ]
+    return subject_line(f"{pipeline}: {receipt['key'].rsplit('/', 1)[-1]} overwritten before scoring"), "\n".join(lines)
 
 
 def subject_line(text: str) -> str:
@@ -74,7 +91,7 @@ def send_alert(sns: Any, topic_arn: str, receipt: dict[str, Any], *, pipeline: s
     """Publish the job's alert, if it has one; what became of it, for the receipt (None: no alert).
 
     Best effort: an SNS error is returned, not raised, so that it never holds back the job's completion."""
-    alert = drift_alert(receipt, pipeline=pipeline)
+    alert = drift_alert(receipt, pipeline=pipeline) or superseded_alert(receipt, pipeline=pipeline)
     if alert is None:
         return None
     try:

@@ -1,9 +1,14 @@
-"""What arrives on the queue: S3 event notifications and byte-range messages, turned into jobs."""
+"""What arrives on the queue: S3 event notifications and byte-range messages, turned into jobs.
+
+A job names one content of a key: its ETag and, in a versioned bucket, its object version (S3 events carry
+`versionId` there). The key may have been written again by the time the job runs; every read of the job's
+object says which content it wants (`Job.read_condition`), so new rows are never taken for the old ones.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -15,13 +20,14 @@ class Job:
     """One unit of work: a whole object, or one byte range of a large one."""
 
     key: str
-    etag: str
+    etag: str  # "" when the event gave none: the object's, as found
     size: int
-    version: str | None = None  # pinned for byte ranges, so every part uses the same model
+    version: str | None = None  # the model version, pinned for byte ranges so every part uses the same model
     start: int = 0
     end: int | None = None  # inclusive; None = to the end
     part: int = 0
     parts: int = 1
+    object_version: str | None = None  # the S3 object version the event named (versioned buckets only)
 
     @property
     def gzipped(self) -> bool:
@@ -32,9 +38,21 @@ class Job:
         """True for a whole object, False for one byte range of it."""
         return self.parts == 1
 
-    def as_found(self, *, etag: str, size: int) -> Job:
-        """This job with the object's ETag and size as S3 has them now (the event's may be stale)."""
-        return replace(self, etag=etag, size=size)
+    @property
+    def read_condition(self) -> dict[str, str]:
+        """GetObject's arguments that read this job's content and no other: its version, else its ETag."""
+        if self.object_version:
+            return {"VersionId": self.object_version}
+        return {"IfMatch": self.etag} if self.etag else {}
+
+
+class Superseded(Exception):
+    """The key was written again before the job's content was read, in a bucket that keeps no earlier version:
+    that content is gone (the new one has an event of its own)."""
+
+    def __init__(self, current_etag: str | None) -> None:
+        super().__init__(f"overwritten before it was read; the key's ETag is now {current_etag or 'unknown'}")
+        self.current_etag = current_etag
 
 
 def jobs_from_message(body: dict[str, Any], data_bucket: str) -> list[Job]:
@@ -54,10 +72,11 @@ def _job_of_record(record: dict[str, Any], data_bucket: str) -> Job | None:
     key = unquote_plus(s3["object"]["key"])  # S3 events URL-encode keys
     if s3["bucket"]["name"] != data_bucket or not key.startswith(layout.INCOMING):
         return None
-    return Job(key, s3["object"].get("eTag", "").strip('"'), int(s3["object"].get("size", 0)))
+    obj = s3["object"]
+    return Job(key, obj.get("eTag", "").strip('"'), int(obj.get("size", 0)), object_version=obj.get("versionId"))
 
 
 def range_message(job: Job) -> str:
     """The SQS message body that asks for one byte range of a large file (read by jobs_from_message)."""
-    fields = ("key", "etag", "size", "version", "start", "end", "part", "parts")
+    fields = ("key", "etag", "size", "version", "start", "end", "part", "parts", "object_version")
     return json.dumps({"range": {name: getattr(job, name) for name in fields}})

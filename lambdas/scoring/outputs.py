@@ -8,11 +8,14 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mlops_core.data.reader import FileRejected
 from mlops_core.storage import layout
+from mlops_core.storage.errors import is_precondition_failure
 from mlops_core.storage.s3json import put_json
 
-from .messages import Job
+from .messages import Job, Superseded
 from .score import CSV_LINE_END, Tally
 
 
@@ -87,7 +90,7 @@ def write_rejection(
     keys = outputs_of(job)
     copy = keys.rejected_copy
     if job.whole:  # a range's file stays in incoming/; copying it once per part would waste space
-        s3.copy({"Bucket": bucket, "Key": job.key}, bucket, copy)
+        _copy_input(s3, bucket, job, copy)
     report = {
         "key": job.key,
         "etag": job.etag,
@@ -102,6 +105,23 @@ def write_rejection(
     }
     put_json(s3, bucket, keys.rejection_report, report)
     return keys.rejection_report
+
+
+def _copy_input(s3: Any, bucket: str, job: Job, key: str) -> None:
+    """Copy the job's content (its version, or on condition of its ETag) to `key`; Superseded if it is gone."""
+    condition = job.read_condition
+    source = {
+        "Bucket": bucket,
+        "Key": job.key,
+        **({"VersionId": condition["VersionId"]} if "VersionId" in condition else {}),
+    }
+    extra = {"CopySourceIfMatch": condition["IfMatch"]} if "IfMatch" in condition else None
+    try:
+        s3.copy(source, bucket, key, ExtraArgs=extra)
+    except ClientError as exc:
+        if is_precondition_failure(exc):
+            raise Superseded(None) from exc
+        raise
 
 
 def drop_other_predictions(s3: Any, bucket: str, job: Job, receipt: dict[str, Any] | None) -> None:

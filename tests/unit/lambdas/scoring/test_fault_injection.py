@@ -28,7 +28,7 @@ from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS, REGION
-from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, LambdaContext, keys, put, s3_event
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, LambdaContext, event_of, keys, put
 
 VISIBILITY_TIMEOUT = timedelta(seconds=1800)  # infra/scoring.py: 6 x the 5-minute function timeout
 MAX_RECEIVES = 3  # mlops.toml [queue] max_receive_count
@@ -127,7 +127,7 @@ class Pipeline:
         record = {
             "messageId": f"m-{self.deliveries}",
             "receiptHandle": "r",
-            "body": json.dumps(s3_event(key)),
+            "body": json.dumps(event_of(self.s3, key)),
             "attributes": {"ApproximateReceiveCount": str(self.deliveries)},
             "messageAttributes": {},
             "md5OfBody": "",

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import zipfile
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -48,9 +49,16 @@ def env(aws, config):
 
 
 def put(s3, key: str, body: bytes) -> Job:
-    s3.put_object(Bucket=DATA, Key=key, Body=body)
-    head = s3.head_object(Bucket=DATA, Key=key)
-    return Job(key, head["ETag"].strip('"'), head["ContentLength"])
+    """Put an object; the job its S3 event brings (naming its version in a versioned bucket)."""
+    (job,) = jobs_from_message(put_event(s3, key, body), DATA)
+    return job
+
+
+def put_event(s3, key: str, body: bytes) -> dict:
+    """Put an object; its S3 event notification, as S3 sends it."""
+    response = s3.put_object(Bucket=DATA, Key=key, Body=body)
+    etag, version_id = response["ETag"].strip('"'), response.get("VersionId")
+    return s3_event(quote_plus(key, safe="/"), etag=etag, size=len(body), version_id=version_id)
 
 
 def read_csv(s3, key: str) -> list[dict]:
@@ -65,12 +73,26 @@ def report_of(s3, outcome) -> dict:
     return json.loads(s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
 
 
-def s3_event(key: str, bucket: str = DATA, event: str = "ObjectCreated:Put") -> dict:
-    return {
-        "Records": [
-            {"eventName": event, "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1, "eTag": "x"}}}
-        ]
-    }
+def s3_event(
+    key: str,
+    bucket: str = DATA,
+    event: str = "ObjectCreated:Put",
+    *,
+    etag: str = "",
+    size: int = 1,
+    version_id: str | None = None,
+) -> dict:
+    """An S3 event notification (`key` as S3 sends it: URL-encoded); `versionId` only when given (S3 sends it
+    for versioned buckets only)."""
+    obj = {"key": key, "size": size, "eTag": etag, **({"versionId": version_id} if version_id else {})}
+    return {"Records": [{"eventName": event, "s3": {"bucket": {"name": bucket}, "object": obj}}]}
+
+
+def event_of(s3, key: str) -> dict:
+    """The S3 event of the object now at `key` (its ETag, size and version; the key URL-encoded, as S3 does)."""
+    head = s3.head_object(Bucket=DATA, Key=key)
+    etag, size, version_id = head["ETag"].strip('"'), head["ContentLength"], head.get("VersionId")
+    return s3_event(quote_plus(key, safe="/"), etag=etag, size=size, version_id=version_id)
 
 
 # ---------------------------------------------------------------------------- the good path
@@ -352,7 +374,7 @@ def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_
         return {
             "messageId": message_id,
             "receiptHandle": "r",
-            "body": json.dumps(s3_event(key)),
+            "body": json.dumps(event_of(clients.s3, key)),
             "attributes": {},
             "messageAttributes": {},
             "md5OfBody": "",
