@@ -331,7 +331,8 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="machine-readable, every file listed"),
     target: str = TargetOption,
 ) -> None:
-    """Account for each file that arrived: in = scored + rejected + in flight + dead-lettered; exit 1 if any is lost."""
+    """Account for each file that arrived: in = scored + rejected + superseded + in flight + dead-lettered; exit 1
+    if any is lost."""
     pipeline = _pipeline(target)
     result = ops.audit(pipeline, datetime.now(UTC) - timedelta(minutes=minutes))
     if as_json:
@@ -340,7 +341,8 @@ def audit(
         c = result.counts()
         typer.echo(
             f"last {minutes:g} min: {c['in']} in = {c['scored']} scored + {c['rejected']} rejected + "
-            f"{c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + {c['lost']} lost"
+            f"{c['superseded']} superseded + {c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + "
+            f"{c['lost']} lost"
         )
         for f in [f for f in result.files if f.state not in ("scored", "rejected")][:20]:
             typer.echo(f"  {f.state:13} {f.key} ({f.detail})")
@@ -397,6 +399,11 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
         raise CliError(
             f"{file.name} was rejected ({report['kind']}): {report['error']}",
             f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}",
+        )
+    if receipt["outcome"] == "superseded":
+        raise CliError(
+            f"{file.name} was overwritten under {upload['key']} before it was scored",
+            "upload it again under a name of its own (`mlops audit` counts superseded files)",
         )
     if receipt["outcome"] == "fanned_out":
         typer.echo(
