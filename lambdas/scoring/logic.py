@@ -31,6 +31,7 @@ from mlops_core.monitoring.drift import DriftAccumulator
 from mlops_core.monitoring.performance_estimate import realized_vs_estimated
 from mlops_core.observability import function_logger
 from mlops_core.registry.store import Registry
+from mlops_core.storage import layout
 from mlops_core.storage.errors import is_missing
 
 from . import alerts, metrics, outputs, ranges, score
@@ -120,6 +121,8 @@ def _named_object(job: Job, s3: Any, bucket: str) -> Job | None:
 def _score_new(run: _Run, *, deadline: float | None) -> Outcome:
     """A job seen for the first time: reject it, fan it out in byte ranges, or stream and score it."""
     job, clients, context = run.job, run.clients, run.context
+    if not layout.name_fits(job.key):
+        return run.reject(outputs.key_too_long(job.key), version=None)
     limit = context.config.scoring.max_file_bytes
     if job.whole and job.size > limit:
         return run.reject(too_large(job.size, limit), version=None)

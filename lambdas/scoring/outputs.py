@@ -23,6 +23,21 @@ def outputs_of(job: Job) -> layout.InputOutputs:
     return layout.InputOutputs(job.key, job.etag, job.part, job.parts)
 
 
+def key_too_long(key: str) -> FileRejected:
+    """The rejection of a key whose outputs would not fit S3's key limit: scoring it would fail on every retry
+    and end in the DLQ without a word. Its report and copy are filed under a shortened name."""
+    size = len(layout.input_name(key).encode())
+    return FileRejected(
+        "key_too_long",
+        f"the file's name under incoming/ is {size:,} bytes: its outputs' keys would pass S3's limit of "
+        f"{layout.MAX_KEY_BYTES:,} bytes, so it is not scored. This report is filed under the shortened name "
+        f"{layout.output_name(key)!r} (the name's start, '~' and 16 hex digits of the key's SHA-256)",
+        fix=f"upload it again under a name (path and file name under incoming/, without the extension) of at most "
+        f"{layout.MAX_NAME_BYTES:,} bytes",
+        where={"name_bytes": size, "max_name_bytes": layout.MAX_NAME_BYTES},
+    )
+
+
 def upload_scored(
     s3: Any, bucket: str, job: Job, version: str, tally: Tally, *, out_path: str, feedback_path: str
 ) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,14 @@ LOCK_KEY = "registry/training.lock"
 CSV_SUFFIXES = (".csv.gz", ".csv")
 _PART = re.compile(r"\.part-(\d{4})-of-(\d{4})$")
 
+MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
+# What an output key adds to its input's name, at most: reports/challenger/<model version>/<name>/<ETag><part
+# suffix>.json, with a model version of up to 64 bytes (the registry's are 24), an ETag of up to 44 (a multipart
+# upload's) and a part suffix of 18.
+OUTPUT_KEY_ROOM = 200
+MAX_NAME_BYTES = MAX_KEY_BYTES - OUTPUT_KEY_ROOM
+_HASH_CHARS = 16  # hex digits of a key's SHA-256 in a shortened name
+
 
 def input_name(key: str) -> str:
     """An incoming key's name without the prefix and the CSV extension: incoming/a/b.csv.gz -> a/b."""
@@ -40,6 +49,33 @@ def input_name(key: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def name_fits(key: str) -> bool:
+    """Whether every output key of an incoming key fits S3's limit when filed under the key's own name."""
+    return len(input_name(key).encode()) <= MAX_NAME_BYTES
+
+
+def output_name(key: str) -> str:
+    """The name an input's outputs (receipt, predictions, reports) are filed under: `input_name(key)`, or for a
+    key whose outputs would not fit S3's limit, its first bytes, "~" and 16 hex digits of the key's SHA-256
+    (unique, and the same for every output of the key)."""
+    name = input_name(key)
+    return name if name_fits(key) else f"{_cut(name, MAX_NAME_BYTES - _HASH_CHARS - 1)}~{_digest(key)}"
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` bytes of UTF-8, on a character boundary."""
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:_HASH_CHARS]
+
+
+def csv_suffix(key: str) -> str:
+    """The key's CSV extension (one of CSV_SUFFIXES), or "" if it has none."""
+    return next((suffix for suffix in CSV_SUFFIXES if key.endswith(suffix)), "")
 
 
 def incoming_key(name: str) -> str:
@@ -66,7 +102,7 @@ def suffix_of_output(key: str) -> str:
 
 def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
     """Where scoring records what became of an input object (or one byte range of it)."""
-    return f"{RECEIPTS}{input_name(key)}/{etag}{part_suffix}.json"
+    return f"{RECEIPTS}{output_name(key)}/{etag}{part_suffix}.json"
 
 
 @dataclass(frozen=True)
@@ -80,7 +116,7 @@ class InputOutputs:
 
     @property
     def name(self) -> str:
-        return input_name(self.key)
+        return output_name(self.key)
 
     @property
     def suffix(self) -> str:
@@ -138,8 +174,12 @@ class InputOutputs:
 
     @property
     def rejected_copy(self) -> str:
-        """The copy of a rejected whole file, under its own file name."""
-        return f"{self.rejected}{self.key.rsplit('/', 1)[-1]}"
+        """The copy of a rejected whole file, under its own file name (one too long for S3's limit: the key's
+        SHA-256, 16 hex digits, and its extension)."""
+        copy = f"{self.rejected}{self.key.rsplit('/', 1)[-1]}"
+        return (
+            copy if len(copy.encode()) <= MAX_KEY_BYTES else f"{self.rejected}{_digest(self.key)}{csv_suffix(self.key)}"
+        )
 
     @property
     def drift_report(self) -> str:

@@ -463,3 +463,46 @@ def test_given_shadow_predictions_of_an_input_named_after_another_inputs_etag_th
 
     assert keys(aws, "shadow/") == sorted([kept, other])
     assert keys(aws, "predictions/") == [theirs.predictions("v-new")]
+
+
+# ---------------------------------------------------------------------------- keys near S3's limit
+def all_keys(s3) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=DATA)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_given_a_key_too_long_for_its_outputs_when_scored_then_rejected_with_a_report_at_a_key_that_fits(env, champion):
+    """S3 takes keys of up to 1,024 bytes; every output key adds a prefix, the ETag and the model version to the
+    input's name, so a 1,000-byte key's outputs cannot be written: without a rejection it would fail on every
+    retry and end in the DLQ with no report."""
+    clients, settings = env
+    key = "incoming/" + "ünïcode-folder/" * 30 + "f" * 480 + ".csv"
+    assert 1000 <= len(key.encode()) <= 1024
+    body = generate(20, seed=3, with_label=False)
+    job = put(clients.s3, key, body)
+
+    outcome = score_job(job, clients=clients, context=settings)
+
+    assert outcome.status == "rejected"
+    report = report_of(clients.s3, outcome)
+    assert report["kind"] == "key_too_long" and report["key"] == key and "shortened name" in report["error"]
+    assert clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read() == body
+    assert max(len(k.encode()) for k in all_keys(clients.s3)) <= 1024
+    assert keys(clients.s3, "predictions/") == [] and clients.cloudwatch.metric_values("FilesRejected") == [1.0]
+    assert score_job(job, clients=clients, context=settings).status == "skipped"  # its receipt was found again
+
+
+def test_given_a_long_file_name_that_fits_when_rejected_then_its_copy_is_named_to_fit(env, champion):
+    """A 780-byte file name is scored under its own name, but the rejected copy repeats it after the folder:
+    rejected/<name>/<etag>/<file name> would be twice as long as S3 takes."""
+    clients, settings = env
+    key = "incoming/" + "n" * 776 + ".csv"
+    body = b"not,the,columns\n1,2,3\n"
+
+    outcome = score_job(put(clients.s3, key, body), clients=clients, context=settings)
+
+    report = report_of(clients.s3, outcome)
+    assert (outcome.status, report["kind"]) == ("rejected", "missing_columns")
+    assert f"/{'n' * 700}" in outcome.detail["outputs"]["report"]  # filed under its own name
+    assert clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read() == body
+    assert report["copy"].endswith(".csv") and max(len(k.encode()) for k in all_keys(clients.s3)) <= 1024
