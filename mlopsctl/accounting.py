@@ -26,7 +26,6 @@ from mlops_core.storage.s3json import get_json
 SCORED, REJECTED, SUPERSEDED = "scored", "rejected", "superseded"
 IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "in_flight", "dead_lettered", "lost"
 STATES = (SCORED, REJECTED, SUPERSEDED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)
-SCORED_SUFFIXES = (".csv", ".csv.gz")  # the bucket notification's filter: only these are sent to scoring
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Accounting:
     since: datetime
     until: datetime
     files: list[FileAccount] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # under incoming/ but not .csv/.csv.gz: never scored
+    ignored: list[str] = field(default_factory=list)  # under incoming/ but never sent to scoring (the extension)
     queue_messages: int = 0
     dlq_messages: int = 0
 
@@ -71,6 +70,7 @@ class Accounting:
             "queue_messages": self.queue_messages,
             "dlq_messages": self.dlq_messages,
             "ignored": self.ignored,
+            "ignored_why": {key: layout.why_not_scored(key) for key in self.ignored},
             "files": [
                 {
                     "key": f.key,
@@ -224,8 +224,8 @@ def account(
     versioned = _versioned(s3, data_bucket)
     listed = _listed(s3, data_bucket, versioned=versioned)
     arrivals = [o for o in listed if since <= o["LastModified"] <= until]
-    result.ignored = list(dict.fromkeys(o["Key"] for o in arrivals if not o["Key"].endswith(SCORED_SUFFIXES)))
-    arrivals = [o for o in arrivals if o["Key"].endswith(SCORED_SUFFIXES)]
+    result.ignored = list(dict.fromkeys(o["Key"] for o in arrivals if layout.why_not_scored(o["Key"])))
+    arrivals = [o for o in arrivals if not layout.why_not_scored(o["Key"])]
 
     result.queue_messages = _queue_total(sqs, queue_url)
     dead_lettered: Counter = Counter()

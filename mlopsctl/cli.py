@@ -347,7 +347,9 @@ def audit(
         for f in [f for f in result.files if f.state not in ("scored", "rejected")][:20]:
             typer.echo(f"  {f.state:13} {f.key} ({f.detail})")
         if result.ignored:
-            typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are not .csv/.csv.gz and are never scored")
+            typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are never sent to scoring:")
+            for key in result.ignored[:20]:
+                typer.echo(f"  {'never sent':13} {key} ({layout.why_not_scored(key)})")
     if not result.balanced:
         raise CliError(
             f"{result.counts()['lost']} file(s) are unaccounted for",

@@ -31,7 +31,7 @@ class Job:
 
     @property
     def gzipped(self) -> bool:
-        return self.key.endswith(".gz")
+        return layout.is_gzipped(self.key)
 
     @property
     def whole(self) -> bool:

@@ -30,7 +30,11 @@ RUNS = "registry/runs/"  # one object per training run
 PENDING = "registry/pending/"  # one object per candidate held for manual approval
 LOCK_KEY = "registry/training.lock"
 
-CSV_SUFFIXES = (".csv.gz", ".csv")
+CSV_SUFFIXES = (".csv.gz", ".csv")  # what scoring reads, in any case (.CSV is a CSV)
+# What the data bucket's notification sends to scoring. S3's suffix filters are case-sensitive, and each case
+# variant takes a filter of its own: lower and upper case are sent, other mixtures (.Csv) never are, and
+# `mlops audit` lists them (`why_not_scored`).
+NOTIFIED_SUFFIXES = (".csv", ".CSV", ".csv.gz", ".CSV.GZ")
 _PART = re.compile(r"\.part-(\d{4})-of-(\d{4})$")
 
 MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
@@ -45,10 +49,25 @@ _HASH_CHARS = 16  # hex digits of a key's SHA-256 in a shortened name
 def input_name(key: str) -> str:
     """An incoming key's name without the prefix and the CSV extension: incoming/a/b.csv.gz -> a/b."""
     name = key.removeprefix(INCOMING)
-    for suffix in CSV_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return name[: len(name) - len(csv_suffix(name))]
+
+
+def csv_suffix(key: str) -> str:
+    """The key's CSV extension as written (.csv, .CSV.GZ, ...), or "" if it has none."""
+    return next((key[-len(suffix) :] for suffix in CSV_SUFFIXES if key.lower().endswith(suffix)), "")
+
+
+def is_gzipped(key: str) -> bool:
+    return key.lower().endswith(".gz")
+
+
+def why_not_scored(key: str) -> str | None:
+    """Why an object under incoming/ never reaches scoring (its extension), or None if it does."""
+    if key.endswith(NOTIFIED_SUFFIXES):
+        return None
+    if csv_suffix(key):
+        return f"the extension {csv_suffix(key)} mixes cases: only {', '.join(NOTIFIED_SUFFIXES)} are sent to scoring"
+    return "not a .csv or .csv.gz file"
 
 
 def name_fits(key: str) -> bool:
@@ -71,11 +90,6 @@ def _cut(text: str, max_bytes: int) -> str:
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:_HASH_CHARS]
-
-
-def csv_suffix(key: str) -> str:
-    """The key's CSV extension (one of CSV_SUFFIXES), or "" if it has none."""
-    return next((suffix for suffix in CSV_SUFFIXES if key.endswith(suffix)), "")
 
 
 def incoming_key(name: str) -> str:

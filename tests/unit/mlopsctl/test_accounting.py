@@ -136,3 +136,21 @@ def test_given_a_file_overwritten_before_its_event_is_handled_then_the_audit_cou
     states = {f.etag: f.state for f in result.files}
     assert states == {first.etag: first_state, second.etag: "scored"}
     assert result.counts()["in"] == 2 and result.balanced
+
+
+def test_given_upper_and_mixed_case_extensions_then_upper_case_is_scored_and_mixed_case_listed_as_never_sent(
+    env,  # noqa: F811
+    champion,
+):
+    """The bucket notifies scoring of .csv, .CSV, .csv.gz and .CSV.GZ (S3's filters are case-sensitive):
+    another mixing of cases never reaches scoring, and the audit says so."""
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    score_job(put(clients.s3, "incoming/UPPER.CSV", generate(30, seed=8)), clients=clients, context=settings)
+    put(clients.s3, "incoming/Mixed.Csv", generate(30, seed=9))
+
+    result = audit(clients, settings, dlq_url)
+
+    assert [(f.key, f.state) for f in result.files] == [("incoming/UPPER.CSV", "scored")]
+    assert result.ignored == ["incoming/Mixed.Csv"] and result.balanced
+    assert "case" in result.to_dict()["ignored_why"]["incoming/Mixed.Csv"]

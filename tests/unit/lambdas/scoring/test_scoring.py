@@ -506,3 +506,15 @@ def test_given_a_long_file_name_that_fits_when_rejected_then_its_copy_is_named_t
     assert f"/{'n' * 700}" in outcome.detail["outputs"]["report"]  # filed under its own name
     assert clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read() == body
     assert report["copy"].endswith(".csv") and max(len(k.encode()) for k in all_keys(clients.s3)) <= 1024
+
+
+# ---------------------------------------------------------------------------- upper-case extensions
+@pytest.mark.parametrize(
+    ("name", "body"), [("UPPER.CSV", generate(30, seed=4)), ("upper.CSV.GZ", gzip.compress(generate(30, seed=4)))]
+)
+def test_given_an_upper_case_extension_when_scored_then_read_as_csv_and_filed_under_its_name(env, champion, name, body):
+    """Windows and older exports write .CSV; the bucket notifies scoring of .CSV and .CSV.GZ as of .csv and .csv.gz."""
+    clients, settings = env
+    outcome = score_job(put(clients.s3, f"incoming/{name}", body), clients=clients, context=settings)
+    assert (outcome.status, outcome.detail["scored"]) == ("scored", 30)
+    assert outcome.detail["outputs"]["predictions"].startswith(f"predictions/{name.split('.')[0]}/")
