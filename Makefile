@@ -53,9 +53,10 @@ lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract 
 	$(MAKE) --no-print-directory docs
 
 # Unit and template tests first, on every core (pytest-xdist) while nothing else runs; then the end-to-end
-# tests on local AWS, one at a time. The slowest tests of each part are listed (--durations).
+# tests on local AWS, one at a time. The slowest tests of each part are listed (--durations). One OpenMP
+# thread per worker: with a worker per core, scikit-learn's threads would only wait for each other.
 test: setup  ## every test: unit and infrastructure on all cores, then end to end on local AWS
-	$(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
 	$(BIN)/python -m pytest tests/e2e --durations=15
 
 bench: setup  ## benchmarks; results in bench/results

@@ -22,7 +22,7 @@ from scipy.stats import norm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlops_core.config.project import Feature, load_config  # noqa: E402
+from mlops_core.config import Feature, load_config  # noqa: E402
 from mlops_core.monitoring import build_profile, psi  # noqa: E402
 from mlops_core.monitoring.verdict import Signal, judge, psi_threshold_for  # noqa: E402
 

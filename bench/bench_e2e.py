@@ -21,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlopsctl import ops  # noqa: E402
+from mlopsctl import batches, stack  # noqa: E402
 from mlopsctl.datagen import generate  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
 
-def warm_invocations(pipeline: ops.Pipeline, upload: dict, size: int, n: int = 20) -> list[float]:
+def warm_invocations(pipeline: stack.Pipeline, upload: dict, size: int, n: int = 20) -> list[float]:
     """Round trips of invoking the warm scoring function with an already-scored file's event (the
     idempotency path: champion pointer, object head and receipt read, no scoring)."""
     record = {
@@ -61,7 +61,7 @@ def warm_invocations(pipeline: ops.Pipeline, upload: dict, size: int, n: int = 2
     return timings
 
 
-def alarm_to_champion(pipeline: ops.Pipeline) -> float | None:
+def alarm_to_champion(pipeline: stack.Pipeline) -> float | None:
     """Seconds from the alarm to the promotion, for the newest alarm-started run that promoted a model."""
     for run in pipeline.ledger().recent(limit=50):
         if run.get("trigger", {}).get("source") == "alarm" and run.get("promoted"):
@@ -75,14 +75,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    pipeline = ops.Pipeline.connect(ROOT, "localstack")
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
     latencies = []
     stamp = int(time.time())
     for i in range(args.files):
         body = generate(args.rows, seed=1000 + i, with_label=False)
         started = time.monotonic()
-        upload = ops.upload_for_scoring(pipeline, body, f"bench/{stamp}-{i}.csv")
-        receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300, interval_s=0.05)
+        upload = batches.upload_for_scoring(pipeline, body, f"bench/{stamp}-{i}.csv")
+        receipt = batches.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300, interval_s=0.05)
         latencies.append(time.monotonic() - started)
         assert receipt["outcome"] == "scored", receipt
     warm = warm_invocations(pipeline, upload, len(body))

@@ -94,7 +94,7 @@ def measure(model: Any, calibration: dict[str, Any], columns: Any, is_positive: 
 
 def churn(rows: int, batch_rows: int) -> dict[str, Any]:
     """The default config's model on generated churn data, batches over a grid of covariate and concept shift."""
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
     from mlopsctl.datagen import generate
 
     config = load_config(ROOT / "mlops.toml")
@@ -113,7 +113,7 @@ def breast_cancer() -> dict[str, Any]:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
 
     config = load_config(EXAMPLE / "mlops.toml")
     spec = importlib.util.spec_from_file_location("breast_cancer_example", EXAMPLE / "make_data.py")

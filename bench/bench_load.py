@@ -19,18 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlopsctl import ops  # noqa: E402
+from mlopsctl import batches, stack  # noqa: E402
 from mlopsctl.datagen import generate, mixed_batch_sizes  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
 
-def run_burst(pipeline: ops.Pipeline, files: dict[str, bytes], rows: int) -> dict:
+def run_burst(pipeline: stack.Pipeline, files: dict[str, bytes], rows: int) -> dict:
     since = datetime.now(UTC) - timedelta(seconds=2)
     started = time.monotonic()
-    ops.drop_files(pipeline, files)
+    batches.drop_files(pipeline, files)
     uploaded = time.monotonic() - started
-    result = ops.wait_until_settled(pipeline, since, timeout_s=3600)
+    result = batches.wait_until_settled(pipeline, since, timeout_s=3600)
     seconds = time.monotonic() - started
     counts = result.counts()
     return {
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--concurrency", default="none,1,2,4", help="reserved concurrency settings to try")
     args = parser.parse_args()
-    pipeline = ops.Pipeline.connect(ROOT, "localstack")
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
     lambda_client, function = pipeline.client("lambda"), pipeline.outputs["ScoringFunction"]
     sizes = mixed_batch_sizes(args.files)
     bodies = [generate(rows, seed=2000 + i, with_label=False) for i, rows in enumerate(sizes)]

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 RESULTS = ROOT / "bench" / "results"
 
-from mlops_core.config.project import DriftSettings, Feature  # noqa: E402
+from mlops_core.config import DriftSettings, Feature  # noqa: E402
 from mlops_core.monitoring.drift import DriftAccumulator, build_profile  # noqa: E402
 from mlops_core.monitoring.multivariate import BatchSample, domain_classifier_drift, reference_sample  # noqa: E402
 

@@ -33,7 +33,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_core.config.project import ProjectConfig
+    from mlops_core.config import ProjectConfig
     from mlops_core.config.task import Task
     from mlops_core.data.convert import Chunk
 
@@ -54,7 +54,7 @@ def _model_path() -> Path:
     import numpy as np
     from bench_estimate import read_csv  # the CSV converted as training converts it
 
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
     from mlops_core.config.task import fit_targets
     from mlops_core.modeling.pipeline import build_pipeline, model_input, schema_dict
     from mlops_core.monitoring.drift import build_profile
@@ -91,7 +91,7 @@ def _data_path(rows: int) -> Path:
 
 def _config(example: str) -> ProjectConfig:
     """The example's project config: the default mlops.toml for churn, examples/<name>/mlops.toml otherwise."""
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
 
     return load_config() if example == "churn" else load_config(ROOT / "examples" / example / "mlops.toml")
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 RESULTS = ROOT / "bench" / "results"
 
-from mlops_core.config.project import load_config  # noqa: E402
+from mlops_core.config import load_config  # noqa: E402
 from mlopsctl.datagen import generate  # noqa: E402
 from training.train import train_and_register  # noqa: E402
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_core.config.project import config_path, load_config
+from mlops_core.config import config_path, load_config
 from mlops_core.modeling.search import check_model
 
 from .stack import MlopsStack

@@ -29,7 +29,7 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from mlops_core.config.project import CONFIG_FILE
+from mlops_core.config import CONFIG_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambdas"

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_core import observability as obs
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 
 from . import nag
 from .alarms import AlarmSpec, Window, required

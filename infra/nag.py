@@ -10,17 +10,7 @@ from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
-
-# The action groups that CDK's S3 grant methods use (grant_read / grant_read_write).
-S3_GRANT_ACTIONS = {
-    "s3:GetObject*": "grant_read's object read actions (GetObject, GetObjectVersion, ...), scoped to a prefix",
-    "s3:GetBucket*": "grant_read's bucket metadata reads (location, versioning) needed by the SDK",
-    "s3:List*": "grant_read's listing actions, needed to list a prefix and check for existing outputs",
-    "s3:DeleteObject*": "grant_read_write's delete, scoped to the prefixes this function owns",
-    "s3:Abort*": "grant_read_write's multipart-upload abort, so failed large uploads leave nothing behind",
-}
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
@@ -33,15 +23,6 @@ def arn_token(resource: IConstruct) -> str:
     stack = cdk.Stack.of(resource)
     logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, resource.node.default_child)))
     return f"<{logical_id}.Arn>"
-
-
-def acknowledge_s3_grants(role: iam.IRole, grants: list[tuple[s3.IBucket, str, str]], actions: list[str]) -> None:
-    """Acknowledge the wildcards of S3 grants on `role`: each (bucket, key pattern, reason), and `actions`."""
-    policy = role.node.find_child("DefaultPolicy")
-    for bucket, pattern, reason in grants:
-        acknowledge(policy, f"IAM5[Resource::{arn_token(bucket)}/{pattern}]", reason)
-    for action in actions:
-        acknowledge(policy, f"IAM5[Action::{action}]", S3_GRANT_ACTIONS[action])
 
 
 def acknowledge_metrics(role: iam.IRole) -> None:

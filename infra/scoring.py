@@ -15,13 +15,36 @@ from mlops_core.observability import NAMESPACE
 from mlops_core.storage import layout
 
 from . import nag
+from .access import KeyAccess, grant_keys
 from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
 
 SCORING_TIMEOUT = Duration.minutes(5)
 SCORING_MEMORY_MB = 2048
 BATCH_SIZE = 4  # files per invocation; partial failures are reported per file
-OUTPUT_PREFIXES = (layout.PREDICTIONS, layout.REJECTED, layout.REPORTS, layout.FEEDBACK, layout.SHADOW)
+# Written with boto3's managed transfer (files that can be large); REPORTS are small JSON documents.
+UPLOADS = (layout.PREDICTIONS, layout.FEEDBACK, layout.SHADOW, layout.REJECTED)
+REPORTS = (layout.RECEIPTS, layout.DRIFT_REPORTS, layout.CHALLENGER_EVIDENCE)
+SCORING_DATA = KeyAccess(
+    read=(f"{layout.INCOMING}*", f"{layout.RECEIPTS}*", f"{layout.CHALLENGER_EVIDENCE}*"),
+    # The data bucket is versioned so that an input overwritten before it is scored can still be read by the
+    # version id its S3 event names.
+    read_versions=(f"{layout.INCOMING}*",),
+    upload=tuple(f"{prefix}*" for prefix in UPLOADS),
+    write=tuple(f"{prefix}*" for prefix in REPORTS),
+    # A failed attempt's predictions with another model version (lambdas/scoring/outputs.py).
+    delete=(f"{layout.PREDICTIONS}*", f"{layout.SHADOW}*"),
+)
+SCORING_DATA_WHY = {
+    f"{layout.INCOMING}*": "reads the files it scores, and only those",
+    f"{layout.RECEIPTS}*": "reads and writes one receipt per input: what became of it (exactly once)",
+    f"{layout.CHALLENGER_EVIDENCE}*": "reads and writes what labeled rows say about the challenger, per job",
+    f"{layout.DRIFT_REPORTS}*": "writes one drift report per input",
+    f"{layout.PREDICTIONS}*": "writes predictions, per input and model version; deletes a failed attempt's stale ones",
+    f"{layout.FEEDBACK}*": "writes the labeled rows of a scored input, kept for retraining",
+    f"{layout.SHADOW}*": "writes a shadow challenger's predictions; deletes a failed attempt's stale ones",
+    f"{layout.REJECTED}*": "writes a rejected input's copy or bad rows, and the report of why",
+}
 
 
 class Scoring(Construct):
@@ -62,13 +85,13 @@ class Scoring(Construct):
             removal_policy=removal_policy,
         )
         storage.notify_on_incoming_csv(self.queue)
-        self.function, role = self._function(storage, assets, alerts, removal_policy)
+        self.function, self.role = self._function(storage, assets, alerts, removal_policy)
         self.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
         )
-        self._grant(role, storage, challenger_rule=challenger_rule)
-        alerts.grant_publish(role)  # drift alerts that name the features, the file and the report
-        nag.acknowledge_alert_publishing(role)
+        self._grant(self.role, storage, challenger_rule=challenger_rule)
+        alerts.grant_publish(self.role)  # drift alerts that name the features, the file and the report
+        nag.acknowledge_alert_publishing(self.role)
 
     def _function(
         self, storage: Storage, assets: FunctionAssets, alerts: sns.ITopic, removal_policy: RemovalPolicy
@@ -94,27 +117,20 @@ class Scoring(Construct):
     def _grant(self, role: iam.Role, storage: Storage, *, challenger_rule: bool) -> None:
         """Read incoming/, write its outputs, read models; never write a model. Only with the champion/challenger
         rule (lambdas/scoring/review.py) may it move the champion and the challenger, and record that."""
-        data, models = storage.data_bucket, storage.models_bucket
-        data.grant_read(role, f"{layout.INCOMING}*")
-        for prefix in OUTPUT_PREFIXES:
-            data.grant_read_write(role, f"{prefix}*")  # read: the idempotency check
-        models.grant_read(role, f"{layout.MODELS}*")
-        models.grant_read(role, layout.CHAMPION_KEY)
-        models.grant_read(role, layout.CHALLENGER_KEY)
-        if challenger_rule:
-            for pointer in (layout.CHAMPION_KEY, layout.CHALLENGER_KEY):
-                models.grant_read_write(role, pointer)
-            models.grant_put(role, f"{layout.HISTORY}*")
+        grant_keys(role, storage.data_bucket, SCORING_DATA, why=SCORING_DATA_WHY)
+        pointers = (layout.CHAMPION_KEY, layout.CHALLENGER_KEY)
+        models = KeyAccess(
+            read=(f"{layout.MODELS}*", *pointers),
+            # A byte range's pinned version must have been the champion: the pointer's earlier versions say.
+            read_versions=(layout.CHAMPION_KEY,),
+            list_versions=(layout.CHAMPION_KEY,),
+            write=(*pointers, f"{layout.HISTORY}*") if challenger_rule else (),
+        )
+        why = {
+            f"{layout.MODELS}*": "reads model artifacts and manifests (read-only)",
+            f"{layout.HISTORY}*": "records the challenger rule's decisions (new objects only)",
+        }
+        grant_keys(role, storage.models_bucket, models, why=why)
         self.queue.grant_send_messages(role)  # large files fan out as byte ranges
         role.add_to_policy(metrics_statement())
-        nag.acknowledge_s3_grants(
-            role,
-            [
-                (data, f"{layout.INCOMING}*", "reads the files it scores, and only those"),
-                *((data, f"{p}*", f"writes its outputs under {p} and nothing else") for p in OUTPUT_PREFIXES),
-                (models, f"{layout.MODELS}*", "reads model artifacts and manifests (read-only)"),
-                (models, f"{layout.HISTORY}*", "records the challenger rule's decisions (new objects only)"),
-            ],
-            ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"],
-        )
         nag.acknowledge_metrics(role)

@@ -7,7 +7,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.observability import NAMESPACE
 
 from .functions import FunctionAssets
@@ -56,11 +56,14 @@ class MlopsStack(Stack):
             self,
             "Training",
             backend=target.training_backend,
+            conditional_deletes=target.s3_conditional_deletes,
+            max_runtime_s=config.retraining.max_runtime_seconds,
             config_file=config_file,
             storage=self.storage,
             assets=assets,
             alerts=self.alerts.topic,
             removal_policy=removal,
+            promotion=config.promotion,
             schedule=config.retraining.schedule,
         )
         # The champion's age is published only for the alarm that watches it ([monitoring] max_model_age_days).
@@ -75,6 +78,13 @@ class MlopsStack(Stack):
             )
             if config.monitoring.max_model_age_days is not None
             else None
+        )
+        self.storage.guard_models(
+            function_roles=[
+                self.scoring.role,
+                *self.training.roles,
+                *([self.champion_age.role] if self.champion_age else []),
+            ]
         )
         self.monitoring = Monitoring(
             self,
@@ -99,6 +109,7 @@ class MlopsStack(Stack):
             "DeadLetterQueueUrl": self.scoring.dead_letter_queue.queue_url,
             "ScoringFunction": self.scoring.function.function_name,
             "RetrainingFunction": self.training.retraining_function.function_name,
+            "TrainingEndedFunction": self.training.ended_function.function_name,
             **self.training.job.outputs(),
             "AlertsTopic": self.alerts.topic.topic_arn,
             "MetricsNamespace": NAMESPACE,

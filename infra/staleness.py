@@ -10,11 +10,12 @@ from aws_cdk import aws_events_targets as events_targets
 from constructs import Construct
 
 from mlops_core import observability as obs
-from mlops_core.config.project import SHORT_PERIOD_SPAN_LIMIT_S, ProjectConfig
+from mlops_core.config import SHORT_PERIOD_SPAN_LIMIT_S, ProjectConfig
 from mlops_core.environment import StalenessEnvironment
 from mlops_core.storage import layout
 
 from . import nag
+from .access import KeyAccess, grant_keys
 from .alarms import AlarmSpec, Window, required
 from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
@@ -111,7 +112,7 @@ class ChampionAge(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         environment = StalenessEnvironment(models_bucket=storage.models_bucket.bucket_name, namespace=obs.NAMESPACE)
-        self.function, role = assets.function(
+        self.function, self.role = assets.function(
             self,
             "Function",
             handler="staleness.handler.lambda_handler",
@@ -121,17 +122,11 @@ class ChampionAge(Construct):
             removal_policy=removal_policy,
             description="Publishes the champion's age (ChampionAgeDays) for the staleness alarm",
         )
-        models = storage.models_bucket
         manifests = layout.manifest_key("*")
-        models.grant_read(role, layout.CHAMPION_KEY)
-        models.grant_read(role, manifests)
-        role.add_to_policy(metrics_statement())
-        nag.acknowledge_s3_grants(
-            role,
-            [(models, manifests, "reads the champion's manifest (its training time); no artifact, no data")],
-            ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
-        )
-        nag.acknowledge_metrics(role)
+        why = {manifests: "reads the champion's manifest (its training time); no artifact, no data"}
+        grant_keys(self.role, storage.models_bucket, KeyAccess(read=(layout.CHAMPION_KEY, manifests)), why=why)
+        self.role.add_to_policy(metrics_statement())
+        nag.acknowledge_metrics(self.role)
         self.rule = events.Rule(
             self,
             "Schedule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
@@ -12,9 +13,23 @@ from constructs import Construct
 
 from mlops_core.storage import layout
 
+# How long a replaced or deleted object of the data bucket stays recoverable as a noncurrent version: an
+# input overwritten under incoming/ before it was scored can still be read by its version id, and an
+# output removed by mistake brought back. Longer than a message can wait in the queue and then the
+# dead-letter queue (4 + 14 days).
+DATA_NONCURRENT_DAYS = 30
+# What no function may do to the models bucket: purge a version, or change the rules that keep versions.
+KEEP_VERSIONS = [
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+]
+
 
 class Storage(Construct):
-    """Encrypted, SSL-only, private buckets; models versioned; server access logs to a log bucket."""
+    """Encrypted, SSL-only, private buckets, both versioned; server access logs to a log bucket."""
 
     def __init__(self, scope: Construct, construct_id: str, *, project: str, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
@@ -37,6 +52,7 @@ class Storage(Construct):
             self,
             "Data",
             bucket_name=self.data_bucket_name,
+            versioned=True,  # an input overwritten before it is scored is kept (DATA_NONCURRENT_DAYS)
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="data/",
             lifecycle_rules=[
@@ -44,6 +60,12 @@ class Storage(Construct):
                 s3.LifecycleRule(id="expire-rejected", prefix=layout.REJECTED, expiration=Duration.days(180)),
                 s3.LifecycleRule(id="expire-incoming", prefix=layout.INCOMING, expiration=Duration.days(30)),
                 s3.LifecycleRule(id="expire-reports", prefix=layout.REPORTS, expiration=Duration.days(365)),
+                # The rules above leave a delete marker over the expired version; this removes both in turn.
+                s3.LifecycleRule(
+                    id="expire-noncurrent",
+                    noncurrent_version_expiration=Duration.days(DATA_NONCURRENT_DAYS),
+                    expired_object_delete_marker=True,
+                ),
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
             **common,
@@ -60,6 +82,21 @@ class Storage(Construct):
             ],
             **common,
         )
+
+    def guard_models(self, *, function_roles: Sequence[iam.IRole]) -> None:
+        """The models bucket's own policy, which holds whatever a role's policy says.
+
+        Nobody writes under models/ without If-None-Match: a version is written once (Registry.publish
+        always sends it), so an artifact and the manifest that holds its SHA-256 cannot be rewritten
+        together. And the stack's `function_roles` may not delete a model, delete any object version, or
+        change versioning, lifecycle or this policy. These denials name the roles rather than excepting an
+        administrator: denying everyone but the deploying role would lock out the people who must repair or
+        clean up (the deploy role's name depends on the bootstrap). They match `aws:PrincipalArn`, not a
+        role Principal, which S3 checks exists when the policy is written and stores as the role's unique id,
+        so a role replaced later would silently fall out of the denial.
+        """
+        for statement in models_denials(self.models_bucket, function_roles):
+            self.models_bucket.add_to_resource_policy(statement)
 
     def notify_on_incoming_csv(self, queue: sqs.IQueue) -> None:
         """Send ObjectCreated events for incoming/*.csv and incoming/*.csv.gz, lower or upper case, to `queue`.
@@ -100,3 +137,36 @@ class Storage(Construct):
             ]
         )
         cfn_bucket.add_resource_dependency(cast(sqs.CfnQueuePolicy, policy.node.default_child))
+
+
+def models_denials(bucket: s3.IBucket, function_roles: Sequence[iam.IRole]) -> list[iam.PolicyStatement]:
+    """The models bucket's denials (see Storage.guard_models)."""
+    models = bucket.arn_for_objects(f"{layout.MODELS}*")
+    roles = {"ArnEquals": {"aws:PrincipalArn": [role.role_arn for role in function_roles]}}
+    everyone = [iam.AnyPrincipal()]
+    return [
+        iam.PolicyStatement(
+            sid="ModelVersionsAreWrittenOnce",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:PutObject"],
+            resources=[models],
+            conditions={"Null": {"s3:if-none-match": "true"}},
+        ),
+        iam.PolicyStatement(
+            sid="FunctionsKeepEveryVersion",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=KEEP_VERSIONS,
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            conditions=roles,
+        ),
+        iam.PolicyStatement(
+            sid="FunctionsNeverDeleteAModel",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:DeleteObject"],
+            resources=[models],
+            conditions=roles,
+        ),
+    ]

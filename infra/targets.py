@@ -1,6 +1,11 @@
 """Everything that differs between deploying to AWS and to LocalStack, in one place.
 
 The "LocalStack vs AWS" table of docs/localstack-vs-aws.md mirrors this file.
+
+Not a setting, because the template is the same on both: LocalStack's community edition stores IAM
+policies and bucket policies but enforces neither, so locally every role may do anything and the models
+bucket's denials (infra/storage.py) do not apply. What each role may do is proven by the template tests
+(tests/infra/test_permissions.py) and enforced on AWS only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ class TargetSettings:
     alarm_period: Duration
     # On AWS, training runs as a SageMaker training job from training/Dockerfile. LocalStack has no
     # SageMaker, ECR or Docker builds here, so the same entrypoint runs in a training Lambda.
+    # The backend also decides how a run that ends without reporting (a timeout, out of memory, a stopped job)
+    # reaches the training-ended function: on AWS a rule on SageMaker's Training Job State Change events, which
+    # LocalStack never emits (no SageMaker), so only unit tests (tests/unit/lambdas/training_ended) send such
+    # events; on LocalStack the training Lambda's on-failure destination, which LocalStack 4.13.1 runs as AWS
+    # does (its async event manager sends the same invocation record, conditions RetriesExhausted and
+    # EventAgeExceeded included).
     training_backend: Literal["sagemaker", "lambda"]
     # Wheels for the Lambda layer: the function's platform on AWS, the host's for LocalStack
     # (whose functions run as host processes).
@@ -35,6 +46,11 @@ class TargetSettings:
     # Hourly on AWS, where ages are counted in days; every minute on LocalStack, so the local loop shows the
     # age (and a stale champion) within a minute or two.
     staleness_rate: Duration
+    # A run releases the training lock with DeleteObject's IfMatch (the ETag it read), so it never deletes a
+    # lock another run took over in between. LocalStack 4.13.1 answers NotImplemented to IfMatch on
+    # DeleteObject ("only supported for Directory Buckets"), so there a run reads, compares and deletes
+    # (mlops_core/registry/runs.py explains the race that leaves).
+    s3_conditional_deletes: bool
 
 
 TARGETS: dict[str, TargetSettings] = {
@@ -46,6 +62,7 @@ TARGETS: dict[str, TargetSettings] = {
         alerts_kms_key=True,
         removal_policy=RemovalPolicy.RETAIN,
         staleness_rate=Duration.hours(1),
+        s3_conditional_deletes=True,
     ),
     "localstack": TargetSettings(
         target="localstack",
@@ -55,6 +72,7 @@ TARGETS: dict[str, TargetSettings] = {
         alerts_kms_key=False,
         removal_policy=RemovalPolicy.DESTROY,
         staleness_rate=Duration.minutes(1),
+        s3_conditional_deletes=False,
     ),
 }
 

@@ -1,9 +1,12 @@
-"""Training: the job that trains and registers a model, and the retraining function that starts it.
+"""Training: the job that trains and registers a model, the retraining function that starts it, and the
+training-ended function that ends a run that could not report its own end.
 
 On AWS the job is a SageMaker training job running the image built from training/Dockerfile (no
 VPC needed). On LocalStack, which has no SageMaker, ECR or image builds, the same entrypoint
 (`training.train.train_and_register`) runs inside a training Lambda. Both backends are a
-`TrainingJob` here; lambdas/retraining/backends.py is the runtime side that starts them.
+`TrainingJob` here; lambdas/retraining/backends.py is the runtime side that starts them. Each sends
+its runs' unreported ends to the training-ended function its own way: the training Lambda's
+on-failure destination, an EventBridge rule on the SageMaker jobs' state changes.
 """
 
 from __future__ import annotations
@@ -17,28 +20,45 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_core.config import PromotionSettings
 from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
+    TrainingEndedEnvironment,
     TrainingJobEnvironment,
 )
 from mlops_core.observability import NAMESPACE
 from mlops_core.storage import layout
 
 from . import nag
+from .access import KeyAccess, grant_keys
 from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_TIMEOUT = Duration.minutes(15)
+LAMBDA_MAX_TIMEOUT_S = 900  # Lambda's longest timeout: the training function stops at min(this, the run's limit)
+# How long the training function's invocation may wait in Lambda's queue (throttled) before it is dropped: within
+# the lock's margin (mlops_core.config.lifecycle.LOCK_MARGIN_S), so a run that starts late still ends under its lock.
+TRAINING_EVENT_MAX_AGE = Duration.minutes(5)
 TRAINING_MEMORY_MB = 3008
 SAGEMAKER_INSTANCE_TYPE = "ml.m5.large"
-SAGEMAKER_MAX_RUNTIME_S = 3600
-S3_GRANT_WILDCARDS = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]
+JOB_KEYS_WHY = {
+    f"{layout.TRAINING}*": "reads labeled training data, and not incoming/",
+    f"{layout.FEEDBACK}*": "reads labeled batches that scoring kept for retraining",
+    f"{layout.HOLDOUT}*": "reads the reference holdout, which only the operator writes",
+    f"{layout.MODELS}*": "reads the champion's artifact and manifest, to compare it with the candidate",
+    layout.artifact_key("*"): "writes a new version's artifact, named at run time; never a rewrite (bucket policy)",
+    layout.manifest_key("*"): "writes a new version's manifest, named at run time; never a rewrite (bucket policy)",
+    f"{layout.HISTORY}*": "records the gate's decision, one new object per decision",
+    f"{layout.PENDING}*": "holds a candidate for manual approval, one new object per version",
+    f"{layout.RUNS}*": "reads and writes run records, one per run id (known only at run time)",
+}
 
 
 class TrainingJob(Protocol):
@@ -82,21 +102,33 @@ class LambdaTrainingJob:
         *,
         environment: TrainingJobEnvironment,
         assets: FunctionAssets,
+        max_runtime_s: int,
+        ended: lambda_.IFunction,
         removal_policy: RemovalPolicy,
     ) -> None:
         self.function, self.role = assets.function(
             scope,
             "JobFunction",
             handler="training_job.handler.lambda_handler",
-            timeout=TRAINING_TIMEOUT,
+            timeout=Duration.seconds(min(max_runtime_s, LAMBDA_MAX_TIMEOUT_S)),
             memory_size=TRAINING_MEMORY_MB,
             environment={**environment.as_environment(), "POWERTOOLS_SERVICE_NAME": "training"},
             removal_policy=removal_policy,
             description="Runs the training entrypoint (LocalStack stand-in for the SageMaker job)",
         )
         # A failed run is reported and the next alarm retrains; Lambda's async retries would
-        # instead re-run it twice behind the lock's back.
-        self.function.configure_async_invoke(retry_attempts=0)
+        # instead re-run it twice behind the lock's back. Every failed invocation goes to `ended`, which
+        # ends the runs that could not report (a timeout, out of memory, an invocation dropped for its age).
+        self.function.configure_async_invoke(
+            retry_attempts=0,
+            max_event_age=TRAINING_EVENT_MAX_AGE,
+            on_failure=destinations.LambdaDestination(ended),
+        )
+        nag.acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            f"IAM5[Resource::{nag.arn_token(ended)}:*]",
+            "the on-failure destination's grant_invoke covers the training-ended function's versions and aliases",
+        )
 
     def retraining_environment(self) -> dict[str, str]:
         """The training function's name."""
@@ -121,7 +153,16 @@ class SageMakerTrainingJob:
 
     name: Literal["sagemaker"] = "sagemaker"
 
-    def __init__(self, scope: Construct, *, config_file: Path) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config_file: Path,
+        max_runtime_s: int,
+        ended: lambda_.IFunction,
+        models_bucket: s3.IBucket,
+    ) -> None:
+        self.max_runtime_s = max_runtime_s
         self.image = ecr_assets.DockerImageAsset(
             scope,
             "Image",
@@ -137,6 +178,9 @@ class SageMakerTrainingJob:
             description="Execution role of the SageMaker training jobs",
         )
         self.image.repository.grant_pull(self.role)
+        output = f"{layout.SAGEMAKER_OUTPUT}*"
+        why = {output: "SageMaker uploads each job's own output here (model.tar.gz, output.tar.gz); nothing reads it"}
+        grant_keys(self.role, models_bucket, KeyAccess(write=(output,)), why=why)
         log_group = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -153,6 +197,7 @@ class SageMakerTrainingJob:
             "/aws/sagemaker/TrainingJobs:*]",
             "SageMaker writes one log stream per job into this one log group; streams are named at run time",
         )
+        self.ended_rule = sagemaker_ended_rule(scope, job_role=self.role, ended=ended)
 
     def retraining_environment(self) -> dict[str, str]:
         """The image, the role the jobs run as, and each job's instance type and time limit."""
@@ -160,7 +205,7 @@ class SageMakerTrainingJob:
             image_uri=self.image.image_uri,
             role_arn=self.role.role_arn,
             instance_type=SAGEMAKER_INSTANCE_TYPE,
-            max_runtime_s=SAGEMAKER_MAX_RUNTIME_S,
+            max_runtime_s=self.max_runtime_s,
         ).as_environment()
 
     def allow_start(self, retraining_role: iam.IRole) -> None:
@@ -181,6 +226,23 @@ class SageMakerTrainingJob:
     def outputs(self) -> dict[str, str]:
         """TrainingImageUri: the training image."""
         return {"TrainingImageUri": self.image.image_uri}
+
+
+def sagemaker_ended_rule(scope: Construct, *, job_role: iam.IRole, ended: lambda_.IFunction) -> events.Rule:
+    """An EventBridge rule that sends this stack's SageMaker jobs that failed or stopped (at their time limit
+    too) to the training-ended function. Every job of the stack runs as `job_role`, and no other job does."""
+    return events.Rule(
+        scope,
+        "JobEnded",
+        event_pattern=events.EventPattern(
+            source=["aws.sagemaker"],
+            detail_type=["SageMaker Training Job State Change"],
+            detail={"TrainingJobStatus": ["Failed", "Stopped"], "RoleArn": [job_role.role_arn]},
+        ),
+        # EventBridge's default retries (up to 24 hours): ending a run twice ends it once.
+        targets=[events_targets.LambdaFunction(ended)],
+        description="Ends the training runs whose SageMaker job failed or stopped",
+    )
 
 
 def image_config_args(config_file: Path) -> dict[str, str]:
@@ -206,27 +268,54 @@ class Training(Construct):
         construct_id: str,
         *,
         backend: Literal["lambda", "sagemaker"],
+        conditional_deletes: bool,
+        max_runtime_s: int,
         config_file: Path,
         storage: Storage,
         assets: FunctionAssets,
         alerts: sns.ITopic,
         removal_policy: RemovalPolicy,
+        promotion: PromotionSettings,
         schedule: str | None = None,
     ) -> None:
+        """`promotion` decides which registry keys the job writes: the challenger pointer (challenger mode) and
+        pending records (manual approval) only when the config asks for them."""
         super().__init__(scope, construct_id)
         job_environment = TrainingJobEnvironment(
             data_bucket=storage.data_bucket.bucket_name,
             models_bucket=storage.models_bucket.bucket_name,
             namespace=NAMESPACE,
             alert_topic_arn=alerts.topic_arn,
+            conditional_deletes=conditional_deletes,
+        )
+        self.ended_function, ended_role = training_ended_function(
+            self,
+            job_environment=job_environment,
+            storage=storage,
+            assets=assets,
+            alerts=alerts,
+            removal_policy=removal_policy,
         )
         self.job: TrainingJob = (
-            LambdaTrainingJob(self, environment=job_environment, assets=assets, removal_policy=removal_policy)
+            LambdaTrainingJob(
+                self,
+                environment=job_environment,
+                assets=assets,
+                max_runtime_s=max_runtime_s,
+                ended=self.ended_function,
+                removal_policy=removal_policy,
+            )
             if backend == "lambda"
-            else SageMakerTrainingJob(self, config_file=config_file)
+            else SageMakerTrainingJob(
+                self,
+                config_file=config_file,
+                max_runtime_s=max_runtime_s,
+                ended=self.ended_function,
+                models_bucket=storage.models_bucket,
+            )
         )
-        grant_job_access(self.job.role, storage=storage, alerts=alerts)
-        self.retraining_function = retraining_function(
+        grant_job_access(self.job.role, storage=storage, alerts=alerts, promotion=promotion)
+        self.retraining_function, retraining_role = retraining_function(
             self,
             job=self.job,
             job_environment=job_environment,
@@ -235,6 +324,7 @@ class Training(Construct):
             alerts=alerts,
             removal_policy=removal_policy,
         )
+        self.roles = (self.job.role, retraining_role, ended_role)  # every role this construct made
         if schedule is not None:
             retraining_schedule(self, expression=schedule, function=self.retraining_function)
 
@@ -252,29 +342,39 @@ def retraining_schedule(scope: Construct, *, expression: str, function: lambda_.
     )
 
 
-def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic) -> None:
+def grant_job_access(role: iam.IRole, *, storage: Storage, alerts: sns.ITopic, promotion: PromotionSettings) -> None:
     """What a training job may do, whatever runs it.
 
-    It reads labeled data and the registry, writes new versions, the champion pointer, history, and
-    its run record; it never reads incoming/ or writes predictions.
+    It reads labeled data, the reference holdout and the registry; writes a new version, the champion
+    pointer (and in challenger mode the challenger's), the history, pending records (manual approval) and
+    its run record; it deletes only the run lock, to release it. It never reads incoming/ or writes
+    predictions.
     """
-    data, models = storage.data_bucket, storage.models_bucket
-    data.grant_read(role, f"{layout.TRAINING}*")
-    data.grant_read(role, f"{layout.FEEDBACK}*")
-    models.grant_read_write(role)
+    data = KeyAccess(read=(f"{layout.TRAINING}*", f"{layout.FEEDBACK}*", f"{layout.HOLDOUT}*"))
+    grant_keys(role, storage.data_bucket, data, why=JOB_KEYS_WHY)
+    grant_keys(role, storage.models_bucket, job_registry_keys(promotion), why=JOB_KEYS_WHY)
     alerts.grant_publish(role)
     role.add_to_principal_policy(metrics_statement())
-    nag.acknowledge_s3_grants(
-        role,
-        [
-            (data, f"{layout.TRAINING}*", "reads labeled training data, and not incoming/"),
-            (data, f"{layout.FEEDBACK}*", "reads labeled batches that scoring kept for retraining"),
-            (models, "*", "the training job owns the registry: new versions, champion pointer, history"),
-        ],
-        S3_GRANT_WILDCARDS,
-    )
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
+
+
+def job_registry_keys(promotion: PromotionSettings) -> KeyAccess:
+    """The models bucket's keys a training run reads, writes and deletes (training/job.py, the registry's gate)."""
+    pointers = (layout.CHAMPION_KEY, *((layout.CHALLENGER_KEY,) if promotion.challenger != "off" else ()))
+    pending = (f"{layout.PENDING}*",) if promotion.approval == "manual" else ()
+    return KeyAccess(
+        read=(f"{layout.MODELS}*", *pointers, layout.LOCK_KEY, f"{layout.RUNS}*"),
+        write=(
+            layout.artifact_key("*"),
+            layout.manifest_key("*"),
+            *pointers,
+            f"{layout.HISTORY}*",
+            *pending,
+            f"{layout.RUNS}*",
+        ),
+        delete=(layout.LOCK_KEY,),
+    )
 
 
 def retraining_function(
@@ -286,11 +386,13 @@ def retraining_function(
     assets: FunctionAssets,
     alerts: sns.ITopic,
     removal_policy: RemovalPolicy,
-) -> lambda_.Function:
-    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`."""
+) -> tuple[lambda_.Function, iam.Role]:
+    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`; and its role."""
     models = storage.models_bucket
     environment = {
-        **RetrainingEnvironment(models_bucket=models.bucket_name, backend=job.name).as_environment(),
+        **RetrainingEnvironment(
+            models_bucket=models.bucket_name, backend=job.name, conditional_deletes=job_environment.conditional_deletes
+        ).as_environment(),
         **job_environment.as_environment(),  # what a SageMaker job is created with
         **job.retraining_environment(),
         "POWERTOOLS_SERVICE_NAME": "retraining",
@@ -305,16 +407,54 @@ def retraining_function(
         removal_policy=removal_policy,
         description="Starts a training run on drift alarms or by hand: lock, cooldown, backend",
     )
-    # The retraining function only touches the registry's bookkeeping, never data.
-    models.grant_read_write(role, f"{layout.REGISTRY}*")
+    # The run lock and the run records (mlops_core/registry/runs.py); no data, no model, no pointer.
+    runs = f"{layout.RUNS}*"
+    bookkeeping = KeyAccess(read=(runs, layout.LOCK_KEY), write=(runs, layout.LOCK_KEY), delete=(layout.LOCK_KEY,))
+    grant_keys(role, models, bookkeeping, why=JOB_KEYS_WHY)
     alerts.grant_publish(role)
     role.add_to_policy(metrics_statement())
     job.allow_start(role)
-    nag.acknowledge_s3_grants(
-        role,
-        [(models, f"{layout.REGISTRY}*", "the run lock, run records and decision history; no data, no models")],
-        S3_GRANT_WILDCARDS,
-    )
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
-    return function
+    return function, role
+
+
+def training_ended_function(
+    scope: Construct,
+    *,
+    job_environment: TrainingJobEnvironment,
+    storage: Storage,
+    assets: FunctionAssets,
+    alerts: sns.ITopic,
+    removal_policy: RemovalPolicy,
+) -> tuple[lambda_.Function, iam.Role]:
+    """The function that ends a run that could not report (lambdas/training_ended): its record, its lock, its
+    failure told. It reads and rewrites run records and deletes the lock; nothing else of the registry. And
+    its role."""
+    models = storage.models_bucket
+    environment = TrainingEndedEnvironment(
+        models_bucket=models.bucket_name,
+        namespace=job_environment.namespace,
+        alert_topic_arn=alerts.topic_arn,
+        conditional_deletes=job_environment.conditional_deletes,
+    )
+    function, role = assets.function(
+        scope,
+        "TrainingEndedFunction",
+        handler="training_ended.handler.lambda_handler",
+        timeout=Duration.seconds(30),
+        memory_size=256,
+        environment={**environment.as_environment(), "POWERTOOLS_SERVICE_NAME": "training-ended"},
+        removal_policy=removal_policy,
+        description="Ends a training run that could not report (timeout, out of memory, stopped job): failed, "
+        "lock released, TrainingFailures, alert",
+    )
+    runs = f"{layout.RUNS}*"
+    # A conditional delete (IfMatch) of the lock needs s3:GetObject on it too.
+    ending = KeyAccess(read=(runs, layout.LOCK_KEY), write=(runs,), delete=(layout.LOCK_KEY,))
+    grant_keys(role, models, ending, why={runs: "ends a run by rewriting its record; no other record, no data"})
+    alerts.grant_publish(role)
+    role.add_to_policy(metrics_statement())
+    nag.acknowledge_metrics(role)
+    nag.acknowledge_alert_publishing(role)
+    return function, role

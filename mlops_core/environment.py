@@ -43,6 +43,12 @@ def _json_object(value: str) -> dict[str, Any]:
     return parsed
 
 
+def _flag(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise ValueError("it must be true or false")
+    return value.lower() == "true"
+
+
 def _backend(value: str) -> str:
     if value not in ("lambda", "sagemaker"):
         raise ValueError("it must be lambda or sagemaker")
@@ -82,7 +88,7 @@ class EnvironmentRecord:
         for f in fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
             value = getattr(self, f.name)
             if value is not None:
-                out[f.metadata["env"]] = json.dumps(value) if isinstance(value, dict) else str(value)
+                out[f.metadata["env"]] = json.dumps(value) if isinstance(value, dict | bool) else str(value)
         return out
 
 
@@ -106,6 +112,9 @@ class TrainingJobEnvironment(EnvironmentRecord):
     # Set per run by the SageMaker backend (the Lambda backend passes them in the event instead).
     run_id: str | None = env("RUN_ID", default=None)
     trigger: dict[str, Any] | None = env("TRIGGER", _json_object, default=None)
+    # Whether S3 honours DeleteObject's IfMatch, so a run's lock is released only while it is that run's
+    # (infra/targets.py: not on the local target).
+    conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,19 @@ class RetrainingEnvironment(EnvironmentRecord):
 
     models_bucket: str = env("MODELS_BUCKET")
     backend: Literal["lambda", "sagemaker"] = env("TRAINING_BACKEND", _backend)
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)  # None: a failure to start is not messaged
+    conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)  # see TrainingJobEnvironment
+
+
+@dataclass(frozen=True)
+class TrainingEndedEnvironment(EnvironmentRecord):
+    """The training-ended function's environment (lambdas/training_ended): it ends runs that could not report."""
+
+    models_bucket: str = env("MODELS_BUCKET")
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)
+    conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)  # see TrainingJobEnvironment
 
 
 @dataclass(frozen=True)

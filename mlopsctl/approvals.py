@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.registry.approval import (
     APPROVED,
     APPROVING,
@@ -33,7 +33,7 @@ from mlops_core.registry.approval import (
 from mlops_core.registry.runs import utcnow
 from mlops_core.registry.store import ArtifactIntegrityError, ChampionConflict, Registry, UnknownVersion
 
-from .ops import OpsError
+from .stack import OpsError
 
 CLAIM_TIMEOUT = timedelta(minutes=10)  # an approval holds its claim for seconds; one this old has stopped
 TRAIN_ANEW = "train a new candidate with `mlops train` (it is compared with the current champion)"

@@ -7,6 +7,11 @@ killed. It writes its result into a temporary folder; its own stdout and stderr 
 model's code prints) go to a file whose tail is shown when it fails. Nothing the child writes is
 trusted: the result must be a JSON object of the expected shape and the predictions a plain numpy
 array (no pickle) of one row per reference row.
+
+The child gets none of the operator's credentials: of the environment only the variables in
+CHILD_VARIABLES (no AWS_* variable, no other cloud's or tool's token), and a fresh, empty HOME, so
+~/.aws and the other dotfiles are not where it looks. That is all: it is not a sandbox. It runs as the
+same user, on the same file system, with the same network (an instance's metadata service included).
 """
 
 from __future__ import annotations
@@ -27,10 +32,23 @@ from mlops_core.config.task import Task
 from mlops_core.modeling.predictions import Predictions, class_predictions
 
 from . import modelcheck
-from .ops import OpsError
+from .stack import OpsError
 
 MAX_RESULT_BYTES = 1 << 20
 TAIL_CHARS = 1500
+# What the child keeps of the environment: the locale, the time zone, where temporary files go, and how
+# many threads numerical libraries start. None of them holds a credential; everything else is dropped.
+CHILD_VARIABLES = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 class ModelCheckError(OpsError):
@@ -85,7 +103,12 @@ class ModelChecker:
         """The child's exit status (negative: the signal that ended it); ModelCheckError on timeout."""
         with (out / "output.txt").open("wb") as output:
             child = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_environment(home=out / "home"),
             )
             try:
                 return child.wait(timeout=self.timeout_s)
@@ -97,6 +120,12 @@ class ModelChecker:
             f"reference rows); it was stopped{_tail(out)}",
             "a model that takes this long would time out in scoring too; or allow more with --timeout",
         )
+
+
+def child_environment(*, home: Path) -> dict[str, str]:
+    """The child's environment: CHILD_VARIABLES as they are here, and HOME an empty folder made at `home`."""
+    home.mkdir()
+    return {**{name: os.environ[name] for name in CHILD_VARIABLES if name in os.environ}, "HOME": str(home)}
 
 
 def _findings(out: Path, status: int, rows: int) -> CheckedModel:

@@ -17,12 +17,13 @@ from mlops_core import observability as obs
 from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 
-from . import ops
+from . import batches, runs, standing
 from .datagen import generate
 from .deploy import deploy
 from .localaws import LocalAws
 from .present import labeled_brief, labeled_of
 from .report import build_report
+from .stack import OpsError, Pipeline, wait_for
 
 # Data sizes: enough rows for stable PSI and a meaningful holdout, small enough for 2 cores.
 TRAINING_ROWS = 8_000
@@ -53,13 +54,13 @@ class Timeline:
         self.echo(f"[{at:6.1f} s] {text}")
 
 
-class DemoFailed(ops.OpsError):
+class DemoFailed(OpsError):
     """A demo step did not do what it should."""
 
 
-def _score(pipeline: ops.Pipeline, name: str, body: bytes, progress) -> dict[str, Any]:
-    upload = ops.upload_for_scoring(pipeline, body, name)
-    receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300, progress=progress)
+def _score(pipeline: Pipeline, name: str, body: bytes, progress) -> dict[str, Any]:
+    upload = batches.upload_for_scoring(pipeline, body, name)
+    receipt = batches.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=300, progress=progress)
     if receipt["outcome"] != "scored":
         raise DemoFailed(f"{name} was not scored: {receipt.get('outcome')} ({receipt.get('kind')})")
     return receipt
@@ -97,14 +98,14 @@ def run_demo(
     }
 
 
-def _fresh_stack(root: Path, timeline: Timeline, echo: Callable[[str], None]) -> ops.Pipeline:
+def _fresh_stack(root: Path, timeline: Timeline, echo: Callable[[str], None]) -> Pipeline:
     """Local AWS up and the stack deployed; refuses a stack that already has a champion."""
     local_aws = LocalAws(root, log=echo)
     local_aws.up()
     timeline.step("local AWS is up")
     deploy(root, target="localstack", log=lambda _msg: None)
     timeline.step("stack deployed (bootstrap + deploy)")
-    pipeline = ops.Pipeline.connect(root, "localstack")
+    pipeline = Pipeline.connect(root, "localstack")
     if (champion := pipeline.registry().champion()) is not None:
         restart = (
             "`mlops down && mlops demo`"
@@ -122,7 +123,7 @@ def _fresh_stack(root: Path, timeline: Timeline, echo: Callable[[str], None]) ->
 class _Act:
     """The demo's steps on one deployed pipeline, each checked and put on the timeline."""
 
-    pipeline: ops.Pipeline
+    pipeline: Pipeline
     timeline: Timeline
     progress: Callable[[str], Callable[[float], None]]
 
@@ -130,10 +131,10 @@ class _Act:
         body = generate(TRAINING_ROWS, seed=1)
         self.pipeline.s3.put_object(Bucket=self.pipeline.data_bucket, Key=TRAINING_KEY, Body=body)
         self.timeline.step(f"training data uploaded: {TRAINING_KEY} ({TRAINING_ROWS:,} labeled rows)")
-        start = ops.start_training(self.pipeline, "demo: first model")
+        start = runs.start_training(self.pipeline, "demo: first model")
         if not start.get("started"):
             raise DemoFailed(f"no training run started: {start}", "is another run in progress? see `mlops status`")
-        first = ops.wait_for_run(self.pipeline, start["run_id"], progress=self.progress("training"))
+        first = runs.wait_for_run(self.pipeline, start["run_id"], progress=self.progress("training"))
         if first["status"] != "succeeded" or not first.get("promoted"):
             raise DemoFailed(f"the first model was not promoted: {first.get('error') or first.get('decision')}")
         roc_auc = first["metrics"]["roc_auc"]
@@ -161,24 +162,24 @@ class _Act:
         alarms = [pipeline.outputs[_alarm_output(m)] for m in RETRAINING_ALARM_METRICS]
 
         def fired() -> list[str]:
-            states = ops.alarm_states(pipeline)
+            states = standing.alarm_states(pipeline)
             return [a for a in alarms if states.get(a) == "ALARM"]
 
-        ops.wait_for(
+        wait_for(
             "a drift alarm",
             lambda: fired() or _alarm_run(pipeline, first_run),
             timeout_s=120,
             progress=self.progress("waiting for the alarm"),
         )
         self.timeline.step(f"alarm {', '.join(fired()) or 'a drift alarm'} fired")
-        run = ops.wait_for(
+        run = wait_for(
             "an alarm-triggered training run",
             lambda: _alarm_run(pipeline, first_run),
             timeout_s=120,
             progress=self.progress("waiting for retraining to start"),
         )
         self.timeline.step(f"retraining {run['run_id']} started by {run['trigger'].get('alarm')}")
-        second = ops.wait_for_run(pipeline, run["run_id"], progress=self.progress("retraining"))
+        second = runs.wait_for_run(pipeline, run["run_id"], progress=self.progress("retraining"))
         if second["status"] != "succeeded" or not second.get("promoted"):
             raise DemoFailed(f"the retrained model was not promoted: {second.get('error') or second.get('decision')}")
         self.timeline.step(f"new model {second['version']} promoted: {'; '.join(second['decision']['reasons'])}")
@@ -195,9 +196,9 @@ class _Act:
 
     def wait_for_alarms_ok(self) -> None:
         alarms = [self.pipeline.outputs[_alarm_output(m)] for m in RETRAINING_ALARM_METRICS]
-        ops.wait_for(
+        wait_for(
             "the drift alarms to return to OK",
-            lambda: all(ops.alarm_states(self.pipeline).get(a) == "OK" for a in alarms),
+            lambda: all(standing.alarm_states(self.pipeline).get(a) == "OK" for a in alarms),
             timeout_s=120,
             progress=self.progress("waiting for alarms"),
         )
@@ -212,7 +213,7 @@ def _alarm_output(metric: obs.Metric) -> str:
     return f"{metric.name}Alarm"
 
 
-def _alarm_run(pipeline: ops.Pipeline, after_run: str) -> dict[str, Any] | None:
+def _alarm_run(pipeline: Pipeline, after_run: str) -> dict[str, Any] | None:
     """The newest training run started by an alarm after `after_run`, if any."""
     for run in pipeline.ledger().recent(limit=5):
         if run["run_id"] > after_run and run.get("trigger", {}).get("source") == "alarm":

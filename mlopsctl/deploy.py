@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from mlops_core.config.project import CONFIG_ENV, load_config
+from mlops_core.config import CONFIG_ENV, load_config
 
 from .localaws import LocalAws
 

@@ -37,7 +37,7 @@ import sklearn
 from sklearn.base import is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 
-from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.config import ProjectConfig, load_config
 from mlops_core.config.task import Task, model_classes
 from mlops_core.modeling.pipeline import model_input
 from mlops_core.modeling.predictions import Predictor

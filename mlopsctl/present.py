@@ -35,9 +35,13 @@ def file_line(entry: Mapping[str, Any]) -> str:
         fix = f"; fix: {problem['fix']}" if problem.get("fix") else ""
         return f"{key}: rejected ({problem.get('kind', '?')}): {problem.get('error', '')}{dropped}{fix}"
     line = f"{key}: {entry.get('rows', 0):,} used"
+    if entry.get("source") == "holdout":
+        line = f"{key}: {entry.get('rows', 0):,} in the reference holdout"
     skipped = entry.get("skipped_rows") or 0
     if skipped:
         line += f"; skipped {skipped:,} ({_reasons(entry)})"
+    if entry.get("capped_rows"):
+        line += f"; left out {entry['capped_rows']:,} (feedback bound: training.max_feedback_share / max_file_share)"
     return line
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.modeling.pipeline import model_input
 from mlops_core.modeling.predictions import metrics as metrics_of
 from mlops_core.registry.approval import pending_alert
@@ -37,7 +37,7 @@ from mlops_core.registry.store import Registry
 from . import present
 from .approvals import caller_identity
 from .checkrun import CheckedModel, ModelChecker
-from .ops import OpsError
+from .stack import OpsError
 
 Announce = Callable[[dict[str, Any]], None]  # tells people a held candidate awaits approval
 

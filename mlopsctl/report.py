@@ -7,8 +7,10 @@ the data bucket and written locally.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,11 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files
 import matplotlib.pyplot as plt
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 
 from .leaderboard import last_search, search_table
-from .ops import Pipeline, challenger_standing
 from .present import (
     PERFORMANCE,
     chart_bars,
@@ -33,6 +34,8 @@ from .present import (
     recall_table,
     text_line,
 )
+from .stack import Pipeline
+from .standing import challenger_standing
 
 
 def drift_reports(pipeline: Pipeline, limit: int = 200) -> list[dict[str, Any]]:
@@ -133,6 +136,16 @@ def _score_of(report: dict[str, Any], key: str) -> float | None:
     return (drift.get("feature_scores") or {}).get(key)
 
 
+def chart_file(key: str) -> str:
+    """The chart's file name for a feature (or "prediction"): the name itself when it is a plain one, else its
+    safe characters plus a hash of the name, so a `/`, `..` or a quote in a feature name can neither write
+    outside the report's folder nor break the page, and two names never share a file."""
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", key)[:64]
+    if slug == key:
+        return f"{slug}.png"
+    return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.png"
+
+
 def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], latest: Any, out_dir: Path) -> list[str]:
     sections = []
     title, prediction_spec, other = prediction_chart(profile)
@@ -142,9 +155,9 @@ def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], la
     for name, key, spec, with_other in charts:
         history = [(r["at"][11:19], v) for r in judged if (v := _score_of(r, key)) is not None]
         actual = latest["drift"]["actual"].get(key) if latest else None
-        png = out_dir / f"{key.replace(' ', '_')}.png"
+        png = out_dir / chart_file(key)
         _feature_chart(name, spec, latest=actual, history=history, path=png, other=with_other)
-        sections.append(f'<h3>{html.escape(name)}</h3><img src="{png.name}" alt="{html.escape(name)}">')
+        sections.append(f'<h3>{html.escape(name)}</h3><img src="{html.escape(png.name)}" alt="{html.escape(name)}">')
         if spec.get("type") == "text" and latest and (text := latest["drift"].get("text", {}).get(name)):
             sections.append(f"<p>{html.escape(text_line(text))}</p>")
     return sections
@@ -152,7 +165,7 @@ def _feature_sections(reports: list[dict[str, Any]], profile: dict[str, Any], la
 
 def _batch_rows(reports: list[dict[str, Any]]) -> str:
     return "".join(
-        f"<tr><td>{html.escape(r['at'][:19])}</td><td>{html.escape(r['key'])}</td><td>{r['rows']}</td>"
+        f"<tr><td>{html.escape(r['at'][:19])}</td><td>{html.escape(r['key'])}</td><td>{html.escape(str(r['rows']))}</td>"
         f"<td>{html.escape(r['model_version'])}</td><td>{html.escape(verdict_line(r['drift']))}</td></tr>"
         for r in reversed(reports[-30:])
     )

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 
 SKEWED = ("data_usage_gb", "support_calls")  # long right tails: the log evens them out
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.environment import TrainingJobEnvironment
 
 from .job import run_job
@@ -51,6 +51,7 @@ def _run(env: TrainingJobEnvironment) -> dict[str, Any]:
         alert_topic_arn=env.alert_topic_arn,
         run_id=env.run_id,
         trigger=env.trigger,
+        conditional_deletes=env.conditional_deletes,
     )
 
 

@@ -1,7 +1,9 @@
 """The labeled data a training run learns from: listed, streamed through the shared CSV reader, counted.
 
-The most recent `training.window_files` labeled CSVs under training/ and feedback/ (the labeled
-batches that scoring kept). Each file streams through the same CSV reader as scoring, with the
+The most recent `training.window_files` labeled CSVs under training/, and as many under feedback/
+(the labeled batches that scoring kept), with feedback bounded as training/sources.py says; and the
+reference holdout under holdout/, read the same way but never trained on. Each file streams through
+the same CSV reader as scoring, with the
 same guards (size limit, gzip bombs, line length, UTF-8, binary files), by mlops_core/data/labeled.py
 (which `mlops register` reads its reference file with): a file the reader rejects is reported in the
 manifest's `data` and the run goes on with the other files.
@@ -19,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.config.task import Task
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.storage import layout
+
+from .sources import feedback_allowance
 
 
 class TrainingDataError(ValueError):
@@ -37,31 +41,82 @@ class LabeledData:
     files: list[dict[str, Any]]
     recency: np.ndarray  # index of the file each row came from, 0 = newest
     task: Task = field(default_factory=Task)  # the configured task with its classes fixed (found in the data)
+    curated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per row: from training/
+
+    def rows_by_source(self) -> dict[str, int]:
+        """How many of the run's rows came from training/ and from feedback/ (the run record shows it)."""
+        curated = int(self.curated.sum())
+        return {"training": curated, "feedback": len(self.labels) - curated}
 
 
-def list_labeled_files(s3: Any, bucket: str, window: int) -> list[dict[str, Any]]:
-    """The newest `window` labeled CSV objects under training/ and feedback/, newest first."""
+def list_labeled_files(s3: Any, bucket: str, prefix: str, window: int) -> list[dict[str, Any]]:
+    """The newest `window` labeled CSV objects under `prefix`, newest first."""
     objects = []
-    for prefix in (layout.TRAINING, layout.FEEDBACK):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            objects += [o for o in page.get("Contents", []) if o["Key"].endswith(layout.CSV_SUFFIXES)]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += [o for o in page.get("Contents", []) if o["Key"].endswith(layout.CSV_SUFFIXES)]
+    return sorted(objects, key=_recency, reverse=True)[:window]
 
+
+def _recency(o: dict[str, Any]) -> tuple:
     # S3 times have one-second resolution; within a tie, feedback (what scoring saw in production)
     # counts as newer than files an operator placed under training/.
-    def recency(o: dict[str, Any]) -> tuple:
-        return (o["LastModified"], o["Key"].startswith(layout.FEEDBACK), o["Key"])
-
-    return sorted(objects, key=recency, reverse=True)[:window]
+    return (o["LastModified"], o["Key"].startswith(layout.FEEDBACK), o["Key"])
 
 
 def read_labeled_data(s3: Any, bucket: str, config: ProjectConfig) -> LabeledData:
-    """Read and validate the window's files: every row is used or counted as skipped with its reason,
-    files the CSV reader rejects are reported in `files` and left out; the classes are fixed."""
-    objects = list_labeled_files(s3, bucket, config.training.window_files)
-    if not objects:
+    """Read and validate the window's files: every row is used, counted as skipped with its reason, or
+    counted as capped (feedback beyond its bounds); files the CSV reader rejects are reported in `files`
+    and left out; the classes are fixed."""
+    window = config.training.window_files
+    curated, feedback = (
+        list_labeled_files(s3, bucket, prefix, window) for prefix in (layout.TRAINING, layout.FEEDBACK)
+    )
+    if not curated and not feedback:
         raise TrainingDataError(f"no labeled CSV under s3://{bucket}/{layout.TRAINING} or {layout.FEEDBACK}")
+    objects = sorted(curated + feedback, key=_recency, reverse=True)
     read = [read_labeled_file(s3, bucket=bucket, obj=obj, config=config) for obj in objects]
-    return _checked([rows for _, rows in read], [entry for entry, _ in read], config)
+    per_file, files = [rows for _, rows in read], [entry for entry, _ in read]
+    for rows, entry in zip(per_file, files, strict=True):
+        _check_skipped(rows, entry["key"], config.training.max_bad_row_share)
+    _cap_feedback(per_file, files, config)
+    return _checked(per_file, files, config)
+
+
+def read_reference_holdout(s3: Any, bucket: str, config: ProjectConfig) -> LabeledData | None:
+    """The reference holdout: the newest `training.window_files` labeled CSVs under holdout/, which only the
+    operator writes; None when there are none. Read like training files, every row used or counted."""
+    objects = list_labeled_files(s3, bucket, layout.HOLDOUT, config.training.window_files)
+    if not objects:
+        return None
+    read = [read_labeled_file(s3, bucket=bucket, obj=obj, config=config) for obj in objects]
+    per_file, files = [rows for _, rows in read], [{**entry, "source": "holdout"} for entry, _ in read]
+    for rows, entry in zip(per_file, files, strict=True):
+        _check_skipped(rows, entry["key"], config.training.max_bad_row_share)
+    if sum(rows.rows for rows in per_file) == 0:
+        raise TrainingDataError(f"the reference holdout under {layout.HOLDOUT} has no usable labeled row")
+    return _combine(per_file, files, config.feature_names)
+
+
+def _cap_feedback(per_file: list[FileRows], files: list[dict[str, Any]], config: ProjectConfig) -> None:
+    """Bound feedback's share of the run and each uploaded file's (training/sources.py): a file over its
+    allowance keeps a seeded sample of its rows, and its entry counts the rest as `capped_rows`."""
+    for entry in files:
+        entry["source"] = "feedback" if entry["key"].startswith(layout.FEEDBACK) else "training"
+    feedback = [i for i, entry in enumerate(files) if entry["source"] == "feedback"]
+    curated_rows = sum(per_file[i].rows for i, entry in enumerate(files) if entry["source"] == "training")
+    settings = config.training
+    allowed = feedback_allowance(
+        curated_rows,
+        [per_file[i].rows for i in feedback],
+        max_feedback_share=settings.max_feedback_share,
+        max_file_share=settings.max_file_share,
+    )
+    rng = np.random.default_rng(config.model.seed)
+    for i, keep in zip(feedback, allowed, strict=True):
+        if keep < per_file[i].rows:
+            files[i]["capped_rows"] = per_file[i].rows - keep
+            files[i]["rows"] = keep
+            per_file[i] = _sample(per_file[i], keep, rng)
 
 
 def read_labeled_file(
@@ -91,14 +146,21 @@ def _stream_rows(s3: Any, *, bucket: str, obj: dict[str, Any], config: ProjectCo
             raise TrainingDataError(str(exc)) from exc
 
 
+def _sample(rows: FileRows, keep: int, rng: np.random.Generator) -> FileRows:
+    """`keep` of a file's rows, drawn without replacement (seeded), in file order."""
+    columns = {name: np.concatenate([c[name] for c in rows.columns]) for name in rows.columns[0]}
+    labels = np.concatenate(rows.labels)
+    chosen = np.sort(rng.choice(len(labels), size=keep, replace=False))
+    return FileRows(columns=[{k: v[chosen] for k, v in columns.items()}], labels=[labels[chosen]], rows=keep)
+
+
 def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: ProjectConfig) -> LabeledData:
-    """The combined rows, if no file skipped too many and there are enough rows of every class."""
-    for rows, entry in zip(per_file, files, strict=True):
-        _check_skipped(rows, entry["key"], config.training.max_bad_row_share)
+    """The combined rows, if there are enough of them and rows of every class."""
     total = sum(rows.rows for rows in per_file)
     if total < config.training.min_rows:
         raise TrainingDataError(
             f"{total} labeled rows; training needs at least {config.training.min_rows}{_rejections(files)}"
+            f"{_capped(files)}"
         )
     data = _combine(per_file, files, config.feature_names)
     try:
@@ -130,13 +192,28 @@ def _check_every_class(data: LabeledData) -> None:
 
 
 def _combine(per_file: list[FileRows], files: list[dict[str, Any]], names: list[str]) -> LabeledData:
-    """All files' rows as one set of columns, with the index of each row's file (0 = newest)."""
+    """All files' rows as one set of columns, with the index of each row's file (0 = newest) and whether it
+    came from training/."""
     parts = [(i, c, y) for i, rows in enumerate(per_file) for c, y in zip(rows.columns, rows.labels, strict=True)]
+    recency = np.concatenate([np.full(len(labels), index) for index, _, labels in parts])
+    from_training = np.asarray([entry.get("source") == "training" for entry in files], dtype=bool)
     return LabeledData(
         columns={name: np.concatenate([columns[name] for _, columns, _ in parts]) for name in names},
         labels=np.concatenate([labels for _, _, labels in parts]),
         files=files,
-        recency=np.concatenate([np.full(len(labels), index) for index, _, labels in parts]),
+        recency=recency,
+        curated=from_training[recency],
+    )
+
+
+def _capped(files: list[dict[str, Any]]) -> str:
+    """What a data error message adds about feedback rows left out by its bounds ("" when none was)."""
+    capped = sum(f.get("capped_rows", 0) for f in files)
+    if not capped:
+        return ""
+    return (
+        f"; {capped} feedback row(s) left out by training.max_feedback_share / max_file_share: add curated data "
+        f"under {layout.TRAINING} (feedback may only be a share of it)"
     )
 
 

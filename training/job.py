@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.observability import (
     CHAMPION_VERSION,
     MODEL_PROMOTIONS,
@@ -22,6 +22,7 @@ from mlops_core.observability import (
     put_metrics,
 )
 from mlops_core.registry.approval import pending_alert
+from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger, new_run_id, utcnow
 
 from .train import train_and_register
@@ -45,9 +46,13 @@ def run_job(
     alert_topic_arn: str | None,
     run_id: str | None = None,
     trigger: dict[str, Any] | None = None,
+    conditional_deletes: bool = True,
 ) -> dict[str, Any]:
-    """Run one training job end to end; re-raises a training failure after reporting it."""
-    ledger = RunLedger(s3, models_bucket)
+    """Run one training job end to end; re-raises a training failure after reporting it.
+
+    `conditional_deletes`: whether S3 honours DeleteObject's IfMatch (see `RunLedger`).
+    """
+    ledger = RunLedger(s3, models_bucket, conditional_deletes=conditional_deletes)
     run_id = run_id or new_run_id(utcnow())
     if ledger.get(run_id) is None:  # started by hand, not through the retraining function
         ledger.record(
@@ -130,17 +135,7 @@ def _report_failure(
         run_id, status="failed", finished_at=utcnow().isoformat(), error=error, traceback=traceback.format_exc(limit=8)
     )
     ledger.release(run_id)
-    put_metrics(cloudwatch, _failure_metrics(config.name), namespace=namespace)
-    if sns is not None and alert_topic_arn:
-        sns.publish(
-            TopicArn=alert_topic_arn,
-            Subject=f"{config.name}: training run {run_id} failed"[:100],
-            Message=f"Training run {run_id} failed; the champion is unchanged.\n\n{error}",
-        )
-
-
-def _failure_metrics(pipeline: str) -> list[dict[str, Any]]:
-    return [datum(TRAINING_RUNS, 1, pipeline=pipeline), datum(TRAINING_FAILURES, 1, pipeline=pipeline)]
+    FailureAlerts(cloudwatch, sns, alert_topic_arn, config.name, namespace).tell(run_id, error)
 
 
 def _success_metrics(pipeline: str, result: dict[str, Any]) -> list[dict[str, Any]]:

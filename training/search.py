@@ -27,7 +27,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.config.task import METRICS, Task, fit_targets
 from mlops_core.modeling.search import Planned, base_model, plan
 

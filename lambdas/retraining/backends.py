@@ -13,6 +13,7 @@ from mlops_core.environment import (
     SageMakerBackendEnvironment,
     TrainingJobEnvironment,
 )
+from mlops_core.storage import layout
 
 SAGEMAKER_ENV_VALUE_CHARS = 512  # CreateTrainingJob's limit on one environment value
 
@@ -93,6 +94,6 @@ def backend_from_environment(env: RetrainingEnvironment, make_client: Callable[[
         role_arn=sagemaker.role_arn,
         instance_type=sagemaker.instance_type,
         max_runtime_s=sagemaker.max_runtime_s,
-        output_path=f"s3://{env.models_bucket}/sagemaker-output/",
+        output_path=f"s3://{env.models_bucket}/{layout.SAGEMAKER_OUTPUT}",
         job=TrainingJobEnvironment.from_environment(),
     )

@@ -9,9 +9,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 
-from mlops_core.config.project import RetrainingSettings, load_config
+from mlops_core.config import RetrainingSettings, load_config
 from mlops_core.environment import RetrainingEnvironment
 from mlops_core.observability import function_logger
+from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger, utcnow
 
 from .backends import TrainingBackend, backend_from_environment
@@ -21,11 +22,13 @@ logger = function_logger("retraining")
 
 
 @cache
-def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend]:
-    """The config, the run ledger and the backend, validated and created once per execution environment."""
-    env = RetrainingEnvironment.from_environment()
-    ledger = RunLedger(boto3.client("s3"), env.models_bucket)
-    return load_config().retraining, ledger, backend_from_environment(env, boto3.client)
+def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend, FailureAlerts]:
+    """The config, the run ledger, the backend and where failures are told, created once per execution environment."""
+    env, config = RetrainingEnvironment.from_environment(), load_config()
+    ledger = RunLedger(boto3.client("s3"), env.models_bucket, conditional_deletes=env.conditional_deletes)
+    sns = boto3.client("sns") if env.alert_topic_arn else None
+    alerts = FailureAlerts(boto3.client("cloudwatch"), sns, env.alert_topic_arn, config.name, env.namespace)
+    return config.retraining, ledger, backend_from_environment(env, boto3.client), alerts
 
 
 def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
@@ -62,12 +65,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if trigger is None:
         logger.info("ignored: not an ALARM transition")
         return {"started": False, "reason": "not-an-alarm-transition"}
-    settings, ledger, backend = environment()
+    settings, ledger, backend, alerts = environment()
     result = start_training(
         trigger=trigger,
         ledger=ledger,
         backend=backend,
         settings=settings,
+        alerts=alerts,
         now=utcnow(),
         force=force,
     )

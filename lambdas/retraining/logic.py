@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlops_core.config.project import RetrainingSettings
+from mlops_core.config import RetrainingSettings
+from mlops_core.registry.failures import TellsFailures
 from mlops_core.registry.runs import RunLedger, new_run_id
 
 from .backends import TrainingBackend
@@ -17,14 +18,15 @@ def start_training(
     ledger: RunLedger,
     backend: TrainingBackend,
     settings: RetrainingSettings,
+    alerts: TellsFailures,
     now: datetime,
     force: bool = False,
 ) -> dict[str, Any]:
     """Start a run unless one is running or the last one started within the cooldown.
 
     Returns {"started": bool, "reason": ..., "run_id": ...}. `force` (a manual trigger) skips the
-    cooldown but never the lock. If the backend cannot start, the lock is released and the run is
-    recorded as failed before the error propagates.
+    cooldown but never the lock. If the backend cannot start, the run is recorded as failed, the lock
+    is released and the failure told (`TrainingFailures`, the alerts topic) before the error propagates.
     """
     if not force:
         recent = ledger.in_cooldown(cooldown_seconds=settings.cooldown_seconds, now=now)
@@ -38,8 +40,10 @@ def start_training(
     try:
         handle = backend.start(run_id, trigger)
     except Exception as exc:
-        ledger.record(run_id, status="failed", finished_at=now.isoformat(), error=f"could not start: {exc}")
+        error = f"could not start: {type(exc).__name__}: {exc}"
+        ledger.record(run_id, status="failed", finished_at=now.isoformat(), error=error)
         ledger.release(run_id)
+        alerts.tell(run_id, error)
         raise
     ledger.record(run_id, backend_handle=handle)
     return {"started": True, "reason": "started", "run_id": run_id}

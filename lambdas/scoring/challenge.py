@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_core.config.project import DriftSettings
+from mlops_core.config import DriftSettings
 from mlops_core.config.task import Task
 from mlops_core.data.convert import Chunk
 from mlops_core.modeling.predictions import Predictions, Predictor, metrics

@@ -14,12 +14,12 @@ import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.observability import function_logger
 
 from .logic import Clients, ScoringContext, score_job
-from .messages import jobs_from_message
+from .messages import RefusedMessage, jobs_from_message
 
 logger = function_logger("scoring")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -38,10 +38,14 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     deadline = None
     if lambda_context is not None:  # leave time to write the rejection report before the timeout
         deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - REPORT_MARGIN_S
-    for job in jobs_from_message(record.json_body, context.data_bucket):
-        logger.append_keys(file_key=job.key, part=job.part)
-        outcome = score_job(job, clients=clients, context=context, deadline=deadline)
-        logger.info("file processed", extra={"status": outcome.status, **outcome.detail})
+    try:
+        for job in jobs_from_message(record.json_body, context.data_bucket):
+            logger.append_keys(file_key=job.key, part=job.part)
+            outcome = score_job(job, clients=clients, context=context, deadline=deadline)
+            logger.info("file processed", extra={"status": outcome.status, **outcome.detail})
+    except RefusedMessage as refused:  # its batch item fails: retried, then kept in the dead-letter queue
+        logger.error("message refused", extra={"reason": str(refused), "message_id": record.message_id})
+        raise
 
 
 @logger.inject_lambda_context

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_core.config.project import ProjectConfig
+from mlops_core.config import ProjectConfig
 from mlops_core.config.task import Task
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.environment import ScoringEnvironment

@@ -15,6 +15,14 @@ from urllib.parse import unquote_plus
 from mlops_core.storage import layout
 
 
+class RefusedMessage(ValueError):
+    """A queue message scoring will not act on, and why: a byte range it never sent. Anyone who may send to
+    the queue can write one, so its key and its pinned model version are checked like an S3 event's. It is
+    not dropped: the handler logs the reason and fails its batch item, so after queue.max_receive_count
+    receives the message waits in the dead-letter queue, whose alarm tells people. No receipt is written,
+    so a real range of the same part is not taken for done."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One unit of work: a whole object, or one byte range of a large one."""
@@ -58,7 +66,7 @@ class Superseded(Exception):
 def jobs_from_message(body: dict[str, Any], data_bucket: str) -> list[Job]:
     """The jobs in one SQS message body: an S3 event notification, or a byte-range fan-out message."""
     if "range" in body:
-        return [Job(**body["range"])]
+        return [range_job(body["range"])]
     if body.get("Event") == "s3:TestEvent":
         return []
     return [job for record in body.get("Records", []) if (job := _job_of_record(record, data_bucket))]
@@ -74,6 +82,32 @@ def _job_of_record(record: dict[str, Any], data_bucket: str) -> Job | None:
         return None
     obj = s3["object"]
     return Job(key, obj.get("eTag", "").strip('"'), int(obj.get("size", 0)), object_version=obj.get("versionId"))
+
+
+def range_job(fields: dict[str, Any]) -> Job:
+    """The job of a byte-range message, if it is one scoring sends (ranges.range_jobs); RefusedMessage if not.
+
+    Its model version is checked where the model is loaded (models.load_champion): it must be or have been
+    the champion.
+    """
+    try:
+        job = Job(**fields)
+    except TypeError as exc:
+        raise RefusedMessage(f"not a byte-range message scoring sends: {exc}") from None
+    if not isinstance(job.key, str) or not job.key.startswith(layout.INCOMING):
+        raise RefusedMessage(f"byte range of {job.key!r}: not under {layout.INCOMING}, where files to score arrive")
+    if not job.key.endswith(layout.CSV_SUFFIXES):
+        raise RefusedMessage(f"byte range of {job.key!r}: not a .csv or .csv.gz file, which is all S3 sends")
+    if job.gzipped:
+        raise RefusedMessage(f"byte range of {job.key!r}: gzip cannot be read from the middle, it is never split")
+    if not isinstance(job.version, str) or not job.version:
+        raise RefusedMessage(f"byte range of {job.key!r}: no model version pinned, which every range has")
+    numbers = (job.size, job.start, job.part, job.parts, 0 if job.end is None else job.end)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        raise RefusedMessage(f"byte range of {job.key!r}: its size, offsets and parts are not whole numbers")
+    if not 0 <= job.part < job.parts or job.parts < 2:
+        raise RefusedMessage(f"byte range of {job.key!r}: part {job.part + 1} of {job.parts} does not exist")
+    return job
 
 
 def range_message(job: Job) -> str:

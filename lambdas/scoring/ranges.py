@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_core.config.project import ScoringSettings
+from mlops_core.config import ScoringSettings
 from mlops_core.data.blocks import CsvBlocks
 from mlops_core.data.reader import ByteStream, CsvRows
 from mlops_core.storage.errors import is_precondition_failure

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_core.config.project import PromotionSettings
+from mlops_core.config import PromotionSettings
 from mlops_core.registry.challenger import Ruling, rule, total_evidence
 from mlops_core.registry.store import ChampionConflict, ModelAlias, Registry
 

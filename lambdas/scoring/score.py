@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config.project import Feature, ScoringSettings
+from mlops_core.config import Feature, ScoringSettings
 from mlops_core.config.task import Task
 from mlops_core.data.blocks import CsvBlocks
 from mlops_core.data.convert import Chunk, convert_rows

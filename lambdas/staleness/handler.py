@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.environment import StalenessEnvironment
 from mlops_core.observability import function_logger
 from mlops_core.registry.runs import utcnow

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.config import ProjectConfig, load_config
 from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.observability import function_logger
 from training.job import run_job
@@ -36,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         alert_topic_arn=env.alert_topic_arn,
         run_id=event.get("run_id"),
         trigger=event.get("trigger"),
+        conditional_deletes=env.conditional_deletes,
     )
     logger.info(
         "training run finished",

@@ -2,31 +2,22 @@
 
 Everything else reads the config; the config reads nothing of the project's (the bottom layer).
 
-- ``project``  the file and its sections: ``load_config`` -> ``ProjectConfig`` (training, scoring, drift,
-               promotion, retraining, monitoring settings), the checks that span sections
-- ``model``    ``[model]``: the estimator, ``[[model.candidates]]`` of a search, the user's pipeline
-- ``feature``  ``[[features]]``: numeric, categorical or text, with the text vectorizer's settings
-- ``task``     ``[label]``: binary, multiclass or regression, its classes, metrics and label rules
-- ``errors``   ``ConfigError``, the one error a bad config raises
+- ``project``    the file: ``load_config`` -> ``ProjectConfig``, and the checks that span sections
+- ``sections``   ``[training]``, ``[scoring]``, ``[drift]``, ``[promotion]``: each batch's and each run's settings
+- ``lifecycle``  ``[retraining]`` (cooldown, the run lock and its time limit, a schedule) and ``[monitoring]``
+                 (the staleness alarms), with the limits AWS puts on each
+- ``model``      ``[model]``: the estimator, ``[[model.candidates]]`` of a search, the user's pipeline
+- ``feature``    ``[[features]]``: numeric, categorical or text, with the text vectorizer's settings
+- ``task``       ``[label]``: binary, multiclass or regression, its classes, metrics and label rules
+- ``errors``     ``ConfigError``, the one error a bad config raises
 """
 
 from .errors import ConfigError
 from .feature import Feature, parse_feature
+from .lifecycle import LOCK_MARGIN_S, SHORT_PERIOD_SPAN_LIMIT_S, MonitoringSettings, RetrainingSettings
 from .model import Candidate, ModelSettings
-from .project import (
-    CONFIG_ENV,
-    CONFIG_FILE,
-    DriftSettings,
-    MonitoringSettings,
-    ProjectConfig,
-    PromotionSettings,
-    RetrainingSettings,
-    ScoringSettings,
-    TrainingSettings,
-    config_path,
-    load_config,
-    parse_config,
-)
+from .project import CONFIG_ENV, CONFIG_FILE, ProjectConfig, config_path, load_config, parse_config
+from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
 from .task import (
     METRICS,
     TASKS,
@@ -42,7 +33,9 @@ from .task import (
 __all__ = [
     "CONFIG_ENV",
     "CONFIG_FILE",
+    "LOCK_MARGIN_S",
     "METRICS",
+    "SHORT_PERIOD_SPAN_LIMIT_S",
     "TASKS",
     "Candidate",
     "ConfigError",

@@ -3,225 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .errors import ConfigError
 from .feature import Feature, parse_feature
+from .lifecycle import MonitoringSettings, RetrainingSettings
 from .model import ModelSettings, search_settings
+from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
 from .task import METRICS, Task, task_from_config
 
 CONFIG_ENV = "MLOPS_CONFIG"
 CONFIG_FILE = "mlops.toml"
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    window_files: int
-    min_rows: int
-    max_bad_row_share: float = 0.05  # a run fails when a file skips more than this share of its rows
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.max_bad_row_share <= 1:
-            raise ConfigError("[training] max_bad_row_share must be between 0 and 1")
-
-
-@dataclass(frozen=True)
-class ScoringSettings:
-    chunk_rows: int
-    max_file_bytes: int
-    max_field_chars: int
-    max_bad_row_share: float
-    byte_range_bytes: int
-
-
-@dataclass(frozen=True)
-class DriftSettings:
-    bins: int
-    min_rows: int
-    psi_threshold: float  # method "psi": a feature (or the predictions) above this PSI has drifted
-    drifted_share_threshold: float
-    prediction_psi_threshold: float
-    accuracy_floor: float | None = None  # classification: alarm when a labeled batch's accuracy is below
-    max_error: float | None = None  # regression: alarm when a labeled batch's mean absolute error is above
-    # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the
-    # batch's size (see mlops_core.monitoring.drift.psi_threshold_for); "psi": the fixed thresholds above.
-    method: Literal["adaptive", "psi"] = "adaptive"
-    false_alarm_rate: float = 0.01  # adaptive: the share of clean batches that may be called drifted
-    min_effect_psi: float = 0.05  # adaptive: a shift below this PSI is never drift, however large the batch
-    estimated_accuracy_floor: float = 0.7  # alarm when the label-free accuracy estimate falls below this
-    reference_sample_rows: int = 2000  # rows kept for the multivariate check; 0 turns it off
-    alarm_after: str = "1 of 1"  # "M of N": M drifted batches among the last N periods raise an alarm
-
-    @property
-    def alarm_datapoints(self) -> tuple[int, int]:
-        """(M, N) of `alarm_after`."""
-        m, _, n = self.alarm_after.partition(" of ")
-        return int(m), int(n)
-
-    def __post_init__(self) -> None:
-        if self.method not in ("adaptive", "psi"):
-            raise ConfigError(f"[drift] method must be adaptive or psi, not {self.method!r}")
-        if not 0 < self.false_alarm_rate < 0.5:
-            raise ConfigError("[drift] false_alarm_rate must be above 0 and below 0.5 (for example 0.01)")
-        if not 0 < self.drifted_share_threshold <= 1:
-            raise ConfigError("[drift] drifted_share_threshold must be above 0 and at most 1")
-        try:
-            m, n = self.alarm_datapoints
-        except ValueError:
-            m, n = 0, 0
-        if not 1 <= m <= n:
-            raise ConfigError(f"[drift] alarm_after must read 'M of N' with 1 <= M <= N, not {self.alarm_after!r}")
-
-
-@dataclass(frozen=True)
-class PromotionSettings:
-    metric: str
-    tolerance: float
-    floor: float
-    # What a candidate that passed the gate becomes while a champion exists: the champion ("off"), or a
-    # challenger that scores beside it ("shadow") or serves a share of rows ("split") until the rule in
-    # mlops_core/registry/challenger.py promotes or retires it.
-    challenger: Literal["off", "shadow", "split"] = "off"
-    challenger_share: float = 0.1  # split: the share of rows the challenger scores
-    challenger_id_column: str | None = None  # split: the column whose hash assigns a row to a model
-    challenger_confidence: float = 0.95  # the rule's one-sided confidence
-    challenger_min_rows: int = 500  # labeled rows per model before the rule decides
-    challenger_max_rows: int = 20_000  # labeled rows per model after which no difference retires it
-    # "auto": a candidate that passes the gate is put in place at once; "manual": it waits, pending, for
-    # `mlops approve` (or `mlops reject`), and expires after `pending_ttl_days`.
-    approval: Literal["auto", "manual"] = "auto"
-    pending_ttl_days: float = 7
-
-    def __post_init__(self) -> None:
-        self._check_challenger()
-        if self.approval not in ("auto", "manual"):
-            raise ConfigError(f'[promotion] approval must be "auto" or "manual", not {self.approval!r}')
-        ttl = self.pending_ttl_days
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
-            raise ConfigError(
-                f"[promotion] pending_ttl_days must be a number of days above 0 (for example 7), not {ttl!r}"
-            )
-
-    def _check_challenger(self) -> None:
-        if self.challenger not in ("off", "shadow", "split"):
-            raise ConfigError(f"[promotion] challenger must be off, shadow or split, not {self.challenger!r}")
-        if not 0 < self.challenger_share < 1:
-            raise ConfigError("[promotion] challenger_share must be above 0 and below 1 (for example 0.1)")
-        if self.challenger == "split" and not self.challenger_id_column:
-            raise ConfigError(
-                '[promotion] challenger = "split" needs challenger_id_column: the column (an id) whose hash '
-                "sends each row to the same model every time"
-            )
-        if not 0.5 < self.challenger_confidence < 1:
-            raise ConfigError("[promotion] challenger_confidence must be above 0.5 and below 1 (for example 0.95)")
-        if not 1 <= self.challenger_min_rows <= self.challenger_max_rows:
-            raise ConfigError("[promotion] needs 1 <= challenger_min_rows <= challenger_max_rows")
-
-
-@dataclass(frozen=True)
-class RetrainingSettings:
-    cooldown_seconds: int
-    lock_ttl_seconds: int
-    # An EventBridge schedule that also starts retraining (same lock, cooldown and gate), or None.
-    schedule: str | None = None
-    # The champion-age alarm (monitoring.max_model_age_days) also starts retraining, like a drift alarm.
-    on_stale: bool = False
-
-    def __post_init__(self) -> None:
-        if self.schedule is not None:
-            check_schedule(self.schedule)
-        if not isinstance(self.on_stale, bool):
-            raise ConfigError(f"[retraining] on_stale must be true or false, not {self.on_stale!r}")
-
-
-RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
-CRON_FIELD = re.compile(r"[0-9A-Z*?,/#LW-]+")
-
-
-def check_schedule(expression: str) -> None:
-    """Raise ConfigError unless EventBridge would accept `expression` as a rule's schedule.
-
-    `rate(N unit)`: N a positive whole number, the unit singular for 1 and plural above (minute(s),
-    hour(s), day(s)). `cron(min hour day-of-month month day-of-week year)`: six fields, and exactly one
-    of day-of-month and day-of-week is `?`.
-    """
-    forms = "use rate(7 days), rate(1 hour) or cron(0 3 ? * MON *)"
-    if expression.startswith("rate("):
-        match = RATE.fullmatch(expression)
-        if not match or (match["value"] == "1") == match["unit"].endswith("s"):
-            raise ConfigError(f"retraining.schedule {expression!r} is not a rate EventBridge accepts; {forms}")
-        return
-    fields = expression.removeprefix("cron(").removesuffix(")").split(" ")
-    if (
-        not (expression.startswith("cron(") and expression.endswith(")"))
-        or len(fields) != 6
-        or not all(CRON_FIELD.fullmatch(f) for f in fields)
-        or (fields[2] == "?") == (fields[4] == "?")
-    ):
-        raise ConfigError(
-            f"retraining.schedule {expression!r} is not a schedule EventBridge accepts (cron needs six fields, "
-            f"with ? in exactly one of day-of-month and day-of-week); {forms}"
-        )
-
-
-# CloudWatch refuses an alarm whose periods (period x evaluation periods) span more than 7 days, or more
-# than 1 day when its period is under an hour; its periods are whole minutes (10 and 30 s: high resolution).
-ALARM_SPAN_LIMIT_S = 7 * 24 * 3600
-SHORT_PERIOD_SPAN_LIMIT_S = 24 * 3600
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    """Staleness alarms (docs/lifecycle.md, "Staleness"); a setting left out, or the whole [monitoring] section,
-    turns its alarm off."""
-
-    max_model_age_days: float | None = None  # alarm when the champion was trained longer ago than this
-    max_silence_hours: float | None = None  # alarm when no file was scored for this long (a heartbeat)
-
-    def __post_init__(self) -> None:
-        _check_positive_number("max_model_age_days", self.max_model_age_days, "30 for a month")
-        _check_positive_number("max_silence_hours", self.max_silence_hours, "24 for a day")
-        if self.silence_seconds is not None:
-            check_silence(self.silence_seconds, self.max_silence_hours)
-
-    @property
-    def silence_seconds(self) -> int | None:
-        """max_silence_hours in whole seconds (CloudWatch counts periods in seconds), or None."""
-        return None if self.max_silence_hours is None else round(self.max_silence_hours * 3600)
-
-
-def _check_positive_number(name: str, value: object, example: str) -> None:
-    """None, or a finite number above 0 (TOML's true is not a number here, nor inf or nan)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise ConfigError(
-            f"[monitoring] {name} must be a number above 0 (e.g. {example}), not {value!r}; "
-            "leave it out to turn its alarm off"
-        )
-
-
-def check_silence(seconds: int, hours: object) -> None:
-    """Raise ConfigError unless CloudWatch accepts an alarm over `seconds` of silence (see ALARM_SPAN_LIMIT_S)."""
-    setting = f"[monitoring] max_silence_hours = {hours}"
-    if seconds < 60 or seconds % 60:
-        raise ConfigError(
-            f"{setting} is {seconds} s, but CloudWatch alarm periods are whole minutes: use a whole number of "
-            "minutes in hours (0.25 for 15 minutes, 0.0166667 for one)"
-        )
-    if seconds > ALARM_SPAN_LIMIT_S:
-        raise ConfigError(f"{setting} is over 7 days, the longest CloudWatch alarms look back: use at most 168")
-    if seconds > SHORT_PERIOD_SPAN_LIMIT_S and seconds % 3600:
-        raise ConfigError(
-            f"{setting}: over 24 hours CloudWatch needs alarm periods of an hour or more, so the silence must be "
-            "whole hours (e.g. 36)"
-        )
 
 
 def check_staleness(config: ProjectConfig) -> None:

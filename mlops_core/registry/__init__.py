@@ -4,6 +4,7 @@ The top layer: it reads the config, stores through ``storage``, and uses the dat
 monitoring packages to judge and describe models. In the order a candidate travels:
 
 - ``runs``          training runs: the lock, the cooldown, one record per run
+- ``failures``      a failed run told: ``TrainingRuns`` and ``TrainingFailures``, and the alerts topic
 - ``store``         ``Registry``: immutable versions (artifact SHA-256 checked), the champion and
                     challenger pointers (``ModelAlias``) moved by conditional writes, the history
 - ``promotion``     the gate's rule: is the candidate at least as good as the champion
@@ -41,7 +42,8 @@ if TYPE_CHECKING:  # what the type checker sees; at run time each name is found 
         total_evidence,
         unpaired_evidence,
     )
-    from .gate import GateOutcome, gate_promotion
+    from .failures import FailureAlerts, TellsFailures
+    from .gate import GateOutcome, ReferenceHoldout, gate_promotion
     from .promotion import Decision, decide
     from .registration import Reference, ReferenceFileError, read_reference, reference_profile, registered_manifest
     from .runs import Lock, RunLedger, new_run_id, utcnow
@@ -61,13 +63,14 @@ if TYPE_CHECKING:  # what the type checker sees; at run time each name is found 
 # loading `gate`, `challenger` and `registration` with them would import pandas, scipy and scikit-learn in
 # their cold start (measured: 0.4 s -> 2.2 s to import their handlers). A name is looked for in the modules
 # in this order, light ones first, so a name of `store` or `runs` never loads the others.
-_MODULES = ("store", "runs", "promotion", "approval", "challenger", "gate", "registration")
+_MODULES = ("store", "runs", "failures", "promotion", "approval", "challenger", "gate", "registration")
 __all__ = [
     "ArtifactIntegrityError",
     "ChallengerConflict",
     "ChampionConflict",
     "Decision",
     "Evidence",
+    "FailureAlerts",
     "GateOutcome",
     "Held",
     "Lock",
@@ -77,11 +80,13 @@ __all__ = [
     "PendingRecords",
     "Reference",
     "ReferenceFileError",
+    "ReferenceHoldout",
     "Registry",
     "RegistryError",
     "Ruling",
     "RunLedger",
     "Significance",
+    "TellsFailures",
     "UnknownVersion",
     "challenger_rows",
     "comparable",

@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..storage import is_precondition_failure, layout
-from ..storage.s3json import get_json
+from ..storage import is_missing, is_precondition_failure, layout
+from ..storage.s3json import get_json, put_json
 
 
 def utcnow() -> datetime:
@@ -35,11 +35,16 @@ class Lock:
 
 
 class RunLedger:
-    """The lock and run records of one models bucket."""
+    """The lock and run records of one models bucket.
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    `conditional_deletes`: whether the S3 endpoint honours DeleteObject's IfMatch (AWS does; the local
+    target's does not: infra/targets.py).
+    """
+
+    def __init__(self, s3: Any, bucket: str, *, conditional_deletes: bool = True) -> None:
         self.s3 = s3
         self.bucket = bucket
+        self.conditional_deletes = conditional_deletes
 
     # ------------------------------------------------------------------ lock
     def current_lock(self) -> Lock | None:
@@ -76,7 +81,19 @@ class RunLedger:
         lock = self.current_lock()
         if lock is None or lock.run_id != run_id:
             return False
-        self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+        if not self.conditional_deletes:
+            # Read, compare, delete. The race left: if this lock expires and another run takes it between the
+            # read above and this delete, that run's lock is deleted. A run releases before its lock expires
+            # (the config refuses a TTL shorter than the run's time limit plus a margin), so only a release
+            # that comes after the expiry can lose this race.
+            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
+            return True
+        try:  # deleted only if unchanged since read: a lock taken over in between is the new run's
+            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY, IfMatch=lock.etag)
+        except ClientError as exc:
+            if is_precondition_failure(exc) or is_missing(exc):
+                return False
+            raise
         return True
 
     # ------------------------------------------------------------------ records
@@ -90,6 +107,25 @@ class RunLedger:
             Body=json.dumps(record, indent=2, default=str).encode(),
             ContentType="application/json",
         )
+        return record
+
+    def end_if_started(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Merge `fields` into the run's record if it still says started; None if it ended (or is unknown).
+
+        The write is conditional on the record's ETag, so when two callers end the same run (an event
+        delivered twice) exactly one of them gets the record back.
+        """
+        found = get_json(self.s3, self.bucket, layout.run_key(run_id))
+        if found is None or found[0].get("status") != "started":
+            return None
+        record, etag = found
+        record.update(fields)
+        try:
+            put_json(self.s3, self.bucket, layout.run_key(run_id), record, IfMatch=etag)
+        except ClientError as exc:
+            if is_precondition_failure(exc):
+                return None
+            raise
         return record
 
     def get(self, run_id: str) -> dict[str, Any] | None:

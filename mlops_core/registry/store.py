@@ -146,6 +146,23 @@ class Registry:
         found = get_json(self.s3, self.bucket, layout.CHAMPION_KEY)
         return None if found is None else ModelAlias("champion", found[0]["version"], found[1], found[0])
 
+    def was_champion(self, version: str) -> bool:
+        """Whether the champion pointer names `version` or named it before: its current record and the
+        champion that record replaced, then the pointer's earlier object versions, newest first (the models
+        bucket is versioned, and no function may delete a version: infra/storage.py)."""
+        current = self.champion()
+        if current is not None and version in (current.version, current.record.get("previous")):
+            return True
+        pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=layout.CHAMPION_KEY)
+        for page in pages:
+            for earlier in page.get("Versions", []):
+                if earlier["Key"] != layout.CHAMPION_KEY or earlier["IsLatest"]:
+                    continue
+                obj = self.s3.get_object(Bucket=self.bucket, Key=earlier["Key"], VersionId=earlier["VersionId"])
+                if json.loads(obj["Body"].read()).get("version") == version:
+                    return True
+        return False
+
     def promote(self, version: str, *, expected: ModelAlias | None, decision: dict[str, Any]) -> None:
         """Point the champion at `version` if it still is `expected` (a conditional write)."""
         record = {

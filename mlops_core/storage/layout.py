@@ -13,6 +13,7 @@ PREDICTIONS = "predictions/"
 REJECTED = "rejected/"
 TRAINING = "training/"
 FEEDBACK = "feedback/"  # labeled batches seen by scoring, kept for retraining
+HOLDOUT = "holdout/"  # the reference holdout: labeled rows only the operator writes, never trained on
 REPORTS = "reports/"
 DRIFT_REPORTS = f"{REPORTS}drift/"
 RECEIPTS = f"{REPORTS}receipts/"
@@ -29,6 +30,7 @@ HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 PENDING = "registry/pending/"  # one object per candidate held for manual approval
 LOCK_KEY = "registry/training.lock"
+SAGEMAKER_OUTPUT = "sagemaker-output/"  # where SageMaker uploads a training job's own output (AWS only)
 
 CSV_SUFFIXES = (".csv.gz", ".csv")  # what scoring reads, in any case (.CSV is a CSV)
 # What the data bucket's notification sends to scoring. S3's suffix filters are case-sensitive, and each case
@@ -100,6 +102,11 @@ def incoming_key(name: str) -> str:
 def training_key(name: str) -> str:
     """Where a labeled training file is put: training/<name>."""
     return f"{TRAINING}{name}"
+
+
+def holdout_key(name: str) -> str:
+    """Where a reference holdout file is put: holdout/<name>."""
+    return f"{HOLDOUT}{name}"
 
 
 def part_suffix(part: int, parts: int) -> str:

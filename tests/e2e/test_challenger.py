@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV
-from mlopsctl import ops
+from mlops_core.config import CONFIG_ENV
+from mlopsctl import stack
 from mlopsctl.datagen import write_file
 
 from .conftest import ROOT, deploy_own_stack, mlops
@@ -50,16 +50,16 @@ def _config(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(local_aws, tmp_path_factory, request) -> Iterator[tuple[tuple[str, ...], ops.Pipeline]]:
+def project(local_aws, tmp_path_factory, request) -> Iterator[tuple[tuple[str, ...], stack.Pipeline]]:
     tmp = tmp_path_factory.mktemp("challenger")
     config_file = _config(tmp)
     deploy_own_stack(request, config_file, "e2e-challenger")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONFIG_ENV, str(config_file))
-        yield ("--config", str(config_file)), ops.Pipeline.connect(ROOT, "localstack")
+        yield ("--config", str(config_file)), stack.Pipeline.connect(ROOT, "localstack")
 
 
-def _decision(pipeline: ops.Pipeline, kind: str, version: str) -> dict | None:
+def _decision(pipeline: stack.Pipeline, kind: str, version: str) -> dict | None:
     return next(
         (d for d in pipeline.registry().history(limit=50) if (d["kind"], d["version"]) == (kind, version)), None
     )
@@ -92,7 +92,7 @@ def test_given_a_shadow_challenger_that_is_better_then_the_rule_promotes_it_and_
         _score_labeled(cli, tmp_path, f"shadow-{i}", 600, seed=110 + i)
         if _decision(pipeline, "challenger-promote", new):
             break
-    promoted = ops.wait_for(
+    promoted = stack.wait_for(
         "the rule to promote the shadow challenger",
         lambda: _decision(pipeline, "challenger-promote", new),
         timeout_s=60,
@@ -115,7 +115,7 @@ def test_given_a_shadow_challenger_that_is_better_then_the_rule_promotes_it_and_
     split = s3.list_objects_v2(Bucket=bucket, Prefix="predictions/split-0/")["Contents"][0]["Key"]
     rows = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=split)["Body"].read().decode())))
     assert {r["model_version"] for r in rows} == {new, old}
-    retired = ops.wait_for(
+    retired = stack.wait_for(
         "the rule to retire the split challenger", lambda: _decision(pipeline, "challenger-retire", old), timeout_s=60
     )
     print("split decision:", json.dumps(retired, indent=2))

@@ -11,8 +11,8 @@ import io
 import json
 from pathlib import Path
 
-from mlops_core.config.project import load_config
-from mlopsctl import ops
+from mlops_core.config import load_config
+from mlopsctl import batches, stack, standing
 from mlopsctl.datagen import generate
 from mlopsctl.deploy import deploy
 
@@ -136,12 +136,10 @@ def test_given_messages_in_the_dead_letter_queue_when_redriven_then_their_files_
     sqs.send_message(QueueUrl=deployed["DeadLetterQueueUrl"], MessageBody=json.dumps(event))
     result = mlops("redrive")
     assert result.returncode == 0 and "moved 1 message" in result.stdout
-    from mlopsctl import ops
-
-    pipeline = ops.Pipeline.connect(ROOT, "localstack")
-    receipt = ops.wait_for_outcome(pipeline, key, etag, timeout_s=120)
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
+    receipt = batches.wait_for_outcome(pipeline, key, etag, timeout_s=120)
     assert receipt["outcome"] == "scored" and receipt["scored"] == 200
-    assert ops.queue_depths(pipeline)["dlq"] == 0
+    assert standing.queue_depths(pipeline)["dlq"] == 0
 
 
 def _re_paired(body: bytes, first: str, second: str) -> bytes:
@@ -170,6 +168,6 @@ def test_given_a_joint_change_with_unchanged_marginals_when_scored_then_the_mult
     assert "joint distribution changed" in result.stdout, result.stdout
     named = result.stdout.split("joint distribution changed", 1)[1]
     assert "monthly_charges" in named and "data_usage_gb" in named, result.stdout
-    pipeline = ops.Pipeline.connect(ROOT, "localstack")
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
     alarm = deployed["MultivariateDriftScoreAlarm"]
-    ops.wait_for(f"alarm {alarm}", lambda: ops.alarm_states(pipeline).get(alarm) == "ALARM", timeout_s=120)
+    stack.wait_for(f"alarm {alarm}", lambda: standing.alarm_states(pipeline).get(alarm) == "ALARM", timeout_s=120)

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from mlops_core.storage import layout
-from mlopsctl import ops
+from mlopsctl import batches, runs, stack, standing
 from mlopsctl.datagen import generate, mixed_batch_sizes
 from tests.corpus import hostile_corpus
 
@@ -31,13 +31,13 @@ PREFIX = "incoming/resilience/"
 
 
 @pytest.fixture(scope="module")
-def pipeline(demo) -> ops.Pipeline:
+def pipeline(demo) -> stack.Pipeline:
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    return ops.Pipeline.connect(ROOT, "localstack")
+    return stack.Pipeline.connect(ROOT, "localstack")
 
 
 @pytest.fixture
-def fast_redelivery(pipeline: ops.Pipeline) -> Iterator[None]:
+def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
     """A 10 s visibility timeout while a test needs SQS to redeliver soon (the stack's is 30 min)."""
     sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
     before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
@@ -50,7 +50,7 @@ def started_now() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=2)  # S3 times are whole seconds
 
 
-def upload_silently(pipeline: ops.Pipeline, key: str, body: bytes) -> str:
+def upload_silently(pipeline: stack.Pipeline, key: str, body: bytes) -> str:
     """Put an object with the bucket's notifications off, so its only deliveries are the ones a test sends."""
     s3 = pipeline.s3
     config = s3.get_bucket_notification_configuration(Bucket=pipeline.data_bucket)
@@ -62,7 +62,7 @@ def upload_silently(pipeline: ops.Pipeline, key: str, body: bytes) -> str:
         s3.put_bucket_notification_configuration(Bucket=pipeline.data_bucket, NotificationConfiguration=config)
 
 
-def s3_event(pipeline: ops.Pipeline, key: str, etag: str, size: int) -> str:
+def s3_event(pipeline: stack.Pipeline, key: str, etag: str, size: int) -> str:
     obj = {"key": key, "size": size, "eTag": etag}
     return json.dumps(
         {
@@ -73,14 +73,14 @@ def s3_event(pipeline: ops.Pipeline, key: str, etag: str, size: int) -> str:
     )
 
 
-def objects(pipeline: ops.Pipeline, prefix: str) -> list[str]:
+def objects(pipeline: stack.Pipeline, prefix: str) -> list[str]:
     keys = []
     for page in pipeline.s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.data_bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", [])]
     return keys
 
 
-def files_scored(pipeline: ops.Pipeline, since: datetime) -> float:
+def files_scored(pipeline: stack.Pipeline, since: datetime) -> float:
     """The FilesScored metric summed since `since`, as CloudWatch has it."""
     stats = pipeline.client("cloudwatch").get_metric_statistics(
         Namespace=pipeline.outputs["MetricsNamespace"],
@@ -94,12 +94,12 @@ def files_scored(pipeline: ops.Pipeline, since: datetime) -> float:
     return sum(p["Sum"] for p in stats["Datapoints"])
 
 
-def wait_until_queue_empty(pipeline: ops.Pipeline, timeout_s: float = 120) -> None:
+def wait_until_queue_empty(pipeline: stack.Pipeline, timeout_s: float = 120) -> None:
     def empty() -> bool:
-        depths = ops.queue_depths(pipeline)
+        depths = standing.queue_depths(pipeline)
         return depths["queue"] == 0 and depths["queue_in_flight"] == 0
 
-    ops.wait_for("the scoring queue to drain", empty, timeout_s=timeout_s)
+    stack.wait_for("the scoring queue to drain", empty, timeout_s=timeout_s)
 
 
 def handler_processes(function_name: str) -> list[psutil.Process]:
@@ -147,10 +147,10 @@ def test_given_200_files_dropped_at_once_then_every_one_ends_scored_or_rejected_
     assert len(drops) == 200
     since = started_now()
     started = time.monotonic()
-    etags = ops.drop_files(pipeline, {d.key: d.body for d in drops})
+    etags = batches.drop_files(pipeline, {d.key: d.body for d in drops})
     uploaded = time.monotonic() - started
 
-    result = ops.wait_until_settled(pipeline, since, timeout_s=1500)
+    result = batches.wait_until_settled(pipeline, since, timeout_s=1500)
     seconds = time.monotonic() - started
     rows = sum(d.rows or 0 for d in drops)
     print(
@@ -161,15 +161,15 @@ def test_given_200_files_dropped_at_once_then_every_one_ends_scored_or_rejected_
 
     accounts = {f.key: f for f in result.files if f.key.startswith(PREFIX)}
     assert result.balanced and set(accounts) == {d.key for d in drops}
-    assert ops.queue_depths(pipeline)["dlq"] == 0  # good files (and bad ones) never end in the DLQ
+    assert standing.queue_depths(pipeline)["dlq"] == 0  # good files (and bad ones) never end in the DLQ
     for drop in drops:
         account = accounts[drop.key]
         assert account.state == drop.verdict, (drop.key, account.state, account.detail)
         etag = etags[drop.key]
         outputs = layout.InputOutputs(drop.key, etag)  # a key too long for its outputs: a shortened name
-        receipt = ops.read_json(pipeline, outputs.receipt)
+        receipt = stack.read_json(pipeline, outputs.receipt)
         if drop.verdict == "rejected":
-            report = ops.read_json(pipeline, outputs.rejection_report)
+            report = stack.read_json(pipeline, outputs.rejection_report)
             assert report["kind"] == drop.kind and report["error"] and report["fix"], drop.key
             continue
         parts = receipt.get("parts", 1) if receipt["outcome"] == "fanned_out" else 1
@@ -191,7 +191,7 @@ def test_given_the_same_s3_event_three_times_then_one_output_and_the_file_counte
         pipeline.client("sqs").send_message(
             QueueUrl=pipeline.outputs["ScoringQueueUrl"], MessageBody=s3_event(pipeline, key, etag, len(body))
         )
-    receipt = ops.wait_for_outcome(pipeline, key, etag, timeout_s=120)
+    receipt = batches.wait_for_outcome(pipeline, key, etag, timeout_s=120)
     wait_until_queue_empty(pipeline)
 
     assert receipt["outcome"] == "scored" and receipt["scored"] == 500
@@ -202,7 +202,7 @@ def test_given_the_same_s3_event_three_times_then_one_output_and_the_file_counte
 def test_given_a_scoring_process_killed_mid_file_then_the_file_is_retried_and_scored_once(pipeline, fast_redelivery):
     function = pipeline.outputs["ScoringFunction"]
     key, body = f"{PREFIX}killed.csv", generate(400_000, seed=42, with_label=False)
-    upload = ops.upload_for_scoring(pipeline, body, key.removeprefix("incoming/"))
+    upload = batches.upload_for_scoring(pipeline, body, key.removeprefix("incoming/"))
 
     def busy() -> psutil.Process | None:
         for process in handler_processes(function):
@@ -214,12 +214,12 @@ def test_given_a_scoring_process_killed_mid_file_then_the_file_is_retried_and_sc
         return None
 
     baseline: dict[int, float] = {}
-    victim = ops.wait_for("a scoring process busy with the file", busy, timeout_s=90, interval_s=0.2)
+    victim = stack.wait_for("a scoring process busy with the file", busy, timeout_s=90, interval_s=0.2)
     no_receipt_yet = not objects(pipeline, f"reports/receipts/resilience/killed/{upload['etag']}")
     os.kill(victim.pid, signal.SIGKILL)
     assert no_receipt_yet  # it died in the middle of the file, before any outcome was recorded
 
-    receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=240)
+    receipt = batches.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=240)
     assert receipt["outcome"] == "scored" and receipt["scored"] == 400_000
     assert len(objects(pipeline, f"predictions/resilience/killed/{upload['etag']}-")) == 1
     assert victim.pid not in {p.pid for p in handler_processes(function)}
@@ -241,17 +241,17 @@ def test_given_a_swapped_champion_artifact_then_refused_dead_lettered_and_scored
     try:
         since = started_now()
         uploads = [
-            ops.upload_for_scoring(
+            batches.upload_for_scoring(
                 pipeline, generate(300, seed=50 + i, with_label=False), f"resilience/while-swapped-{i}.csv"
             )
             for i in range(3)
         ]
 
         def all_dead_lettered():
-            result = ops.audit(pipeline, since)
+            result = batches.audit(pipeline, since)
             return result if result.counts()["dead_lettered"] == 3 else None
 
-        result = ops.wait_for("3 files in the dead-letter queue", all_dead_lettered, timeout_s=180, interval_s=3)
+        result = stack.wait_for("3 files in the dead-letter queue", all_dead_lettered, timeout_s=180, interval_s=3)
         assert result.counts()["scored"] == 0 and result.balanced
         refused = mlops("rollback", champion)
         assert refused.returncode == 1 and "SHA-256" in refused.stderr and "Traceback" not in refused.stderr
@@ -260,15 +260,15 @@ def test_given_a_swapped_champion_artifact_then_refused_dead_lettered_and_scored
         redriven = mlops("redrive")
         assert redriven.returncode == 0 and "moved 3 message" in redriven.stdout
         for upload in uploads:
-            receipt = ops.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=120)
+            receipt = batches.wait_for_outcome(pipeline, upload["key"], upload["etag"], timeout_s=120)
             assert receipt["outcome"] == "scored" and receipt["model_version"] == earlier
     finally:
         pipeline.s3.put_object(Bucket=models, Key=artifact_key, Body=original)
         registry.rollback(champion, reason="test cleanup: the artifact is restored")
-    assert ops.queue_depths(pipeline)["dlq"] == 0
+    assert standing.queue_depths(pipeline)["dlq"] == 0
 
 
-def subscribe_probe(pipeline: ops.Pipeline) -> str:
+def subscribe_probe(pipeline: stack.Pipeline) -> str:
     """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts."""
     sqs = pipeline.client("sqs")
     url = sqs.create_queue(QueueName="resilience-alerts-probe")["QueueUrl"]
@@ -292,8 +292,8 @@ def test_given_training_data_that_cannot_train_then_the_run_fails_champion_uncha
     for key in broken:
         pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=unlabeled)
     try:
-        started = ops.start_training(pipeline, "resilience: unusable training data")
-        run = ops.wait_for_run(pipeline, started["run_id"], timeout_s=300)
+        started = runs.start_training(pipeline, "resilience: unusable training data")
+        run = runs.wait_for_run(pipeline, started["run_id"], timeout_s=300)
     finally:
         pipeline.s3.delete_objects(Bucket=pipeline.data_bucket, Delete={"Objects": [{"Key": k} for k in broken]})
 
@@ -325,7 +325,7 @@ def alarm_event(name: str) -> bytes:
 
 
 def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeeds(pipeline):
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
 
     cooldown = load_config().retraining.cooldown_seconds
     ledger = pipeline.ledger()
@@ -354,5 +354,5 @@ def test_given_two_alarms_at_the_same_moment_then_one_training_run_which_succeed
     started = [r for r in responses if r.get("started")]
     assert len(started) == 1, responses
     assert {r["reason"] for r in responses if not r.get("started")} <= {"locked", "cooldown"}
-    run = ops.wait_for_run(pipeline, started[0]["run_id"], timeout_s=300)
+    run = runs.wait_for_run(pipeline, started[0]["run_id"], timeout_s=300)
     assert run["status"] == "succeeded" and run["trigger"]["source"] == "alarm"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlops_core.storage import layout
-from mlopsctl import ops
+from mlopsctl import batches, stack, standing
 from mlopsctl.datagen import generate
 
 from .conftest import ROOT, mlops
@@ -27,13 +27,13 @@ KEY = "incoming/overwrite/overwritten-while-no-champion.csv"
 
 
 @pytest.fixture(scope="module")
-def pipeline(demo) -> ops.Pipeline:
+def pipeline(demo) -> stack.Pipeline:
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    return ops.Pipeline.connect(ROOT, "localstack")
+    return stack.Pipeline.connect(ROOT, "localstack")
 
 
 @pytest.fixture
-def fast_redelivery(pipeline: ops.Pipeline) -> Iterator[None]:
+def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
     """A 10 s visibility timeout, so the no-champion retries reach the dead-letter queue in about 30 s."""
     sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
     before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
@@ -43,7 +43,7 @@ def fast_redelivery(pipeline: ops.Pipeline) -> Iterator[None]:
 
 
 @pytest.fixture
-def no_champion(pipeline: ops.Pipeline) -> Iterator[Callable[[], None]]:
+def no_champion(pipeline: stack.Pipeline) -> Iterator[Callable[[], None]]:
     """The champion pointer set aside (scoring retries every file meanwhile); yields the function that puts
     it back, which also runs when the test ends."""
     s3, bucket = pipeline.s3, pipeline.models_bucket
@@ -59,7 +59,7 @@ def no_champion(pipeline: ops.Pipeline) -> Iterator[Callable[[], None]]:
         restore()
 
 
-def alerts_probe(pipeline: ops.Pipeline) -> str:
+def alerts_probe(pipeline: stack.Pipeline) -> str:
     """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts."""
     sqs = pipeline.client("sqs")
     url = sqs.create_queue(QueueName="overwrite-alerts-probe")["QueueUrl"]
@@ -73,10 +73,10 @@ def alerts_probe(pipeline: ops.Pipeline) -> str:
     return url
 
 
-def wait_until_dead_lettered(pipeline: ops.Pipeline, count: int) -> None:
-    ops.wait_for(
+def wait_until_dead_lettered(pipeline: stack.Pipeline, count: int) -> None:
+    stack.wait_for(
         f"{count} message(s) in the dead-letter queue",
-        lambda: ops.queue_depths(pipeline)["dlq"] >= count,
+        lambda: standing.queue_depths(pipeline)["dlq"] >= count,
         timeout_s=180,
         interval_s=2,
     )
@@ -88,18 +88,22 @@ def test_given_a_file_overwritten_while_there_is_no_champion_then_both_contents_
     s3, bucket = pipeline.s3, pipeline.data_bucket
     versioned = s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
     probe = alerts_probe(pipeline)
-    assert ops.queue_depths(pipeline)["dlq"] == 0  # `mlops redrive` below moves every message there
+    assert standing.queue_depths(pipeline)["dlq"] == 0  # `mlops redrive` below moves every message there
     since = datetime.now(UTC) - timedelta(seconds=2)
 
-    first = ops.upload_for_scoring(pipeline, generate(300, seed=71, with_label=False), KEY.removeprefix("incoming/"))
+    first = batches.upload_for_scoring(
+        pipeline, generate(300, seed=71, with_label=False), KEY.removeprefix("incoming/")
+    )
     wait_until_dead_lettered(pipeline, 1)  # tried while there was no champion, and given up on
-    second = ops.upload_for_scoring(pipeline, generate(500, seed=72, with_label=False), KEY.removeprefix("incoming/"))
+    second = batches.upload_for_scoring(
+        pipeline, generate(500, seed=72, with_label=False), KEY.removeprefix("incoming/")
+    )
     wait_until_dead_lettered(pipeline, 2)
     no_champion()
     redriven = mlops("redrive")
     assert redriven.returncode == 0, redriven.stderr
 
-    receipts = [ops.wait_for_outcome(pipeline, KEY, u["etag"], timeout_s=180) for u in (first, second)]
+    receipts = [batches.wait_for_outcome(pipeline, KEY, u["etag"], timeout_s=180) for u in (first, second)]
 
     assert (receipts[1]["outcome"], receipts[1]["scored"]) == ("scored", 500)
     if versioned:
@@ -115,7 +119,7 @@ def test_given_a_file_overwritten_while_there_is_no_champion_then_both_contents_
             assert upload["etag"] in predictions
             body = s3.get_object(Bucket=bucket, Key=predictions)["Body"].read().decode()
             assert len(body.splitlines()) == receipt["scored"] + 1
-    result = ops.audit(pipeline, since)
+    result = batches.audit(pipeline, since)
     states = {f.etag: f.state for f in result.files if f.key == KEY}
     assert states == {first["etag"]: receipts[0]["outcome"], second["etag"]: "scored"}, json.dumps(result.to_dict())
-    assert result.balanced and ops.queue_depths(pipeline)["dlq"] == 0
+    assert result.balanced and standing.queue_depths(pipeline)["dlq"] == 0

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV
-from mlopsctl import ops
+from mlops_core.config import CONFIG_ENV
+from mlopsctl import runs, stack, standing
 from mlopsctl.datagen import generate
 
 from .conftest import ROOT, deploy_own_stack, mlops
@@ -52,7 +52,7 @@ def staleness_config(folder: Path) -> Path:
 class AlertsInbox:
     """An SQS queue subscribed to the alerts topic: what the people on the topic receive, in order."""
 
-    def __init__(self, pipeline: ops.Pipeline) -> None:
+    def __init__(self, pipeline: stack.Pipeline) -> None:
         self.sqs = pipeline.client("sqs")
         self.url = self.sqs.create_queue(QueueName=f"{PROJECT}-alerts-inbox")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -79,7 +79,7 @@ class AlertsInbox:
         return [m for m in self.alarm_messages if m["AlarmName"] == alarm][-1]
 
 
-def retraining_decisions(pipeline: ops.Pipeline, alarm: str) -> list[dict[str, Any]]:
+def retraining_decisions(pipeline: stack.Pipeline, alarm: str) -> list[dict[str, Any]]:
     """The retraining function's logged decisions on triggers from `alarm`."""
     logs = pipeline.client("logs")
     group = f"/aws/lambda/{pipeline.outputs['RetrainingFunction']}"
@@ -96,12 +96,12 @@ def retraining_decisions(pipeline: ops.Pipeline, alarm: str) -> list[dict[str, A
 
 
 @pytest.fixture
-def stale_pipeline(local_aws, tmp_path, monkeypatch, request) -> tuple[ops.Pipeline, Path]:
-    """Project stale-e2e deployed on the session's local AWS; the CLI and `ops` aimed at it."""
+def stale_pipeline(local_aws, tmp_path, monkeypatch, request) -> tuple[stack.Pipeline, Path]:
+    """Project stale-e2e deployed on the session's local AWS; the CLI and `stack.Pipeline` aimed at it."""
     config_file = staleness_config(tmp_path)
     deploy_own_stack(request, config_file, "e2e-staleness")
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
-    return ops.Pipeline.connect(ROOT, "localstack"), config_file
+    return stack.Pipeline.connect(ROOT, "localstack"), config_file
 
 
 def champion_and_one_scored_file(cli: tuple[str, ...], folder: Path) -> datetime:
@@ -117,13 +117,13 @@ def champion_and_one_scored_file(cli: tuple[str, ...], folder: Path) -> datetime
     return datetime.now()
 
 
-def stale_champion_decision(pipeline: ops.Pipeline, alarm: str) -> dict[str, Any]:
+def stale_champion_decision(pipeline: stack.Pipeline, alarm: str) -> dict[str, Any]:
     """The champion's age is published; older than the maximum, its alarm asks for retraining. The decision."""
     ages = pipeline.client("cloudwatch").list_metrics(
         Namespace="MLOps", MetricName="ChampionAgeDays", Dimensions=[{"Name": "Pipeline", "Value": PROJECT}]
     )["Metrics"]
     assert ages, "no ChampionAgeDays published for the champion"
-    decisions = ops.wait_for(
+    decisions = stack.wait_for(
         "the champion-age alarm's retraining decision",
         lambda: retraining_decisions(pipeline, alarm),
         timeout_s=120,
@@ -131,9 +131,9 @@ def stale_champion_decision(pipeline: ops.Pipeline, alarm: str) -> dict[str, Any
     )
     # Retraining's own rules still hold: a drift alarm on the scored batch may have started a run first.
     assert decisions[0]["reason"] in ("started", "cooldown", "locked"), decisions[0]
-    assert ops.alarm_states(pipeline)[alarm] == "ALARM"
+    assert standing.alarm_states(pipeline)[alarm] == "ALARM"
     if decisions[0]["reason"] == "started":  # leave no run behind the session's back
-        run = ops.wait_for_run(pipeline, decisions[0]["run_id"], timeout_s=300)
+        run = runs.wait_for_run(pipeline, decisions[0]["run_id"], timeout_s=300)
         assert run["trigger"]["source"] == "alarm" and run["trigger"]["alarm"] == alarm
     return decisions[0]
 
@@ -145,12 +145,12 @@ def test_given_a_pipeline_that_falls_silent_then_the_heartbeat_tells_people_and_
     heartbeat, champion_age = pipeline.outputs["HeartbeatAlarm"], pipeline.outputs["ChampionAgeDaysAlarm"]
     inbox = AlertsInbox(pipeline)
     # Nothing scored yet: LocalStack judged the heartbeat as it created it.
-    assert ops.alarm_states(pipeline)[heartbeat] == "ALARM"
+    assert standing.alarm_states(pipeline)[heartbeat] == "ALARM"
 
     scored_at = champion_and_one_scored_file(("--config", str(config_file)), tmp_path)
 
     # The file brings the heartbeat back to OK; a minute without another raises it again, and people hear both.
-    ops.wait_for(
+    stack.wait_for(
         "the heartbeat's OK and then ALARM on the alerts topic",
         lambda: inbox.states_of(heartbeat)[-2:] == ["OK", "ALARM"],
         timeout_s=240,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_ENV, load_config
-from mlopsctl import ops
+from mlops_core.config import CONFIG_ENV, load_config
+from mlopsctl import stack
 
 from .conftest import ROOT, deploy_own_stack, mlops
 
@@ -26,7 +26,7 @@ def _write_example_data(name: str, out: Path) -> tuple[Path, Path, Path]:
     return module.write(out)
 
 
-def _alarm_run(pipeline: ops.Pipeline, after_run: str) -> dict | None:
+def _alarm_run(pipeline: stack.Pipeline, after_run: str) -> dict | None:
     """The newest training run an alarm started after `after_run`, once it has finished."""
     for run in pipeline.ledger().recent(limit=5):
         started_by_alarm = run.get("trigger", {}).get("source") == "alarm"
@@ -63,9 +63,9 @@ def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_a
     assert shifted.returncode == 0 and "drift: " in shifted.stdout and quality in shifted.stdout, shifted.stdout
 
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
-    pipeline = ops.Pipeline.connect(ROOT, "localstack")
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
     first_run = pipeline.ledger().recent(limit=1)[0]["run_id"]
-    run = ops.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, first_run), timeout_s=300)
+    run = stack.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, first_run), timeout_s=300)
     assert run["status"] == "succeeded" and run["promoted"], run
     reasons = " ".join(run["decision"]["reasons"])
     assert config.promotion.metric in reasons and "champion" in reasons

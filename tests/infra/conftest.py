@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.app import synthesize
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 
 
 def synth(target: str, outdir: Path, *, bundle: bool = False, config_file: Path | None = None) -> tuple[Template, Path]:
@@ -33,6 +33,14 @@ def logical_id(template: Template, kind: str, path_fragment: str) -> str:
     ]
     assert len(matches) == 1, (kind, path_fragment, matches)
     return matches[0]
+
+
+def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
+    return [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
 
 
 @pytest.fixture(scope="session")

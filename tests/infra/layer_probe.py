@@ -79,7 +79,7 @@ def pipelines(configs: list[str]) -> dict:
     import joblib
     import numpy as np
 
-    from mlops_core.config.project import load_config
+    from mlops_core.config import load_config
     from mlops_core.modeling.pipeline import model_input
     from mlops_core.modeling.search import base_model, plan
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra.bundling import TRIM_GLOBS, _failing_imports, _module_name
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 
 from .conftest import synth
 

@@ -16,6 +16,7 @@ from mlops_core.environment import (
     SageMakerBackendEnvironment,
     ScoringEnvironment,
     StalenessEnvironment,
+    TrainingEndedEnvironment,
     TrainingJobEnvironment,
 )
 from mlops_core.observability import METRICS, NAMESPACE, PIPELINE
@@ -116,3 +117,14 @@ def test_given_the_staleness_function_when_its_environment_is_read_then_its_sett
     staleness = StalenessEnvironment.from_environment(variables)
     assert staleness.namespace == NAMESPACE
     assert staleness.as_environment() == variables
+
+
+def test_given_a_target_when_the_training_ended_environment_is_read_then_its_settings_record_parses_all_of_it(
+    synthesized,
+):
+    target, template, _ = synthesized
+    variables = environment(template, "Training/TrainingEndedFunction")
+    ended = TrainingEndedEnvironment.from_environment(variables)
+    assert ended.namespace == NAMESPACE and ended.alert_topic_arn is not None
+    assert ended.conditional_deletes == target_settings(target).s3_conditional_deletes
+    assert ended.as_environment() == variables

@@ -11,7 +11,7 @@ import pytest
 from infra.app import ROOT, build_app
 from infra.bundling import CodeBundling
 from infra.training import image_config_args
-from mlops_core.config.project import CONFIG_ENV, ConfigError, load_config
+from mlops_core.config import CONFIG_ENV, ConfigError, load_config
 
 from .conftest import logical_id, resources, synth
 

@@ -11,15 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.app import ROOT
 
-from .conftest import logical_id, resources, synth
-
-
-def policy_documents_of_role(template: Template, role_id: str) -> list[dict]:
-    return [
-        p["Properties"]["PolicyDocument"]
-        for p in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
-    ]
+from .conftest import logical_id, policy_documents_of_role, resources, synth
 
 
 def statements_touching(docs: list[dict], bucket_id: str) -> list[dict]:
@@ -57,6 +49,16 @@ def test_given_the_models_bucket_then_it_is_versioned_and_data_prefixes_expire(t
     rules = {r.get("Prefix"): r for r in data["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert {"predictions/", "rejected/", "incoming/", "reports/"} <= set(rules)
     assert data["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "data/"
+
+
+def test_given_the_data_bucket_then_it_is_versioned_and_replaced_versions_expire_after_30_days(template):
+    data = resources(template, "AWS::S3::Bucket")[logical_id(template, "AWS::S3::Bucket", "Storage/Data")]
+    assert data["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in data["Properties"]["LifecycleConfiguration"]["Rules"]}
+    noncurrent = rules["expire-noncurrent"]
+    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert noncurrent["ExpiredObjectDeleteMarker"] is True
+    assert noncurrent["Status"] == "Enabled" and "Prefix" not in noncurrent  # every key, incoming/ included
 
 
 def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_in_either_case_notify_the_scoring_queue(template):
@@ -242,6 +244,28 @@ def test_given_a_target_then_the_training_backend_matches_it(synthesized):
         )
 
 
+def environment_of(template: Template, path: str) -> dict:
+    """The environment variables of the one function whose construct path contains `path`."""
+    function = resources(template, "AWS::Lambda::Function")[logical_id(template, "AWS::Lambda::Function", path)]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_given_a_target_then_each_function_that_releases_the_lock_knows_whether_s3_deletes_conditionally(
+    synthesized,
+):
+    target, template, _ = synthesized
+    releasing = [
+        "Training/RetrainingFunction",
+        "Training/TrainingEndedFunction",
+        *(["Training/JobFunction"] if target == "localstack" else []),
+    ]
+    # LocalStack 4.13.1 answers NotImplemented to DeleteObject with IfMatch (infra/targets.py).
+    expected = "true" if target == "aws" else "false"
+    assert {path: environment_of(template, path)["S3_CONDITIONAL_DELETES"] for path in releasing} == dict.fromkeys(
+        releasing, expected
+    )
+
+
 def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized):
     target, template, _ = synthesized
     outputs = set(template.find_outputs("*"))
@@ -252,6 +276,7 @@ def test_given_the_stack_then_outputs_name_everything_the_cli_needs(synthesized)
         "DeadLetterQueueUrl",
         "ScoringFunction",
         "RetrainingFunction",
+        "TrainingEndedFunction",
         "AlertsTopic",
         "DriftedFeatureShareAlarm",
         "PredictionDriftScoreAlarm",

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.app import ROOT
 from infra.staleness import ALARM_PERIODS_S, MIN_HEARTBEAT_PERIODS, heartbeat_periods
-from mlops_core.config.project import ConfigError, MonitoringSettings
+from mlops_core.config import ConfigError, MonitoringSettings
 
 from .conftest import logical_id, resources, synth
 from .test_stack import policy_documents_of_role, statements_touching

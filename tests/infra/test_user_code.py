@@ -16,7 +16,7 @@ import pytest
 
 from infra.app import ROOT, build_app
 from infra.bundling import CodeBundling
-from mlops_core.config.project import ConfigError, load_config
+from mlops_core.config import ConfigError, load_config
 from mlops_core.modeling.pipeline import model_input
 from mlops_core.modeling.search import plan
 

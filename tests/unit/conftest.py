@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 from scoring import models
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
 from training.train import train_and_register

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from mlops_core.config.project import ProjectConfig, load_config
+from mlops_core.config import ProjectConfig, load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -35,6 +35,11 @@ def test_given_a_missing_variable_when_parsed_then_the_error_names_it():
         (TrainingJobEnvironment, {"DATA_BUCKET": "d", "MODELS_BUCKET": "m", "TRIGGER": "[1]"}, "TRIGGER"),
         (TrainingJobEnvironment, {"DATA_BUCKET": "d", "MODELS_BUCKET": "m", "TRIGGER": "{"}, "TRIGGER"),
         (
+            RetrainingEnvironment,
+            {"MODELS_BUCKET": "m", "TRAINING_BACKEND": "lambda", "S3_CONDITIONAL_DELETES": "no"},
+            "S3_CONDITIONAL_DELETES",
+        ),
+        (
             SageMakerBackendEnvironment,
             {"TRAINING_IMAGE_URI": "i", "SAGEMAKER_ROLE_ARN": "a", "SAGEMAKER_MAX_RUNTIME_S": "-1"},
             "SAGEMAKER_MAX_RUNTIME_S",
@@ -47,6 +52,7 @@ def test_given_a_malformed_variable_when_parsed_then_the_error_names_it(record, 
 
 
 def test_given_a_record_when_written_as_environment_then_it_reads_back_equal():
-    job = TrainingJobEnvironment("d", "m", "NS", "arn:topic", "run-1", {"source": "manual"})
+    job = TrainingJobEnvironment("d", "m", "NS", "arn:topic", "run-1", {"source": "manual"}, conditional_deletes=False)
+    assert job.as_environment()["S3_CONDITIONAL_DELETES"] == "false"
     assert TrainingJobEnvironment.from_environment(job.as_environment()) == job
     assert "RUN_ID" not in TrainingJobEnvironment("d", "m").as_environment()

@@ -1,5 +1,6 @@
 """mlops_core's packages as a newcomer reads them: each map names every module, every re-exported name resolves,
-and the functions that need no model (staleness, retraining) start without pandas, scipy or scikit-learn."""
+and the functions that need no model (staleness, retraining, training_ended) start without pandas, scipy or
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_given_the_top_package_then_its_map_names_every_package_and_module():
     assert [e for e in entries if f"``{e}``" not in mlops_core.__doc__] == []
 
 
-@pytest.mark.parametrize("handler", ["staleness.handler", "retraining.handler"])
+@pytest.mark.parametrize("handler", ["staleness.handler", "retraining.handler", "training_ended.handler"])
 def test_given_a_function_that_loads_no_model_when_its_handler_is_imported_then_no_modelling_library_loads(handler):
     loaded = "sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules)"
     probe = f"import sys, json, {handler}; print(json.dumps({loaded}))"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_FILE, ConfigError, parse_config
+from mlops_core.config import CONFIG_FILE, ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 LOGISTIC = "sklearn.linear_model.LogisticRegression"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.config.project import CONFIG_FILE, ConfigError, parse_config
+from mlops_core.config import CONFIG_FILE, ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -101,3 +101,67 @@ def test_given_manual_approval_and_a_ttl_when_parsed_then_both_are_kept():
 def test_given_an_invalid_approval_setting_when_parsed_then_one_clear_error_names_it(setting, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(with_promotion(**setting))
+
+
+@pytest.mark.parametrize(
+    ("section", "setting", "message"),
+    [
+        ("training", {"max_feedback_share": 1.5}, "max_feedback_share must be a number between 0 and 1"),
+        ("training", {"max_file_share": "all"}, "max_file_share must be a number between 0 and 1"),
+        ("promotion", {"reference_tolerance": -0.1}, "reference_tolerance must be at least 0"),
+        ("promotion", {"reference_tolerance": True}, "reference_tolerance must be a number"),
+    ],
+)
+def test_given_a_bad_bound_on_uploads_when_parsed_then_the_error_names_it(section, setting, message):
+    raw = raw_config()
+    raw[section] = {**raw[section], **setting}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_given_no_upload_bounds_when_parsed_then_feedback_is_half_of_a_run_at_most():
+    config = parse_config(raw_config())
+    assert (config.training.max_feedback_share, config.training.max_file_share) == (0.5, 0.5)
+    assert (config.promotion.reference_floor, config.promotion.reference_tolerance) == (None, None)
+
+
+def with_retraining(**retraining: object) -> dict:
+    raw = raw_config()
+    raw["retraining"] = {**raw["retraining"], **retraining}
+    return raw
+
+
+def test_given_a_lock_shorter_than_the_run_time_limit_when_parsed_then_the_error_names_both_settings_and_the_fix():
+    with pytest.raises(ConfigError) as refused:
+        parse_config(with_retraining(lock_ttl_seconds=1800, max_runtime_seconds=3600))
+
+    message = str(refused.value)
+    assert "lock_ttl_seconds = 1800" in message and "max_runtime_seconds = 3600" in message
+    assert "Raise lock_ttl_seconds to 4200, or lower max_runtime_seconds to 1200" in message
+
+
+def test_given_the_lock_ttl_the_old_configs_had_and_the_default_run_time_limit_when_parsed_then_refused():
+    raw = with_retraining(lock_ttl_seconds=1800)
+    raw["retraining"].pop("max_runtime_seconds", None)
+    with pytest.raises(ConfigError, match="max_runtime_seconds = 3600 plus 600 s"):
+        parse_config(raw)
+
+
+def test_given_a_lock_that_outlives_the_run_time_limit_by_the_margin_when_parsed_then_both_are_kept():
+    retraining = parse_config(with_retraining(lock_ttl_seconds=1800, max_runtime_seconds=1200)).retraining
+    assert (retraining.lock_ttl_seconds, retraining.max_runtime_seconds) == (1800, 1200)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"max_runtime_seconds": 0}, "max_runtime_seconds must be a whole number of seconds from 1 to 2419200"),
+        ({"max_runtime_seconds": 29 * 86400}, "max_runtime_seconds must be a whole number"),
+        ({"max_runtime_seconds": "3600"}, "max_runtime_seconds must be a whole number"),
+        ({"max_runtime_seconds": True}, "max_runtime_seconds must be a whole number"),
+        ({"lock_ttl_seconds": 4200.5}, "lock_ttl_seconds must be a whole number of seconds above 0"),
+    ],
+)
+def test_given_an_invalid_run_time_limit_or_lock_ttl_when_parsed_then_one_clear_error_names_it(setting, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(with_retraining(**setting))

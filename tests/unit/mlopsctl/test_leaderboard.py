@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from mlopsctl import cli
+from mlopsctl import cli, runs, standing
 from mlopsctl.leaderboard import last_search, search_lines, search_table
 from tests.unit.mlopsctl.test_present import QUIET, offline  # noqa: F401  # offline: the CLI with no stack
 
@@ -64,7 +64,7 @@ def test_given_a_search_then_the_report_table_escapes_names_and_marks_the_chosen
 def test_given_a_run_that_searched_when_status_then_its_leaderboard_follows_the_runs(monkeypatch):
     runs = [{"run_id": "r1", "status": "succeeded", "version": "v1", "trigger": {"source": "manual"}, "search": SEARCH}]
     state = {**QUIET, "champion": None, "versions": [], "runs": runs}
-    monkeypatch.setattr(cli.ops, "status", lambda pipeline: state)
+    monkeypatch.setattr(standing, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
 
@@ -79,9 +79,9 @@ def test_given_a_run_that_searched_when_status_then_its_leaderboard_follows_the_
 def test_given_a_run_that_searched_when_train_then_the_leaderboard_follows_the_decision(monkeypatch):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": True, "seconds": 3, "search": SEARCH}
     run |= {"decision": {"reasons": ["log_loss 0.45 <= floor 0.60"]}, "files": []}
-    monkeypatch.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
-    monkeypatch.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
-    monkeypatch.setattr(cli.ops, "run_files", lambda pipeline, run: [])
+    monkeypatch.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    monkeypatch.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
+    monkeypatch.setattr(runs, "run_files", lambda pipeline, run: [])
 
     result = CliRunner().invoke(cli.app, ["train"])
 

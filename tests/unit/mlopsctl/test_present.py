@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_core.registry.store import UnknownVersion
-from mlopsctl import cli, ops, present, report
+from mlopsctl import batches, cli, present, report, runs, standing
+from mlopsctl.commands import common
 from mlopsctl.demo import _drift_text
 
 IRIS = {
@@ -51,6 +53,20 @@ def test_given_several_skip_reasons_then_each_is_listed_in_order():
     assert present.file_line(entry) == (
         "training/iris.csv: 118 used; skipped 5 (bad_feature 2, bad_label 2: 'virginca' x2, missing_label 1)"
     )
+
+
+def test_given_feedback_capped_by_its_bound_then_the_line_says_how_many_rows_were_left_out_and_why():
+    entry = {"key": "feedback/a/e.csv", "source": "feedback", "rows": 40, "capped_rows": 260, "skipped_rows": 0}
+
+    assert present.file_line(entry) == (
+        "feedback/a/e.csv: 40 used; left out 260 (feedback bound: training.max_feedback_share / max_file_share)"
+    )
+
+
+def test_given_a_reference_holdout_file_then_its_line_says_it_judges_rather_than_trains():
+    entry = {"key": "holdout/reference.csv", "source": "holdout", "rows": 800, "skipped_rows": 0}
+
+    assert present.file_line(entry) == "holdout/reference.csv: 800 in the reference holdout"
 
 
 def test_given_a_rejected_file_then_its_line_names_the_kind_error_and_fix():
@@ -246,6 +262,33 @@ def test_given_a_multiclass_champion_then_the_report_has_class_share_and_recall_
     assert (tmp_path / "prediction.png").stat().st_size > 0
 
 
+def test_given_hostile_feature_names_then_charts_stay_in_the_folder_and_the_page_escapes_them(tmp_path):
+    names = ["../../outside", 'a "quoted" <b>name</b>', "a b", "a_b", "plain"]
+    spec = {"type": "numeric", "edges": [0.5], "proportions": [0.5, 0.5]}
+    profile = {"task": "binary", "features": dict.fromkeys(names, spec), "prediction": spec}
+    out = tmp_path / "report"
+    out.mkdir()
+
+    sections = report._feature_sections([drift_report("10:00:00")], profile, None, out)
+
+    written = sorted(p.name for p in tmp_path.rglob("*.png"))
+    assert all(p.parent == out for p in tmp_path.rglob("*.png")) and len(written) == len(names) + 1
+    assert "plain.png" in written and "prediction.png" in written
+    page = "".join(sections)
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert sorted(sources) == written and not any("/" in src or src.startswith(".") for src in sources)
+    assert "<b>" not in page and "&lt;b&gt;" in page
+
+
+def test_given_a_report_row_then_every_cell_is_escaped():
+    row = {**drift_report("10:00:00"), "key": "incoming/<i>.csv", "rows": "<script>", "model_version": "v<1>"}
+    row["drift"] = {"verdict": None, "reason": "fewer than <min_rows> rows"}
+
+    cells = report._batch_rows([row])
+
+    assert "<script>" not in cells and "&lt;script&gt;" in cells and "<i>" not in cells and "<1>" not in cells
+
+
 def test_given_a_binary_champion_without_estimates_then_the_report_says_so_as_before(tmp_path):
     section = report._performance_section([drift_report("10:00:00")], {"task": "binary"}, tmp_path)
 
@@ -255,16 +298,16 @@ def test_given_a_binary_champion_without_estimates_then_the_report_says_so_as_be
 # ---------------------------------------------------------------------------- the CLI
 @pytest.fixture
 def offline(monkeypatch):
-    """The CLI with no stack: `_pipeline` returns a stand-in, and the ops the tests set answer."""
-    monkeypatch.setattr(cli, "_pipeline", lambda target: object())
+    """The CLI with no stack: `connect` returns a stand-in, and the ops the tests set answer."""
+    monkeypatch.setattr(common, "connect", lambda target: object())
     return monkeypatch
 
 
 def test_given_a_finished_run_when_train_then_the_row_accounting_follows_the_decision(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": True, "seconds": 3}
     run |= {"decision": {"reasons": ["accuracy 0.95 >= 0.90 (higher is better)"]}, "files": [IRIS, REJECTED]}
-    offline.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
-    offline.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
+    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
 
@@ -281,8 +324,8 @@ def test_given_a_labeled_multiclass_batch_when_score_then_its_metrics_follow_the
     batch.write_text("a,label\n1,setosa\n")
     receipt = {"outcome": "scored", "scored": 150, "rows": 150, "model_version": "v1", "outputs": {}}
     receipt |= {"drift": {"verdict": None, "rows": 150, "min_rows": 500}, "labeled": MULTICLASS}
-    offline.setattr(cli.ops, "upload_for_scoring", lambda pipeline, body, name: {"key": "k", "etag": "e"})
-    offline.setattr(cli.ops, "wait_for_outcome", lambda pipeline, key, etag, timeout_s, progress: receipt)
+    offline.setattr(batches, "upload_for_scoring", lambda pipeline, body, name: {"key": "k", "etag": "e"})
+    offline.setattr(batches, "wait_for_outcome", lambda pipeline, key, etag, timeout_s, progress: receipt)
 
     result = CliRunner().invoke(cli.app, ["score", str(batch)])
 
@@ -305,7 +348,7 @@ def test_given_a_multiclass_champion_when_status_then_its_task_and_recall_show(o
         "versions": [{"version": "v1", "metrics": {"accuracy": 0.9}}],
         **QUIET,
     }
-    offline.setattr(cli.ops, "status", lambda pipeline: state)
+    offline.setattr(standing, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
 
@@ -336,9 +379,9 @@ class StubPipeline:
 def test_given_a_run_record_without_files_then_the_accounting_comes_from_its_manifest():
     pipeline: Any = StubPipeline({"v2": {"data": [IRIS]}})
 
-    assert ops.run_files(pipeline, {"version": "v1", "files": [CLEAN]}) == [CLEAN]
-    assert ops.run_files(pipeline, {"version": "v2"}) == [IRIS]
-    assert ops.run_files(pipeline, {"version": "v9"}) == []
+    assert runs.run_files(pipeline, {"version": "v1", "files": [CLEAN]}) == [CLEAN]
+    assert runs.run_files(pipeline, {"version": "v2"}) == [IRIS]
+    assert runs.run_files(pipeline, {"version": "v9"}) == []
 
 
 # ---------------------------------------------------------------------------- candidates awaiting approval
@@ -372,7 +415,7 @@ def test_given_a_first_model_being_approved_then_its_line_says_so():
 
 def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_commands(offline):
     state = {**QUIET, "champion": None, "versions": [], "pending": [HELD]}
-    offline.setattr(cli.ops, "status", lambda pipeline: state)
+    offline.setattr(standing, "status", lambda pipeline: state)
 
     result = CliRunner().invoke(cli.app, ["status"])
 
@@ -385,8 +428,8 @@ def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_comman
 def test_given_a_held_candidate_when_train_then_it_says_it_awaits_approval(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": False, "pending": True, "seconds": 3}
     run |= {"decision": {"reasons": ["roc_auc 0.81 >= floor 0.60", "awaiting approval"]}, "files": [CLEAN]}
-    offline.setattr(cli.ops, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
-    offline.setattr(cli.ops, "wait_for_run", lambda pipeline, run_id, progress: run)
+    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlops_core.config.project import CONFIG_ENV
-from mlopsctl import cli, ops
+from mlops_core.config import CONFIG_ENV
+from mlopsctl import cli, stack
+from mlopsctl.commands import common
 from mlopsctl.deploy import load_outputs, outputs_path, save_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,34 +50,34 @@ def test_given_no_deploy_then_load_outputs_is_none(tmp_path):
 def test_given_a_chosen_project_then_connect_finds_its_stack_outputs(tmp_path, monkeypatch, no_chosen_config):
     save_outputs(outputs_path(tmp_path, "localstack"), "MlopsStack", DEFAULT)
     save_outputs(outputs_path(tmp_path, "localstack"), "MlopsStack-cancer", CANCER)
-    assert ops.Pipeline.connect(tmp_path).data_bucket == "mlops-data"
+    assert stack.Pipeline.connect(tmp_path).data_bucket == "mlops-data"
     monkeypatch.setenv(CONFIG_ENV, str(EXAMPLE))
-    assert ops.Pipeline.connect(tmp_path).data_bucket == "cancer-data"
+    assert stack.Pipeline.connect(tmp_path).data_bucket == "cancer-data"
 
 
 def test_given_a_project_not_deployed_then_the_error_names_it_and_how_to_deploy(
     tmp_path, monkeypatch, no_chosen_config
 ):
     monkeypatch.setenv(CONFIG_ENV, str(EXAMPLE))
-    with pytest.raises(ops.OpsError, match="project 'cancer' is not deployed to aws") as error:
-        ops.Pipeline.connect(tmp_path, "aws")
+    with pytest.raises(stack.OpsError, match="project 'cancer' is not deployed to aws") as error:
+        stack.Pipeline.connect(tmp_path, "aws")
     assert "mlops --config " in error.value.hint
     assert "breast-cancer/mlops.toml deploy --target aws" in error.value.hint
 
 
 def test_given_the_config_option_then_every_command_works_on_that_project(tmp_path, monkeypatch, no_chosen_config):
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "ROOT", tmp_path)
     monkeypatch.chdir(ROOT)
     save_outputs(outputs_path(tmp_path, "localstack"), "MlopsStack", DEFAULT)
     result = CliRunner().invoke(cli.app, ["--config", str(EXAMPLE.relative_to(ROOT)), "status"])
-    assert isinstance(result.exception, ops.OpsError)
+    assert isinstance(result.exception, stack.OpsError)
     assert "project 'cancer'" in str(result.exception)
     assert Path(os.environ[CONFIG_ENV]) == EXAMPLE  # absolute, for the CDK app's subprocess too
 
 
 def test_given_no_config_option_then_mlops_config_is_left_alone(tmp_path, monkeypatch, no_chosen_config):
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "ROOT", tmp_path)
     result = CliRunner().invoke(cli.app, ["status"])
-    assert isinstance(result.exception, ops.OpsError)
+    assert isinstance(result.exception, stack.OpsError)
     assert "project 'mlops'" in str(result.exception) and "`mlops deploy --target localstack`" in result.exception.hint
     assert CONFIG_ENV not in os.environ

@@ -28,13 +28,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from mlops_core.config.project import ProjectConfig, config_path
+from mlops_core.config import ProjectConfig, config_path
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.approval import PendingRecords
 from mlops_core.registry.store import Registry
 from mlopsctl import cli
 from mlopsctl import register as registering
 from mlopsctl.checkrun import ModelChecker, ModelCheckError
+from mlopsctl.commands import common
 from mlopsctl.datagen import generate
 from mlopsctl.pickleinfo import scan
 from mlopsctl.register import RegisterError
@@ -89,6 +90,21 @@ class LeavesAMark(Notebook):
     def __setstate__(self, state):
         with open(state["path"], "w") as mark:
             mark.write("unpickled")
+
+
+class Snoops(Notebook):
+    """Unpickling it writes down what a hostile file could take: the environment and the home folder."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __setstate__(self, state):
+        import json
+
+        home = os.path.expanduser("~")
+        found = {"environ": dict(os.environ), "home": home, "aws_folder": os.path.exists(os.path.join(home, ".aws"))}
+        with open(state["path"], "w") as out:
+            json.dump(found, out)
 
 
 class ExitsQuietly(Notebook):
@@ -322,7 +338,7 @@ def test_given_a_regression_project_when_a_regressor_is_registered_then_its_valu
 
 
 class DeployedOnMoto:
-    """What the CLI reads from a deployed stack (ops.Pipeline): here moto's clients and an alerts topic."""
+    """What the CLI reads from a deployed stack (stack.Pipeline): here moto's clients and an alerts topic."""
 
     def __init__(self, s3) -> None:
         self.s3 = s3
@@ -338,7 +354,7 @@ class DeployedOnMoto:
 def test_given_the_cli_when_a_model_is_registered_with_promote_then_it_prints_version_origin_metrics_and_gate(
     aws, notebook, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(cli, "_pipeline", lambda target: DeployedOnMoto(aws))
+    monkeypatch.setattr(common, "connect", lambda target: DeployedOnMoto(aws))
     model, holdout = saved(notebook.model, tmp_path / "churn.joblib"), reference(tmp_path)
 
     result = CliRunner().invoke(cli.app, ["register", str(model), "--reference", str(holdout), "--promote"])
@@ -416,6 +432,44 @@ def test_given_a_pickle_that_crashes_on_load_then_the_cli_reports_it_and_nothing
     with pytest.raises(ModelCheckError, match=message):
         register(aws, config, notebook, model, reference(tmp_path), check=check)
     assert nothing_written(aws)
+
+
+OPERATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAOPERATOR0000000",
+    "AWS_SECRET_ACCESS_KEY": "operator-secret",
+    "AWS_SESSION_TOKEN": "operator-session",
+    "AWS_PROFILE": "production",
+    "AWS_DEFAULT_PROFILE": "production",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/operator",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "operator-container-token",
+    "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/operator",
+    "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/token",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/home/operator/gcp.json",
+    "GITHUB_TOKEN": "ghp_operator",
+}
+
+
+def test_given_an_operators_credentials_when_a_model_is_checked_then_its_code_sees_no_credential_and_no_home(
+    notebook, config, tmp_path, monkeypatch
+):
+    home = tmp_path / "operator"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[production]\naws_access_key_id = AKIAOPERATOR0000000\n")
+    files = {"AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"), "AWS_CONFIG_FILE": str(home / "c")}
+    for name, value in {**OPERATOR_CREDENTIALS, **files, "HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    seen_file = tmp_path / "seen.json"
+    model = saved(notebook.module.Snoops(str(seen_file)), tmp_path / "snoops.joblib")
+
+    with pytest.raises(ModelCheckError):  # it is no model; its code ran while it was loaded
+        checker(notebook).check(model, reference(tmp_path), config_file=config_path(), rows=1000)
+
+    seen = json.loads(seen_file.read_text())
+    assert [name for name in seen["environ"] if name.startswith("AWS_")] == []
+    assert set(seen["environ"]).isdisjoint(OPERATOR_CREDENTIALS)
+    assert "AKIAOPERATOR" not in json.dumps(seen) and str(home) not in json.dumps(seen)
+    assert seen["aws_folder"] is False
 
 
 @dataclasses.dataclass(frozen=True)

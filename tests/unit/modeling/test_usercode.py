@@ -19,7 +19,7 @@ from scoring.challenge import load_contender
 from scoring.logic import score_job
 
 import pipelines
-from mlops_core.config.project import ConfigError, load_config
+from mlops_core.config import ConfigError, load_config
 from mlops_core.modeling.pipeline import model_input
 from mlops_core.modeling.search import check_model
 from mlops_core.modeling.usercode import PipelineError

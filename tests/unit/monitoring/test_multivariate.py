@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mlops_core.config.project import Feature
+from mlops_core.config import Feature
 from mlops_core.monitoring.multivariate import BatchSample, domain_classifier_drift, reference_sample
 
 NUMERIC = [Feature(name, "numeric") for name in ("x1", "x2", "noise_a", "noise_b")]

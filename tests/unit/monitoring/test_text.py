@@ -16,8 +16,8 @@ import pytest
 from scoring.alerts import drift_alert
 from scoring.logic import Clients, ScoringContext, score_job
 
+from mlops_core.config import load_config, parse_config
 from mlops_core.config.errors import ConfigError
-from mlops_core.config.project import load_config, parse_config
 from mlops_core.data.convert import convert_rows
 from mlops_core.data.fastpath import fast_chunk
 from mlops_core.environment import ScoringEnvironment

@@ -12,7 +12,7 @@ from scoring.metrics import metric_data
 
 from infra.monitoring import ALARMS
 from mlops_core import observability as obs
-from mlops_core.config.project import DriftSettings, Feature
+from mlops_core.config import DriftSettings, Feature
 from mlops_core.monitoring.drift import DriftAccumulator, build_profile
 from mlops_core.monitoring.verdict import Signal, judge, psi_threshold_for, verdict_line
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from mlops_core.config import PromotionSettings
 from mlops_core.config.errors import ConfigError
-from mlops_core.config.project import PromotionSettings
 from mlops_core.modeling.predictions import Predictions
 from mlops_core.registry.challenger import (
     Evidence,

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from mlops_core.config.project import CONFIG_FILE, ConfigError, PromotionSettings, parse_config
+from mlops_core.config import CONFIG_FILE, ConfigError, PromotionSettings, parse_config
 from mlops_core.config.task import Task, fit_targets
 from mlops_core.modeling.pipeline import build_pipeline, model_input
 from mlops_core.modeling.search import check_model, plan

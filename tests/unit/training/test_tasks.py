@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scoring.logic import Clients, ScoringContext, score_job
 
-from mlops_core.config.project import ConfigError, PromotionSettings, parse_config
+from mlops_core.config import ConfigError, PromotionSettings, parse_config
 from mlops_core.config.task import Task, canonical_labels
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.modeling.predictions import proba_columns

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_core.config.project import PromotionSettings, load_config
+from mlops_core.config import PromotionSettings, load_config
 from mlops_core.monitoring import DriftAccumulator, build_profile, psi
 from mlops_core.registry.promotion import decide
 from mlops_core.registry.store import ArtifactIntegrityError, ChampionConflict, Registry, RegistryError, UnknownVersion

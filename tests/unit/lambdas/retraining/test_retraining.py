@@ -11,15 +11,16 @@ import pytest
 from moto import mock_aws
 from retraining.backends import LambdaBackend, SageMakerBackend, fit_trigger
 from retraining.handler import parse_trigger
-from retraining.logic import start_training
+from retraining.logic import start_training as _start_training
 
-from mlops_core.config.project import RetrainingSettings
+from mlops_core.config import RetrainingSettings
 from mlops_core.environment import TrainingJobEnvironment
+from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-SETTINGS = RetrainingSettings(cooldown_seconds=300, lock_ttl_seconds=1800)
+SETTINGS = RetrainingSettings(cooldown_seconds=300, lock_ttl_seconds=4200)
 
 
 def alarm_event(state: str, name: str = "mlops-WorstFeaturePSI") -> dict:
@@ -56,6 +57,21 @@ class RecordingBackend:
             raise RuntimeError("backend unavailable")
         self.started.append(run_id)
         return {"ok": True}
+
+
+class RecordingAlerts:
+    """Keeps each failure it is told (stands in for the metrics and the alerts topic)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str]] = []
+
+    def tell(self, run_id, error):
+        self.told.append((run_id, error))
+
+
+def start_training(**kwargs):
+    """`retraining.logic.start_training`, telling failures to a RecordingAlerts unless the test gives `alerts`."""
+    return _start_training(**{"alerts": RecordingAlerts(), **kwargs})
 
 
 @pytest.fixture
@@ -229,12 +245,96 @@ def test_given_a_lock_when_another_run_releases_it_then_it_stays(ledger):
     assert ledger.current_lock().run_id == "run-a"
 
 
+class Interleaved:
+    """The (moto) S3 client, with `before_delete` run once just before the first DeleteObject: another writer
+    acting between a reader's read and its delete. Keeps the arguments of each DeleteObject."""
+
+    def __init__(self, s3, before_delete) -> None:
+        self.s3, self.before_delete, self.deletes = s3, before_delete, []
+
+    def __getattr__(self, name):
+        return getattr(self.s3, name)
+
+    def delete_object(self, **kwargs):
+        if self.before_delete is not None:
+            self.before_delete()
+            self.before_delete = None
+        self.deletes.append(kwargs)
+        return self.s3.delete_object(**kwargs)
+
+
+def test_given_an_expired_lock_taken_over_while_its_old_run_releases_it_then_the_new_holder_keeps_it(ledger):
+    assert ledger.acquire("run-old", ttl_seconds=60, now=NOW)
+    later = NOW + timedelta(seconds=61)
+    s3 = Interleaved(ledger.s3, lambda: ledger.acquire("run-new", ttl_seconds=60, now=later))
+
+    released = RunLedger(s3, BUCKET).release("run-old")
+
+    assert released is False
+    assert ledger.current_lock().run_id == "run-new"
+
+
+def test_given_a_store_without_conditional_deletes_when_a_run_releases_then_only_its_own_lock_without_if_match(
+    ledger,
+):
+    assert ledger.acquire("run-a", ttl_seconds=60, now=NOW)
+    s3 = Interleaved(ledger.s3, None)
+    local = RunLedger(s3, BUCKET, conditional_deletes=False)
+
+    assert local.release("run-b") is False
+    assert local.release("run-a") is True
+
+    assert ledger.current_lock() is None
+    assert s3.deletes == [{"Bucket": BUCKET, "Key": "registry/training.lock"}]
+
+
 def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_released_and_failure_recorded(ledger):
     with pytest.raises(RuntimeError, match="backend unavailable"):
         start_training(trigger=ALARM, ledger=ledger, backend=RecordingBackend(fail=True), settings=SETTINGS, now=NOW)
     assert ledger.current_lock() is None
     (run,) = ledger.recent()
     assert run["status"] == "failed" and "backend unavailable" in run["error"]
+
+
+@pytest.fixture
+def told(ledger):
+    """FailureAlerts on moto CloudWatch and an SNS topic whose messages land in an SQS inbox; (alerts, read)."""
+    cloudwatch, sns, sqs = (boto3.client(name, region_name="us-east-1") for name in ("cloudwatch", "sns", "sqs"))
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def read() -> tuple[float, list[str]]:
+        """The sum of TrainingFailures published for pipeline mlops, and the alert messages."""
+        datapoints = cloudwatch.get_metric_statistics(
+            Namespace="MLOps",
+            MetricName="TrainingFailures",
+            Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+            StartTime=datetime(2020, 1, 1, tzinfo=UTC),
+            EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+            Period=86400,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return sum(d["Sum"] for d in datapoints), [m["Body"] for m in messages]
+
+    return FailureAlerts(cloudwatch, sns, topic, "mlops"), read
+
+
+def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_training_failures_published_and_people_told(
+    ledger, told
+):
+    alerts, read = told
+    with pytest.raises(RuntimeError, match="backend unavailable"):
+        start_training(
+            trigger=ALARM, ledger=ledger, backend=RecordingBackend(fail=True), settings=SETTINGS, alerts=alerts, now=NOW
+        )
+
+    (run,) = ledger.recent()
+    failures, messages = read()
+    assert failures == 1
+    assert len(messages) == 1 and run["run_id"] in messages[0] and "backend unavailable" in messages[0]
 
 
 def test_given_the_sagemaker_backend_when_started_then_a_training_job_named_after_the_run_exists():

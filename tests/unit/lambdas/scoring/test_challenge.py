@@ -236,9 +236,13 @@ def test_given_a_byte_range_pinned_to_an_earlier_champion_then_the_challenger_si
     aws, clients, config, trained, trained_on_shift
 ):
     settings = _settings(config, "shadow")
-    challenger = _challenge(aws, trained_on_shift, settings, "shadow")
     artifact, manifest = trained
-    earlier = Registry(aws, MODELS).publish(artifact, manifest, version="v20200101T000000Z-000001")
+    registry = Registry(aws, MODELS)
+    champion = registry.champion().version
+    earlier = registry.publish(artifact, manifest, version="v20200101T000000Z-000001")
+    registry.promote(earlier, expected=registry.champion(), decision={"kind": "promote", "reasons": ["test"]})
+    registry.rollback(champion, reason="back to the champion the challenger challenges")
+    challenger = _challenge(aws, trained_on_shift, settings, "shadow")
     whole = put(aws, "incoming/pinned.csv", generate(300, seed=16))
 
     outcome = score_job(dataclasses.replace(whole, version=earlier), clients=clients, context=settings)

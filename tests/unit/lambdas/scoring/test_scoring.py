@@ -15,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from scoring import outputs
 from scoring.logic import Clients, ScoringContext, score_job
-from scoring.messages import Job, jobs_from_message
+from scoring.messages import Job, RefusedMessage, jobs_from_message, range_message
 from scoring.models import NoChampionYet
+from scoring.ranges import range_jobs
 
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import ArtifactIntegrityError, Registry
@@ -551,3 +552,91 @@ def test_given_bad_rows_without_formula_cells_then_the_report_has_no_warning(env
         put(clients.s3, "incoming/plain-bad.csv", ("\n".join(lines) + "\n").encode()), clients=clients, context=settings
     )
     assert outcome.detail["bad_rows"] == 1 and "spreadsheet_warning" not in report_of(clients.s3, outcome)
+
+
+# ---------------------------------------------------------------------------- untrusted byte-range messages
+def range_body(**changes) -> dict:
+    fields = {"key": "incoming/large.csv", "etag": "e", "size": 100, "version": "v1", "start": 0, "end": 49}
+    return {"range": {**fields, "part": 0, "parts": 2, **changes}}
+
+
+REFUSED_RANGES = {
+    "outside incoming/": (range_body(key="training/base.csv"), "not under incoming/"),
+    "not a CSV": (range_body(key="incoming/notes.txt"), "not a .csv"),
+    "a gzipped CSV": (range_body(key="incoming/large.csv.gz"), "gzip"),
+    "no pinned version": (range_body(version=None), "pinned"),
+    "one part of one": (range_body(parts=1), "part 1 of 1"),
+    "a part past the last": (range_body(part=2), "part 3 of 2"),
+    "a field scoring never sends": (range_body(owner="someone"), "owner"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_RANGES))
+def test_given_a_byte_range_message_scoring_never_sends_when_parsed_then_refused_with_its_reason(case):
+    body, reason = REFUSED_RANGES[case]
+    with pytest.raises(RefusedMessage, match=reason):
+        jobs_from_message(body, DATA)
+
+
+def large_file(clients, settings, name: str) -> tuple[Job, ScoringContext]:
+    """A file that scoring splits into two byte ranges, and the context that splits it."""
+    job = put(clients.s3, f"incoming/{name}.csv", generate(600, seed=12, with_label=False))
+    scoring = dataclasses.replace(settings.config.scoring, byte_range_bytes=job.size // 2 + 1)
+    return job, dataclasses.replace(settings, config=dataclasses.replace(settings.config, scoring=scoring))
+
+
+def sqs_record(message_id: str, body: dict) -> dict:
+    return {
+        "messageId": message_id,
+        "receiptHandle": "r",
+        "body": json.dumps(body),
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scoring",
+        "awsRegion": REGION,
+    }
+
+
+def test_given_a_byte_range_pinned_to_a_version_never_champion_when_handled_then_refused_logged_and_nothing_written(
+    env, champion, trained, monkeypatch, caplog
+):
+    from scoring import handler
+
+    clients, settings = env
+    artifact, manifest = trained
+    Registry(clients.s3, MODELS).publish(
+        artifact, manifest, version="v20990101T000000Z-never"
+    )  # registered, not promoted
+    job, settings = large_file(clients, settings, "pinned-elsewhere")
+    (first, _) = range_jobs(job, "v20990101T000000Z-never", settings.config.scoring.byte_range_bytes)
+    put(clients.s3, "incoming/beside-it.csv", generate(50, seed=3))
+    monkeypatch.setattr(handler, "environment", lambda: (settings, clients))
+
+    forged = sqs_record("m-forged", json.loads(range_message(first)))
+    event = {"Records": [forged, sqs_record("m-good", s3_event("incoming/beside-it.csv"))]}
+    response = handler.lambda_handler(event, LambdaContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-forged"}]}  # retried, then dead-lettered
+    assert keys(clients.s3, "predictions/pinned-elsewhere/") == []
+    assert keys(clients.s3, "reports/receipts/pinned-elsewhere/") == []
+    assert len(keys(clients.s3, "predictions/beside-it/")) == 1
+    (refusal,) = [record for record in caplog.records if record.getMessage() == "message refused"]
+    assert refusal.levelname == "ERROR" and "never was the champion" in refusal.reason
+
+
+def test_given_byte_ranges_pinned_to_the_champion_and_to_earlier_ones_then_each_is_scored(env, champion, trained):
+    clients, settings = env
+    artifact, manifest = trained
+    registry = Registry(clients.s3, MODELS)
+    for version in ("v20990101T000000Z-second", "v20990102T000000Z-third"):
+        registry.publish(artifact, manifest, version=version)
+        registry.promote(version, expected=registry.champion(), decision={"kind": "promote", "reasons": ["test"]})
+    # the third is the champion, the second the one it replaced; the first is found in the pointer's versions
+    for pinned in (champion, "v20990101T000000Z-second", "v20990102T000000Z-third"):
+        job, ranged = large_file(clients, settings, f"pinned-to-{pinned}")
+        (first, _) = range_jobs(job, pinned, ranged.config.scoring.byte_range_bytes)
+        (parsed,) = jobs_from_message(json.loads(range_message(first)), DATA)
+        outcome = score_job(parsed, clients=clients, context=ranged)
+        assert outcome.status == "scored" and outcome.detail["model_version"] == pinned

@@ -8,7 +8,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_core.config.project import load_config
+from mlops_core.config import load_config
 from mlops_core.data.convert import convert_rows
 from mlops_core.data.reader import CsvRows, FileRejected
 

@@ -13,7 +13,7 @@ import pytest
 from staleness import handler
 from staleness.logic import ManifestDateError, publish_champion_age
 
-from mlops_core.config.project import CONFIG_FILE, ConfigError, parse_config
+from mlops_core.config import CONFIG_FILE, ConfigError, parse_config
 from mlops_core.environment import EnvironmentVariableError
 from mlops_core.observability import CHAMPION_AGE_DAYS, NAMESPACE, PIPELINE
 from mlops_core.registry.store import Registry

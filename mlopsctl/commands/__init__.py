@@ -1,0 +1,13 @@
+"""The `mlops` commands, one module per group; `mlopsctl.cli` registers them in this order.
+
+- ``local``      local AWS and the stack on it: setup, up, down, deploy, local-status
+- ``pipeline``   data in, scoring and training: train, redrive, audit, seed, add-training-data, score
+- ``models``     the champion and the challenger: status, challenge, rollback
+- ``decisions``  people decide about models: approve, reject, register
+- ``reports``    what happened, shown: report, demo
+- ``common``     what the groups share: the repository root, the stack a command connects to
+                 (`connect`), the --target option, progress on stderr, `CliError`
+
+The commands parse options and print; the work is in the modules beside this package (`stack`,
+`runs`, `batches`, `standing`, `approvals`, `register`, `report`, `demo`, ...), which never import it.
+"""

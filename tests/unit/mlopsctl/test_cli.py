@@ -1,0 +1,70 @@
+"""The `mlops` app (mlopsctl/cli.py) and its command groups (mlopsctl/commands/): no command lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+import typer
+from typer.main import get_command_name
+
+from mlopsctl import cli
+
+ROOT = Path(__file__).resolve().parents[3]
+
+COMMANDS = (
+    "setup",
+    "up",
+    "down",
+    "deploy",
+    "local-status",
+    "train",
+    "redrive",
+    "audit",
+    "seed",
+    "add-training-data",
+    "add-holdout",
+    "score",
+    "status",
+    "challenge",
+    "rollback",
+    "approve",
+    "reject",
+    "register",
+    "report",
+    "demo",
+)
+
+
+def registered(app: typer.Typer) -> list[str]:
+    """The names of the commands registered on `app` and on the groups added to it, repeats included."""
+    names = [info.name or get_command_name(info.callback.__name__) for info in app.registered_commands if info.callback]
+    for group in app.registered_groups:
+        if group.typer_instance:
+            names += registered(group.typer_instance)
+    return names
+
+
+def test_given_the_app_when_listing_its_commands_then_each_is_registered_exactly_once_and_help_lists_them():
+    names = registered(cli.app)
+
+    assert {name: names.count(name) for name in COMMANDS} == dict.fromkeys(COMMANDS, 1)
+    assert [name for name, times in Counter(names).items() if times > 1] == []
+    assert set(typer.main.get_command(cli.app).commands) >= set(COMMANDS)  # what click runs: the groups merged
+
+    entry_point = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["mlops"]
+    module, _, function = entry_point.partition(":")  # mlopsctl.cli:main
+    shown = subprocess.run(
+        [sys.executable, "-c", f"from {module} import {function}; {function}()", "--help"],
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert all(f" {name} " in shown.stdout for name in COMMANDS), shown.stdout
