@@ -96,12 +96,14 @@ def range_job(fields: dict[str, Any]) -> Job:
         raise RefusedMessage(f"not a byte-range message scoring sends: {exc}") from None
     if not isinstance(job.key, str) or not job.key.startswith(layout.INCOMING):
         raise RefusedMessage(f"byte range of {job.key!r}: not under {layout.INCOMING}, where files to score arrive")
-    if not job.key.endswith(layout.CSV_SUFFIXES):
+    if layout.why_not_scored(job.key):
         raise RefusedMessage(f"byte range of {job.key!r}: not a .csv or .csv.gz file, which is all S3 sends")
     if job.gzipped:
         raise RefusedMessage(f"byte range of {job.key!r}: gzip cannot be read from the middle, it is never split")
     if not isinstance(job.version, str) or not job.version:
         raise RefusedMessage(f"byte range of {job.key!r}: no model version pinned, which every range has")
+    if job.object_version is not None and (not isinstance(job.object_version, str) or not job.object_version):
+        raise RefusedMessage(f"byte range of {job.key!r}: its object version is not one S3 gives")
     numbers = (job.size, job.start, job.part, job.parts, 0 if job.end is None else job.end)
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
         raise RefusedMessage(f"byte range of {job.key!r}: its size, offsets and parts are not whole numbers")

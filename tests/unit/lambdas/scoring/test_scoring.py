@@ -640,3 +640,23 @@ def test_given_byte_ranges_pinned_to_the_champion_and_to_earlier_ones_then_each_
         (parsed,) = jobs_from_message(json.loads(range_message(first)), DATA)
         outcome = score_job(parsed, clients=clients, context=ranged)
         assert outcome.status == "scored" and outcome.detail["model_version"] == pinned
+
+
+def test_given_a_large_upper_case_csv_when_fanned_out_then_its_byte_ranges_are_accepted_and_scored(env, champion):
+    clients, settings = env
+    job, ranged = large_file(clients, settings, "LARGE")
+    upper = put(clients.s3, "incoming/LARGE.CSV", clients.s3.get_object(Bucket=DATA, Key=job.key)["Body"].read())
+    parts = range_jobs(upper, champion, ranged.config.scoring.byte_range_bytes)
+
+    outcomes = []
+    for part in parts:
+        (parsed,) = jobs_from_message(json.loads(range_message(part)), DATA)
+        outcomes.append(score_job(parsed, clients=clients, context=ranged))
+
+    assert [o.status for o in outcomes] == ["scored", "scored"] and sum(o.detail["scored"] for o in outcomes) == 600
+
+
+@pytest.mark.parametrize("object_version", [7, ["v"], ""])
+def test_given_a_byte_range_naming_no_real_object_version_then_refused(object_version):
+    with pytest.raises(RefusedMessage, match="object version"):
+        jobs_from_message(range_body(object_version=object_version), DATA)
