@@ -217,10 +217,10 @@ class Monitoring(Construct):
         return alarm
 
     def _traffic_widgets(self, dead_letter_queue: sqs.IQueue) -> list[cw.IWidget]:
-        files = [self._metric(obs.FILES_SCORED, "Sum"), self._metric(obs.FILES_REJECTED, "Sum")]
+        files = [self._metric(m, "Sum") for m in (obs.FILES_SCORED, obs.FILES_REJECTED, obs.FILES_SUPERSEDED)]
         rows = [self._metric(obs.ROWS_SCORED, "Sum"), self._metric(obs.ROWS_REJECTED, "Sum")]
         return [
-            cw.GraphWidget(title="Files scored / rejected", left=files),
+            cw.GraphWidget(title="Files scored / rejected / superseded", left=files),
             cw.GraphWidget(title="Rows scored / rejected", left=rows),
             cw.GraphWidget(
                 title="Dead-letter queue depth",

@@ -99,7 +99,7 @@ class Storage(Construct):
             self.models_bucket.add_to_resource_policy(statement)
 
     def notify_on_incoming_csv(self, queue: sqs.IQueue) -> None:
-        """Send ObjectCreated events for incoming/*.csv and incoming/*.csv.gz to `queue`.
+        """Send ObjectCreated events for incoming/*.csv and incoming/*.csv.gz, lower or upper case, to `queue`.
 
         Uses the bucket's own NotificationConfiguration rather than add_event_notification, which is
         a custom resource (a Lambda) and does nothing on LocalStack.
@@ -133,7 +133,7 @@ class Storage(Construct):
                         )
                     ),
                 )
-                for suffix in (".csv", ".csv.gz")
+                for suffix in layout.NOTIFIED_SUFFIXES
             ]
         )
         cfn_bucket.add_resource_dependency(cast(sqs.CfnQueuePolicy, policy.node.default_child))

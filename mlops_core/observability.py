@@ -39,6 +39,9 @@ class Metric:
 
 FILES_SCORED = Metric("FilesScored", Unit.COUNT, "files (or byte ranges) scored")
 FILES_REJECTED = Metric("FilesRejected", Unit.COUNT, "files (or byte ranges) rejected with a report")
+FILES_SUPERSEDED = Metric(
+    "FilesSuperseded", Unit.COUNT, "files (or byte ranges) overwritten before they were read (no versioning)"
+)
 ROWS_SCORED = Metric("RowsScored", Unit.COUNT, "rows scored")
 ROWS_REJECTED = Metric("RowsRejected", Unit.COUNT, "bad rows of scored files, kept with a report")
 WORST_FEATURE_PSI = Metric("WorstFeaturePSI", Unit.NONE, "the most drifted feature's PSI in a batch")
@@ -73,6 +76,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         FILES_SCORED,
         FILES_REJECTED,
+        FILES_SUPERSEDED,
         ROWS_SCORED,
         ROWS_REJECTED,
         WORST_FEATURE_PSI,

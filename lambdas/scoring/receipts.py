@@ -83,15 +83,16 @@ class Receipts:
         with contextlib.suppress(ClientError):
             self._move(receipt, State.PENDING)
 
-    def complete(self, receipt: Receipt) -> None:
-        """PUBLISHING -> COMPLETE. Losing the race means another invocation completed it: nothing to do."""
-        self._move(receipt, State.COMPLETE)
+    def complete(self, receipt: Receipt, **fields: Any) -> None:
+        """PUBLISHING -> COMPLETE, adding `fields` (what became of the alert). Losing the race means another
+        invocation completed it: nothing to do."""
+        self._move(receipt, State.COMPLETE, **fields)
 
     def _create(self, key: str, body: dict[str, Any]) -> Receipt | None:
         return self._write(key, body, IfNoneMatch="*")
 
-    def _move(self, receipt: Receipt, state: State) -> Receipt | None:
-        return self._write(receipt.key, {**receipt.body, "state": state.value}, IfMatch=receipt.etag)
+    def _move(self, receipt: Receipt, state: State, **fields: Any) -> Receipt | None:
+        return self._write(receipt.key, {**receipt.body, **fields, "state": state.value}, IfMatch=receipt.etag)
 
     def _write(self, key: str, body: dict[str, Any], **condition: str) -> Receipt | None:
         try:

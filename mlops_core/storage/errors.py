@@ -13,5 +13,5 @@ def is_precondition_failure(exc: ClientError) -> bool:
 
 
 def is_missing(exc: ClientError) -> bool:
-    """The key (or bucket) does not exist."""
-    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+    """The key, the object version (or the bucket) does not exist."""
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404", "NotFound")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,17 +32,66 @@ PENDING = "registry/pending/"  # one object per candidate held for manual approv
 LOCK_KEY = "registry/training.lock"
 SAGEMAKER_OUTPUT = "sagemaker-output/"  # where SageMaker uploads a training job's own output (AWS only)
 
-CSV_SUFFIXES = (".csv.gz", ".csv")
+CSV_SUFFIXES = (".csv.gz", ".csv")  # what scoring reads, in any case (.CSV is a CSV)
+# What the data bucket's notification sends to scoring. S3's suffix filters are case-sensitive, and each case
+# variant takes a filter of its own: lower and upper case are sent, other mixtures (.Csv) never are, and
+# `mlops audit` lists them (`why_not_scored`).
+NOTIFIED_SUFFIXES = (".csv", ".CSV", ".csv.gz", ".CSV.GZ")
 _PART = re.compile(r"\.part-(\d{4})-of-(\d{4})$")
+
+MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
+# What an output key adds to its input's name, at most: reports/challenger/<model version>/<name>/<ETag><part
+# suffix>.json, with a model version of up to 64 bytes (the registry's are 24), an ETag of up to 44 (a multipart
+# upload's) and a part suffix of 18.
+OUTPUT_KEY_ROOM = 200
+MAX_NAME_BYTES = MAX_KEY_BYTES - OUTPUT_KEY_ROOM
+_HASH_CHARS = 16  # hex digits of a key's SHA-256 in a shortened name
 
 
 def input_name(key: str) -> str:
     """An incoming key's name without the prefix and the CSV extension: incoming/a/b.csv.gz -> a/b."""
     name = key.removeprefix(INCOMING)
-    for suffix in CSV_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return name[: len(name) - len(csv_suffix(name))]
+
+
+def csv_suffix(key: str) -> str:
+    """The key's CSV extension as written (.csv, .CSV.GZ, ...), or "" if it has none."""
+    return next((key[-len(suffix) :] for suffix in CSV_SUFFIXES if key.lower().endswith(suffix)), "")
+
+
+def is_gzipped(key: str) -> bool:
+    return key.lower().endswith(".gz")
+
+
+def why_not_scored(key: str) -> str | None:
+    """Why an object under incoming/ never reaches scoring (its extension), or None if it does."""
+    if key.endswith(NOTIFIED_SUFFIXES):
+        return None
+    if csv_suffix(key):
+        return f"the extension {csv_suffix(key)} mixes cases: only {', '.join(NOTIFIED_SUFFIXES)} are sent to scoring"
+    return "not a .csv or .csv.gz file"
+
+
+def name_fits(key: str) -> bool:
+    """Whether every output key of an incoming key fits S3's limit when filed under the key's own name."""
+    return len(input_name(key).encode()) <= MAX_NAME_BYTES
+
+
+def output_name(key: str) -> str:
+    """The name an input's outputs (receipt, predictions, reports) are filed under: `input_name(key)`, or for a
+    key whose outputs would not fit S3's limit, its first bytes, "~" and 16 hex digits of the key's SHA-256
+    (unique, and the same for every output of the key)."""
+    name = input_name(key)
+    return name if name_fits(key) else f"{_cut(name, MAX_NAME_BYTES - _HASH_CHARS - 1)}~{_digest(key)}"
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` bytes of UTF-8, on a character boundary."""
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:_HASH_CHARS]
 
 
 def incoming_key(name: str) -> str:
@@ -73,7 +123,7 @@ def suffix_of_output(key: str) -> str:
 
 def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
     """Where scoring records what became of an input object (or one byte range of it)."""
-    return f"{RECEIPTS}{input_name(key)}/{etag}{part_suffix}.json"
+    return f"{RECEIPTS}{output_name(key)}/{etag}{part_suffix}.json"
 
 
 @dataclass(frozen=True)
@@ -87,7 +137,7 @@ class InputOutputs:
 
     @property
     def name(self) -> str:
-        return input_name(self.key)
+        return output_name(self.key)
 
     @property
     def suffix(self) -> str:
@@ -113,6 +163,14 @@ class InputOutputs:
     def shadow_prefix(self) -> str:
         return f"{SHADOW}{self.name}/{self.etag}-"
 
+    def is_predictions(self, key: str) -> bool:
+        """Whether `key` is this input's (and byte range's) predictions by some model version."""
+        return _is_model_output(key, self.predictions_prefix, self.suffix)
+
+    def is_shadow(self, key: str) -> bool:
+        """Whether `key` is a shadow challenger's predictions of this input (and byte range)."""
+        return _is_model_output(key, self.shadow_prefix, self.suffix)
+
     def evidence(self, version: str) -> str:
         """What this input's labeled rows say about challenger `version` against the champion."""
         return f"{evidence_prefix(version)}{self.name}/{self.etag}{self.suffix}.json"
@@ -137,12 +195,24 @@ class InputOutputs:
 
     @property
     def rejected_copy(self) -> str:
-        """The copy of a rejected whole file, under its own file name."""
-        return f"{self.rejected}{self.key.rsplit('/', 1)[-1]}"
+        """The copy of a rejected whole file, under its own file name (one too long for S3's limit: the key's
+        SHA-256, 16 hex digits, and its extension)."""
+        copy = f"{self.rejected}{self.key.rsplit('/', 1)[-1]}"
+        return (
+            copy if len(copy.encode()) <= MAX_KEY_BYTES else f"{self.rejected}{_digest(self.key)}{csv_suffix(self.key)}"
+        )
 
     @property
     def drift_report(self) -> str:
         return f"{DRIFT_REPORTS}{self.name}/{self.etag}{self.suffix}.json"
+
+
+def _is_model_output(key: str, prefix: str, suffix: str) -> bool:
+    """`key` is `prefix` + a model version + `suffix` + ".csv". Another input's outputs can share the prefix:
+    incoming/x/<etag of x.csv>-y.csv is named x/<etag>-y, so its outputs lie under x.csv's prefix, one level down."""
+    if not (key.startswith(prefix) and key.endswith(".csv")):
+        return False
+    return "/" not in key[len(prefix) :] and suffix_of_output(key) == suffix
 
 
 def evidence_prefix(version: str) -> str:

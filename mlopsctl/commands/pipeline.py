@@ -74,7 +74,8 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="machine-readable, every file listed"),
     target: str = TargetOption,
 ) -> None:
-    """Account for each file that arrived: in = scored + rejected + in flight + dead-lettered; exit 1 if any is lost."""
+    """Account for each file that arrived: in = scored + rejected + superseded + in flight + dead-lettered; exit 1
+    if any is lost."""
     pipeline = common.connect(target)
     result = batches.audit(pipeline, datetime.now(UTC) - timedelta(minutes=minutes))
     if as_json:
@@ -83,12 +84,15 @@ def audit(
         c = result.counts()
         typer.echo(
             f"last {minutes:g} min: {c['in']} in = {c['scored']} scored + {c['rejected']} rejected + "
-            f"{c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + {c['lost']} lost"
+            f"{c['superseded']} superseded + {c['in_flight']} in flight + {c['dead_lettered']} dead-lettered + "
+            f"{c['lost']} lost"
         )
         for f in [f for f in result.files if f.state not in ("scored", "rejected")][:20]:
             typer.echo(f"  {f.state:13} {f.key} ({f.detail})")
         if result.ignored:
-            typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are not .csv/.csv.gz and are never scored")
+            typer.echo(f"  {len(result.ignored)} object(s) under incoming/ are never sent to scoring:")
+            for key in result.ignored[:20]:
+                typer.echo(f"  {'never sent':13} {key} ({layout.why_not_scored(key)})")
     if not result.balanced:
         raise CliError(
             f"{result.counts()['lost']} file(s) are unaccounted for",
@@ -152,6 +156,11 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
         raise CliError(
             f"{file.name} was rejected ({report['kind']}): {report['error']}",
             f"{report['fix']}; report: s3://{pipeline.data_bucket}/{outputs['report']}",
+        )
+    if receipt["outcome"] == "superseded":
+        raise CliError(
+            f"{file.name} was overwritten under {upload['key']} before it was scored",
+            "upload it again under a name of its own (`mlops audit` counts superseded files)",
         )
     if receipt["outcome"] == "fanned_out":
         typer.echo(

@@ -165,14 +165,15 @@ def test_given_200_files_dropped_at_once_then_every_one_ends_scored_or_rejected_
     for drop in drops:
         account = accounts[drop.key]
         assert account.state == drop.verdict, (drop.key, account.state, account.detail)
-        etag, name = etags[drop.key], layout.input_name(drop.key)
-        receipt = stack.read_json(pipeline, layout.receipt_key(drop.key, etag))
+        etag = etags[drop.key]
+        outputs = layout.InputOutputs(drop.key, etag)  # a key too long for its outputs: a shortened name
+        receipt = stack.read_json(pipeline, outputs.receipt)
         if drop.verdict == "rejected":
-            report = stack.read_json(pipeline, f"rejected/{name}/{etag}/report.json")
+            report = stack.read_json(pipeline, outputs.rejection_report)
             assert report["kind"] == drop.kind and report["error"] and report["fix"], drop.key
             continue
         parts = receipt.get("parts", 1) if receipt["outcome"] == "fanned_out" else 1
-        predictions = objects(pipeline, f"predictions/{name}/{etag}-")
+        predictions = [k for k in objects(pipeline, outputs.predictions_prefix) if outputs.is_predictions(k)]
         assert len(predictions) == parts, (drop.key, predictions)  # exactly once: one output per range
         if drop.rows is not None:
             assert account.detail.startswith(f"{drop.rows:,} rows"), (drop.key, account.detail)

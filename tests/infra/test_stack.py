@@ -61,12 +61,15 @@ def test_given_the_data_bucket_then_it_is_versioned_and_replaced_versions_expire
     assert noncurrent["Status"] == "Enabled" and "Prefix" not in noncurrent  # every key, incoming/ included
 
 
-def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_notify_the_scoring_queue(template):
+def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_in_either_case_notify_the_scoring_queue(template):
     data = resources(template, "AWS::S3::Bucket")[logical_id(template, "AWS::S3::Bucket", "Storage/Data")]
     queue_id = logical_id(template, "AWS::SQS::Queue", "Scoring/Incoming")
     configs = data["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     filters = sorted(tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["S3Key"]["Rules"])) for c in configs)
-    assert filters == [(("prefix", "incoming/"), ("suffix", ".csv")), (("prefix", "incoming/"), ("suffix", ".csv.gz"))]
+    # S3's suffix filters are case-sensitive: .CSV (Windows, older exports) needs its own.
+    assert filters == [
+        (("prefix", "incoming/"), ("suffix", suffix)) for suffix in sorted((".csv", ".CSV", ".csv.gz", ".CSV.GZ"))
+    ]
     for c in configs:
         assert c["Event"] == "s3:ObjectCreated:*"
         assert c["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}

@@ -43,11 +43,20 @@ def config():
 
 
 @pytest.fixture
-def aws():
+def data_versioning() -> str | None:
+    """The data bucket's versioning, "Enabled" as the stack has it; a test parametrizes it None to see a bucket
+    without versioning (an overwrite then replaces the only copy)."""
+    return "Enabled"
+
+
+@pytest.fixture
+def aws(data_versioning):
     """moto S3 with the data bucket and the (versioned) models bucket; yields the S3 client."""
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=DATA)
+        if data_versioning:
+            s3.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": data_versioning})
         s3.create_bucket(Bucket=MODELS)
         s3.put_bucket_versioning(Bucket=MODELS, VersioningConfiguration={"Status": "Enabled"})
         yield s3

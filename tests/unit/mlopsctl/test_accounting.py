@@ -6,6 +6,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from scoring.logic import score_job
 from scoring.messages import jobs_from_message
 
@@ -61,7 +62,15 @@ def test_given_scored_rejected_dead_lettered_and_waiting_files_then_each_is_coun
         "incoming/poisoned.csv": "dead_lettered",
         "incoming/just-arrived.csv": "in_flight",
     }
-    assert result.counts() == {"in": 4, "scored": 1, "rejected": 1, "in_flight": 1, "dead_lettered": 1, "lost": 0}
+    assert result.counts() == {
+        "in": 4,
+        "scored": 1,
+        "rejected": 1,
+        "superseded": 0,
+        "in_flight": 1,
+        "dead_lettered": 1,
+        "lost": 0,
+    }
     assert result.balanced and not result.settled and result.ignored == ["incoming/notes.txt"]
     # Peeking leaves the dead-letter queue as it was: a redrive still finds the message.
     assert len(drain(clients.sqs, dlq_url)) == 1
@@ -105,3 +114,43 @@ def test_given_a_large_file_in_byte_ranges_then_scored_only_when_every_range_is_
     score_job(last, clients=clients, context=settings)
     done = audit(clients, settings, dlq_url)
     assert done.files[0].state == "scored" and done.files[0].detail.startswith("2,000 rows")
+
+
+@pytest.mark.parametrize(("data_versioning", "first_state"), [("Enabled", "scored"), (None, "superseded")])
+def test_given_a_file_overwritten_before_its_event_is_handled_then_the_audit_counts_both_contents(
+    env,  # noqa: F811
+    champion,
+    first_state,
+):
+    """Versioned: each version is an arrival, each scored. Without versioning the earlier content is no longer
+    listed; its superseded receipt stands for it."""
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    first = put(clients.s3, "incoming/overwritten.csv", generate(40, seed=6, with_label=False))
+    second = put(clients.s3, "incoming/overwritten.csv", generate(70, seed=7, with_label=False))
+    for job in (first, second):
+        score_job(job, clients=clients, context=settings)
+
+    result = audit(clients, settings, dlq_url)
+
+    states = {f.etag: f.state for f in result.files}
+    assert states == {first.etag: first_state, second.etag: "scored"}
+    assert result.counts()["in"] == 2 and result.balanced
+
+
+def test_given_upper_and_mixed_case_extensions_then_upper_case_is_scored_and_mixed_case_listed_as_never_sent(
+    env,  # noqa: F811
+    champion,
+):
+    """The bucket notifies scoring of .csv, .CSV, .csv.gz and .CSV.GZ (S3's filters are case-sensitive):
+    another mixing of cases never reaches scoring, and the audit says so."""
+    clients, settings = env
+    dlq_url = clients.sqs.create_queue(QueueName="scoring-dlq")["QueueUrl"]
+    score_job(put(clients.s3, "incoming/UPPER.CSV", generate(30, seed=8)), clients=clients, context=settings)
+    put(clients.s3, "incoming/Mixed.Csv", generate(30, seed=9))
+
+    result = audit(clients, settings, dlq_url)
+
+    assert [(f.key, f.state) for f in result.files] == [("incoming/UPPER.CSV", "scored")]
+    assert result.ignored == ["incoming/Mixed.Csv"] and result.balanced
+    assert "case" in result.to_dict()["ignored_why"]["incoming/Mixed.Csv"]

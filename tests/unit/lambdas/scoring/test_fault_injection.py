@@ -28,7 +28,7 @@ from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS, REGION
-from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, LambdaContext, keys, put, s3_event
+from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, LambdaContext, event_of, keys, put
 
 VISIBILITY_TIMEOUT = timedelta(seconds=1800)  # infra/scoring.py: 6 x the 5-minute function timeout
 MAX_RECEIVES = 3  # mlops.toml [queue] max_receive_count
@@ -51,7 +51,13 @@ class Fault:
     def error(self, operation: str) -> Exception:
         if self.code == "connection":
             return EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
-        status = {"SlowDown": 503, "ServiceUnavailable": 503, "InternalError": 500, "Throttling": 400}[self.code]
+        status = {
+            "SlowDown": 503,
+            "ServiceUnavailable": 503,
+            "InternalError": 500,
+            "Throttling": 400,
+            "InvalidParameter": 400,  # SNS: e.g. a subject with a line break
+        }[self.code]
         error = ClientError(
             {"Error": {"Code": self.code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}},
             operation,
@@ -107,6 +113,13 @@ class Pipeline:
     cloudwatch: CountingCloudWatch  # counts only the calls that reached CloudWatch
     settings: ScoringContext
     deliveries: int = 0
+    inbox: str | None = None  # an SQS queue subscribed to the alerts topic
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The SNS notifications (Subject, Message) that reached the alerts topic's subscriber."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        messages = sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
 
     def deliver(self, key: str) -> bool:
         """One SQS delivery of the file's S3 event through the handler; True when acknowledged (deleted)."""
@@ -114,7 +127,7 @@ class Pipeline:
         record = {
             "messageId": f"m-{self.deliveries}",
             "receiptHandle": "r",
-            "body": json.dumps(s3_event(key)),
+            "body": json.dumps(event_of(self.s3, key)),
             "attributes": {"ApproximateReceiveCount": str(self.deliveries)},
             "messageAttributes": {},
             "md5OfBody": "",
@@ -157,16 +170,41 @@ def _clock(monkeypatch):
 
 @pytest.fixture
 def pipeline(aws, config, champion, monkeypatch):
-    """Returns make(s3_faults, cloudwatch_faults) -> Pipeline wired into the handler."""
+    """Returns make(s3_faults, cloudwatch_faults, sns_faults) -> Pipeline wired into the handler. With
+    `sns_faults` (even {}), the environment names an alerts topic, and an SQS queue subscribed to it keeps
+    what people would receive (`Pipeline.alerts`)."""
 
-    def make(s3: dict[str, Fault] | None = None, cloudwatch: dict[str, Fault] | None = None) -> Pipeline:
+    def make(
+        s3: dict[str, Fault] | None = None,
+        cloudwatch: dict[str, Fault] | None = None,
+        sns: dict[str, Fault] | None = None,
+    ) -> Pipeline:
         counting = CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION))
-        clients = Clients(FaultyClient(aws, **(s3 or {})), FaultyClient(counting, **(cloudwatch or {})))
-        settings = ScoringContext(ScoringEnvironment(DATA, MODELS, None, "MLOps"), config)
+        topic, inbox, sns_client = None, None, None
+        if sns is not None:
+            sns_client = boto3.client("sns", region_name=REGION)
+            topic, inbox = subscribed_inbox(sns_client)
+        clients = Clients(
+            FaultyClient(aws, **(s3 or {})),
+            FaultyClient(counting, **(cloudwatch or {})),
+            None,
+            FaultyClient(sns_client, **sns) if sns is not None else None,
+        )
+        settings = ScoringContext(ScoringEnvironment(DATA, MODELS, None, "MLOps", alert_topic_arn=topic), config)
         monkeypatch.setattr(handler, "environment", lambda: (settings, clients))
-        return Pipeline(aws, counting, settings)
+        return Pipeline(aws, counting, settings, inbox=inbox)
 
     return make
+
+
+def subscribed_inbox(sns: Any) -> tuple[str, str]:
+    """An alerts topic and an SQS queue subscribed to it, standing in for the people who get the alerts."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, inbox
 
 
 def assert_scored_once(p: Pipeline, key: str, rows: int) -> None:
@@ -317,3 +355,45 @@ def test_given_a_promotion_between_a_failed_attempt_and_its_retry_then_one_predi
     assert p.deliver(key) is True
 
     assert_scored_once(p, key, rows=300)
+
+
+# ---------------------------------------------------------------------------- SNS failing
+def drifted(rows: int = 2_000) -> bytes:
+    return generate(rows, seed=29, covariate_shift=1.5, with_label=False)
+
+
+def test_given_sns_failing_when_a_drifted_file_is_scored_then_its_metrics_go_out_once_and_the_failure_is_recorded(
+    pipeline,
+):
+    """The alert is best effort: an SNS error must not hold back the metrics that the drift alarms watch."""
+    p = pipeline(sns={"publish": Fault(times=MAX_RECEIVES, code="InternalError")})
+    key = "incoming/alert-fails.csv"
+    put(p.s3, key, drifted())
+
+    assert p.deliver(key) is True
+
+    assert p.files("FilesScored") == [1.0] and len(p.files("DriftedFeatureShare")) == 1
+    receipt = p.receipt(key)
+    assert receipt["drift"]["verdict"] is True and receipt["state"] == "complete"
+    assert receipt["alert"]["sent"] is False and "InternalError" in receipt["alert"]["error"]
+    assert p.alerts() == []
+    assert_scored_once(p, key, rows=2_000)
+
+
+def test_given_a_key_with_a_line_break_when_its_drift_alert_is_sent_then_subject_and_message_are_safe(pipeline):
+    """SNS refuses a subject with control characters (and one over 100 printable ASCII characters); the key is
+    chosen by whoever uploaded the file, so it must neither break the subject nor forge lines of the message."""
+    p = pipeline(sns={})
+    key = "incoming/évil\nname-" + "x" * 400 + ".csv\nForged line: all clear"
+    put(p.s3, key, drifted())
+
+    assert p.deliver(key) is True
+
+    (alert,) = p.alerts()
+    subject, message = alert["Subject"], alert["Message"]
+    assert len(subject) <= 100 and all(" " <= c <= "~" for c in subject), subject
+    lines = message.splitlines()
+    assert "incoming/évil\\nname-xxx" in lines[0] and not any(line.startswith("Forged") for line in lines)
+    assert max(len(line) for line in lines) < 300  # the key is capped
+    assert p.receipt(key)["alert"] == {"sent": True, "subject": subject}
+    assert p.files("FilesScored") == [1.0]

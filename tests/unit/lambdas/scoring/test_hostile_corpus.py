@@ -21,7 +21,16 @@ from scoring.messages import Job
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
-from tests.corpus import FORMULA_IDS, REJECTED, SCORED, CorpusFile, hostile_corpus
+from tests.corpus import (
+    FORMULA_IDS,
+    LONG_KEY_BYTES,
+    REJECTED,
+    SCORED,
+    CorpusFile,
+    CorpusScenario,
+    hostile_corpus,
+    hostile_scenarios,
+)
 from tests.unit.conftest import DATA, MODELS, REGION
 from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, keys, put
 
@@ -41,6 +50,7 @@ KINDS = {
     "field_too_long",
     "line_too_long",
     "bad_quoting",
+    "key_too_long",
 }
 # What a rejection report's `where` must say for kinds that can point at a place in the file.
 WHERE_KEYS = {
@@ -51,6 +61,7 @@ WHERE_KEYS = {
     "duplicate_columns": {"line"},
     "missing_columns": {"line", "columns"},
     "too_many_bad_rows": {"errors", "error_counts"},
+    "key_too_long": {"name_bytes", "max_name_bytes"},
 }
 # Far above every corpus file but the bombs, far below the default 500 MB: the newline bomb, which is
 # parsed up to this limit, then costs seconds instead of a minute. test_given_a_gzip_bomb_* uses the default.
@@ -110,13 +121,12 @@ def assert_scored(s3, cloudwatch: CountingCloudWatch, job: Job, outcome: Outcome
 def assert_rejected(s3, cloudwatch: CountingCloudWatch, job: Job, outcome: Outcome, *, body: bytes, kind: str) -> None:
     """A report saying what, where and how to fix, a byte-exact copy, no predictions."""
     assert outcome.status == REJECTED, outcome
-    name, filename = layout.input_name(job.key), job.key.rsplit("/", 1)[-1]
-    base = f"{layout.REJECTED}{name}/{job.etag}/"
-    report = json.loads(get(s3, f"{base}report.json"))
-    assert (report["verdict"], report["kind"]) == (REJECTED, kind), report["error"]
+    outputs = layout.InputOutputs(job.key, job.etag)  # under a shortened name if the key's is too long
+    report = json.loads(get(s3, outputs.rejection_report))
+    assert (report["verdict"], report["kind"], report["key"]) == (REJECTED, kind, job.key), report["error"]
     assert report["error"] and report["fix"] and isinstance(report["where"], dict)
     assert WHERE_KEYS.get(kind, set()) <= set(report["where"]), report["where"]
-    assert report["copy"] == f"{base}{filename}" and get(s3, report["copy"]) == body
+    assert report["copy"] == outputs.rejected_copy and get(s3, report["copy"]) == body
     assert keys(s3, layout.PREDICTIONS) == [] and keys(s3, layout.FEEDBACK) == []
     assert cloudwatch.metric_values("FilesRejected") == [1.0]
     assert cloudwatch.metric_values("FilesScored") == []
@@ -132,7 +142,8 @@ def test_the_corpus_is_large_deterministic_covers_every_kind_and_stays_small():
     assert len(corpus) >= 30
     assert {f.kind for f in corpus if f.verdict == REJECTED} == KINDS
     assert sum(f.verdict == SCORED for f in corpus) >= 10
-    assert all(f.name.endswith((".csv", ".csv.gz")) and "/" not in f.name for f in corpus)
+    assert all(f.name.lower().endswith((".csv", ".csv.gz")) and "/" not in f.name for f in corpus)
+    assert max(len(f"incoming/{f.name}".encode()) for f in corpus) == LONG_KEY_BYTES
     assert sum(len(f.body) for f in corpus) < 8 << 20
     bombs = [f for f in corpus if "bomb" in f.name]
     assert len(bombs) == 2 and all(len(f.body) < 2 << 20 for f in bombs)
@@ -169,6 +180,23 @@ def test_given_a_hostile_file_when_scored_twice_then_one_verdict_with_its_report
 
     assert again.status == "skipped"
     assert snapshot(clients.s3) == before and len(clients.cloudwatch.calls) == calls
+
+
+@pytest.mark.parametrize("scenario", hostile_scenarios(), ids=lambda scenario: scenario.name)
+def test_given_hostile_uploads_whose_events_wait_for_the_last_then_every_content_ends_scored_under_its_own_etag(
+    env, champion, scenario: CorpusScenario
+):
+    clients, settings = env
+    jobs = [put(clients.s3, f"incoming/{name}", body) for name, body in scenario.uploads]
+
+    outcomes = [score_job(job, clients=clients, context=settings) for job in jobs]
+
+    assert [o.status for o in outcomes] == [SCORED] * len(jobs), outcomes
+    predictions = [o.detail["outputs"]["predictions"] for o in outcomes]
+    assert keys(clients.s3, layout.PREDICTIONS) == sorted(predictions)  # none deleted another's
+    for job, key, (_, body) in zip(jobs, predictions, scenario.uploads, strict=True):
+        assert key == layout.InputOutputs(job.key, job.etag).predictions(outcomes[0].detail["model_version"])
+        assert len(parsed(get(clients.s3, key))) == len(body.splitlines())  # its own rows, and the header
 
 
 def test_given_formula_injection_ids_when_scored_then_they_come_out_verbatim_each_in_its_own_cell(env, champion):

