@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from mlopsctl import stack
 from mlopsctl.localaws import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +85,21 @@ def demo(deployed) -> subprocess.CompletedProcess:
     result = mlops("demo", "--report-dir", str(ROOT / ".local-aws" / "e2e-report"))
     print(result.stdout)  # the timeline, in the test log
     return result
+
+
+@pytest.fixture(scope="module")
+def pipeline(demo) -> stack.Pipeline:
+    """The session's stack after `mlops demo`: a champion, an earlier version and scored batches."""
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    return stack.Pipeline.connect(ROOT, "localstack")
+
+
+@pytest.fixture
+def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
+    """A 10 s visibility timeout while a test needs SQS to redeliver soon (the stack's is 30 min): the
+    no-champion retries, for one, reach the dead-letter queue in about 30 s."""
+    sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
+    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "10"})
+    yield
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)

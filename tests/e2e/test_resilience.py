@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,26 +23,10 @@ from mlopsctl import batches, runs, stack, standing
 from mlopsctl.datagen import generate, mixed_batch_sizes
 from tests.corpus import hostile_corpus
 
-from .conftest import ROOT, mlops
+from .conftest import mlops
 
 pytestmark = pytest.mark.resilience
 PREFIX = "incoming/resilience/"
-
-
-@pytest.fixture(scope="module")
-def pipeline(demo) -> stack.Pipeline:
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    return stack.Pipeline.connect(ROOT, "localstack")
-
-
-@pytest.fixture
-def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
-    """A 10 s visibility timeout while a test needs SQS to redeliver soon (the stack's is 30 min)."""
-    sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
-    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "10"})
-    yield
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
 
 
 def started_now() -> datetime:

@@ -20,26 +20,10 @@ from mlops_core.storage import layout
 from mlopsctl import batches, stack, standing
 from mlopsctl.datagen import generate
 
-from .conftest import ROOT, mlops
+from .conftest import mlops
 
 pytestmark = pytest.mark.resilience
 KEY = "incoming/overwrite/overwritten-while-no-champion.csv"
-
-
-@pytest.fixture(scope="module")
-def pipeline(demo) -> stack.Pipeline:
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    return stack.Pipeline.connect(ROOT, "localstack")
-
-
-@pytest.fixture
-def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
-    """A 10 s visibility timeout, so the no-champion retries reach the dead-letter queue in about 30 s."""
-    sqs, url = pipeline.client("sqs"), pipeline.outputs["ScoringQueueUrl"]
-    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "10"})
-    yield
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
 
 
 @pytest.fixture

@@ -296,6 +296,20 @@ def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_release
     assert run["status"] == "failed" and "backend unavailable" in run["error"]
 
 
+def training_failures(cloudwatch) -> float:
+    """The sum of TrainingFailures published for pipeline mlops (moto CloudWatch)."""
+    datapoints = cloudwatch.get_metric_statistics(
+        Namespace="MLOps",
+        MetricName="TrainingFailures",
+        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
+        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
+        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+        Period=86400,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(d["Sum"] for d in datapoints)
+
+
 @pytest.fixture
 def told(ledger):
     """FailureAlerts on moto CloudWatch and an SNS topic whose messages land in an SQS inbox; (alerts, read)."""
@@ -307,17 +321,8 @@ def told(ledger):
 
     def read() -> tuple[float, list[str]]:
         """The sum of TrainingFailures published for pipeline mlops, and the alert messages."""
-        datapoints = cloudwatch.get_metric_statistics(
-            Namespace="MLOps",
-            MetricName="TrainingFailures",
-            Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
-            StartTime=datetime(2020, 1, 1, tzinfo=UTC),
-            EndTime=datetime(2100, 1, 1, tzinfo=UTC),
-            Period=86400,
-            Statistics=["Sum"],
-        )["Datapoints"]
         messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
-        return sum(d["Sum"] for d in datapoints), [m["Body"] for m in messages]
+        return training_failures(cloudwatch), [m["Body"] for m in messages]
 
     return FailureAlerts(cloudwatch, sns, topic, "mlops"), read
 

@@ -14,6 +14,7 @@ from training_ended.logic import end_unreported_run
 
 from mlops_core.registry.runs import RunLedger
 from tests.unit.conftest import MODELS, REGION
+from tests.unit.lambdas.retraining.test_retraining import training_failures
 from tests.unit.lambdas.scoring.test_scoring import LambdaContext
 
 RUN = "run-20261122T120000Z-abc123"
@@ -223,15 +224,6 @@ def test_given_the_function_when_a_started_runs_training_function_timed_out_then
         handler.environment.cache_clear()
 
     assert result["failed"] is True and ledger.get(RUN)["status"] == "failed" and ledger.current_lock() is None
-    datapoints = cloudwatch.get_metric_statistics(
-        Namespace="MLOps",
-        MetricName="TrainingFailures",
-        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
-        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
-        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
-        Period=86400,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert sum(d["Sum"] for d in datapoints) == 1
+    assert training_failures(cloudwatch) == 1
     (message,) = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
     assert f"Training run {RUN} failed" in message["Body"] and "Task timed out after 900.00 seconds" in message["Body"]
