@@ -53,11 +53,12 @@ lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract 
 	$(MAKE) --no-print-directory docs
 
 # Unit and template tests first, on every core (pytest-xdist) while nothing else runs; then the end-to-end
-# tests on local AWS, one at a time. The slowest tests of each part are listed (--durations). One OpenMP
-# thread per worker: with a worker per core, scikit-learn's threads would only wait for each other.
+# tests on one local AWS in two streams: the demo stack's tests on one worker, the projects with stacks of
+# their own on the other (tests/e2e/conftest.py). The slowest tests of each part are listed (--durations).
+# One OpenMP thread per worker: with a worker per core, scikit-learn's threads would only wait for each other.
 test: setup  ## every test: unit and infrastructure on all cores, then end to end on local AWS
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
-	$(BIN)/python -m pytest tests/e2e --durations=15
+	$(BIN)/python -m pytest tests/e2e -n 2 --dist loadgroup --durations=15
 
 bench: setup  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py

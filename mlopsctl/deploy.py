@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,23 @@ class DeployError(RuntimeError):
 def outputs_path(root: Path, target: str) -> Path:
     """Where `deploy` writes the stack outputs, keyed by stack name (the CLI and the tests read them)."""
     return root / ".local-aws" / "outputs.json" if target == "localstack" else root / "outputs-aws.json"
+
+
+@contextlib.contextmanager
+def one_cdk_at_a_time(root: Path) -> Iterator[None]:
+    """Hold the checkout's deploy lock: one CDK CLI and one outputs-file update at a time.
+
+    Every deploy of every project synthesises into the same cdk.out (so the Lambda dependency asset is
+    bundled once, not once per project), and the CDK CLI refuses a second process on that folder;
+    two terminals (or test workers) deploying two projects wait for each other instead of failing.
+    """
+    lock = root / "cdk.out.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_outputs_file(path: Path) -> dict[str, dict[str, str]]:
@@ -140,12 +159,13 @@ def deploy(
     if config_file:
         env[CONFIG_ENV] = str(config_file)  # the CDK app synthesises this project's stack
     label = label or build_label(root)
-    if target == "localstack" and not _bootstrapped(env):
-        _run([str(cli), "bootstrap", f"aws://{LOCAL_ACCOUNT}/{LOCAL_REGION}"], cwd=root, env=env, log=log)
-    # No --outputs-file: the CDK CLI would overwrite the other projects' entries in the shared file.
-    deploy_cmd = [str(cli), "deploy", stack_name, "-c", f"target={target}", "-c", f"build_label={label}"]
-    _run([*deploy_cmd, "--require-approval", "never"], cwd=root, env=env, log=log)
-    return _settled_outputs(env, stack_name, label, outputs_path(root, target))
+    with one_cdk_at_a_time(root):
+        if target == "localstack" and not _bootstrapped(env):
+            _run([str(cli), "bootstrap", f"aws://{LOCAL_ACCOUNT}/{LOCAL_REGION}"], cwd=root, env=env, log=log)
+        # No --outputs-file: the CDK CLI would overwrite the other projects' entries in the shared file.
+        deploy_cmd = [str(cli), "deploy", stack_name, "-c", f"target={target}", "-c", f"build_label={label}"]
+        _run([*deploy_cmd, "--require-approval", "never"], cwd=root, env=env, log=log)
+        return _settled_outputs(env, stack_name, label, outputs_path(root, target))
 
 
 def remove_local_stack(root: Path, *, config_file: Path | None = None, log: Callable[[str], None] = print) -> bool:
@@ -177,9 +197,10 @@ def remove_local_stack(root: Path, *, config_file: Path | None = None, log: Call
     cfn.delete_stack(StackName=stack_name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
     path = outputs_path(root, "localstack")
-    stacks = _read_outputs_file(path)
-    if stacks.pop(stack_name, None) is not None:
-        path.write_text(json.dumps(stacks, indent=2, sort_keys=True))
+    with one_cdk_at_a_time(root):
+        stacks = _read_outputs_file(path)
+        if stacks.pop(stack_name, None) is not None:
+            path.write_text(json.dumps(stacks, indent=2, sort_keys=True))
     return True
 
 

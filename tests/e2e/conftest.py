@@ -2,6 +2,12 @@
 
 If local AWS already runs (`make up`, or docker compose), the tests use it and leave it running;
 otherwise the session starts it and stops it at the end.
+
+On two pytest-xdist workers (`make test` runs `-n 2 --dist loadgroup`), the controller starts local AWS
+before the workers and stops it after both; every test on the demo stack (the `deployed` fixture) is one
+group, so one worker deploys and drives it while the other runs the projects that deploy stacks of their
+own. Most of an end-to-end test is waiting on local AWS (alarms evaluated once a period, a queue's
+visibility timeout), so two streams of tests finish in little more than the longer one.
 """
 
 from __future__ import annotations
@@ -27,10 +33,42 @@ def mlops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([*MLOPS, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def _uses_demo_stack(item: pytest.Item) -> bool:
+    return "deployed" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tests; the demo stack's tests are one xdist group, and first (the longest stream)."""
+    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+        if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.e2e)
+            if _uses_demo_stack(item):
+                item.add_marker(pytest.mark.xdist_group("demo-stack"))
+    items.sort(key=lambda item: (item.path.is_relative_to(here), not _uses_demo_stack(item)))
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+_STARTED_BY_CONTROLLER = pytest.StashKey[LocalAws]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, the controller starts local AWS once, before any worker needs it."""
+    if _xdist_controller(session.config):
+        runner = LocalAws(ROOT)
+        if not runner.status().running:
+            runner.up()
+            session.config.stash[_STARTED_BY_CONTROLLER] = runner
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runner = session.config.stash.get(_STARTED_BY_CONTROLLER, None)
+    if runner is not None:
+        runner.down()
 
 
 @pytest.fixture(scope="session")

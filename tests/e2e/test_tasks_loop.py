@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_core.config import CONFIG_ENV, load_config
-from mlopsctl import stack
+from mlopsctl import stack, standing
 
 from .conftest import ROOT, deploy_own_stack, mlops
 
@@ -33,6 +33,15 @@ def _alarm_run(pipeline: stack.Pipeline, after_run: str) -> dict | None:
         if run["run_id"] > after_run and started_by_alarm and run.get("status") in ("succeeded", "failed"):
             return run
     return None
+
+
+def _wait_for_alarm_run(pipeline: stack.Pipeline, after_run: str) -> dict:
+    """The alarm-started run once it has finished; on a timeout, what the alarms and the ledger showed."""
+    try:
+        return stack.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, after_run), timeout_s=300)
+    except stack.OpsError as exc:
+        runs = [{k: r.get(k) for k in ("run_id", "status", "trigger", "error")} for r in pipeline.ledger().recent(3)]
+        raise AssertionError(f"{exc}\nalarms: {standing.alarm_states(pipeline)}\nruns: {runs}") from exc
 
 
 @pytest.mark.parametrize(
@@ -65,7 +74,7 @@ def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_a
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
     pipeline = stack.Pipeline.connect(ROOT, "localstack")
     first_run = pipeline.ledger().recent(limit=1)[0]["run_id"]
-    run = stack.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, first_run), timeout_s=300)
+    run = _wait_for_alarm_run(pipeline, first_run)
     assert run["status"] == "succeeded" and run["promoted"], run
     reasons = " ".join(run["decision"]["reasons"])
     assert config.promotion.metric in reasons and "champion" in reasons

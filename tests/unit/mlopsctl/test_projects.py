@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from typer.testing import CliRunner
 from mlops_core.config import CONFIG_ENV
 from mlopsctl import cli, stack
 from mlopsctl.commands import common
-from mlopsctl.deploy import load_outputs, outputs_path, save_outputs
+from mlopsctl.deploy import load_outputs, one_cdk_at_a_time, outputs_path, save_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "breast-cancer" / "mlops.toml"
@@ -39,6 +41,26 @@ def test_given_two_stacks_deployed_then_the_outputs_file_keeps_both(tmp_path):
     }
     assert load_outputs(tmp_path, "localstack", "MlopsStack-cancer") == CANCER
     assert (load_outputs(tmp_path, "localstack", "MlopsStack") or {}).get("BuildLabel") == "v2"
+
+
+def test_given_a_deploy_holding_the_lock_then_a_second_deploy_waits_for_it(tmp_path):
+    events: list[str] = []
+    first_holds = threading.Event()
+
+    def second() -> None:
+        first_holds.wait()
+        with one_cdk_at_a_time(tmp_path):
+            events.append("second in")
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with one_cdk_at_a_time(tmp_path):
+        events.append("first in")
+        first_holds.set()
+        time.sleep(0.3)  # the second would get in now if the lock did not hold it
+        events.append("first out")
+    waiter.join(timeout=10)
+    assert events == ["first in", "first out", "second in"]
 
 
 def test_given_no_deploy_then_load_outputs_is_none(tmp_path):
