@@ -58,7 +58,7 @@ lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract 
 # One OpenMP thread per worker: with a worker per core, scikit-learn's threads would only wait for each other.
 test: setup  ## every test: unit and infrastructure on all cores, then end to end on local AWS
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
-	$(BIN)/python -m pytest tests/e2e -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest tests/e2e -n 2 --durations=15
 
 bench: setup  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py

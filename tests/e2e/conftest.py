@@ -3,9 +3,9 @@
 If local AWS already runs (`make up`, or docker compose), the tests use it and leave it running;
 otherwise the session starts it and stops it at the end.
 
-On two pytest-xdist workers (`make test` runs `-n 2 --dist loadgroup`), the controller starts local AWS
+On two pytest-xdist workers (`make test` runs `-n 2`), the controller starts local AWS
 before the workers and stops it after both; every test on the demo stack (the `deployed` fixture) is one
-group, so one worker deploys and drives it while the other runs the projects that deploy stacks of their
+unit of work, so one worker deploys and drives it while the other runs the projects that deploy stacks of their
 own. Most of an end-to-end test is waiting on local AWS (alarms evaluated once a period, a queue's
 visibility timeout), so two streams of tests finish in little more than the longer one.
 """
@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -33,20 +34,38 @@ def mlops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([*MLOPS, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def _uses_demo_stack(item: pytest.Item) -> bool:
-    return "deployed" in getattr(item, "fixturenames", ())
+# The modules whose tests run on the demo stack (the `deployed` fixture): one pytest-xdist worker takes them
+# all, in order (collection refuses a test on that stack elsewhere, so the list cannot fall behind).
+DEMO_STACK_MODULES = ("test_pipeline.py", "test_resilience.py", "test_resilience_overwrite.py", "test_schedule.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def _on_demo_stack(nodeid: str) -> bool:
+    return Path(nodeid.split("::", 1)[0]).name in DEMO_STACK_MODULES
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each test is its own unit of work, but the demo stack's tests are one (and, the most, the first).
+
+    Not pytest-xdist's `--dist loadgroup`: with pytest 9 it leaves `xdist_group` tests on any worker.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DemoStackTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "demo-stack" if _on_demo_stack(nodeid) else nodeid
+
+    return DemoStackTogether(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the end-to-end tests; the demo stack's tests are one xdist group, and first (the longest stream)."""
+    """Mark the end-to-end tests, and refuse a test on the demo stack outside DEMO_STACK_MODULES."""
     here = Path(__file__).parent
     for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.e2e)
-            if _uses_demo_stack(item):
-                item.add_marker(pytest.mark.xdist_group("demo-stack"))
-    items.sort(key=lambda item: (item.path.is_relative_to(here), not _uses_demo_stack(item)))
+        if not item.path.is_relative_to(here):
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if "deployed" in getattr(item, "fixturenames", ()) and not _on_demo_stack(item.nodeid):
+            raise pytest.UsageError(f"{item.nodeid} runs on the demo stack: add its module to DEMO_STACK_MODULES")
 
 
 def _xdist_controller(config: pytest.Config) -> bool:

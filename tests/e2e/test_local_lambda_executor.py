@@ -293,8 +293,8 @@ def test_given_sqs_event_source_mapping_when_message_is_sent_then_function_handl
 def test_given_two_concurrent_invocations_then_they_run_in_parallel_in_separate_environments(
     lambda_client: Any, make_function: Callable[..., dict]
 ) -> None:
-    fn = make_function("handler")
     sleep_s = 5.0  # two cold starts on a loaded machine stay well inside the 3 s the serial case would add
+    fn = make_function("handler", timeout=15)
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:

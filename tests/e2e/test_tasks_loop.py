@@ -65,15 +65,15 @@ def test_given_an_example_project_when_its_data_drifts_then_the_alarm_retrains_a
     first = mlops(*cli, "train", "--reason", "e2e: first model")
     assert first.returncode == 0 and "promoted to champion" in first.stdout, first.stdout + first.stderr
     assert f"{training.name}: {used:,} used" in first.stdout, first.stdout
+    monkeypatch.setenv(CONFIG_ENV, str(config_file))
+    pipeline = stack.Pipeline.connect(ROOT, "localstack")
+    first_run = pipeline.ledger().recent(limit=1)[0]["run_id"]  # before the drift: its alarm may act at once
 
     clean = mlops(*cli, "score", str(batch))
     assert clean.returncode == 0 and "no drift" in clean.stdout, clean.stdout + clean.stderr
     shifted = mlops(*cli, "score", str(drifted))
     assert shifted.returncode == 0 and "drift: " in shifted.stdout and quality in shifted.stdout, shifted.stdout
 
-    monkeypatch.setenv(CONFIG_ENV, str(config_file))
-    pipeline = stack.Pipeline.connect(ROOT, "localstack")
-    first_run = pipeline.ledger().recent(limit=1)[0]["run_id"]
     run = _wait_for_alarm_run(pipeline, first_run)
     assert run["status"] == "succeeded" and run["promoted"], run
     reasons = " ".join(run["decision"]["reasons"])
