@@ -87,18 +87,22 @@ def promotion_defaults(promotion: Mapping[str, Any], task: Task) -> dict[str, An
     """[promotion] with the task's metric and that metric's floor and tolerance where they are left out;
     a metric in the label's units has no default floor or tolerance: they are required, and said so."""
     out = {"metric": DEFAULT_METRIC[task.kind], **promotion}
+    if str(out["metric"]) not in METRICS:  # the message check_fits_task gives a metric of another task
+        fitting = [name for name, spec in METRICS.items() if task.kind in spec.tasks]
+        raise ConfigError(
+            f"[promotion] metric {out['metric']!r} does not fit a {task.kind} task; use one of {', '.join(fitting)}"
+        )
     defaults = METRIC_DEFAULTS.get(str(out["metric"]))
     for position, name in enumerate(("floor", "tolerance")):
         if name in out:
             continue
-        if defaults is None and str(out["metric"]) in METRICS:
+        if defaults is None:
             raise ConfigError(
                 f"[promotion] {name} is required with metric {out['metric']!r}: it is in the label's units (or, "
                 f"for log_loss, depends on the classes), so no default fits every data set; or use metric "
                 f"{DEFAULT_METRIC[task.kind]!r}, whose defaults hold for any scale"
             )
-        if defaults is not None:
-            out[name] = defaults[position]
+        out[name] = defaults[position]
     return out
 
 
