@@ -247,6 +247,11 @@ def describe(inference: Inference) -> list[str]:
     width = min(max(len(c.name) for c in inference.columns), 30) if inference.columns else 0
     for column in inference.columns:
         lines.append(f"  {column.name:<{width}}  {column_verdict(column)}")
+    if any(c.kind == "categorical" for c in inference.columns):
+        lines.append(
+            'categories: the values read, with unknown = "score": a value not among them (rare, or new) is scored '
+            "and counted in the drift report rather than refused"
+        )
     return lines
 
 
@@ -256,7 +261,7 @@ def column_verdict(column: Column) -> str:
         return f"left out: {column.reason}"
     out = f"{column.kind}: {column.reason}"
     if column.kind == "categorical":
-        out += '; unknown = "score" (the categories come from the rows read: a new one is scored and counted)'
+        out += '; unknown = "score"'
     if column.blank_share > BLANK_WARNING:
         out += f'; {column.blank_share:.1%} blank, over {BLANK_WARNING:.0%}: missing = "impute", check it upstream'
     elif column.blank_share:
