@@ -108,8 +108,8 @@ def promotion_defaults(promotion: Mapping[str, Any], task: Task) -> dict[str, An
 
 def drift_defaults(drift: Mapping[str, Any], task: Task) -> dict[str, Any]:
     """[drift] with accuracy_floor for a classification task; a regression task must set max_error."""
-    if task.is_classification:
-        return {"accuracy_floor": ACCURACY_FLOOR, **drift} if "max_error" not in drift else dict(drift)
+    if task.is_classification:  # a max_error here is refused by check_fits_task, naming accuracy_floor instead
+        return {"accuracy_floor": ACCURACY_FLOOR, **drift}
     if "max_error" not in drift and "accuracy_floor" not in drift:
         raise ConfigError(
             "[drift] max_error is required for a regression task: the mean absolute error above which a labeled "

@@ -56,6 +56,11 @@ def test_given_a_metric_in_the_labels_units_without_a_floor_when_parsed_then_the
     assert (config.promotion.floor, config.promotion.tolerance) == (9.0, 0.5)
 
 
+def test_given_max_error_on_a_classification_task_when_parsed_then_the_error_names_accuracy_floor():
+    with pytest.raises(ConfigError, match=r"max_error applies to a regression task; use accuracy_floor"):
+        parse_config(minimal(drift={"max_error": 3.0}))
+
+
 def test_given_a_text_feature_when_parsed_then_the_default_estimator_takes_sparse_input():
     text = minimal(features=[{"name": "review", "type": "text"}])
     assert parse_config(text).model.estimator == "sklearn.linear_model.LogisticRegression"
