@@ -9,6 +9,8 @@ Everything else reads the config; the config reads nothing of the project's (the
 - ``model``      ``[model]``: the estimator, ``[[model.candidates]]`` of a search, the user's pipeline
 - ``feature``    ``[[features]]``: numeric, categorical or text, with the text vectorizer's settings
 - ``task``       ``[label]``: binary, multiclass or regression, its classes, metrics and label rules
+- ``defaults``   what a section or setting left out means when the task or the features decide it, and the
+                 known sections (only ``[label]`` and ``[[features]]`` are required)
 - ``errors``     ``ConfigError``, the one error a bad config raises
 """
 

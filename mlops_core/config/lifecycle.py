@@ -21,8 +21,9 @@ LOCK_MARGIN_S = 600
 
 @dataclass(frozen=True)
 class RetrainingSettings:
-    cooldown_seconds: int
-    lock_ttl_seconds: int
+    cooldown_seconds: int = 300
+    # Default: max_runtime_seconds + LOCK_MARGIN_S (mlops_core/config/defaults.py fills it in from the file).
+    lock_ttl_seconds: int = 3600 + LOCK_MARGIN_S
     # An EventBridge schedule that also starts retraining (same lock, cooldown and gate), or None.
     schedule: str | None = None
     # The champion-age alarm (monitoring.max_model_age_days) also starts retraining, like a drift alarm.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .defaults import check_sections, drift_defaults, model_defaults, promotion_defaults, retraining_defaults
 from .errors import ConfigError
 from .feature import Feature, parse_feature
 from .lifecycle import MonitoringSettings, RetrainingSettings
@@ -19,6 +22,8 @@ from .task import METRICS, Task, task_from_config
 
 CONFIG_ENV = "MLOPS_CONFIG"
 CONFIG_FILE = "mlops.toml"
+LABEL_KEYS = ("column", "task", "classes", "positive_class")
+MAX_RECEIVE_COUNT = 3  # receives of a scoring message before it goes to the dead-letter queue
 
 
 def check_staleness(config: ProjectConfig) -> None:
@@ -81,48 +86,82 @@ def check_fits_task(config: ProjectConfig) -> None:
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
-    value = raw.get(name)
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}] section is missing from {CONFIG_FILE}")
-    return value
+    """The section's table; {} when it is left out (check_sections has refused anything but a table)."""
+    return dict(raw.get(name, {}))
 
 
-def _build(cls: type, raw: dict[str, Any], section: str) -> Any:
-    values = _section(raw, section)
+def _build(cls: type, values: dict[str, Any], section: str) -> Any:
+    """The section's record from its table: the record's defaults for what is left out, unknown keys refused."""
     fields = dataclasses.fields(cls)
     required = [f.name for f in fields if f.default is dataclasses.MISSING]
     missing = [n for n in required if n not in values]
     if missing:
         raise ConfigError(f"[{section}] is missing {', '.join(missing)}")
-    unknown = sorted(set(values) - {f.name for f in fields})
-    if unknown:
-        raise ConfigError(f"[{section}] has unknown setting(s) {', '.join(unknown)}")
+    _refuse_unknown(values, (f.name for f in fields), section)
     return cls(**{f.name: values[f.name] for f in fields if f.name in values})
 
 
-def parse_config(raw: dict[str, Any]) -> ProjectConfig:
-    """Validate a parsed TOML document and return the typed configuration."""
-    max_field_chars = int(_section(raw, "scoring").get("max_field_chars", 0))
-    features = [parse_feature(item, max_field_chars) for item in raw.get("features", [])]
+def _refuse_unknown(values: dict[str, Any], known: Iterable[str], section: str) -> None:
+    known = tuple(known)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        close = [m for u in unknown for m in difflib.get_close_matches(u, known, n=1)]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"[{section}] has unknown setting(s) {', '.join(unknown)}{hint}")
+
+
+def _features(raw: dict[str, Any]) -> tuple[Feature, ...]:
+    max_field_chars = int(_section(raw, "scoring").get("max_field_chars", ScoringSettings.max_field_chars))
+    items = raw.get("features", [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError("features must be [[features]] tables, each with a name and a type")
+    features = tuple(parse_feature(item, max_field_chars) for item in items)
     if not features:
         raise ConfigError(f"{CONFIG_FILE} defines no [[features]]")
     names = [f.name for f in features]
     if len(set(names)) != len(names):
         raise ConfigError("feature names must be unique")
-    label = _section(raw, "label")
-    if label.get("column") in names:
-        raise ConfigError("the label column cannot also be a feature")
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,29}", name := str(_section(raw, "project").get("name", "mlops"))):
+    return features
+
+
+def _name(raw: dict[str, Any]) -> str:
+    project = _section(raw, "project")
+    _refuse_unknown(project, ("name",), "project")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,29}", name := str(project.get("name", "mlops"))):
         raise ConfigError(
             f"[project] name {name!r} must be 1-30 lowercase letters, digits or hyphens, starting with a letter "
             "(it names the stack, the buckets and the alarms)"
         )
-    model = _section(raw, "model")
+    return name
+
+
+def _max_receive_count(raw: dict[str, Any]) -> int:
+    queue = _section(raw, "queue")
+    _refuse_unknown(queue, ("max_receive_count",), "queue")
+    count = queue.get("max_receive_count", MAX_RECEIVE_COUNT)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise ConfigError(f"[queue] max_receive_count must be a whole number from 1 to 1000, not {count!r}")
+    return count
+
+
+def parse_config(raw: dict[str, Any]) -> ProjectConfig:
+    """Validate a parsed TOML document and return the typed configuration; a section left out takes its
+    defaults (mlops_core/config/defaults.py), but [label] and [[features]] are required."""
+    check_sections(raw)
+    features = _features(raw)
+    label = _section(raw, "label")
+    _refuse_unknown(label, LABEL_KEYS, "label")
+    if "column" not in label:
+        raise ConfigError("[label] is missing column (the CSV column the model predicts)")
+    if label["column"] in [f.name for f in features]:
+        raise ConfigError("the label column cannot also be a feature")
+    task = task_from_config(label)
+    model = model_defaults(_section(raw, "model"), task, has_text=any(f.is_text for f in features))
     return ProjectConfig(
-        name=name,
+        name=_name(raw),
         label=str(label["column"]),
-        task=task_from_config(label),
-        features=tuple(features),
+        task=task,
+        features=features,
         model=ModelSettings(
             estimator=str(model.get("estimator", "")),
             params=dict(model.get("params", {})),
@@ -130,14 +169,14 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
             holdout_share=float(model.get("holdout_share", 0.2)),
             **search_settings(model, known=(f.name for f in dataclasses.fields(ModelSettings))),
         ),
-        training=_build(TrainingSettings, raw, "training"),
-        scoring=_build(ScoringSettings, raw, "scoring"),
-        drift=_build(DriftSettings, raw, "drift"),
-        promotion=_build(PromotionSettings, raw, "promotion"),
-        retraining=_build(RetrainingSettings, raw, "retraining"),
-        max_receive_count=int(_section(raw, "queue")["max_receive_count"]),
-        # Optional: without the section, no staleness alarm.
-        monitoring=_build(MonitoringSettings, raw, "monitoring") if "monitoring" in raw else MonitoringSettings(),
+        training=_build(TrainingSettings, _section(raw, "training"), "training"),
+        scoring=_build(ScoringSettings, _section(raw, "scoring"), "scoring"),
+        drift=_build(DriftSettings, drift_defaults(_section(raw, "drift"), task), "drift"),
+        promotion=_build(PromotionSettings, promotion_defaults(_section(raw, "promotion"), task), "promotion"),
+        retraining=_build(RetrainingSettings, retraining_defaults(_section(raw, "retraining")), "retraining"),
+        max_receive_count=_max_receive_count(raw),
+        # Without the section (or a setting), no staleness alarm.
+        monitoring=_build(MonitoringSettings, _section(raw, "monitoring"), "monitoring"),
     )
 
 

@@ -1,6 +1,9 @@
 """The settings of each batch and each run: `[training]`, `[scoring]`, `[drift]`, `[promotion]`.
 
 Each section is one frozen record, checked when it is built: a bad value is refused with the setting named.
+Every setting has a default (docs/configuration.md, "Defaults") but three that depend on the task, which
+mlops_core/config/defaults.py fills in: the promotion metric with its floor and tolerance, and the drift alarm's
+accuracy_floor or max_error.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    window_files: int
-    min_rows: int
+    window_files: int = 20  # the most recent N labeled files under training/, and as many under feedback/
+    min_rows: int = 200  # a run with fewer usable rows fails
     max_bad_row_share: float = 0.05  # a run fails when a file skips more than this share of its rows
     # Uploads must not steer the model (training/sources.py): feedback rows are at most this share of a run's
     # rows, and one uploaded file's rows at most max_file_share; the rows left out are counted in the record.
@@ -30,20 +33,20 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class ScoringSettings:
-    chunk_rows: int
-    max_file_bytes: int
-    max_field_chars: int
-    max_bad_row_share: float
-    byte_range_bytes: int
+    chunk_rows: int = 50_000
+    max_file_bytes: int = 500 << 20  # 500 MB; a larger file is rejected with a report
+    max_field_chars: int = 1000
+    max_bad_row_share: float = 0.05  # above this share of bad rows the whole file is rejected
+    byte_range_bytes: int = 64 << 20  # a larger file is split into byte ranges fanned out via SQS
 
 
 @dataclass(frozen=True)
 class DriftSettings:
-    bins: int
-    min_rows: int
-    psi_threshold: float  # method "psi": a feature (or the predictions) above this PSI has drifted
-    drifted_share_threshold: float
-    prediction_psi_threshold: float
+    bins: int = 10
+    min_rows: int = 200  # below this no drift verdict is published
+    psi_threshold: float = 0.2  # method "psi": a feature (or the predictions) above this PSI has drifted
+    drifted_share_threshold: float = 0.3  # the verdict is drift when this share of features drifted
+    prediction_psi_threshold: float = 0.2
     accuracy_floor: float | None = None  # classification: alarm when a labeled batch's accuracy is below
     max_error: float | None = None  # regression: alarm when a labeled batch's mean absolute error is above
     # "adaptive": each feature's PSI is judged against what PSI looks like for a clean sample of the

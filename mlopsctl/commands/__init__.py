@@ -1,5 +1,6 @@
 """The `mlops` commands, one module per group; `mlopsctl.cli` registers them in this order.
 
+- ``init``       a project from data: init writes a commented mlops.toml from a CSV
 - ``local``      local AWS and the stack on it: setup, up, down, deploy, local-status
 - ``pipeline``   data in, scoring and training: train, redrive, audit, seed, add-training-data, score
 - ``models``     the champion and the challenger: status, challenge, rollback
@@ -8,6 +9,7 @@
 - ``common``     what the groups share: the repository root, the stack a command connects to
                  (`connect`), the --target option, progress on stderr, `CliError`
 
-The commands parse options and print; the work is in the modules beside this package (`stack`,
-`runs`, `batches`, `standing`, `approvals`, `register`, `report`, `demo`, ...), which never import it.
+The commands parse options and print; the work is in the modules beside this package (`infer`,
+`initwrite`, `stack`, `runs`, `batches`, `standing`, `approvals`, `register`, `report`, `demo`, ...),
+which never import it.
 """

@@ -106,3 +106,21 @@ def test_given_an_estimator_that_does_not_fit_the_task_when_synthesized_then_the
     wrong.write_text(text.replace("HistGradientBoostingRegressor", "HistGradientBoostingClassifier"))
     with pytest.raises(ConfigError, match="is not a regressor"):
         build_app(cdk.App(), target="localstack", config_file=wrong)
+
+
+def test_given_a_config_of_only_label_and_features_when_synthesized_then_the_stack_takes_the_defaults(tmp_path):
+    config_file = tmp_path / "mlops.toml"
+    config_file.write_text(
+        '[label]\ncolumn = "survived"\n\n[[features]]\nname = "age"\ntype = "numeric"\nmissing = "impute"\n\n'
+        '[[features]]\nname = "sex"\ntype = "categorical"\n'
+    )
+    template, assembly = synth("localstack", tmp_path / "cdk", config_file=config_file)
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    assert [k for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"] == ["MlopsStack"]
+    alarms = {
+        a["Properties"].get("MetricName"): a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert alarms["ModelAccuracy"]["Threshold"] == 0.7  # the classification default of [drift] accuracy_floor
+    (queue,) = [q for q in resources(template, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]]
+    assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3

@@ -108,9 +108,14 @@ def test_given_a_malformed_candidate_when_parsed_then_the_error_names_it(candida
         parse_config(with_model(candidates=candidates))
 
 
-def test_given_no_estimator_candidates_or_pipeline_when_parsed_then_the_error_lists_the_three_ways():
+def test_given_params_but_no_estimator_candidates_or_pipeline_when_parsed_then_the_error_lists_the_three_ways():
     with pytest.raises(ConfigError, match=r"needs an estimator .*candidates.* or a pipeline"):
-        parse_config(with_model())
+        parse_config(with_model(params={"C": 1.0}))
+
+
+def test_given_no_estimator_candidates_or_pipeline_when_parsed_then_the_default_estimator_is_seeded():
+    model = parse_config(with_model(seed=7)).model
+    assert (model.estimator, model.params) == ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 7})
 
 
 def test_given_a_pipeline_function_when_parsed_then_it_is_kept_and_needs_no_estimator():

@@ -17,6 +17,7 @@ from mlopsctl import cli
 ROOT = Path(__file__).resolve().parents[3]
 
 COMMANDS = (
+    "init",
     "setup",
     "up",
     "down",

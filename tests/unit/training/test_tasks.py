@@ -222,7 +222,6 @@ def test_given_a_drifted_labeled_diabetes_batch_when_retrained_then_the_lower_rm
         (lambda r: r["label"].update(positive_class="setosa"), r"positive_class applies to a binary task only"),
         (lambda r: r["promotion"].update(metric="rmse"), r"metric 'rmse' does not fit a multiclass task"),
         (lambda r: r["drift"].update(max_error=3.0), r"max_error applies to a regression task"),
-        (lambda r: r["drift"].pop("accuracy_floor"), r"accuracy_floor is required for a classification task"),
         (lambda r: r["label"].update(classes=["a", "a", "b"]), r"classes has duplicates"),
         (lambda r: r["model"].update(estimator="sklearn.linear_model.Ridge", params={}), r"is not a classifier"),
     ],
