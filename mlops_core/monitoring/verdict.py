@@ -17,8 +17,9 @@ Which PSI counts as drift depends on `drift.method`. "psi" is a fixed threshold.
 the batch size: for a clean batch of n rows compared with a reference of m rows, PSI is close to
 sum((a - e)^2 / e) over the bins, so PSI * n*m/(n+m) follows roughly a chi-square distribution with
 bins - 1 degrees of freedom. A feature is drifted when its PSI exceeds that distribution's
-(1 - false_alarm_rate / signals) quantile times (1/n + 1/m) (Bonferroni over every feature and the
-predictions, so a clean batch as a whole is called drifted at most at `false_alarm_rate`), and
+(1 - false_alarm_rate / signals) quantile times (1/n + 1/m) (Bonferroni over every feature, the
+predictions and the judged data-quality shares, so a clean batch as a whole is called drifted at most
+at `false_alarm_rate`), and
 never below `min_effect_psi`, so that a million-row batch is not flagged for a negligible shift.
 `bench/bench_drift.py` measures how close the approximation holds.
 """
