@@ -180,6 +180,8 @@ def _too_few_features(drift: Mapping[str, Any]) -> list[str]:
     entries, share = drift.get("drifted") or [], drift.get("drifted_share_threshold")
     if not entries or any(" features drifted: " in r for r in drift.get("reasons") or []):
         return []
+    if not any(e.get("psi_drifted", True) for e in entries):  # each named by its data quality reason already
+        return []
     total = len(drift.get("feature_scores") or drift.get("feature_psi") or {})
     needs = f", below the {share:.0%} of features a verdict needs" if share is not None else ""
     listed = ", ".join(_entry_text(e) for e in entries)

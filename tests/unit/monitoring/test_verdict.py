@@ -200,3 +200,21 @@ def test_given_enough_drifted_features_when_printed_then_they_are_named_once():
     line = verdict_line(_thirty_features(10, multivariate=False))
 
     assert line.startswith("drift: 10 of 30 features drifted: f00") and line.count("f00") == 1
+
+
+def test_given_only_a_quality_break_among_30_features_when_printed_then_its_reason_names_it_once():
+    signals = [Signal(f"f{i:02d}", 0.01, 0.05) for i in range(30)]
+    blanked = QualitySignal("f07", "missing", 1_000, 1_000, 0.2, 5_000, changed=True)
+    fields = judge(
+        rows=1_000,
+        feature_signals=signals,
+        prediction=Signal("prediction", 0.01, 0.05),
+        multivariate=None,
+        settings=SETTINGS,
+        quality=[blanked],
+    )
+
+    line = verdict_line({"rows": 1_000, "feature_psi": {s.name: s.psi for s in signals}, **fields})
+
+    assert line == "drift: data quality: f07: 100% missing (reference 20%)"
+    assert fields["drifted_features"] == ["f07"] and fields["drifted_share"] == pytest.approx(1 / 30, abs=1e-4)
