@@ -156,9 +156,13 @@ class QualityCounts:
             count = self.missing if kind == MISSING else self.unknown
             share, rows = self.reference[f"{kind}_share"], self.reference["rows"]
             changed = share_changed(
-                batch_count=count, batch_rows=self.rows, reference_share=share, reference_rows=rows,
-                signals=signals, settings=settings,
-            )  # fmt: skip
+                batch_count=count,
+                batch_rows=self.rows,
+                reference_share=share,
+                reference_rows=rows,
+                signals=signals,
+                settings=settings,
+            )
             out.append(QualitySignal(self.name, kind, count, self.rows, share, rows, changed))
         return out
 

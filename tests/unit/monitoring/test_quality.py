@@ -96,31 +96,40 @@ def test_given_a_million_rows_when_the_share_moved_under_the_minimum_effect_then
     )
 
 
-@pytest.mark.parametrize(("count", "rows"), [(0, 100), (20, 100), (1_000, 5_000), (0, 0)])
-def test_given_the_reference_share_itself_when_judged_then_the_p_value_is_one_and_nothing_changed(count, rows):
-    share = count / rows if rows else 0.0
-    assert share_p_value(batch_count=count, batch_rows=rows, reference_count=1_000, reference_rows=5_000) <= 1.0
-    assert not changed(count, rows, share)
-    if rows:
-        assert (
-            share_p_value(
-                batch_count=count, batch_rows=rows, reference_count=round(share * 5_000), reference_rows=5_000
-            )
-            > 0.5
-        )
+@pytest.mark.parametrize(("count", "rows"), [(0, 100), (20, 100), (1_000, 5_000), (3, 7)])
+def test_given_the_reference_share_itself_when_judged_then_the_p_value_is_high_and_nothing_changed(count, rows):
+    share = count / rows
+    reference = round(share * REFERENCE_ROWS)
+
+    p = share_p_value(batch_count=count, batch_rows=rows, reference_count=reference, reference_rows=REFERENCE_ROWS)
+
+    no_minimum = dataclasses.replace(SETTINGS, min_effect_share=0.0)
+    assert p > 0.5 and not changed(count, rows, reference / REFERENCE_ROWS, settings=no_minimum)
 
 
-def test_given_every_small_case_when_judged_then_the_p_value_is_symmetric_and_falls_with_the_distance():
-    for rows in (1, 5, 20):
-        for reference in (0, 1, 10, 50):
-            values = [share_p_value(batch_count=k, batch_rows=rows, reference_count=reference, reference_rows=50)
-                      for k in range(rows + 1)]  # fmt: skip
-            assert all(0.0 <= v <= 1.0 for v in values)
-            mirrored = [share_p_value(batch_count=rows - k, batch_rows=rows, reference_count=50 - reference,
-                                      reference_rows=50) for k in range(rows + 1)]  # fmt: skip
-            assert np.allclose(values, mirrored)
-            peak, steps = int(np.argmax(values)), np.diff(values)
-            assert (steps[:peak] >= -1e-12).all() and (steps[peak:] <= 1e-12).all()
+def test_given_an_empty_batch_when_judged_then_nothing_changed():
+    assert share_p_value(batch_count=0, batch_rows=0, reference_count=1_000, reference_rows=5_000) == 1.0
+    assert not changed(0, 0, 0.2, settings=dataclasses.replace(SETTINGS, min_effect_share=0.0))
+
+
+def p_values(rows: int, reference: int, *, mirrored: bool = False) -> list[float]:
+    """The p-value of every batch count 0..rows against `reference` of 50 rows (or both counted the other way)."""
+    out = []
+    for k in range(rows + 1):
+        batch, ref = (rows - k, 50 - reference) if mirrored else (k, reference)
+        out.append(share_p_value(batch_count=batch, batch_rows=rows, reference_count=ref, reference_rows=50))
+    return out
+
+
+@pytest.mark.parametrize("rows", [1, 5, 20])
+@pytest.mark.parametrize("reference", [0, 1, 10, 50])
+def test_given_every_small_case_when_judged_then_the_p_value_is_symmetric_and_falls_with_the_distance(rows, reference):
+    values = p_values(rows, reference)
+
+    assert all(0.0 <= v <= 1.0 for v in values)
+    assert np.allclose(values, p_values(rows, reference, mirrored=True))  # blank counted as filled: the same
+    peak, steps = int(np.argmax(values)), np.diff(values)
+    assert (steps[:peak] >= -1e-12).all() and (steps[peak:] <= 1e-12).all()
 
 
 FEATURES = [
