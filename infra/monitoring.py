@@ -25,9 +25,10 @@ from .alarms import AlarmSpec, Window, required
 from .staleness import STALENESS_ALARMS
 from .targets import TargetSettings
 
-# The drift alarms are the three parts of the one drift verdict (mlops_core/monitoring/verdict.py), so an alarm
-# fires exactly when a batch's verdict says drift for that reason. With accuracy they mean "the model
-# no longer fits the data": each starts retraining and tells people.
+# The drift alarms are the four parts of the one drift verdict (mlops_core/monitoring/verdict.py), so an alarm
+# fires exactly when a batch's verdict says drift for that reason. With accuracy, the first three mean "the
+# model no longer fits the data": each starts retraining and tells people. The fourth, data quality, tells
+# people only: a blanked column is fixed upstream, not by a model trained on it.
 ALARMS = (
     AlarmSpec(
         metric=obs.DRIFTED_FEATURE_SHARE,
@@ -55,6 +56,16 @@ ALARMS = (
         description="The joint distribution of the features changed (a domain classifier tells the batch from "
         "the reference): retraining starts by itself; the SNS drift alert names the features that separate them",
         retrains=True,
+    ),
+    AlarmSpec(
+        metric=obs.QUALITY_DRIFTED_FEATURES,
+        threshold=lambda _: 1,
+        comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        statistic="Maximum",
+        description="A feature's missing or unknown share changed beyond what the batch size explains (an "
+        "upstream bug that blanks a column, a new category): the SNS drift alert and `mlops score` name the "
+        "feature and its shares; fix the data, since retraining on broken data would not help",
+        retrains=False,
     ),
     AlarmSpec(
         metric=obs.MODEL_ACCURACY,

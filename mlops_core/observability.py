@@ -55,6 +55,11 @@ PREDICTION_DRIFT_SCORE = Metric("PredictionDriftScore", Unit.NONE, "prediction P
 MULTIVARIATE_DRIFT_SCORE = Metric(
     "MultivariateDriftScore", Unit.NONE, "domain classifier AUC excess over a clean batch's; > 1 is drift"
 )
+QUALITY_DRIFTED_FEATURES = Metric(
+    "QualityDriftedFeatures",
+    Unit.COUNT,
+    "features whose missing or unknown share changed beyond the batch size's noise",
+)
 MODEL_ACCURACY = Metric("ModelAccuracy", Unit.NONE, "accuracy on a labeled batch (classification)")
 MODEL_ERROR = Metric("ModelMeanAbsoluteError", Unit.NONE, "mean absolute error on a labeled batch (regression)")
 ESTIMATED_ACCURACY = Metric("EstimatedAccuracy", Unit.NONE, "label-free accuracy estimate of a batch (CBPE)")
@@ -86,6 +91,7 @@ METRICS: dict[str, Metric] = {
         FEATURE_DRIFT_SCORE,
         PREDICTION_DRIFT_SCORE,
         MULTIVARIATE_DRIFT_SCORE,
+        QUALITY_DRIFTED_FEATURES,
         MODEL_ACCURACY,
         MODEL_ERROR,
         ESTIMATED_ACCURACY,

@@ -24,6 +24,7 @@ from mlops_core.config import load_config
 from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 
+from .data_quality import quality_table
 from .leaderboard import last_search, search_table
 from .present import (
     PERFORMANCE,
@@ -214,6 +215,7 @@ def build_report(pipeline: Pipeline, out_dir: Path) -> Path:
     performance = _performance_section(reports, profile, out_dir)
     contest = _challenger_section(pipeline, registry.manifest(champion.version)["metrics"] if champion else {})
     search = search_table(last_search(pipeline.ledger().recent(limit=5)))
+    quality = quality_table(latest["drift"]) if latest else ""
     rows = "".join(
         f"<tr><td>{html.escape(str(d.get('at', ''))[:19])}</td><td>{html.escape(d.get('kind', ''))}</td>"
         f"<td>{html.escape(str(d.get('version', '')))}</td><td>{html.escape('; '.join(d.get('reasons', [])))}</td></tr>"
@@ -230,6 +232,7 @@ Reference = the champion's training profile. The verdict is the pipeline's one d
 {contest}
 {f"<h2>Model search of the last training run</h2>{search}" if search else ""}
 {performance}
+{f"<h2>Data quality of the latest batch</h2>{quality}" if quality else ""}
 <h2>Per feature</h2>{"".join(sections) or "<p>No champion yet.</p>"}
 <h2>Champion history</h2><table><tr><th>time</th><th>decision</th><th>version</th><th>reasons</th></tr>{rows}</table>
 </body></html>"""

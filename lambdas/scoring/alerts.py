@@ -72,12 +72,30 @@ def quoted_key(key: str) -> str:
 def _feature_lines(drift: dict[str, Any]) -> list[str]:
     if not drift.get("drifted"):
         return []
-    lines = ["", "Drifted features, most drifted first (PSI, the threshold for this batch size, PSI/threshold):"]
-    lines += [f"  {d['feature']}: {d['psi']:.4f} > {d['threshold']:.4f} ({d['score']:.1f}x)" for d in drift["drifted"]]
+    lines = [
+        "",
+        "Drifted features, most drifted first (PSI, the threshold for this batch size, PSI/threshold; "
+        "a changed missing or unknown share):",
+    ]
+    lines += [_feature_line(d) for d in drift["drifted"]]
     for name, text in (drift.get("text") or {}).items():
         if name in drift.get("drifted_features", []) and text.get("new_words"):
             lines.append(f"  {name}: {text['oov_share']:.1%} of words are new, e.g. {', '.join(text['new_words'])}")
+    for name, values in (drift.get("new_categories") or {}).items():
+        if name in drift.get("drifted_features", []):
+            lines.append(f"  {name}: new values, most frequent first: {_new_values(values)}")
     return lines
+
+
+def _feature_line(drifted: dict[str, Any]) -> str:
+    """A drifted feature: its PSI against the threshold (when that is why), its changed data quality."""
+    d = drifted
+    parts = [f"{d['psi']:.4f} > {d['threshold']:.4f} ({d['score']:.1f}x)"] if d.get("psi_drifted", True) else []
+    return f"  {d['feature']}: {'; '.join([*parts, *d.get('quality', [])])}"
+
+
+def _new_values(values: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{v['value']!r} ({v['rows']:,} rows)" for v in values)
 
 
 def _performance_lines(drift: dict[str, Any]) -> list[str]:

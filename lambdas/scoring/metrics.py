@@ -48,6 +48,8 @@ def _drift_data(drift: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
         data.append(obs.datum(obs.FEATURE_PSI, value, pipeline=pipeline, **{obs.FEATURE: name}))
     for name, value in drift.get("feature_scores", {}).items():
         data.append(obs.datum(obs.FEATURE_DRIFT_SCORE, value, pipeline=pipeline, **{obs.FEATURE: name}))
+    if "quality_drifted_features" in drift:  # reports from before data quality have none
+        data.append(obs.datum(obs.QUALITY_DRIFTED_FEATURES, len(drift["quality_drifted_features"]), pipeline=pipeline))
     multivariate = drift.get("multivariate") or {}
     if "score" in multivariate:
         data.append(obs.datum(obs.MULTIVARIATE_DRIFT_SCORE, multivariate["score"], pipeline=pipeline))

@@ -54,6 +54,9 @@ class DriftSettings:
     method: Literal["adaptive", "psi"] = "adaptive"
     false_alarm_rate: float = 0.01  # adaptive: the share of clean batches that may be called drifted
     min_effect_psi: float = 0.05  # adaptive: a shift below this PSI is never drift, however large the batch
+    # Data quality (mlops_core.monitoring.quality): a feature's missing or unknown share that moved less than
+    # this (0.02: two percentage points) is never drift, however large the batch; either method.
+    min_effect_share: float = 0.02
     estimated_accuracy_floor: float = 0.7  # alarm when the label-free accuracy estimate falls below this
     reference_sample_rows: int = 2000  # rows kept for the multivariate check; 0 turns it off
     alarm_after: str = "1 of 1"  # "M of N": M drifted batches among the last N periods raise an alarm
@@ -69,6 +72,8 @@ class DriftSettings:
             raise ConfigError(f"[drift] method must be adaptive or psi, not {self.method!r}")
         if not 0 < self.false_alarm_rate < 0.5:
             raise ConfigError("[drift] false_alarm_rate must be above 0 and below 0.5 (for example 0.01)")
+        if not 0 <= self.min_effect_share < 1:
+            raise ConfigError("[drift] min_effect_share must be at least 0 and below 1 (for example 0.02)")
         if not 0 < self.drifted_share_threshold <= 1:
             raise ConfigError("[drift] drifted_share_threshold must be above 0 and at most 1")
         try:

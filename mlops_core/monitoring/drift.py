@@ -20,6 +20,7 @@ from ..config import MISSING_CATEGORY, DriftSettings, Feature, Task
 from .bins import bin_counts, column_spec, expected_proportions, proportions, psi
 from .multivariate import BatchSample, domain_classifier_drift
 from .performance_estimate import PerformanceEstimator
+from .quality import QualityCounts, quality_spec
 from .text import TextCounts, text_spec
 from .verdict import DriftSummary, Signal, judge, psi_threshold_for
 
@@ -43,13 +44,15 @@ def build_profile(
     rows = len(next(iter(columns.values()))) if columns else len(values)
     profile: dict[str, Any] = {"features": {}, "rows": rows, "task": task.kind}
     for feature in features:
+        column = columns[feature.name]
         if feature.is_text:
-            profile["features"][feature.name] = text_spec(columns[feature.name], feature, bins=bins)
-            continue
-        # An imputed feature's blank is a category of the model's (the empty one): its share is a bin.
-        blank = (MISSING_CATEGORY,) if feature.imputes else ()
-        categories = None if feature.is_numeric else (*feature.categories, *blank)
-        profile["features"][feature.name] = column_spec(columns[feature.name], categories=categories, bins=bins)
+            spec = text_spec(column, feature, bins=bins)
+        else:
+            # An imputed feature's blank is a category of the model's (the empty one): its share is a bin.
+            blank = (MISSING_CATEGORY,) if feature.imputes else ()
+            categories = None if feature.is_numeric else (*feature.categories, *blank)
+            spec = column_spec(column, categories=categories, bins=bins)
+        profile["features"][feature.name] = {**spec, "quality": quality_spec(column, feature, feature.categories)}
     categories = task.classes if task.kind == "multiclass" else None
     profile["prediction"] = {**column_spec(values, categories=categories, bins=bins), "rows": len(values)}
     return profile
@@ -113,6 +116,10 @@ class DriftAccumulator:
         }
         self._prediction_counts = np.zeros(len(expected_proportions(profile["prediction"])), dtype=np.int64)
         self._new = {name: NewCategories(spec) for name, spec in self._features() if spec["type"] == "categorical"}
+        # A profile from before data quality has no "quality": the signal is absent, the rest unchanged.
+        self._quality = {name: QualityCounts(name, spec) for name, spec in self._features() if "quality" in spec}
+        judged = sum(len(spec["quality"]["judged"]) for _, spec in self._features() if "quality" in spec)
+        self._signal_count = len(self.profile["features"]) + 1 + judged  # Bonferroni over every signal
 
     def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
         return list(self.profile["features"].items())
@@ -122,17 +129,31 @@ class DriftAccumulator:
         for name, spec in self._features():
             if name in self._text:
                 self._text[name].update(columns[name])
+                counts = None
             else:
                 counts = bin_counts(spec, columns[name])
                 self._counts[name] += counts
                 if name in self._new and counts[-1]:  # the last bin: categories outside the profile's
                     self._new[name].update(columns[name])
+            if name in self._quality:
+                self._update_quality(name, spec, columns[name], counts)
         self._prediction_counts += bin_counts(self.profile["prediction"], predictions)
         self.rows += len(predictions)
         if self.performance is not None:
             self.performance.update(predictions)
         if self.sample is not None:
             self.sample.update(columns)
+
+    def _update_quality(
+        self, name: str, spec: Mapping[str, Any], values: np.ndarray, counts: np.ndarray | None
+    ) -> None:
+        if spec["type"] != "categorical" or counts is None:
+            self._quality[name].update(values)
+            return
+        # The bins counted both already: the empty category's (an imputed blank) and the last, other values.
+        categories = spec["categories"]
+        blank = int(counts[categories.index(MISSING_CATEGORY)]) if MISSING_CATEGORY in categories else 0
+        self._quality[name].update(values, unknown=int(counts[-1]), blank=blank)
 
     def summary(self, settings: DriftSettings) -> DriftSummary:
         """The batch's drift against the profile, judged by the one rule of `mlops_core.monitoring.verdict`."""
@@ -168,12 +189,16 @@ class DriftAccumulator:
             actual=actual,
             text=self._text_details,
             new_categories={name: new.report() for name, new in self._new.items() if new.counts},
+            quality={name: counts.report() for name, counts in self._quality.items()},
             **judge(
                 rows=self.rows,
                 feature_signals=signals,
                 prediction=prediction,
                 multivariate=multivariate,
                 settings=settings,
+                quality=[
+                    s for q in self._quality.values() for s in q.signals(signals=self._signal_count, settings=settings)
+                ],
             ),
         )
 
@@ -200,7 +225,7 @@ class DriftAccumulator:
             batch_rows=self.rows,
             reference_rows=int(spec.get("rows", self.profile.get("rows", 0))),
             bins=bins,
-            signals=len(self.profile["features"]) + 1,
+            signals=self._signal_count,
             settings=settings,
             fixed=fixed,
         )

@@ -6,30 +6,34 @@ watched by the alarms all come from `judge`, so they cannot disagree. A batch ha
 - the share of drifted features reaches `drift.drifted_share_threshold`, or
 - the prediction scores drifted, or
 - the multivariate check (a domain classifier, `mlops_core.monitoring.multivariate`) separates the batch from
-  the reference better than a clean batch would;
+  the reference better than a clean batch would, or
+- a feature's missing or unknown share changed beyond what the batch size explains
+  (`mlops_core.monitoring.quality`); such a feature also counts as a drifted feature;
 
-and each of the three has its own metric and alarm (DriftedFeatureShare, PredictionDriftScore,
-MultivariateDriftScore).
+and each has its own metric and alarm (DriftedFeatureShare, PredictionDriftScore, MultivariateDriftScore,
+QualityDriftedFeatures).
 
 Which PSI counts as drift depends on `drift.method`. "psi" is a fixed threshold. "adaptive" knows
 the batch size: for a clean batch of n rows compared with a reference of m rows, PSI is close to
 sum((a - e)^2 / e) over the bins, so PSI * n*m/(n+m) follows roughly a chi-square distribution with
 bins - 1 degrees of freedom. A feature is drifted when its PSI exceeds that distribution's
-(1 - false_alarm_rate / signals) quantile times (1/n + 1/m) (Bonferroni over every feature and the
-predictions, so a clean batch as a whole is called drifted at most at `false_alarm_rate`), and
+(1 - false_alarm_rate / signals) quantile times (1/n + 1/m) (Bonferroni over every feature, the
+predictions and the judged data-quality shares, so a clean batch as a whole is called drifted at most
+at `false_alarm_rate`), and
 never below `min_effect_psi`, so that a million-row batch is not flagged for a negligible shift.
 `bench/bench_drift.py` measures how close the approximation holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scipy.stats import chi2
 
 from ..config import DriftSettings
+from .quality import QualitySignal
 
 
 def psi_threshold_for(
@@ -91,6 +95,11 @@ class DriftSummary:
     text: dict[str, dict[str, Any]] = field(default_factory=dict)  # per text feature: both PSIs, new words
     # Per categorical feature with values outside its categories (unknown = "score"): the most frequent.
     new_categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per feature: missing, unknown and out-of-range shares beside the reference's (mlops_core.monitoring.quality);
+    # empty for a model version whose profile predates them.
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality_drifted_features: list[str] = field(default_factory=list)  # missing or unknown share changed
+    drifted_share_threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,15 +112,25 @@ def judge(
     prediction: Signal,
     multivariate: Mapping[str, Any] | None,
     settings: DriftSettings,
+    quality: Sequence[QualitySignal] = (),
 ) -> dict[str, Any]:
-    """The verdict fields of a DriftSummary (see the module docstring for the rule)."""
+    """The verdict fields of a DriftSummary (see the module docstring for the rule).
+
+    A feature whose missing or unknown share changed (`quality`, mlops_core.monitoring.quality) has drifted
+    as one whose PSI is over its threshold does, and makes the verdict on its own: a blanked column is
+    a broken batch however few of the features it is."""
+    broken = [q for q in quality if q.changed]
+    broken_names = {q.feature for q in broken}
     ranked = sorted(feature_signals, key=lambda s: s.score, reverse=True)
-    drifted = [s for s in ranked if s.drifted]
+    drifted = [s for s in ranked if s.drifted or s.name in broken_names]
     share = len(drifted) / len(ranked) if ranked else 0.0
     reasons = []
+    entries = [_drifted_entry(s, broken) for s in drifted]
     if drifted and share >= settings.drifted_share_threshold:
-        listed = ", ".join(f"{s.name} (PSI {s.psi:.3f} > {s.threshold:.3f})" for s in drifted)
+        listed = ", ".join(_entry_text(e) for e in entries)
         reasons.append(f"{len(drifted)} of {len(ranked)} features drifted: {listed}")
+    if broken:
+        reasons.append("data quality: " + "; ".join(q.reason for q in broken))
     if prediction.drifted:
         reasons.append(f"predictions drifted (PSI {prediction.psi:.3f} > {prediction.threshold:.3f})")
     if multivariate and multivariate.get("drifted"):
@@ -120,8 +139,10 @@ def judge(
     enough = rows >= settings.min_rows
     return {
         "drifted_features": [s.name for s in drifted],
-        "drifted": [s.to_dict() for s in drifted],
+        "drifted": entries,
         "drifted_share": round(share, 4),
+        "drifted_share_threshold": settings.drifted_share_threshold,
+        "quality_drifted_features": sorted(broken_names) if enough else [],
         "feature_scores": {s.name: s.score for s in feature_signals},
         "thresholds": {s.name: round(s.threshold, 6) for s in feature_signals},
         "prediction": prediction.to_dict(),
@@ -130,15 +151,44 @@ def judge(
     }
 
 
+def _drifted_entry(signal: Signal, broken: Sequence[QualitySignal]) -> dict[str, Any]:
+    quality = [q.detail for q in broken if q.feature == signal.name]
+    return {**signal.to_dict(), "psi_drifted": signal.drifted, **({"quality": quality} if quality else {})}
+
+
 def verdict_line(drift: Mapping[str, Any]) -> str:
-    """The verdict in one line for people: why it drifted (most drifted first), or how far from drift it is."""
+    """The verdict in one line for people: why it drifted (most drifted first), or how far from drift it is.
+
+    Features that drifted are named even when too few of them for a verdict of their own."""
     if drift.get("verdict") is None:
         return f"no verdict: {drift.get('rows', 0):,} rows, a verdict needs {drift.get('min_rows', 0):,}"
+    few = _too_few_features(drift)
     if drift["verdict"]:
-        return "drift: " + "; ".join(drift.get("reasons") or ["see the drift report"])
+        return "drift: " + "; ".join([*(drift.get("reasons") or ["see the drift report"]), *few])
+    if few:
+        return f"no drift ({few[0]})"
     scores = drift.get("feature_scores") or {}
     if not scores:
         return f"no drift (worst PSI {drift['worst_psi']:.3f} on {drift['worst_feature']})"
     closest = max(scores, key=scores.__getitem__)
     psi, threshold = drift["feature_psi"][closest], drift["thresholds"][closest]
     return f"no drift (closest: {closest}, PSI {psi:.3f} of {threshold:.3f} allowed at {drift['rows']:,} rows)"
+
+
+def _too_few_features(drift: Mapping[str, Any]) -> list[str]:
+    """The drifted features, when fewer than drift.drifted_share_threshold of them (no reason names them)."""
+    entries, share = drift.get("drifted") or [], drift.get("drifted_share_threshold")
+    if not entries or any(" features drifted: " in r for r in drift.get("reasons") or []):
+        return []
+    if not any(e.get("psi_drifted", True) for e in entries):  # each named by its data quality reason already
+        return []
+    total = len(drift.get("feature_scores") or drift.get("feature_psi") or {})
+    needs = f", below the {share:.0%} of features a verdict needs" if share is not None else ""
+    listed = ", ".join(_entry_text(e) for e in entries)
+    return [f"{len(entries)} of {total} features drifted{needs}: {listed}"]
+
+
+def _entry_text(entry: Mapping[str, Any]) -> str:
+    parts = [f"PSI {entry['psi']:.3f} > {entry['threshold']:.3f}"] if entry.get("psi_drifted", True) else []
+    parts += entry.get("quality", [])
+    return f"{entry['feature']} ({'; '.join(parts)})"

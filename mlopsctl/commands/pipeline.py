@@ -12,7 +12,7 @@ import typer
 from mlops_core.monitoring.verdict import verdict_line
 from mlops_core.storage import layout
 
-from .. import batches, leaderboard, present, runs
+from .. import batches, data_quality, leaderboard, present, runs
 from ..datagen import generate
 from ..stack import read_json
 from . import common
@@ -174,5 +174,7 @@ def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(
     drift = receipt.get("drift") or {}
     if drift:
         typer.echo(f"  {verdict_line(drift)}")
+        for line in data_quality.quality_lines(drift):
+            typer.echo(f"  {line}")
     for line in present.labeled_lines(present.labeled_of(receipt)):
         typer.echo(f"  {line}")

@@ -131,6 +131,9 @@ def test_given_the_alarms_then_thresholds_come_from_config_and_actions_retrain_a
     estimate = alarms["EstimatedAccuracy"]  # the label-free estimate asks people for labels; it does not retrain
     assert estimate["Threshold"] == config.drift.estimated_accuracy_floor
     assert retraining not in json.dumps(estimate["AlarmActions"]) and topic in json.dumps(estimate["AlarmActions"])
+    quality = alarms["QualityDriftedFeatures"]  # a blanked column is fixed upstream: people are told, nothing retrains
+    assert (quality["Threshold"], quality["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert retraining not in json.dumps(quality["AlarmActions"]) and topic in json.dumps(quality["AlarmActions"])
 
 
 def test_given_the_aws_target_then_the_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synthesized):

@@ -14,6 +14,7 @@ from infra.monitoring import ALARMS
 from mlops_core import observability as obs
 from mlops_core.config import DriftSettings, Feature
 from mlops_core.monitoring.drift import DriftAccumulator, build_profile
+from mlops_core.monitoring.quality import QualitySignal
 from mlops_core.monitoring.verdict import Signal, judge, psi_threshold_for, verdict_line
 
 FEATURES = [Feature("x", "numeric"), Feature("y", "numeric"), Feature("c", "categorical", ("a", "b", "c"))]
@@ -108,7 +109,7 @@ def test_given_a_profile_from_an_older_version_when_judged_then_it_scores_with_a
 
 
 def _alarm_fires(metrics: list[dict]) -> set[str]:
-    """The retraining drift alarms a batch's published metrics put into ALARM (one period, as deployed)."""
+    """The drift alarms (one per part of the verdict) a batch's published metrics put into ALARM (one period)."""
     config_drift = SETTINGS
     compare = {
         cw.ComparisonOperator.GREATER_THAN_THRESHOLD: operator.gt,
@@ -116,7 +117,12 @@ def _alarm_fires(metrics: list[dict]) -> set[str]:
     }
     values = {m["MetricName"]: m["Value"] for m in metrics if len(m["Dimensions"]) == 1}
     fired = set()
-    drift_signals = (obs.DRIFTED_FEATURE_SHARE, obs.PREDICTION_DRIFT_SCORE, obs.MULTIVARIATE_DRIFT_SCORE)
+    drift_signals = (
+        obs.DRIFTED_FEATURE_SHARE,
+        obs.PREDICTION_DRIFT_SCORE,
+        obs.MULTIVARIATE_DRIFT_SCORE,
+        obs.QUALITY_DRIFTED_FEATURES,
+    )
     for spec in ALARMS:
         if spec.metric in drift_signals and spec.metric.name in values:
             config = type("Config", (), {"drift": config_drift})()
@@ -125,15 +131,21 @@ def _alarm_fires(metrics: list[dict]) -> set[str]:
     return fired
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(60))
 def test_given_any_batch_when_judged_then_the_verdict_and_the_alarms_agree(seed):
     rng = np.random.default_rng(seed)
     signals = [Signal(f"f{i}", float(rng.uniform(0, 0.3)), float(rng.uniform(0.05, 0.2))) for i in range(6)]
     prediction = Signal("prediction", float(rng.uniform(0, 0.3)), float(rng.uniform(0.05, 0.2)))
     auc_score = float(rng.uniform(0, 2))
     multivariate = {"auc": 0.5 + auc_score / 10, "score": auc_score, "drifted": auc_score > 1, "features": []}
+    quality = [QualitySignal(f"f{i}", "missing", 50, 500, 0.1, 5_000, bool(rng.random() < 0.1)) for i in range(6)]
     fields = judge(
-        rows=500, feature_signals=signals, prediction=prediction, multivariate=multivariate, settings=SETTINGS
+        rows=500,
+        feature_signals=signals,
+        prediction=prediction,
+        multivariate=multivariate,
+        settings=SETTINGS,
+        quality=quality,
     )
     drift = {
         "worst_psi": max(s.psi for s in signals),
@@ -160,3 +172,49 @@ def test_given_a_batch_where_a_numeric_feature_is_constant_when_judged_then_that
     batch = {**sample(np.random.default_rng(8), 1_000), "y": np.full(1_000, 0.3)}
     drift = summary_of(profile, batch)
     assert drift.drifted_features[0] == "y"
+
+
+def _thirty_features(drifted: int, *, multivariate: bool) -> dict:
+    signals = [Signal(f"f{i:02d}", 0.3 if i < drifted else 0.01, 0.05) for i in range(30)]
+    joint = {"auc": 0.9, "score": 4.0, "drifted": True, "features": [["f00", 0.4]]} if multivariate else None
+    prediction = Signal("prediction", 0.01, 0.05)
+    fields = judge(rows=5_000, feature_signals=signals, prediction=prediction, multivariate=joint, settings=SETTINGS)
+    return {"rows": 5_000, "min_rows": 100, "feature_psi": {s.name: s.psi for s in signals}, **fields}
+
+
+def test_given_4_of_30_features_drifted_and_the_joint_distribution_when_printed_then_the_line_names_the_4():
+    line = verdict_line(_thirty_features(4, multivariate=True))
+
+    assert line.startswith("drift: joint distribution changed")
+    assert "4 of 30 features drifted, below the 30% of features a verdict needs: f00 (PSI 0.300 > 0.050)" in line
+    assert all(f"f0{i} (PSI" in line for i in range(4)) and "f04" not in line
+
+
+def test_given_2_of_30_features_drifted_and_nothing_else_when_printed_then_no_drift_names_them():
+    line = verdict_line(_thirty_features(2, multivariate=False))
+
+    assert line.startswith("no drift (2 of 30 features drifted, below the 30% of features a verdict needs: f00")
+
+
+def test_given_enough_drifted_features_when_printed_then_they_are_named_once():
+    line = verdict_line(_thirty_features(10, multivariate=False))
+
+    assert line.startswith("drift: 10 of 30 features drifted: f00") and line.count("f00") == 1
+
+
+def test_given_only_a_quality_break_among_30_features_when_printed_then_its_reason_names_it_once():
+    signals = [Signal(f"f{i:02d}", 0.01, 0.05) for i in range(30)]
+    blanked = QualitySignal("f07", "missing", 1_000, 1_000, 0.2, 5_000, changed=True)
+    fields = judge(
+        rows=1_000,
+        feature_signals=signals,
+        prediction=Signal("prediction", 0.01, 0.05),
+        multivariate=None,
+        settings=SETTINGS,
+        quality=[blanked],
+    )
+
+    line = verdict_line({"rows": 1_000, "feature_psi": {s.name: s.psi for s in signals}, **fields})
+
+    assert line == "drift: data quality: f07: 100% missing (reference 20%)"
+    assert fields["drifted_features"] == ["f07"] and fields["drifted_share"] == pytest.approx(1 / 30, abs=1e-4)

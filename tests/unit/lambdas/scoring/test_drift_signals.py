@@ -7,7 +7,9 @@ import json
 
 import boto3
 import pytest
+from scoring.alerts import drift_alert
 from scoring.logic import Clients, ScoringContext, score_job
+from scoring.metrics import metric_data
 
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import Registry
@@ -104,3 +106,23 @@ def test_given_the_multivariate_check_turned_off_when_scoring_then_no_sample_is_
         put(clients.s3, "incoming/off.csv", generate(500, seed=14, with_label=False)), clients=clients, context=off
     )
     assert drift_report(clients, outcome)["drift"]["multivariate"] is None
+
+
+def test_given_a_batch_with_a_quality_break_when_published_then_the_metric_counts_it_and_the_alert_names_it():
+    reason = "data quality: age: 100% missing (reference 20%)"
+    drifted = {"feature": "age", "psi": 0.001, "threshold": 0.05, "score": 0.02, "psi_drifted": False}
+    drift = {
+        "rows": 1_000, "verdict": True, "reasons": [reason], "worst_psi": 0.001, "drifted_share": 0.1,
+        "prediction_psi": 0.001, "feature_psi": {"age": 0.001}, "drifted_features": ["age"],
+        "drifted": [{**drifted, "quality": ["100% missing, reference 20%"]}], "quality_drifted_features": ["age"],
+    }  # fmt: skip
+    receipt = {"outcome": "scored", "key": "incoming/b.csv", "model_version": "v1", "drift": drift, "outputs": {}}
+
+    data = metric_data(receipt, pipeline="p", min_labeled_rows=100)
+    _, message = drift_alert(receipt, pipeline="p")
+
+    assert {"MetricName": "QualityDriftedFeatures", "Value": 1} in [
+        {"MetricName": d["MetricName"], "Value": d["Value"]} for d in data
+    ]
+    assert f"- {reason}" in message and "  age: 100% missing, reference 20%" in message
+    assert "0.0010 >" not in message  # its PSI is not why it drifted

@@ -116,3 +116,49 @@ def test_given_new_categories_in_a_reject_feature_when_scored_then_their_rows_ar
     assert outcome[1][3] == {"unknown_category": 100} and outcome[5]["new_categories"] == {}
     first = outcome[1][2][0]
     assert "'crypto'" in first["message"] and 'unknown = "score"' in first["fix"]
+
+
+IMPUTED = ("tenure_months", "contract")
+
+
+def training_shares(manifest: dict) -> dict[str, float]:
+    return {name: manifest["profile"]["features"][name]["quality"]["missing_share"] for name in IMPUTED}
+
+
+def blank_at(frame: pd.DataFrame, shares: dict[str, float]) -> None:
+    """Blank each imputed column in about its share of the rows, as training saw it."""
+    rng = np.random.default_rng(7)
+    for name, share in shares.items():
+        frame.loc[rng.random(len(frame)) < share, name] = ""
+
+
+def test_given_an_upstream_bug_that_blanks_an_imputed_column_when_scored_then_the_verdict_names_it(
+    trained_forgiving, forgiving, tmp_path
+):
+    shares = training_shares(trained_forgiving[1])
+
+    def blank_all(frame, rows):
+        blank_at(frame, shares)
+        frame["tenure_months"] = ""
+
+    outcome = both(batch(blank_all), trained_forgiving, forgiving, tmp_path)
+    drift = outcome[5]
+
+    assert outcome[0] == "scored" and outcome[1][:3] == (1000, 1000, [])  # imputed: every row still scored
+    reference = shares["tenure_months"]
+    assert 0 < reference < 0.5 and drift["verdict"] is True
+    assert drift["quality_drifted_features"] == ["tenure_months"] and "tenure_months" in drift["drifted_features"]
+    assert f"data quality: tenure_months: 100% missing (reference {reference:.0%})" in drift["reasons"]
+    assert drift["quality"]["tenure_months"]["missing_share"] == 1.0
+
+
+def test_given_a_batch_with_the_training_share_of_blanks_when_scored_then_no_quality_drift(
+    trained_forgiving, forgiving, tmp_path
+):
+    shares = training_shares(trained_forgiving[1])
+
+    drift = both(batch(lambda frame, rows: blank_at(frame, shares)), trained_forgiving, forgiving, tmp_path)[5]
+
+    assert drift["quality_drifted_features"] == []
+    assert all(abs(drift["quality"][name]["missing_share"] - shares[name]) < 0.05 for name in IMPUTED)
+    assert all(0.1 < share < 0.3 for share in shares.values())  # training's blanks: 20% of the cells
