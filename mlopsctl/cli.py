@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
+from botocore.exceptions import EndpointConnectionError
 
 from mlops_core.config import CONFIG_ENV, ConfigError
 
@@ -39,16 +41,24 @@ def project(
         os.environ[CONFIG_ENV] = str(config)
 
 
+def _fail(message: str, hint: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    sys.exit(1)
+
+
 def main() -> None:
     """Console-script entry point: expected failures print one line and a hint."""
     try:
         app(standalone_mode=False)
     except (CliError, LocalAwsError, DeployError, OpsError, ConfigError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        hint = getattr(exc, "hint", "")
-        if hint:
-            typer.echo(f"hint: {hint}", err=True)
-        sys.exit(1)
+        _fail(str(exc), getattr(exc, "hint", ""))
+    except EndpointConnectionError as exc:
+        _fail(
+            f"nothing answers at {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}",
+            "start local AWS with `mlops up` (or `make up`); with --target aws, check the network and the region",
+        )
     except typer.Abort:
         sys.exit(130)
     except Exception as exc:  # click usage errors carry their own exit code

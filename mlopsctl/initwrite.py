@@ -151,12 +151,15 @@ def overrides(inference: Inference) -> dict[str, dict[str, str]]:
     return out
 
 
-def render(inference: Inference) -> str:
-    """The whole file: what was found, set; every other setting at its default, commented."""
+def render(inference: Inference, *, name: str | None = None) -> str:
+    """The whole file: what was found (and the project's `name`, if given), set; every other setting at its
+    default, commented."""
     head: list[str] = [*label_lines(inference.label), ""]
     for column in inference.features:
         head += [*feature_lines(column), ""]
     found = overrides(inference)
+    if name is not None:
+        found = {"project": {"name": f"name = {toml_value(name)}"}, **found}
     sections = "".join(f"[{s}]\n" + "\n".join(lines.values()) + "\n" for s, lines in found.items())
     config = parse_config(tomllib.loads("\n".join(head) + "\n" + sections))
     project, *rest = dict.fromkeys(s for s, *_ in SETTINGS)

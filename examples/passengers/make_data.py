@@ -5,8 +5,8 @@
   dearest tickets (missing not at random: the value itself explains it); `name` holds commas, as the
   real list does ("Braund, Mr. Owen Harris").
 - batch.csv: 500 unlabeled passengers like those: the same gaps at the same rates (no drift).
-- broken.csv: 500 labeled passengers after an upstream bug blanked the whole `age` column.
-- new_port.csv: 500 labeled passengers, a quarter of them from a port training never saw ("Galway").
+- broken.csv: 500 unlabeled passengers after an upstream bug blanked the whole `age` column.
+- new_port.csv: 500 unlabeled passengers, a quarter of them from a port training never saw ("Galway").
 
     .venv/bin/python examples/passengers/make_data.py OUT_DIR
 """
@@ -60,8 +60,8 @@ def write(out_dir: Path) -> tuple[Path, Path, Path, Path]:
     _write(batch, passengers(rng, 500, start=3001), labeled=False)
     blanked = passengers(rng, 500, start=4001)
     blanked["age"] = [None] * 500  # the upstream bug
-    _write(broken, blanked, labeled=True)
-    _write(new_port, passengers(rng, 500, start=5001, new_port_share=0.25), labeled=True)
+    _write(broken, blanked, labeled=False)
+    _write(new_port, passengers(rng, 500, start=5001, new_port_share=0.25), labeled=False)
     return training, batch, broken, new_port
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlops_core.config import TASKS
+from mlops_core.config import TASKS, ConfigError
 from mlops_core.data import FileRejected
 
 from ..infer import InferError, describe, infer
@@ -24,6 +24,7 @@ def init(
     task: str | None = typer.Option(None, "--task", help="binary, multiclass or regression (default: inferred)"),
     ids: list[str] = typer.Option([], "--id", help="a column to leave out as an id (repeatable)"),
     out: Path = typer.Option(Path("mlops.toml"), "--out", help="the file to write"),
+    name: str | None = typer.Option(None, "--name", help="the project's name (its stack, buckets, alarms)"),
     force: bool = typer.Option(False, "--force", help="overwrite the file if it exists"),
 ) -> None:
     """Write a commented mlops.toml from DATA: each column typed (or left out, with why), the label's task,
@@ -38,7 +39,10 @@ def init(
         raise CliError(str(exc)) from exc
     except FileRejected as exc:
         raise CliError(f"{data} cannot be read: {exc}", exc.fix) from exc
-    text = render(inference)
+    try:
+        text = render(inference, name=name)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
     echo_lines(describe(inference))
     out.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {out}: {len(inference.features)} features; every other setting at its default, commented")

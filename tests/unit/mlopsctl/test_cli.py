@@ -9,6 +9,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import typer
 from typer.main import get_command_name
 
@@ -69,3 +70,23 @@ def test_given_the_app_when_listing_its_commands_then_each_is_registered_exactly
     )
     assert shown.returncode == 0, shown.stderr
     assert all(f" {name} " in shown.stdout for name in COMMANDS), shown.stdout
+
+
+def test_given_no_local_aws_when_a_command_connects_then_one_line_says_how_to_start_it(monkeypatch, capsys):
+    from botocore.exceptions import EndpointConnectionError
+
+    from mlopsctl.commands import common
+
+    def unreachable(target: str):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566/")
+
+    monkeypatch.setattr(common, "connect", unreachable)
+    monkeypatch.setattr(sys, "argv", ["mlops", "status"])
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert "error: nothing answers at http://127.0.0.1:4566/" in err and "mlops up" in err
+    assert "Traceback" not in err

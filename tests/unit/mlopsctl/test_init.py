@@ -19,7 +19,13 @@ from mlopsctl.initwrite import render
 from ..examples_loader import example_config, load_example
 from .test_infer import titanic, write_csv
 
-LABELS = {"breast-cancer": "malignant", "diabetes": "progression", "iris": "species", "reviews": "sentiment"}
+LABELS = {
+    "breast-cancer": "malignant",
+    "diabetes": "progression",
+    "iris": "species",
+    "passengers": "survived",
+    "reviews": "sentiment",
+}
 
 
 def run_init(*args: str):
@@ -44,6 +50,18 @@ def test_given_an_examples_training_data_when_init_runs_then_the_config_loads_wi
     categories = {f.name: f.categories for f in expected.features if f.is_categorical}
     assert {f.name: f.categories for f in written.features if f.is_categorical} == categories
     assert f"label {LABELS[example]}: {expected.task.kind}" in result.output
+
+
+def test_given_a_name_when_init_runs_then_the_project_has_it_and_a_bad_one_writes_nothing(tmp_path):
+    data, out = titanic(tmp_path / "titanic.csv"), tmp_path / "mlops.toml"
+
+    named = run_init(str(data), "--label", "survived", "--out", str(out), "--name", "passengers")
+    bad = run_init(str(data), "--label", "survived", "--out", str(tmp_path / "bad.toml"), "--name", "Bad Name")
+
+    assert named.exit_code == 0, named.output
+    assert load_config(out).name == "passengers"
+    assert isinstance(bad.exception, CliError) and "[project] name 'Bad Name'" in str(bad.exception)
+    assert not (tmp_path / "bad.toml").exists()
 
 
 def test_given_titanic_like_data_when_init_runs_then_blanks_impute_and_every_column_is_explained(tmp_path):
