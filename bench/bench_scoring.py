@@ -10,7 +10,12 @@ examples/diabetes) can be measured against the same naive pandas peer: each exam
 pipeline is trained on its training.csv the way training does, and scores a batch of rows resampled
 (seeded) from the example's whole data set, written in the example's column layout.
 
+churn-blanks is the default project with `missing = "impute"` on three features and a tenth of their cells
+blank (seeded) in the training rows and the batch; besides ours and pandas on it, ours on churn's clean
+batch (the same rows) is measured in the same run, with the default project and with the imputing model.
+
     .venv/bin/python bench/bench_scoring.py [--rows 1000000] [--repeat 2] [--examples churn,iris,diabetes]
+        [--openmp-threads N]
 """
 
 from __future__ import annotations
@@ -41,7 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache"
-EXAMPLES = ("churn", "iris", "diabetes", "reviews")  # churn: the default project (mlops.toml, binary)
+EXAMPLES = ("churn", "iris", "diabetes", "reviews", "churn-blanks")  # churn: the default project (mlops.toml)
+# churn-blanks: the default project with missing = "impute" on these features, a tenth of their cells blank
+# (seeded) in the training rows and in the batch, which otherwise holds the same rows as churn's batch.
+BLANK_FEATURES = ("monthly_charges", "data_usage_gb", "payment_method")
+BLANK_SHARE = 0.1
 
 
 def _peak_rss_mb() -> float:
@@ -90,10 +99,31 @@ def _data_path(rows: int) -> Path:
 
 
 def _config(example: str) -> ProjectConfig:
-    """The example's project config: the default mlops.toml for churn, examples/<name>/mlops.toml otherwise."""
+    """The example's project config: the default mlops.toml for churn, examples/<name>/mlops.toml otherwise;
+    churn-blanks: the default one with `missing = "impute"` on BLANK_FEATURES."""
+    import dataclasses
+
     from mlops_core.config import load_config
 
+    if example == "churn-blanks":
+        config = load_config()
+        features = [
+            dataclasses.replace(f, missing="impute") if f.name in BLANK_FEATURES else f for f in config.features
+        ]
+        return dataclasses.replace(config, features=tuple(features))
     return load_config() if example == "churn" else load_config(ROOT / "examples" / example / "mlops.toml")
+
+
+def _blanked(data: bytes, *, seed: int) -> bytes:
+    """A generated churn CSV with each cell of BLANK_FEATURES blank with probability BLANK_SHARE (seeded)."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)  # every cell kept as written
+    rng = np.random.default_rng(seed)
+    for name in BLANK_FEATURES:
+        frame.loc[rng.random(len(frame)) < BLANK_SHARE, name] = ""
+    return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
 def _make_data(example: str) -> ModuleType:
@@ -113,14 +143,18 @@ def _example_model_path(example: str) -> Path:
     from bench_estimate import read_csv
 
     from mlops_core.modeling.pipeline import schema_dict
+    from mlopsctl.datagen import generate
 
     path = CACHE / f"model-{example}-v2.joblib"  # v2: the search's winner where the example searches
     if path.exists():
         return path
     config = _config(example)
-    with tempfile.TemporaryDirectory() as tmp:
-        training = _make_data(example).write(Path(tmp))[0]
-        chunk = read_csv(training.read_text(), config)
+    if example == "churn-blanks":  # 20k generated rows, as churn's model, with the batch's share of blanks
+        chunk = read_csv(_blanked(generate(20_000, seed=1), seed=2).decode(), config)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            training = _make_data(example).write(Path(tmp))[0]
+            chunk = read_csv(training.read_text(), config)
     assert chunk.label is not None and not chunk.errors, chunk.errors[:3]
     task = config.task.with_classes(set(chunk.label.tolist()) if config.task.is_classification else ())
     model, profile = _fit_with_profile(chunk, config, task)
@@ -165,6 +199,13 @@ def _example_data_path(example: str, rows: int) -> Path:
     from sklearn.datasets import load_diabetes, load_iris
 
     path = CACHE / f"batch-{example}-{rows}.csv"
+    if example == "churn-blanks" and not path.exists():  # churn's batch (same seed and shift), then blanked
+        from mlopsctl.datagen import generate
+
+        path.with_suffix(".partial").write_bytes(
+            _blanked(generate(rows, seed=3, covariate_shift=0.3, with_label=False), seed=4)
+        )
+        path.with_suffix(".partial").rename(path)
     if example == "reviews" and not path.exists():  # generated reviews, unlabeled, like the example's batch
         partial = path.with_suffix(".partial")
         _make_data(example).write_csv(partial, rows, seed=3, labeled=False)
@@ -256,14 +297,21 @@ def run_baseline(data: Path, model_path: Path, out: Path, example: str) -> dict:
 
 
 def run_pandas(data: Path, model_path: Path, out: Path, example: str) -> dict:
-    """The naive peer: read the whole file with pandas, predict from the feature columns, write (binary)."""
+    """The naive peer: read the whole file with pandas, predict from the feature columns, write (binary).
+    Numeric blanks reach the pipeline's imputer as NaN; a categorical blank is given the pipeline's missing
+    category, which is what the fitted encoder knows (left NaN, the row would be scored as an unknown)."""
     import joblib
     import pandas as pd
+
+    from mlops_core.config import MISSING_CATEGORY
 
     config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
     frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
+    for f in config.features:  # read_csv makes a blank NaN; the pipeline's missing category is the empty text
+        if f.is_categorical and f.imputes:
+            frame[f.name] = frame[f.name].fillna(MISSING_CATEGORY)
     scores = model.predict_proba(frame[config.feature_names])[:, 1]
     frame["prediction"] = model.classes_[(scores >= 0.5).astype(int)]
     frame["score"] = scores
@@ -363,6 +411,9 @@ def _run_child(kind: str, rows: int, example: str) -> None:
     elif kind == "profile":
         with tempfile.TemporaryDirectory() as tmp:
             result = run_profile(_example_data_path(example, rows), model, Path(tmp) / "out.csv", example)
+    elif kind == "ours_clean_input":  # churn-blanks' config and model on churn's batch (the same rows, no blank)
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_ours(_data_path(rows), model, Path(tmp) / "out.csv", example)
     else:
         contender = PANDAS_PEERS[_config(example).task.kind] if kind == "pandas" else CONTENDERS[kind]
         with tempfile.TemporaryDirectory() as tmp:
@@ -372,12 +423,32 @@ def _run_child(kind: str, rows: int, example: str) -> None:
 
 def _best(kind: str, rows: int, repeat: int, example: str, data: Path) -> dict:
     """The fastest of `repeat` runs, one fresh process after another, with rows/s and MB/s."""
-    best = min((_child(kind, rows, example) for _ in range(repeat)), key=lambda r: r["seconds"])
+    return _rates(min((_child(kind, rows, example) for _ in range(repeat)), key=lambda r: r["seconds"]), data)
+
+
+def _rates(best: dict, data: Path) -> dict:
+    """A run's result with rows/s and MB/s (the input file's size over the seconds)."""
     megabytes = data.stat().st_size / 1e6
     return {
         **best,
         "rows_per_s": round(best["rows"] / best["seconds"]),
         "mb_per_s": round(megabytes / best["seconds"], 2),
+    }
+
+
+def _taking_turns(contenders: dict[str, tuple[str, str, Path]], rows: int, repeat: int) -> dict:
+    """The fastest of `repeat` runs of each (kind, example, data) contender, the contenders taking turns so
+    that a shared machine's changing load falls on all of them alike; every run's seconds are kept."""
+    runs: dict[str, list[dict]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, (kind, example, _data) in contenders.items():
+            runs[name].append(_child(kind, rows, example))
+    return {
+        name: {
+            **_rates(min(results, key=lambda r: r["seconds"]), contenders[name][2]),
+            "runs_s": [round(r["seconds"], 2) for r in results],
+        }
+        for name, results in runs.items()
     }
 
 
@@ -438,6 +509,34 @@ def measure_example(example: str, rows: int, repeat: int) -> dict:
     return entry
 
 
+def measure_blanks(rows: int, repeat: int) -> dict:
+    """churn-blanks: ours and the naive pandas peer on the batch with blanks; in the same run, taking turns,
+    ours on churn's clean batch (the same rows, none blank) with the default project and with churn-blanks'
+    imputing model; then ours under cProfile on the batch with blanks."""
+    _example_model_path("churn-blanks")
+    _model_path()
+    data, clean = _example_data_path("churn-blanks", rows), _data_path(rows)
+    load = os.getloadavg()  # a shared machine: the 1, 5 and 15-minute load averages before and after
+    contenders = {
+        "ours": ("ours", "churn-blanks", data),
+        "pandas": ("pandas", "churn-blanks", data),
+        "clean_ours": ("ours", "churn", clean),
+        "clean_ours_imputing_model": ("ours_clean_input", "churn-blanks", clean),
+    }
+    runs = _taking_turns(contenders, rows, repeat)
+    entry = _example_entry("churn-blanks", rows, data, runs)
+    entry["clean"] = {"ours": runs["clean_ours"], "ours_imputing_model": runs["clean_ours_imputing_model"]}
+    for name, run in entry["clean"].items():
+        entry[f"ratio_vs_clean_{name}"] = round(runs["ours"]["rows_per_s"] / run["rows_per_s"], 3)
+    entry["stream_ratio_vs_clean_ours"] = round(runs["clean_ours"]["stream_s"] / runs["ours"]["stream_s"], 3)
+    profile = _child("profile", rows, "churn-blanks")
+    entry["profile"] = {"seconds": round(profile["seconds"], 2), "top": profile["top"]}
+    entry["blanks"] = {"features": list(BLANK_FEATURES), "share": BLANK_SHARE}
+    entry["openmp_threads"] = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    entry["load_average"] = {"before": [round(x, 2) for x in load], "after": [round(x, 2) for x in os.getloadavg()]}
+    return entry
+
+
 def _examples(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if unknown := sorted(set(names) - set(EXAMPLES)):
@@ -450,8 +549,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--examples", default="churn", help=f"comma-separated, of {', '.join(EXAMPLES)}")
+    parser.add_argument("--openmp-threads", type=int, help="OpenMP threads per process (default: cores)")
     parser.add_argument("--child")
     args = parser.parse_args()
+    if args.openmp_threads:  # the children inherit it; on a busy machine, OpenMP threads wait for cores
+        os.environ["OMP_NUM_THREADS"] = str(args.openmp_threads)
     examples = _examples(args.examples)
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.child:
@@ -465,6 +567,8 @@ def main() -> None:
             results.update(measure_churn(args.rows, args.repeat))
             data = _data_path(args.rows)
             measured["churn"] = _example_entry("churn", args.rows, data, results["throughput"])
+        elif example == "churn-blanks":
+            measured[example] = measure_blanks(args.rows, args.repeat)
         else:
             measured[example] = measure_example(example, args.rows, args.repeat)
         path.write_text(json.dumps(results, indent=2))
@@ -491,7 +595,24 @@ def markdown(r: dict) -> str:
                 f"| {p['seconds']:.2f} | {p['rows_per_s']:,} | {p['mb_per_s']} | {p['peak_rss_mb']} "
                 f"| {e['ratio_vs_pandas']}x ({e['stream_ratio_vs_pandas']}x) |"
             )
+    if blanks := examples.get("churn-blanks"):
+        lines += ["", _blanks_markdown(blanks)]
     return "\n".join(lines)
+
+
+def _blanks_markdown(e: dict) -> str:
+    """churn-blanks against ours on clean data (the same rows, same run), and where its time goes."""
+    o, clean, load = e["throughput"]["ours"], e["clean"], e["load_average"]
+    return (
+        f"- churn-blanks ({e['blanks']['share']:.0%} of {', '.join(e['blanks']['features'])} blank): ours "
+        f"{o['rows_per_s']:,} rows/s; ours on churn's clean batch (the same rows), same run: "
+        f"{clean['ours']['rows_per_s']:,} rows/s with the default project, "
+        f"{clean['ours_imputing_model']['rows_per_s']:,} with the imputing model; blanks / clean: "
+        f"**{e['ratio_vs_clean_ours']}x** (goal >= 0.9x), the rows alone {e['stream_ratio_vs_clean_ours']}x; "
+        f"ours / pandas **{e['ratio_vs_pandas']}x** (goal > 1x); {e['openmp_threads']} OpenMP thread(s); "
+        f"load average {load['before'][0]} before, {load['after'][0]} after; "
+        f"profile ({e['profile']['seconds']} s): " + ", ".join(f"{n} {sec} s" for n, sec in e["profile"]["top"])
+    )
 
 
 def _churn_markdown(r: dict) -> list[str]:

