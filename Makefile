@@ -24,7 +24,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed  ## create .venv and install the pinned CDK CLI
+# npm ci runs beside the Python set-up (pip into .venv, then local AWS into its own venv): two jobs.
+setup:  ## create .venv, install local AWS and the pinned CDK CLI
+	@$(MAKE) --no-print-directory -j2 --output-sync=target node_modules/.installed local-aws-installed
+
+local-aws-installed: $(VENV)/.installed
 	$(BIN)/mlops setup
 
 up: setup  ## start local AWS (LocalStack on the host)
@@ -70,4 +74,4 @@ clean:  ## remove local AWS state and build outputs (keeps the venvs)
 	-$(BIN)/mlops down
 	rm -rf .local-aws/state cdk.out
 
-.PHONY: help setup up down deploy demo lint test bench docs clean
+.PHONY: help setup local-aws-installed up down deploy demo lint test bench docs clean
