@@ -40,6 +40,7 @@ SETTINGS: tuple[tuple[str, str, str, Any], ...] = (
     ("training", "max_bad_row_share", "a run fails when a file skips more than this share of rows", None),
     ("training", "max_feedback_share", "feedback rows are at most this share of a run's rows", None),
     ("training", "max_file_share", "one uploaded file's rows at most this share", None),
+    ("training", "max_missing_share", "an imputed feature blank in more of the rows fails the run, named", None),
     ("scoring", "chunk_rows", "rows scored at a time", None),
     ("scoring", "max_file_bytes", "a larger file is rejected with a report (500 MB)", None),
     ("scoring", "max_field_chars", "the longest cell; longer is a bad row", None),

@@ -23,7 +23,7 @@ import numpy as np
 
 from mlops_core.config import Feature, ProjectConfig
 from mlops_core.config.task import Task
-from mlops_core.data.cells import blank_column, with_found_categories
+from mlops_core.data.cells import blank_share, with_found_categories
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
 from mlops_core.storage import layout
@@ -166,7 +166,7 @@ def _checked(per_file: list[FileRows], files: list[dict[str, Any]], config: Proj
             f"{_capped(files)}"
         )
     data = _combine(per_file, files, config.feature_names)
-    _check_not_all_blank(data, config)
+    _check_blank_shares(data, config)
     try:
         data.features = with_found_categories(config.features, data.columns)
     except ValueError as exc:
@@ -186,15 +186,25 @@ def _check_skipped(rows: FileRows, key: str, share: float) -> None:
         raise TrainingDataError(problem)
 
 
-def _check_not_all_blank(data: LabeledData, config: ProjectConfig) -> None:
-    """A feature with missing = "impute" needs some value to learn from: a column with none would give the
-    imputer no median (scikit-learn drops such a column) and the model nothing but the blank."""
+def _check_blank_shares(data: LabeledData, config: ProjectConfig) -> None:
+    """A feature with missing = "impute" needs values to learn from: one blank in every row gives the imputer
+    no median (scikit-learn drops such a column), and one blank in more than training.max_missing_share of
+    its rows is more likely a broken export than a gap to fill."""
+    bound = config.training.max_missing_share
     for feature in config.features:
-        if feature.imputes and blank_column(data.columns[feature.name], feature):
-            raise TrainingDataError(
-                f"feature {feature.name!r} is blank in every training row: fill it in, or remove it from "
-                f"[[features]]{_rejections(data.files)}"
+        if not feature.imputes:
+            continue
+        share = blank_share(data.columns[feature.name], feature)
+        if share == 1:
+            problem = "is blank in every training row: fill it in, or remove it from [[features]]"
+        elif share > bound:
+            problem = (
+                f"is blank in {share:.0%} of the training rows, above training.max_missing_share ({bound:.0%}): "
+                "fill it in upstream, raise the bound, or remove it from [[features]]"
             )
+        else:
+            continue
+        raise TrainingDataError(f"feature {feature.name!r} {problem}{_rejections(data.files)}")
 
 
 def _check_every_class(data: LabeledData) -> None:

@@ -23,9 +23,11 @@ class TrainingSettings:
     # rows, and one uploaded file's rows at most max_file_share; the rows left out are counted in the record.
     max_feedback_share: float = 0.5
     max_file_share: float = 0.5
+    # A feature with missing = "impute" blank in more of a run's rows than this fails the run, named.
+    max_missing_share: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("max_bad_row_share", "max_feedback_share", "max_file_share"):
+        for name in ("max_bad_row_share", "max_feedback_share", "max_file_share", "max_missing_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"[training] {name} must be a number between 0 and 1, not {value!r}")

@@ -167,11 +167,12 @@ def text_column(values: Sequence[str], feature: Feature, errors: list[RowError])
     return out
 
 
-def blank_column(values: np.ndarray, feature: Feature) -> bool:
-    """Whether a feature column, as the readers make it, has no value at all (only blanks)."""
-    if feature.is_numeric:
-        return bool(np.isnan(values).all())
-    return bool(blank_cells(values).all())
+def blank_share(values: np.ndarray, feature: Feature) -> float:
+    """The share of a feature column's cells, as the readers make it, that are blank (0 for no cells)."""
+    if len(values) == 0:
+        return 0.0
+    blank = np.isnan(values) if feature.is_numeric else blank_cells(values)
+    return float(np.mean(blank))
 
 
 def blank_cells(values: np.ndarray) -> np.ndarray:

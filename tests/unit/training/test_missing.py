@@ -86,6 +86,27 @@ def test_given_an_imputed_feature_blank_in_every_row_when_read_then_the_run_is_r
         read_labeled_data(aws, DATA, imputing(config))
 
 
+@pytest.mark.parametrize("share, bound", [(0.7, 0.5), (0.3, 0.2)])
+def test_given_an_imputed_feature_blank_above_the_bound_when_read_then_the_run_is_refused_naming_its_share(
+    aws, config, share, bound
+):
+    aws.put_object(Bucket=DATA, Key="training/gappy.csv", Body=with_blanks(1000, share, ("tenure_months",)))
+    bounded = dataclasses.replace(config, training=dataclasses.replace(config.training, max_missing_share=bound))
+
+    with pytest.raises(
+        TrainingDataError, match=r"feature 'tenure_months' is blank in \d+% of the training rows, above"
+    ):
+        read_labeled_data(aws, DATA, imputing(bounded))
+
+
+def test_given_an_imputed_feature_blank_below_the_bound_when_read_then_every_row_is_used(aws, config):
+    aws.put_object(Bucket=DATA, Key="training/gappy.csv", Body=with_blanks(1000, 0.4, ("tenure_months",)))
+
+    data = read_labeled_data(aws, DATA, imputing(config))  # the default bound: half the rows
+
+    assert data.files[0]["rows"] == 1000
+
+
 def finding(config, name: str = "contract"):
     """The config with `name`'s categories left out: training finds them in its data."""
     features = tuple(dataclasses.replace(f, categories=()) if f.name == name else f for f in config.features)
