@@ -36,7 +36,7 @@ class RowError:
     column: str | None
     kind: str
     message: str
-    value: str | None = None  # bad labels: the cell, so that training can list the values it skipped
+    value: str | None = None  # bad labels and unlisted categories: the cell, so that training can list them
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -110,10 +110,10 @@ def categorical_column(values: Sequence[str], feature: Feature, errors: list[Row
     for i in np.flatnonzero(blank | unknown).tolist():
         v = values[i]
         if blank[i]:
-            kind, msg = "missing", f"{feature.name} is empty"
+            errors.append(RowError(i, feature.name, "missing", f"{feature.name} is empty"))
         else:
-            kind, msg = "unknown_category", f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
-        errors.append(RowError(i, feature.name, kind, msg))
+            msg = f"{feature.name} is {v[:40]!r}; allowed: {', '.join(feature.categories)}"
+            errors.append(RowError(i, feature.name, "unknown_category", msg, value=v[:40]))
     return out
 
 

@@ -44,12 +44,14 @@ class FileRows:
     rows: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     bad_labels: Counter[str] = field(default_factory=Counter)
+    unlisted: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feature, value) not in its categories
     labeled: bool = True
 
     def add(self, chunk: Chunk, label: str) -> None:
         """Keep the chunk's good rows (that have a label, when labeled); count the others by reason."""
         self.skipped.update(skip_reasons(chunk.errors, label))
         self.bad_labels.update(e.value or "" for e in chunk.errors if e.kind == "bad_label")
+        self.unlisted.update((e.column or "", e.value or "") for e in chunk.errors if e.kind == "unknown_category")
         if not self.labeled:
             if len(chunk):
                 self.columns.append(chunk.columns)
@@ -76,6 +78,10 @@ class FileRows:
         }
         if self.bad_labels:
             entry["bad_labels"] = dict(self.bad_labels.most_common(MAX_LISTED_LABELS))
+        if self.unlisted:
+            entry["unlisted_categories"] = [
+                {"feature": f, "value": v, "rows": n} for (f, v), n in self.unlisted.most_common(MAX_LISTED_LABELS)
+            ]
         return entry
 
 
@@ -139,9 +145,13 @@ def too_many_skipped(rows: FileRows, key: str, share: float) -> str | None:
         return None
     reasons = ", ".join(f"{n:,} {reason}" for reason, n in rows.skipped.most_common() if n)
     values = f"; bad label values: {', '.join(map(repr, rows.bad_labels))}" if rows.bad_labels else ""
+    if rows.unlisted:
+        listed = ", ".join(f"{f} {v!r} ({n:,})" for (f, v), n in rows.unlisted.most_common(MAX_LISTED_LABELS))
+        values += f"; values not in their feature's categories: {listed}"
     return (
         f"{key}: {rows.skipped_rows:,} of {seen:,} rows skipped ({rows.skipped_rows / seen:.1%}; {reasons}{values}); "
-        f"the limit is training.max_bad_row_share = {share:.0%}: fix the file, or list every class in [label] classes"
+        f"the limit is training.max_bad_row_share = {share:.0%}: fix the file, list every class in [label] classes, "
+        'or list the values in the feature\'s categories (or set unknown = "score")'
     )
 
 

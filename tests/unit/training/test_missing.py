@@ -138,3 +138,28 @@ def test_given_an_id_column_declared_categorical_without_categories_when_read_th
 
     with pytest.raises(TrainingDataError, match="feature 'contract' has no categories configured and 1,500 distinct"):
         read_labeled_data(aws, DATA, finding(config))
+
+
+def listing(config, name: str, categories: tuple[str, ...]):
+    """The config with `name`'s categories replaced (unknown = "reject", the default)."""
+    features = tuple(dataclasses.replace(f, categories=categories) if f.name == name else f for f in config.features)
+    return dataclasses.replace(config, features=features)
+
+
+def test_given_a_category_list_that_misses_a_common_value_when_read_then_the_run_is_refused_naming_it(aws, config):
+    aws.put_object(Bucket=DATA, Key="training/plans.csv", Body=generate(1000, seed=21))
+    partial = listing(config, "contract", ("month-to-month", "one-year"))
+
+    with pytest.raises(TrainingDataError, match=r"values not in their feature's categories: contract 'two-year' \("):
+        read_labeled_data(aws, DATA, partial)
+
+
+def test_given_a_rare_value_outside_the_category_list_when_read_then_the_run_record_names_it(aws, config):
+    body = generate(1000, seed=21).replace(b",bank-transfer,", b",crypto,", 3)
+    aws.put_object(Bucket=DATA, Key="training/rare.csv", Body=body)
+
+    data = read_labeled_data(aws, DATA, config)
+
+    (entry,) = data.files
+    assert entry["unlisted_categories"] == [{"feature": "payment_method", "value": "crypto", "rows": 3}]
+    assert entry["skipped"]["bad_feature"] == 3
