@@ -17,10 +17,13 @@ from mlops_core.config.task import Task
 from mlops_core.data.convert import Chunk
 from mlops_core.modeling.predictions import Predictions, Predictor, metrics
 from mlops_core.monitoring.drift import DriftAccumulator
+from mlops_core.observability import function_logger
 from mlops_core.registry.challenger import Evidence, challenger_rows, paired_evidence, unpaired_evidence
 from mlops_core.registry.store import ArtifactIntegrityError, ModelAlias, ModelCodeMissing, Registry
 
 from .models import load_version
+
+logger = function_logger("scoring")
 
 Alert = Callable[[str, str], None]  # (subject, message) to the alerts topic
 
@@ -78,14 +81,21 @@ def _settle(registry: Registry, pointer: ModelAlias) -> None:
 
 
 def _close(registry: Registry, pointer: ModelAlias, status: str, reason: str, *, alert: Alert | None) -> None:
+    """Close the challenger and record why; then tell people, best effort: the decision is already in the
+    history (`mlops status`), and a failed publish must not fail the file, whose retry would find the
+    challenger closed and tell no one either."""
     if not registry.close_challenger(pointer, status=status, reasons=[reason]):
         return
     registry.record_decision({"kind": f"challenger-{status}", "version": pointer.version, "reasons": [reason]})
-    if alert is not None:
+    if alert is None:
+        return
+    try:
         alert(
             f"challenger {pointer.version} {status}",
             f"Challenger {pointer.version} was {status}; the champion scores every row alone.\n\n{reason}",
         )
+    except Exception:
+        logger.exception("the challenger alert was not sent", extra={"challenger": pointer.version, "status": status})
 
 
 @dataclass

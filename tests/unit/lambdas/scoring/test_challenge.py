@@ -192,6 +192,27 @@ def test_given_a_challenger_whose_artifact_fails_its_checksum_then_the_champion_
     assert "suspended" in alert["Subject"] and "SHA-256" in alert["Message"]
 
 
+class FailingSns:
+    def publish(self, **kwargs) -> None:
+        raise RuntimeError("SNS is down")
+
+
+def test_given_a_suspended_challenger_whose_alert_fails_then_the_file_is_still_scored_and_the_decision_kept(
+    aws, config, champion, trained_on_shift
+):
+    settings = _settings(config, "shadow")
+    challenger = _challenge(aws, trained_on_shift, settings, "shadow")
+    manifest = Registry(aws, MODELS).manifest(challenger)
+    aws.put_object(Bucket=MODELS, Key=manifest["artifact_key"], Body=b"not the model")
+    failing = Clients(aws, CountingCloudWatch(boto3.client("cloudwatch", region_name=REGION)), None, FailingSns())
+
+    outcome = score_job(put(aws, "incoming/c.csv", generate(300, seed=14)), clients=failing, context=settings)
+
+    assert outcome.status == "scored" and outcome.detail["scored"] == 300
+    assert Registry(aws, MODELS).challenger().record["status"] == "suspended"
+    assert [d["kind"] for d in _history(aws)] == ["challenger-suspended"]
+
+
 def test_given_challenger_mode_when_a_candidate_passes_the_gate_then_it_challenges_and_the_champion_stays(
     aws, config, champion
 ):
