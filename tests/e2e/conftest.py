@@ -44,7 +44,7 @@ def _on_demo_stack(nodeid: str) -> bool:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Each test is its own unit of work, but the demo stack's tests are one (and, the most, the first).
+    """Each test is its own unit of work, but the demo stack's tests are one (the largest, so handed out first).
 
     Not pytest-xdist's `--dist loadgroup`: with pytest 9 it leaves `xdist_group` tests on any worker.
     """
