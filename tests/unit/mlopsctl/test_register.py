@@ -553,7 +553,11 @@ def test_given_the_layer_requirements_then_the_cli_runs_the_layers_sklearn():
 BAD_REFERENCES = {
     # case: (what is done to the holdout's rows, the message)
     "missing column": (lambda r: r.drop(columns=["contract"]), r"holdout.csv lacks column\(s\) contract"),
-    "bad rows": (lambda r: r.assign(contract="weekly"), r"1,000 of 1,000 rows skipped \(100.0%; 1,000 bad_feature\)"),
+    "bad rows": (
+        lambda r: r.assign(contract="weekly"),
+        r"1,000 of 1,000 rows skipped \(100.0%; 1,000 bad_feature; values not in their feature's categories: "
+        r"contract 'weekly' \(1,000\)\)",
+    ),
     "too few rows": (lambda r: r.head(100), r"has 100 usable rows; a drift profile needs at least training.min_rows"),
 }
 
