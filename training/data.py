@@ -23,9 +23,10 @@ import numpy as np
 
 from mlops_core.config import Feature, ProjectConfig
 from mlops_core.config.task import Task
-from mlops_core.data.cells import blank_share, with_found_categories
+from mlops_core.data.cells import with_found_categories
 from mlops_core.data.labeled import FileRows, MissingColumns, stream_rows, too_many_skipped
 from mlops_core.data.reader import FileRejected, too_large
+from mlops_core.monitoring.quality import blank_mask
 from mlops_core.storage import layout
 
 from .sources import feedback_allowance
@@ -194,7 +195,8 @@ def _check_blank_shares(data: LabeledData, config: ProjectConfig) -> None:
     for feature in config.features:
         if not feature.imputes:
             continue
-        share = blank_share(data.columns[feature.name], feature)
+        values = data.columns[feature.name]
+        share = float(blank_mask(values, feature.type).mean()) if len(values) else 0.0
         if share == 1:
             problem = "is blank in every training row: fill it in, or remove it from [[features]]"
         elif share > bound:

@@ -167,14 +167,6 @@ def text_column(values: Sequence[str], feature: Feature, errors: list[RowError])
     return out
 
 
-def blank_share(values: np.ndarray, feature: Feature) -> float:
-    """The share of a feature column's cells, as the readers make it, that are blank (0 for no cells)."""
-    if len(values) == 0:
-        return 0.0
-    blank = np.isnan(values) if feature.is_numeric else blank_cells(values)
-    return float(np.mean(blank))
-
-
 def blank_cells(values: np.ndarray) -> np.ndarray:
     """A mask of the cells that hold nothing but white space."""
     return ~text_checks(values)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -86,3 +87,17 @@ def champion(aws, trained) -> str:
     version = registry.publish(artifact, manifest, version=manifest["version"])
     registry.promote(version, expected=None, decision={"kind": "promote", "reasons": ["test fixture"]})
     return version
+
+
+def metric_sum(cloudwatch, name: str, pipeline: str = "mlops") -> float:
+    """The sum of every datum of MLOps metric `name` published for `pipeline` (moto CloudWatch)."""
+    datapoints = cloudwatch.get_metric_statistics(
+        Namespace="MLOps",
+        MetricName=name,
+        Dimensions=[{"Name": "Pipeline", "Value": pipeline}],
+        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
+        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+        Period=86400,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(d["Sum"] for d in datapoints)

@@ -12,7 +12,7 @@ import training.__main__ as container
 from mlops_core.environment import EnvironmentVariableError
 from mlops_core.registry.runs import RunLedger
 from mlopsctl.datagen import generate
-from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.conftest import DATA, MODELS, REGION, metric_sum
 from tests.unit.lambdas.scoring.test_scoring import LambdaContext
 from tests.unit.training.test_search import LINEAR, SHALLOW, searching
 from training.data import TrainingDataError
@@ -51,19 +51,6 @@ def _run(services, config, run_id):
     )
 
 
-def _metric_sum(cloudwatch, name: str) -> float:
-    stats = cloudwatch.get_metric_statistics(
-        Namespace="MLOps",
-        MetricName=name,
-        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
-        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
-        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
-        Period=86400,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(d["Sum"] for d in stats)
-
-
 def test_given_a_run_that_fails_then_recorded_lock_released_champion_untouched_and_people_told(
     services, config, champion
 ):
@@ -78,7 +65,7 @@ def test_given_a_run_that_fails_then_recorded_lock_released_champion_untouched_a
     from mlops_core.registry.store import Registry
 
     assert Registry(services["s3"], MODELS).champion().version == champion
-    assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 1
+    assert metric_sum(services["cloudwatch"], "TrainingFailures") == 1
     messages = services["sqs"].receive_message(QueueUrl=services["inbox"]).get("Messages", [])
     assert messages and "run-broken failed" in messages[0]["Body"]
 
@@ -91,11 +78,11 @@ def test_given_a_run_that_succeeds_then_recorded_with_version_and_metrics_publis
     run = ledger.get("run-good")
     assert run["status"] == "succeeded" and run["version"] == result["version"] and run["promoted"] is True
     assert ledger.current_lock() is None
-    assert _metric_sum(services["cloudwatch"], "ModelPromotions") == 1
-    assert _metric_sum(services["cloudwatch"], "TrainingFailures") == 0
-    assert _metric_sum(services["cloudwatch"], "TrainingRuns") == 1
+    assert metric_sum(services["cloudwatch"], "ModelPromotions") == 1
+    assert metric_sum(services["cloudwatch"], "TrainingFailures") == 0
+    assert metric_sum(services["cloudwatch"], "TrainingRuns") == 1
     stamp = result["version"][1:16]  # v20261122T231500Z-ab12cd -> 20261122T231500
-    assert _metric_sum(services["cloudwatch"], "ChampionVersion") == float(stamp.replace("T", ""))
+    assert metric_sum(services["cloudwatch"], "ChampionVersion") == float(stamp.replace("T", ""))
     assert [f["key"] for f in run["files"]] == ["training/base.csv"] and run["files"][0]["rows"] == 2000
 
 

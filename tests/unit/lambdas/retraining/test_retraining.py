@@ -17,6 +17,7 @@ from mlops_core.config import RetrainingSettings
 from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger
+from tests.unit.conftest import metric_sum
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -298,16 +299,7 @@ def test_given_a_backend_that_cannot_start_when_an_alarm_fires_then_lock_release
 
 def training_failures(cloudwatch) -> float:
     """The sum of TrainingFailures published for pipeline mlops (moto CloudWatch)."""
-    datapoints = cloudwatch.get_metric_statistics(
-        Namespace="MLOps",
-        MetricName="TrainingFailures",
-        Dimensions=[{"Name": "Pipeline", "Value": "mlops"}],
-        StartTime=datetime(2020, 1, 1, tzinfo=UTC),
-        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
-        Period=86400,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(d["Sum"] for d in datapoints)
+    return metric_sum(cloudwatch, "TrainingFailures")
 
 
 @pytest.fixture
