@@ -159,3 +159,21 @@ class StalenessEnvironment(EnvironmentRecord):
 
     models_bucket: str = env("MODELS_BUCKET")
     namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+
+
+@dataclass(frozen=True)
+class OnlineEnvironment(EnvironmentRecord):
+    """The endpoint's function (lambdas/online): it reads the registry and writes what it captures."""
+
+    data_bucket: str = env("DATA_BUCKET")
+    models_bucket: str = env("MODELS_BUCKET")
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
+    alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)  # None: a suspended challenger is not messaged
+
+
+@dataclass(frozen=True)
+class OnlineMonitorEnvironment(EnvironmentRecord):
+    """The function that turns each window of captured traffic into a batch (lambdas/online_monitor)."""
+
+    data_bucket: str = env("DATA_BUCKET")
+    namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)

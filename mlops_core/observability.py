@@ -75,6 +75,17 @@ CHAMPION_VERSION = Metric(
 CHAMPION_AGE_DAYS = Metric(
     "ChampionAgeDays", Unit.NONE, "days since the champion was trained (its manifest's created_at)", resolution_s=60
 )
+# Published once per monitoring window of the online endpoint (lambdas/online_monitor), from what it captured;
+# API Gateway's own metrics (AWS/ApiGateway: Count, Latency, 4XXError, 5XXError) are the live view on AWS.
+ONLINE_REQUESTS = Metric("OnlineRequests", Unit.COUNT, "requests to /predict in a window", resolution_s=60)
+ONLINE_BAD_REQUESTS = Metric("OnlineBadRequests", Unit.COUNT, "requests to /predict answered 4xx", resolution_s=60)
+ONLINE_LATENCY_P50 = Metric("OnlineLatencyP50", Unit.NONE, "the handler's median latency (ms)", resolution_s=60)
+ONLINE_LATENCY_P99 = Metric(
+    "OnlineLatencyP99", Unit.NONE, "the handler's 99th percentile latency (ms)", resolution_s=60
+)
+ONLINE_UNMATCHED_LABELS = Metric(
+    "OnlineUnmatchedLabels", Unit.COUNT, "labels posted for an id with no captured record", resolution_s=60
+)
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -101,6 +112,11 @@ METRICS: dict[str, Metric] = {
         MODEL_PROMOTIONS,
         CHAMPION_VERSION,
         CHAMPION_AGE_DAYS,
+        ONLINE_REQUESTS,
+        ONLINE_BAD_REQUESTS,
+        ONLINE_LATENCY_P50,
+        ONLINE_LATENCY_P99,
+        ONLINE_UNMATCHED_LABELS,
     )
 }
 

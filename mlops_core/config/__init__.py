@@ -6,6 +6,7 @@ Everything else reads the config; the config reads nothing of the project's (the
 - ``sections``   ``[training]``, ``[scoring]``, ``[drift]``, ``[promotion]``: each batch's and each run's settings
 - ``lifecycle``  ``[retraining]`` (cooldown, the run lock and its time limit, a schedule) and ``[monitoring]``
                  (the staleness alarms), with the limits AWS puts on each
+- ``online``     ``[online]``: the HTTPS endpoint's limits, its capture and the window its traffic is judged in
 - ``model``      ``[model]``: the estimator, ``[[model.candidates]]`` of a search, the user's pipeline
 - ``feature``    ``[[features]]``: numeric, categorical or text, with the text vectorizer's settings
 - ``task``       ``[label]``: binary, multiclass or regression, its classes, metrics and label rules
@@ -18,6 +19,7 @@ from .errors import ConfigError
 from .feature import MISSING_CATEGORY, Feature, parse_feature
 from .lifecycle import LOCK_MARGIN_S, SHORT_PERIOD_SPAN_LIMIT_S, MonitoringSettings, RetrainingSettings
 from .model import Candidate, ModelSettings
+from .online import OnlineSettings
 from .project import CONFIG_ENV, CONFIG_FILE, ProjectConfig, config_path, load_config, parse_config
 from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
 from .task import (
@@ -47,6 +49,7 @@ __all__ = [
     "MetricSpec",
     "ModelSettings",
     "MonitoringSettings",
+    "OnlineSettings",
     "ProjectConfig",
     "PromotionSettings",
     "RetrainingSettings",

@@ -28,6 +28,7 @@ SECTIONS = (
     "retraining",
     "queue",
     "monitoring",
+    "online",
 )
 REQUIRED_SECTIONS = ("label", "features")
 # The holdout metric a candidate is promoted on: ROC AUC ranks (it does not depend on a threshold or on

@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .feature import Feature, parse_feature
 from .lifecycle import MonitoringSettings, RetrainingSettings
 from .model import ModelSettings, search_settings
+from .online import OnlineSettings
 from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
 from .task import METRICS, Task, task_from_config
 
@@ -49,6 +50,7 @@ class ProjectConfig:
     retraining: RetrainingSettings
     max_receive_count: int
     monitoring: MonitoringSettings = dataclasses.field(default_factory=MonitoringSettings)
+    online: OnlineSettings = dataclasses.field(default_factory=OnlineSettings)
 
     @property
     def feature_names(self) -> list[str]:
@@ -177,6 +179,7 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
         max_receive_count=_max_receive_count(raw),
         # Without the section (or a setting), no staleness alarm.
         monitoring=_build(MonitoringSettings, _section(raw, "monitoring"), "monitoring"),
+        online=_build(OnlineSettings, _section(raw, "online"), "online"),
     )
 
 

@@ -20,6 +20,14 @@ RECEIPTS = f"{REPORTS}receipts/"
 HTML_REPORTS = f"{REPORTS}html/"
 SHADOW = "shadow/"  # a shadow challenger's predictions: never served, kept to compare
 CHALLENGER_EVIDENCE = f"{REPORTS}challenger/"  # per challenger version, one object per scored job
+# The online endpoint's traffic (lambdas/online), per monitoring window: one object per request to /predict
+# (what it sent, what it was answered) and per request to /feedback (ids and labels); each window then becomes
+# a batch under incoming/online/ and a report under reports/online/ (lambdas/online_monitor).
+ONLINE = "online/"
+ONLINE_REQUESTS = f"{ONLINE}requests/"
+ONLINE_LABELS = f"{ONLINE}labels/"
+ONLINE_BATCHES = f"{INCOMING}online/"
+ONLINE_REPORTS = f"{REPORTS}online/"
 
 # Models bucket
 MODELS = "models/"  # models/<version>/model.joblib and models/<version>/manifest.json
@@ -248,3 +256,26 @@ def history_key(at: datetime, kind: str, version: str) -> str:
 
 def html_report_prefix(at: datetime) -> str:
     return f"{HTML_REPORTS}{at:%Y%m%dT%H%M%SZ}/"
+
+
+def window_name(start: datetime) -> str:
+    """A monitoring window's name: its start in UTC, sortable (20261206T1530Z)."""
+    return f"{start:%Y%m%dT%H%MZ}"
+
+
+def online_request_key(window: str, request_id: str) -> str:
+    return f"{ONLINE_REQUESTS}{window}/{request_id}.json"
+
+
+def online_labels_key(window: str, request_id: str) -> str:
+    return f"{ONLINE_LABELS}{window}/{request_id}.json"
+
+
+def online_batch_key(window: str, *, labeled: bool) -> str:
+    """The batch a window's captured traffic (or, `labeled`, its labels joined to their records) becomes."""
+    return f"{ONLINE_BATCHES}{window}{'-labeled' if labeled else ''}.csv"
+
+
+def online_report_key(window: str) -> str:
+    """What became of a window: its requests, the batches written, labels that matched no record."""
+    return f"{ONLINE_REPORTS}{window}.json"
