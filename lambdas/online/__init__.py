@@ -1,0 +1,1 @@
+"""The online endpoint: POST /predict and POST /feedback through API Gateway."""

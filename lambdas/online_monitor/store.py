@@ -1,0 +1,58 @@
+"""The monitor's reads and writes in the data bucket: one window's captures and labels, its batches, its report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops_core.storage import layout
+from mlops_core.storage.s3json import get_json, put_json
+
+WINDOW_FORMAT = "%Y%m%dT%H%MZ"  # layout.window_name's
+
+
+class WindowStore:
+    """The online/ objects of the data bucket, by window."""
+
+    def __init__(self, s3: Any, bucket: str, *, window_seconds: int) -> None:
+        self.s3, self.bucket, self.window_seconds = s3, bucket, window_seconds
+
+    def requests(self, window: str) -> list[dict[str, Any]]:
+        """Every request captured in the window, in arrival order (the keys sort by arrival)."""
+        return self._read_all(f"{layout.ONLINE_REQUESTS}{window}/")
+
+    def labels(self, window: str) -> list[dict[str, Any]]:
+        return self._read_all(f"{layout.ONLINE_LABELS}{window}/")
+
+    def requests_since(self, window: str, *, hours: int) -> Iterator[dict[str, Any]]:
+        """The captured requests of every window from `hours` before `window` to `window`, oldest first."""
+        end = datetime.strptime(window, WINDOW_FORMAT).replace(tzinfo=UTC)
+        step = timedelta(seconds=self.window_seconds)
+        start = end - timedelta(hours=hours)
+        while start <= end:
+            yield from self.requests(layout.window_name(start))
+            start += step
+
+    def has_report(self, window: str) -> bool:
+        return get_json(self.s3, self.bucket, layout.online_report_key(window)) is not None
+
+    def write_batch(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="text/csv")
+
+    def write_report(self, window: str, report: dict[str, Any]) -> None:
+        """Write the report once: of two runs closing the same window, the second finds it written."""
+        try:
+            put_json(self.s3, self.bucket, layout.online_report_key(window), report, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+
+    def _read_all(self, prefix: str) -> list[dict[str, Any]]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()) for k in sorted(keys)]
