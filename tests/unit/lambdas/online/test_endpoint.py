@@ -166,21 +166,21 @@ def test_given_a_bad_record_when_predicted_then_400_naming_its_field_and_the_fix
 
 
 @pytest.mark.parametrize(
-    ("raw", "content_type", "status", "error"),
+    ("raw", "content_type", "expected"),
     [
-        ("not json", "application/json", 400, "bad_json"),
-        ('{"records": [{"tenure_months": NaN}]}', "application/json", 400, "bad_json"),
-        ('{"records": [{"tenure_months": Infinity}]}', "application/json", 400, "bad_json"),
-        ('{"records": []}', "application/json", 400, "no_records"),
-        ('{"records": {"a": 1}}', "application/json", 400, "bad_shape"),
-        ('[{"a": 1}]', "application/json", 400, "bad_shape"),
-        ('{"records": [1]}', "text/csv", 415, "unsupported_media_type"),
-        ("x" * (10 << 20), "application/json", 413, "body_too_large"),
+        ("not json", "application/json", (400, "bad_json")),
+        ('{"records": [{"tenure_months": NaN}]}', "application/json", (400, "bad_json")),
+        ('{"records": [{"tenure_months": Infinity}]}', "application/json", (400, "bad_json")),
+        ('{"records": []}', "application/json", (400, "no_records")),
+        ('{"records": {"a": 1}}', "application/json", (400, "bad_shape")),
+        ('[{"a": 1}]', "application/json", (400, "bad_shape")),
+        ('{"records": [1]}', "text/csv", (415, "unsupported_media_type")),
+        ("x" * (10 << 20), "application/json", (413, "body_too_large")),
     ],
 )
-def test_given_a_bad_body_then_a_clear_4xx(champion, endpoint, raw, content_type, status, error):
-    got, answer = call(endpoint, None, raw=raw, content_type=content_type)
-    assert (got, answer["error"]) == (status, error)
+def test_given_a_bad_body_then_a_clear_4xx(champion, endpoint, raw, content_type, expected):
+    status, answer = call(endpoint, None, raw=raw, content_type=content_type)
+    assert (status, answer["error"]) == expected
     assert answer["message"]
 
 
