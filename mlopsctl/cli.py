@@ -14,14 +14,14 @@ from botocore.exceptions import EndpointConnectionError
 
 from mlops_core.config import CONFIG_ENV, ConfigError
 
-from .commands import decisions, init, local, models, pipeline, reports
+from .commands import decisions, init, local, models, online, pipeline, reports
 from .commands.common import CliError
 from .deploy import DeployError
 from .localaws import LocalAwsError
 from .stack import OpsError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-for group in (init, local, pipeline, models, decisions, reports):
+for group in (init, local, pipeline, models, online, decisions, reports):
     app.add_typer(group.app)
 
 

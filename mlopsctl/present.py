@@ -326,6 +326,23 @@ def challenger_lines(challenger: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def online_lines(online: Mapping[str, Any] | None) -> list[str]:
+    """The online endpoint in `mlops status`: its URL and its closed windows of the last hour (nothing without
+    an endpoint)."""
+    if not online:
+        return []
+    t = online["last_hour"]
+    lines = [f"online endpoint: {online['endpoint']}predict"]
+    if not t["requests"]:
+        return [*lines, f"  last hour: no requests in {t['windows']} closed window(s)"]
+    return [
+        *lines,
+        f"  last hour: {t['requests']} request(s) in {t['windows']} window(s), {t['error_rate']:.1%} answered 4xx/5xx, "
+        f"latency p50 {t['latency_p50_ms']:.1f} ms, p99 {t['latency_p99_ms']:.1f} ms (the worst window's)",
+        f"  labels: {t['labels']} posted, {t['unmatched_labels']} matched no captured record",
+    ]
+
+
 def text_line(text: Mapping[str, Any]) -> str:
     """A text feature's drift in the latest batch: both PSIs, the unknown words' share, the new words."""
     share = text.get("oov_share")

@@ -14,6 +14,7 @@ from mlops_core.registry import challenger
 from mlops_core.registry.challenger import rule, total_evidence
 from mlops_core.registry.store import ArtifactIntegrityError, Registry, UnknownVersion
 
+from . import online
 from .stack import OpsError, Pipeline
 
 
@@ -38,7 +39,15 @@ def status(pipeline: Pipeline, *, runs: int = 5) -> dict[str, Any]:
         "challenger": challenger_standing(pipeline),
         "runs": pipeline.ledger().recent(limit=runs),
         "decisions": registry.history(limit=runs),
+        "online": online_standing(pipeline),
     }
+
+
+def online_standing(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The endpoint's URL and its last hour of closed windows; None when the project has no endpoint."""
+    if "OnlineEndpoint" not in pipeline.outputs:
+        return None
+    return {"endpoint": online.endpoint_url(pipeline), "last_hour": online.recent_traffic(pipeline)}
 
 
 def _champion(registry: Registry, version: str) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def _show_stack(state: dict[str, Any]) -> None:
             f"{run.get('trigger', {}).get('source', '')}"
         )
     common.echo_lines(leaderboard.search_lines(leaderboard.last_search(state["runs"])))
+    common.echo_lines(present.online_lines(state.get("online")))
     typer.echo("recent decisions:")
     for d in state["decisions"]:
         typer.echo(
