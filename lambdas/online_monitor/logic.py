@@ -35,7 +35,7 @@ from .store import WindowStore
 
 # The endpoint function's timeout (10 s, infra/online.py) and a margin: a request received inside a window
 # has written its capture by this long after the window's end.
-GRACE = timedelta(seconds=30)
+GRACE = timedelta(seconds=15)
 CATCH_UP_WINDOWS = 8  # windows a run looks back for, so a failed run's window is closed by a later one
 MAX_LISTED_UNMATCHED = 1000
 

@@ -56,8 +56,8 @@ def read(s3, key: str) -> list[dict]:
 
 def test_given_times_then_a_window_is_due_only_once_the_endpoints_timeout_has_passed_after_its_end(settings):
     assert window_start(T0 + timedelta(minutes=7, seconds=3), 900) == T0
-    assert due_windows(T0 + timedelta(minutes=15, seconds=29), settings)[-1] == "20261206T1145Z"
-    assert due_windows(T0 + timedelta(minutes=15, seconds=30), settings)[-1] == "20261206T1200Z"
+    assert due_windows(T0 + timedelta(minutes=15, seconds=14), settings)[-1] == "20261206T1145Z"
+    assert due_windows(T0 + timedelta(minutes=15, seconds=15), settings)[-1] == "20261206T1200Z"
     assert len(due_windows(T0, settings)) == 8 and due_windows(T0, settings) == sorted(due_windows(T0, settings))
 
 
