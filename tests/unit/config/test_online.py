@@ -16,7 +16,9 @@ def test_given_no_online_section_then_no_endpoint_and_the_defaults():
 
 
 def test_given_settings_then_they_are_read():
-    online = parse_config(minimal(online={"enabled": True, "id_column": "customer_id", "monitor_every_minutes": 5})).online
+    online = parse_config(
+        minimal(online={"enabled": True, "id_column": "customer_id", "monitor_every_minutes": 5})
+    ).online
     assert (online.enabled, online.id_column, online.window_seconds) == (True, "customer_id", 300)
 
 
