@@ -8,6 +8,7 @@ In the order a file travels:
 - ``convert``   rows into typed columns, with a ``RowError`` naming the fix for every bad value
 - ``cells``     one feature column's cells typed, and the values its ``missing``/``unknown`` refuse
 - ``labeled``   a labeled file (training, feedback, a reference) streamed and counted row by row
+- ``records``   the online endpoint's JSON records as the rows of text a CSV would hold, then ``convert``
 
 Reads the config; imports nothing else of the project's.
 """
@@ -18,6 +19,7 @@ from .convert import Chunk, convert_rows, read_labels
 from .fastpath import fast_chunk, plain_rows
 from .labeled import FileRows, HashingReader, MissingColumns, skip_reasons, stream_rows, too_many_skipped
 from .reader import ByteStream, CsvRows, FileRejected, check_not_binary, open_guarded, too_large
+from .records import record_error_dict, records_to_rows
 
 __all__ = [
     "Block",
@@ -37,6 +39,8 @@ __all__ = [
     "open_guarded",
     "plain_rows",
     "read_labels",
+    "record_error_dict",
+    "records_to_rows",
     "skip_reasons",
     "stream_rows",
     "text_checks",
