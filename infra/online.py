@@ -94,7 +94,8 @@ class OnlineEndpoint(Construct):
             self,
             "Schedule",
             schedule=events.Schedule.rate(Duration.minutes(settings.monitor_every_minutes)),
-            # No retries: the next tick takes every closed window not yet reported, this one included.
+            # No retries: the schedule comes round again within one window, and the monitor takes every closed
+            # window it has no report for, so a failed run's window is taken by the next.
             targets=[events_targets.LambdaFunction(self.monitor, retry_attempts=0)],
             description="Turns each closed window of the online endpoint's traffic into a batch under incoming/online/",
         )
