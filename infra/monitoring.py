@@ -22,6 +22,7 @@ from mlops_core.config import ProjectConfig
 
 from . import nag
 from .alarms import AlarmSpec, Window, required
+from .online import OnlineEndpoint, dashboard_widgets, server_errors_alarm
 from .staleness import STALENESS_ALARMS
 from .targets import TargetSettings
 
@@ -141,8 +142,8 @@ class Alerts(Construct):
 
 
 class Monitoring(Construct):
-    """The alarms of ALARMS and STALENESS_ALARMS (thresholds from mlops.toml), the dead-letter alarm, and the
-    dashboard."""
+    """The alarms of ALARMS and STALENESS_ALARMS (thresholds from mlops.toml), the dead-letter alarm, with
+    `online` the endpoint's 5xx alarm, and the dashboard."""
 
     def __init__(
         self,
@@ -154,6 +155,7 @@ class Monitoring(Construct):
         retraining_function: lambda_.IFunction,
         alerts: sns.ITopic,
         dead_letter_queue: sqs.IQueue,
+        online: OnlineEndpoint | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
@@ -164,11 +166,17 @@ class Monitoring(Construct):
             for spec in (*ALARMS, *STALENESS_ALARMS)
             if spec.applies_to(config)
         }
+        if online is not None:
+            self.alarms["Online5xx"] = server_errors_alarm(
+                self, online, project=config.name, settings=config.online, period=self._period, alerts=alerts
+            )
         self.dlq_alarm = self._dead_letters_alarm(dead_letter_queue, alerts)
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{config.name}-pipeline")
         self.dashboard.add_widgets(*self._traffic_widgets(dead_letter_queue))
         self.dashboard.add_widgets(*self._drift_widgets())
         self.dashboard.add_widgets(*self._training_widgets())
+        if online is not None:
+            self.dashboard.add_widgets(*dashboard_widgets(online, settings=config.online, metric=self._metric))
 
     def _metric(self, metric: obs.Metric, statistic: str = "Maximum", **extra_dimensions: str) -> cw.Metric:
         """`metric` of this pipeline, at the target's alarm period."""

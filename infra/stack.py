@@ -1,4 +1,4 @@
-"""The one stack: wires storage, scoring, training and monitoring; nothing else lives here."""
+"""The one stack: wires storage, scoring, training, the online endpoint and monitoring; nothing else lives here."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from mlops_core.observability import NAMESPACE
 
 from .functions import FunctionAssets
 from .monitoring import Alerts, Monitoring
+from .online import OnlineEndpoint
 from .scoring import Scoring
 from .staleness import ChampionAge
 from .storage import Storage
@@ -79,11 +80,29 @@ class MlopsStack(Stack):
             if config.monitoring.max_model_age_days is not None
             else None
         )
+        # The HTTPS endpoint beside batch scoring, and the monitor that makes its traffic batches ([online]).
+        self.online = (
+            OnlineEndpoint(
+                self,
+                "Online",
+                project=config.name,
+                settings=config.online,
+                storage=self.storage,
+                assets=assets,
+                alerts=self.alerts.topic,
+                url_style=target.rest_api_url,
+                removal_policy=removal,
+                challenger_rule=config.promotion.challenger != "off",
+            )
+            if config.online.enabled
+            else None
+        )
         self.storage.guard_models(
             function_roles=[
                 self.scoring.role,
                 *self.training.roles,
                 *([self.champion_age.role] if self.champion_age else []),
+                *(self.online.roles if self.online else []),
             ]
         )
         self.monitoring = Monitoring(
@@ -94,6 +113,7 @@ class MlopsStack(Stack):
             retraining_function=self.training.retraining_function,
             alerts=self.alerts.topic,
             dead_letter_queue=self.scoring.dead_letter_queue,
+            online=self.online,
         )
         for name, value in self._outputs(target, build_label).items():
             CfnOutput(self, name, value=value)
@@ -117,4 +137,5 @@ class MlopsStack(Stack):
             "DeadLettersAlarm": self.monitoring.dlq_alarm.alarm_name,
             **{f"{name}Alarm": alarm.alarm_name for name, alarm in self.monitoring.alarms.items()},
             **({"StalenessFunction": self.champion_age.function.function_name} if self.champion_age else {}),
+            **(self.online.outputs() if self.online else {}),
         }

@@ -16,6 +16,7 @@ from typing import Literal
 from aws_cdk import Duration, RemovalPolicy
 
 Target = Literal["aws", "localstack"]
+RestApiUrl = Literal["execute-api", "localstack-path"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class TargetSettings:
     # DeleteObject ("only supported for Directory Buckets"), so there a run reads, compares and deletes
     # (mlops_core/registry/runs.py explains the race that leaves).
     s3_conditional_deletes: bool
+    # The online endpoint's base URL ([online]): on AWS the stage's https://<api-id>.execute-api.<region>... URL;
+    # on LocalStack 4.13.1 path style under its one port (http://127.0.0.1:4566/restapis/<api-id>/prod/_user_request_/),
+    # because the <api-id>.execute-api.localhost.localstack.cloud host name does not resolve here.
+    rest_api_url: RestApiUrl
 
 
 TARGETS: dict[str, TargetSettings] = {
@@ -63,6 +68,7 @@ TARGETS: dict[str, TargetSettings] = {
         removal_policy=RemovalPolicy.RETAIN,
         staleness_rate=Duration.hours(1),
         s3_conditional_deletes=True,
+        rest_api_url="execute-api",
     ),
     "localstack": TargetSettings(
         target="localstack",
@@ -73,6 +79,7 @@ TARGETS: dict[str, TargetSettings] = {
         removal_policy=RemovalPolicy.DESTROY,
         staleness_rate=Duration.minutes(1),
         s3_conditional_deletes=False,
+        rest_api_url="localstack-path",
     ),
 }
 
