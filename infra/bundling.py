@@ -67,7 +67,13 @@ AWS_PLATFORM_ARGS = [
     "--only-binary=:all:",
 ]
 # Handler modules whose import closure gets precompiled bytecode.
-HANDLER_MODULES = ("scoring.handler", "retraining.handler", "training_job.handler")
+HANDLER_MODULES = (
+    "scoring.handler",
+    "retraining.handler",
+    "training_job.handler",
+    "online.handler",
+    "online_monitor.handler",
+)
 # The Docker image CDK would use if local bundling ever declined (it never does).
 UNUSED_IMAGE = DockerImage.from_registry("public.ecr.aws/sam/build-python3.12")
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from online.capture import window_start
-from scoring.score import CSV_LINE_END
 
 from mlops_core import observability as obs
 from mlops_core.config import OnlineSettings
@@ -38,6 +37,9 @@ from .store import WindowStore
 GRACE = timedelta(seconds=15)
 CATCH_UP_WINDOWS = 8  # windows a run looks back for, so a failed run's window is closed by a later one
 MAX_LISTED_UNMATCHED = 1000
+# RFC 4180 line ends, as scoring writes its CSVs (lambdas/scoring/score.py says why); not imported from there,
+# so this function loads no modelling library.
+CSV_LINE_END = "\r\n"
 
 
 @dataclass
@@ -127,15 +129,22 @@ def join_labels(
 
 def request_counts(captures: list[dict[str, Any]]) -> dict[str, Any]:
     """Requests, client errors, server errors and the handler's latency percentiles (ms) of a window."""
-    statuses = np.asarray([int(c.get("status", 0)) for c in captures])
-    latencies = np.asarray([float(c.get("latency_ms", 0.0)) for c in captures])
+    statuses = [int(c.get("status", 0)) for c in captures]
+    latencies = [float(c.get("latency_ms", 0.0)) for c in captures]
     return {
         "requests": len(captures),
-        "bad_requests": int(((statuses >= 400) & (statuses < 500)).sum()),
-        "server_errors": int((statuses >= 500).sum()),
-        "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
-        "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None,
+        "bad_requests": sum(400 <= s < 500 for s in statuses),
+        "server_errors": sum(s >= 500 for s in statuses),
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p99_ms": percentile(latencies, 99),
     }
+
+
+def percentile(values: list[float], q: int) -> float | None:
+    """The q-th percentile, interpolated linearly between the closest ranks (numpy's default); None for none."""
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if q < 100 else max(values)
 
 
 def window_metrics(report: dict[str, Any], *, pipeline: str, at: datetime) -> list[dict[str, Any]]:

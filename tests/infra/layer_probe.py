@@ -15,7 +15,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-HANDLERS = ("scoring.handler", "retraining.handler", "training_job.handler")
+HANDLERS = ("scoring.handler", "retraining.handler", "training_job.handler", "online.handler", "online_monitor.handler")
 CSV = b'id,amount,plan,note\n1,12.5,basic,"a, quoted"\n2,,pro,\n3,7,basic,x\n'
 
 

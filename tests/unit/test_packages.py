@@ -34,7 +34,9 @@ def test_given_the_top_package_then_its_map_names_every_package_and_module():
     assert [e for e in entries if f"``{e}``" not in mlops_core.__doc__] == []
 
 
-@pytest.mark.parametrize("handler", ["staleness.handler", "retraining.handler", "training_ended.handler"])
+@pytest.mark.parametrize(
+    "handler", ["staleness.handler", "retraining.handler", "training_ended.handler", "online_monitor.handler"]
+)
 def test_given_a_function_that_loads_no_model_when_its_handler_is_imported_then_no_modelling_library_loads(handler):
     loaded = "sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules)"
     probe = f"import sys, json, {handler}; print(json.dumps({loaded}))"

@@ -28,7 +28,7 @@ def test_given_settings_then_they_are_read():
         ({"monitor_every_minutes": 7}, "must divide a day"),
         ({"monitor_every_minutes": 0}, "monitor_every_minutes must be a whole number above 0"),
         ({"capture_share": 0}, "capture_share must be above 0"),
-        ({"max_body_bytes": 11 << 20}, "API Gateway's limit"),
+        ({"max_body_bytes": 6 << 20}, "Lambda's 6 MB request limit"),
         ({"max_records": True}, "max_records must be a whole number"),
         ({"rate_limit": -1}, "rate_limit must be a number above 0"),
         ({"max_5xx_rate": 1.5}, "max_5xx_rate must be above 0 and below 1"),
