@@ -46,8 +46,9 @@ def read_records(argument: str) -> list[Any]:
     return parsed if isinstance(parsed, list) else [parsed]
 
 
-def post(pipeline: Pipeline, route: str, records: list[Any]) -> tuple[int, dict[str, Any]]:
-    """POST {"records": ...} to the endpoint's `route` (predict or feedback); (status, JSON answer)."""
+def post(pipeline: Pipeline, route: str, records: list[Any]) -> tuple[int, str]:
+    """POST {"records": ...} to the endpoint's `route` (predict or feedback); (status, the JSON answer as sent:
+    its numbers keep the digits of the predictions file, which parsing into floats would not)."""
     url = endpoint_url(pipeline) + route
     body = json.dumps({"records": records}).encode()
     headers = {"Content-Type": "application/json"}
@@ -58,13 +59,9 @@ def post(pipeline: Pipeline, route: str, records: list[Any]) -> tuple[int, dict[
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (our endpoint)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
+            return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
-        text = error.read()
-        try:
-            return error.code, json.loads(text)
-        except ValueError:
-            return error.code, {"error": "http", "message": text.decode(errors="replace")[:500]}
+        return error.code, error.read().decode(errors="replace")
 
 
 def recent_traffic(pipeline: Pipeline, *, hours: float = 1, now: datetime | None = None) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -32,7 +31,7 @@ def feedback(records: str = RecordsArgument, target: str = TargetOption) -> None
 
 def _send(route: str, records: str, target: str) -> None:
     status, answer = online.post(common.connect(target), route, online.read_records(records))
-    typer.echo(json.dumps(answer, indent=2))
+    typer.echo(answer)
     if status >= 400:
         typer.secho(f"error: the endpoint answered {status}", fg="red", err=True)
         sys.exit(1)

@@ -47,7 +47,7 @@ def _records(body: bytes, *, label: bool = False) -> list[dict]:
 def _post(pipeline: stack.Pipeline, route: str, records: list[dict]) -> tuple[int, dict]:
     """As `online.post`, the numbers kept as the text they were sent as (to compare digits)."""
     status, answer = online.post(pipeline, route, records)
-    return status, json.loads(json.dumps(answer), parse_float=str)
+    return status, json.loads(answer, parse_float=str)
 
 
 def _close_window(pipeline: stack.Pipeline, window: str) -> dict:
