@@ -130,7 +130,7 @@ def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_p
         assert _post(pipeline, "feedback", labels) == (202, {"accepted": len(labels)})
     windows = _windows(first_window, _window_now())
     reports = [_close_window(pipeline, layout.window_name(w)) for w in windows]
-    assert sum(r["rows"] for r in reports) == 4000, reports
+    assert 4000 <= sum(r["rows"] for r in reports) <= 4201, reports  # the earlier requests may share a window
     assert sum(r["labeled_rows"] for r in reports) == 4000 and not any(r["unmatched_labels"] for r in reports)
 
     run = stack.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, first_run), timeout_s=300)
@@ -141,7 +141,7 @@ def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_p
     status, answer = _post(pipeline, "predict", _records(body)[:1])
     assert status == 200 and answer["model_version"] == new
     traffic = standing.status(pipeline)["online"]["last_hour"]
-    assert traffic["requests"] >= 18 and traffic["labels"] >= 4000
+    assert traffic["requests"] >= 10 and traffic["labels"] == 4000  # 8 drifted + 2 earlier to /predict
 
 
 def _window_now() -> datetime:
