@@ -55,9 +55,11 @@ http://127.0.0.1:4566/restapis/<api-id>/prod/_user_request_/), "/predict" append
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import cProfile
 import csv
+import functools
 import http.client
 import io
 import itertools
@@ -527,9 +529,8 @@ def profile(call: Callable[[str], Any], requests: int) -> dict[str, Any]:
 
     def name(key: tuple[str, int, str]) -> str:
         path = Path(key[0])
-        for base in (ROOT / "lambdas", ROOT):
-            if path.is_relative_to(base):
-                return f"{path.relative_to(base)}:{key[2]}"
+        if path.is_relative_to(ROOT):  # ours: lambdas/online/handler.py::lambda_handler
+            return f"{path.relative_to(ROOT)}::{qualnames(path).get(key[1], key[2])}"
         return key[2] if key[0] == "~" else f"{path.name}:{key[2]}"
 
     per_request = 1000 / requests
@@ -544,6 +545,25 @@ def profile(call: Callable[[str], Any], requests: int) -> dict[str, Any]:
         "ours_cumulative_ms": [[n, round(s * per_request, 3)] for s, n in sorted(ours, reverse=True)[:10]],
         "own_ms": [[n, round(s * per_request, 3)] for s, n in sorted(own, reverse=True)[:10]],
     }
+
+
+@functools.cache
+def qualnames(path: Path) -> dict[int, str]:
+    """The qualified name (Predictor.predict) of each function in a source file, by its code object's first
+    line (its first decorator's) and by its `def` line."""
+    names: dict[int, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                names.update(dict.fromkeys([child.lineno, *(d.lineno for d in child.decorator_list)], name))
+                visit(child, f"{name}.<locals>.")
+
+    visit(ast.parse(path.read_text()), "")
+    return names
 
 
 # ---------------------------------------------------------------------------- the run

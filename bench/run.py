@@ -126,7 +126,7 @@ def online_rows(o: dict | None) -> list[tuple[str, str, str]]:
         a, b = one[key], hundred[key]
         return (
             f"p50 {a['p50_ms']} / {b['p50_ms']} ms, p99 {a['p99_ms']} / {b['p99_ms']} ms, "
-            f"{a['requests_per_s']:,} / {b['requests_per_s']:,} requests/s"
+            f"{a['requests_per_s']:,.0f} / {b['requests_per_s']:,.0f} requests/s"
         )
 
     label = "ours (handler, capture to moto S3) / ours without capture / naive FastAPI peer's route"
@@ -152,8 +152,8 @@ def online_rows(o: dict | None) -> list[tuple[str, str, str]]:
             "< 1.5 s",
         )
     )
-    top = ", ".join(f"`{name}` {ms}" for name, ms in o["profile"]["ours_cumulative_ms"][:5])
-    table.append(("... where ours spends a 1-record request (cProfile, cumulative ms/request): top five", top, ""))
+    top = ", ".join(f"`{name}` {ms}" for name, ms in o["profile"]["ours_cumulative_ms"][:8])
+    table.append(("... where ours spends a 1-record request (cProfile, cumulative ms/request): our top eight", top, ""))
     return table
 
 
