@@ -391,8 +391,8 @@ def endpoint_url(option: str | None) -> str | None:
     try:
         url = stack.Pipeline.connect(ROOT, "localstack").outputs.get("OnlineEndpoint")
     except stack.OpsError as exc:
-        url = None
         print(f"local AWS endpoint skipped: {exc}")
+        return None
     if url is None:
         print("local AWS endpoint skipped: the stack has no OnlineEndpoint output ([online] enabled = true?)")
     return url
