@@ -1,8 +1,9 @@
 """Run the benchmarks (`make bench`) and write one table: bench/results/summary.md and summary.json.
 
-In-process scoring, bundle sizes and the model search's training time always; end-to-end latency, warm
-invocations, the load burst and alarm-to-champion when a stack with a champion is deployed on local AWS
-(`make demo` first).
+In-process scoring, bundle sizes, the model search's training time and the online endpoint against its naive
+peer (in-process and over HTTP, and the cold start) always; end-to-end latency, warm invocations, the load burst,
+alarm-to-champion and online requests through the deployed endpoint when a stack with a champion is deployed on
+local AWS (`make demo` first).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
                     "lost 0, DLQ 0",
                 )
             )
+    table += online_rows(results.get("online"))
     table += search_rows(results.get("search"))
     table += search_rows(results.get("search-reviews"))
     if b := results.get("bundle"):
@@ -103,6 +105,55 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
             for name, v in b.items()
             if isinstance(v, dict)
         ]
+    return table
+
+
+def online_rows(o: dict | None) -> list[tuple[str, str, str]]:
+    """POST /predict, warm (bench_online.py): ours in-process with and without the capture, the naive FastAPI
+    peer's route in-process and over HTTP, through local AWS when measured; the cold starts; the profile."""
+    if not o:
+        return []
+    one, hundred, cold = o["sizes"]["1"], o["sizes"]["100"], o["cold_start_s"]
+
+    def in_process(sizes: dict) -> str:
+        keys = ("ours", "ours_respond", "peer")
+        return (
+            f"p50 {' / '.join(str(sizes[k]['p50_ms']) for k in keys)} ms; "
+            f"p99 {' / '.join(str(sizes[k]['p99_ms']) for k in keys)} ms"
+        )
+
+    def over_http(key: str) -> str:
+        a, b = one[key], hundred[key]
+        return (
+            f"p50 {a['p50_ms']} / {b['p50_ms']} ms, p99 {a['p99_ms']} / {b['p99_ms']} ms, "
+            f"{a['requests_per_s']:,.0f} / {b['requests_per_s']:,.0f} requests/s"
+        )
+
+    label = "ours (handler, capture to moto S3) / ours without capture / naive FastAPI peer's route"
+    table = [
+        (f"online /predict in-process, 1 record: {label}", in_process(one), "ours p50 <= peer p50; p99 < 50 ms"),
+        (f"online /predict in-process, 100 records: {label}", in_process(hundred), "p99 < 50 ms"),
+        ("... the peer over HTTP (uvicorn, loopback, kept-alive client): 1 / 100 records", over_http("peer_http"), ""),
+    ]
+    if "endpoint" in one:
+        table.append(
+            (
+                "... ours through local AWS (API Gateway -> Lambda on LocalStack): 1 / 100 records",
+                over_http("endpoint"),
+                "",
+            )
+        )
+    ours, peer = cold["ours"], cold["peer"]
+    table.append(
+        (
+            "online cold start, clean process: ours (imports + endpoint + model load) / the peer (imports + load)",
+            f"{ours['seconds']} s ({ours['imports_s']} + {ours['endpoint_s']} + {ours['model_load_s']}) / "
+            f"{peer['seconds']} s ({peer['imports_s']} + {peer['model_load_s']})",
+            "< 1.5 s",
+        )
+    )
+    top = ", ".join(f"`{name}` {ms}" for name, ms in o["profile"]["ours_cumulative_ms"][:8])
+    table.append(("... where ours spends a 1-record request (cProfile, cumulative ms/request): our top eight", top, ""))
     return table
 
 
@@ -243,14 +294,16 @@ def main() -> int:
     status = 0
     if "--table-only" in sys.argv:  # rebuild the table from the results already measured
         return write_summary()
+    deployed = (ROOT / ".local-aws" / "outputs.json").exists()
     for command in (
         ["bench_scoring.py", "--examples", "churn,iris,diabetes,reviews,churn-blanks"],
         ["bench_bundle.py"],
         ["bench_search.py"],
         ["bench_search.py", "--example", "reviews"],
+        ["bench_online.py", *(["--endpoint", "stack"] if deployed else [])],  # through the stack's endpoint too
     ):
         status |= subprocess.run([python, str(bench / command[0]), *command[1:]], check=False).returncode
-    if (ROOT / ".local-aws" / "outputs.json").exists():
+    if deployed:
         for script in ("bench_e2e.py", "bench_load.py"):
             status |= subprocess.run([python, str(bench / script)], check=False).returncode
     else:
@@ -263,7 +316,7 @@ def write_summary() -> int:
     only the summary is) is carried over from the previous summary, with the date it was measured."""
     previous = load("summary") or {}
     results, carried = {}, {}
-    for name in ("scoring", "e2e", "load", "bundle", "search", "search-reviews"):
+    for name in ("scoring", "e2e", "load", "bundle", "search", "search-reviews", "online"):
         if r := load(name):
             results[name] = r
         elif r := previous.get("results", {}).get(name):
