@@ -7,6 +7,7 @@ decide which blanks and which categories outside the configured ones are errors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -122,7 +123,11 @@ def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np
     and the masks of the cells its policies refuse: blank ones (missing = "reject") and categories outside
     the configured ones (unknown = "reject"). Both reading paths use it."""
     out = np.asarray(values, dtype=object)
-    outside = pd.Index(feature.categories, dtype=object).unique().get_indexer(out) < 0
+    if len(out) <= SMALL_COLUMN:  # an online request's records: pandas' set-up would cost more than the lookups
+        allowed = _category_set(feature.categories)
+        outside = np.fromiter((value not in allowed for value in out.tolist()), dtype=bool, count=len(out))
+    else:
+        outside = _category_index(feature.categories).get_indexer(out) < 0
     if not outside.any():  # the common case: no per-cell string work
         return out, outside, outside
     blank = np.zeros(len(out), dtype=bool)
@@ -131,6 +136,20 @@ def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np
         out = np.where(blank, MISSING_CATEGORY, out)
     unknown = outside & ~blank & bool(feature.categories)  # none configured: training finds them (below)
     return out, blank & (not feature.imputes), unknown & (not feature.scores_unknown)
+
+
+SMALL_COLUMN = 64  # up to this many cells, categories are looked up in a set rather than a pandas index
+
+
+@functools.lru_cache(maxsize=256)
+def _category_index(configured: tuple[str, ...]) -> pd.Index:
+    """The configured categories as an index, built once per feature (its hash table is kept with it)."""
+    return pd.Index(configured, dtype=object).unique()
+
+
+@functools.lru_cache(maxsize=256)
+def _category_set(configured: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(configured)
 
 
 MAX_FOUND_CATEGORIES = 1_000

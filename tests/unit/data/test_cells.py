@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlops_core.config import Feature
 from mlops_core.data import cells
 from mlops_core.data.cells import numbers
 from mlops_core.data.convert import convert_rows
@@ -122,3 +123,25 @@ def test_given_forgiving_features_then_a_blanked_block_is_read_alike(config):
     for name, values in precise.columns.items():
         np.testing.assert_array_equal(values, chunk.columns[name], err_msg=name)
     assert np.isnan(chunk.columns["tenure_months"][3]) and np.isnan(chunk.columns["monthly_charges"][7])
+
+
+CATEGORY_CELLS = st.sampled_from(["card", "bank-transfer", "", " ", "Card", "card ", "cash", "NA", "\u00e9"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(CATEGORY_CELLS, min_size=1, max_size=cells.SMALL_COLUMN),
+    st.sampled_from(["reject", "impute"]),
+    st.sampled_from(["reject", "score"]),
+)
+def test_given_a_small_categorical_column_then_the_set_lookup_refuses_what_the_index_lookup_does(
+    values, missing, unknown
+):
+    """Up to SMALL_COLUMN cells (an online request) are looked up in a set, more in a pandas index: the same
+    column and the same refusals, cell for cell (the large column repeats the small one past the bound)."""
+    feature = Feature("payment_method", "categorical", ("card", "bank-transfer"), missing=missing, unknown=unknown)
+    small = cells.categories(values, feature)
+    repeats = cells.SMALL_COLUMN // len(values) + 1
+    large = cells.categories(values * repeats, feature)
+    for got, expected in zip(small, large, strict=True):
+        assert got.tolist() == expected[: len(values)].tolist()
