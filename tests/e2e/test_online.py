@@ -20,6 +20,7 @@ from mlops_core.config import CONFIG_ENV
 from mlops_core.storage import layout
 from mlopsctl import online, stack, standing
 from mlopsctl.datagen import generate
+from mlopsctl.demo import Timeline
 
 from .conftest import ROOT, deploy_own_stack, mlops
 
@@ -85,8 +86,10 @@ def _alarm_run(pipeline: stack.Pipeline, after_run: str) -> dict | None:
 def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_promotes_and_the_endpoint_serves_it(
     tmp_path, monkeypatch, request
 ):
+    timeline = Timeline(print)  # in the test's log (pytest -s shows it as it goes)
     config_file = _project(tmp_path)
     outputs = deploy_own_stack(request, config_file, "e2e-online")
+    timeline.step("stack deployed with the endpoint")
     assert outputs["OnlineEndpoint"].endswith("/prod/_user_request_/"), outputs["OnlineEndpoint"]
     cli = ("--config", str(config_file))
     assert mlops(*cli, "seed", "--rows", "8000").returncode == 0
@@ -95,6 +98,7 @@ def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_p
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
     pipeline = stack.Pipeline.connect(ROOT, "localstack")
     champion = pipeline.registry().champion().version
+    timeline.step(f"first model {champion} trained and promoted")
     first_run = pipeline.ledger().recent(limit=1)[0]["run_id"]
 
     # The same rows over HTTP and as a file: the same bytes in every output column.
@@ -114,11 +118,13 @@ def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_p
         )
     )
     assert [{k: str(v) for k, v in p.items()} for p in answer["predictions"]] == batch
+    timeline.step("200 records over HTTP answered as their batch rows, byte for byte")
 
     bad = {**_records(body)[0], "tenure_months": "3"}
     status, answer = _post(pipeline, "predict", [bad])
     assert status == 400 and answer["errors"][0]["field"] == "tenure_months", answer
     assert answer["errors"][0]["kind"] == "number_as_text"
+    timeline.step("a number sent as text: 400 naming tenure_months")
 
     # Drifted traffic, and its labels: one or two one-minute windows, each closed into batches.
     drifted = generate(4000, seed=22, covariate_shift=1.0, concept_shift=1.0)
@@ -128,18 +134,22 @@ def test_given_online_traffic_when_it_drifts_then_the_window_alarms_retraining_p
         assert _post(pipeline, "predict", records[i : i + BATCH])[0] == 200
         labels = [{"customer_id": r["customer_id"], "churned": r["churned"]} for r in labeled[i : i + BATCH]]
         assert _post(pipeline, "feedback", labels) == (202, {"accepted": len(labels)})
+    timeline.step("4,000 drifted records predicted and their labels posted (8 + 8 requests)")
     windows = _windows(first_window, _window_now())
     reports = [_close_window(pipeline, layout.window_name(w)) for w in windows]
     assert 4000 <= sum(r["rows"] for r in reports) <= 4201, reports  # the earlier requests may share a window
     assert sum(r["labeled_rows"] for r in reports) == 4000 and not any(r["unmatched_labels"] for r in reports)
+    timeline.step(f"{len(reports)} window(s) closed into batches: {[k for r in reports for k in r['batches']]}")
 
     run = stack.wait_for("an alarm-triggered training run", lambda: _alarm_run(pipeline, first_run), timeout_s=300)
     assert run["status"] == "succeeded" and run["promoted"], (run, standing.alarm_states(pipeline))
     new = run["version"]
+    timeline.step(f"the drift alarm's run {run['run_id']} promoted {new}")
     assert pipeline.registry().champion().version == new != champion
     time.sleep(3)  # refresh_seconds = 2
     status, answer = _post(pipeline, "predict", _records(body)[:1])
     assert status == 200 and answer["model_version"] == new
+    timeline.step("the endpoint answers with the new champion")
     traffic = standing.status(pipeline)["online"]["last_hour"]
     assert traffic["requests"] >= 10 and traffic["labels"] == 4000  # 8 drifted + 2 earlier to /predict
 
