@@ -23,7 +23,7 @@ logger = function_logger("online-monitor")
 @cache
 def environment() -> tuple[ProjectConfig, OnlineMonitorEnvironment, WindowStore, Any]:
     env, config = OnlineMonitorEnvironment.from_environment(), load_config()
-    store = WindowStore(boto3.client("s3"), env.data_bucket, window_seconds=config.online.window_seconds)
+    store = WindowStore(boto3.client("s3"), env.data_bucket)
     return config, env, store, boto3.client("cloudwatch")
 
 

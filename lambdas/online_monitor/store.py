@@ -18,8 +18,8 @@ WINDOW_FORMAT = "%Y%m%dT%H%MZ"  # layout.window_name's
 class WindowStore:
     """The online/ objects of the data bucket, by window."""
 
-    def __init__(self, s3: Any, bucket: str, *, window_seconds: int) -> None:
-        self.s3, self.bucket, self.window_seconds = s3, bucket, window_seconds
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
 
     def requests(self, window: str) -> list[dict[str, Any]]:
         """Every request captured in the window, in arrival order (the keys sort by arrival)."""
@@ -29,13 +29,18 @@ class WindowStore:
         return self._read_all(f"{layout.ONLINE_LABELS}{window}/")
 
     def requests_since(self, window: str, *, hours: int) -> Iterator[dict[str, Any]]:
-        """The captured requests of every window from `hours` before `window` to `window`, oldest first."""
-        end = datetime.strptime(window, WINDOW_FORMAT).replace(tzinfo=UTC)
-        step = timedelta(seconds=self.window_seconds)
-        start = end - timedelta(hours=hours)
-        while start <= end:
-            yield from self.requests(layout.window_name(start))
-            start += step
+        """The captured requests of every window from `hours` before `window` to `window`, oldest first: one
+        listing from the first window's prefix on (window names sort by time), not one per window."""
+        start = datetime.strptime(window, WINDOW_FORMAT).replace(tzinfo=UTC) - timedelta(hours=hours)
+        first, last = f"{layout.ONLINE_REQUESTS}{layout.window_name(start)}/", f"{layout.ONLINE_REQUESTS}{window}/"
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=layout.ONLINE_REQUESTS, StartAfter=first[:-1]
+        )
+        for page in pages:
+            for key in (o["Key"] for o in page.get("Contents", [])):
+                if key > last and not key.startswith(last):
+                    return
+                yield self._read(key)
 
     def has_report(self, window: str) -> bool:
         return get_json(self.s3, self.bucket, layout.online_report_key(window)) is not None
@@ -55,4 +60,7 @@ class WindowStore:
         keys = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             keys += [o["Key"] for o in page.get("Contents", [])]
-        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()) for k in sorted(keys)]
+        return [self._read(k) for k in sorted(keys)]
+
+    def _read(self, key: str) -> dict[str, Any]:
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())

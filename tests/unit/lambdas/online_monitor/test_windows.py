@@ -71,7 +71,7 @@ def test_given_a_window_of_requests_when_closed_then_one_batch_that_scoring_scor
     ]
     post(endpoint, [{"nope": 1}], at=T0 + timedelta(minutes=3), request_id="bad")
     post(endpoint, records[:5], at=T0 + timedelta(minutes=15), request_id="next-window")
-    store = WindowStore(aws, DATA, window_seconds=settings.window_seconds)
+    store = WindowStore(aws, DATA)
     report = close_window("20261206T1200Z", store=store, settings=settings, label=config.label)
     assert report is not None
     assert (report["requests"], report["bad_requests"], report["rows"]) == (4, 1, 30)
@@ -94,7 +94,7 @@ def test_given_labels_when_their_window_closes_then_joined_by_id_to_earlier_reco
     assert post(endpoint, labels, at=T0 + timedelta(minutes=2), request_id="labels", path="/feedback") == {
         "accepted": 5
     }
-    store = WindowStore(aws, DATA, window_seconds=settings.window_seconds)
+    store = WindowStore(aws, DATA)
     report = close_window("20261206T1200Z", store=store, settings=settings, label=config.label)
     assert report["labels"] == 5 and report["labeled_rows"] == 4 and report["unmatched_labels"] == 1
     assert report["unmatched"][0]["id"] == "C-never-seen" and "24 h" in report["unmatched"][0]["reason"]
@@ -111,13 +111,13 @@ def test_given_labels_older_than_the_lookback_then_unmatched(aws, champion, conf
     records = records_of(generate(2, seed=13))
     post(endpoint, records, at=T0 - timedelta(hours=25), request_id="too-old")
     post(endpoint, [{"customer_id": records[0]["customer_id"], "churned": 1}], at=T0, request_id="l", path="/feedback")
-    store = WindowStore(aws, DATA, window_seconds=settings.window_seconds)
+    store = WindowStore(aws, DATA)
     report = close_window("20261206T1200Z", store=store, settings=settings, label=config.label)
     assert (report["labeled_rows"], report["unmatched_labels"], report["batches"]) == (0, 1, [])
 
 
 def test_given_an_empty_window_then_a_report_with_no_batch(aws, config, settings):
-    store = WindowStore(aws, DATA, window_seconds=settings.window_seconds)
+    store = WindowStore(aws, DATA)
     report = close_window("20261206T1200Z", store=store, settings=settings, label=config.label)
     assert (report["requests"], report["batches"], report["latency_p99_ms"]) == (0, [], None)
     assert {d["MetricName"] for d in window_metrics(report, pipeline="mlops", at=T0)} == {
