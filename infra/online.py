@@ -85,7 +85,7 @@ class OnlineEndpoint(Construct):
         """`challenger_rule`: as scoring's (promotion.challenger is not off), the endpoint may close a challenger
         (suspend one whose artifact fails its checksum, retire one a rollback left behind) and record that."""
         super().__init__(scope, construct_id)
-        storage.expire_online(lookback_hours=settings.feedback_lookback_hours)
+        storage.expire_online(days=settings.retention_days)
         self.function, self.role = self._endpoint(storage, assets, alerts, removal_policy, challenger_rule)
         self.api = self._api(project, settings, removal_policy)
         self.url = self.api.url if url_style == "execute-api" else LOCAL_URL.format(api_id=self.api.rest_api_id)

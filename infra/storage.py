@@ -18,7 +18,6 @@ from mlops_core.storage import layout
 # output removed by mistake brought back. Longer than a message can wait in the queue and then the
 # dead-letter queue (4 + 14 days).
 DATA_NONCURRENT_DAYS = 30
-ONLINE_CAPTURE_DAYS = 30  # as incoming/ (the "expire-incoming" rule)
 # What no function may do to the models bucket: purge a version, or change the rules that keep versions.
 KEEP_VERSIONS = [
     "s3:DeleteObjectVersion",
@@ -84,11 +83,10 @@ class Storage(Construct):
             **common,
         )
 
-    def expire_online(self, *, lookback_hours: int) -> None:
-        """Expire the online endpoint's captured requests and labels ([online]): once a window is a batch under
-        incoming/online/ they are kept as long as incoming/ is (30 days), and never less than a label may look
-        back for its record (online.feedback_lookback_hours) plus a day."""
-        days = max(ONLINE_CAPTURE_DAYS, -(-lookback_hours // 24) + 1)
+    def expire_online(self, *, days: int) -> None:
+        """Expire the online endpoint's captured requests and labels ([online]) after `days`
+        (`OnlineSettings.retention_days`: as long as incoming/ keeps a window's batch, and never less than a
+        label may look back for its record plus a day)."""
         self.data_bucket.add_lifecycle_rule(id="expire-online", prefix=layout.ONLINE, expiration=Duration.days(days))
 
     def guard_models(self, *, function_roles: Sequence[iam.IRole]) -> None:

@@ -31,7 +31,7 @@ def close_due_windows(now: datetime) -> list[dict[str, Any]]:
     """Close every due window; their reports (windows closed before are left out)."""
     config, env, store, cloudwatch = environment()
     reports = []
-    for window in due_windows(now, config.online):
+    for window in due_windows(now, config.online, store):
         report = close_window(window, store=store, settings=config.online, label=config.label)
         if report is None:
             continue

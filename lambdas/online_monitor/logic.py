@@ -1,7 +1,7 @@
 """A closed window of the endpoint's traffic becomes batches that batch scoring judges like any file.
 
-For each window that ended (and then waited out the endpoint's timeout, so no capture of it is still being
-written), in order:
+For each window that captured traffic and ended (and then waited out the endpoint's timeout, so no capture of
+it is still being written), in order:
 
 1. its captured records -> `incoming/online/<window>.csv`: the scoring pipeline then gives the window the same
    drift verdict, data-quality signals, metrics, alarms and alert as a file (and FilesScored, which the
@@ -10,8 +10,9 @@ written), in order:
    the `feedback_lookback_hours` before -> `incoming/online/<window>-labeled.csv`: scored as a labeled batch,
    its rows reach feedback/ and retraining; a label without a captured record is listed in the report
    (never dropped silently) and counted in `OnlineUnmatchedLabels`;
-3. the window's report under reports/online/, written last: a window with a report is done, and a run that
-   died before it is redone by the next, rewriting the same bytes (same ETag: scoring's receipts score them once).
+3. the window's report under reports/online/, written last: a window with a report is done, and one without
+   (a run that died before it, a monitor that failed for hours) is closed by the next run, rewriting the same
+   bytes (same ETag: scoring's receipts score them once). A window with no traffic has nothing to close.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from .store import WindowStore
 # The endpoint function's timeout (10 s, infra/online.py) and a margin: a request received inside a window
 # has written its capture by this long after the window's end.
 GRACE = timedelta(seconds=15)
-CATCH_UP_WINDOWS = 8  # windows a run looks back for, so a failed run's window is closed by a later one
+# Windows one run closes at most, oldest first; the rest wait for the next run (the function's time limit).
+MAX_WINDOWS_PER_RUN = 50
 MAX_LISTED_UNMATCHED = 1000
 # RFC 4180 line ends, as scoring writes its CSVs (lambdas/scoring/score.py says why); not imported from there,
 # so this function loads no modelling library.
@@ -57,11 +59,14 @@ class Batch:
         return out.getvalue().encode()
 
 
-def due_windows(now: datetime, settings: OnlineSettings) -> list[str]:
-    """The last CATCH_UP_WINDOWS windows whose end is at least GRACE ago, oldest first."""
-    width = timedelta(seconds=settings.window_seconds)
-    last = window_start(now - GRACE, settings.window_seconds) - width
-    return [layout.window_name(last - k * width) for k in reversed(range(CATCH_UP_WINDOWS))]
+def due_windows(now: datetime, settings: OnlineSettings, store: WindowStore) -> list[str]:
+    """The windows to close now, oldest first: each that captured requests or labels and has no report yet,
+    within what online/ keeps (`retention_days`), and whose end is at least GRACE ago."""
+    last = layout.window_name(
+        window_start(now - GRACE, settings.window_seconds) - timedelta(seconds=settings.window_seconds)
+    )
+    since = layout.window_name(now - timedelta(days=settings.retention_days))
+    return [w for w in store.open_windows(since) if w <= last][:MAX_WINDOWS_PER_RUN]
 
 
 def close_window(window: str, *, store: WindowStore, settings: OnlineSettings, label: str) -> dict[str, Any] | None:

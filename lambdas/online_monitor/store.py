@@ -42,6 +42,27 @@ class WindowStore:
                     return
                 yield self._read(key)
 
+    def open_windows(self, since: str) -> list[str]:
+        """The windows from `since` on that captured requests or labels and have no report yet, oldest first:
+        three listings (window names sort by time), so a monitor that failed for hours misses none."""
+        traffic: set[str] = set()
+        for prefix in (layout.ONLINE_REQUESTS, layout.ONLINE_LABELS):
+            pages = self._pages(prefix, since, delimiter="/")
+            traffic |= {p["Prefix"][len(prefix) : -1] for page in pages for p in page.get("CommonPrefixes", [])}
+        pages = self._pages(layout.ONLINE_REPORTS, since)
+        closed = {
+            o["Key"][len(layout.ONLINE_REPORTS) :].removesuffix(".json")
+            for page in pages
+            for o in page.get("Contents", [])
+        }
+        return sorted(traffic - closed)
+
+    def _pages(self, prefix: str, since: str, *, delimiter: str | None = None) -> Any:
+        """The listing of `prefix` from the window `since` on."""
+        options = {"Delimiter": delimiter} if delimiter else {}
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return paginator.paginate(Bucket=self.bucket, Prefix=prefix, StartAfter=f"{prefix}{since}", **options)
+
     def has_report(self, window: str) -> bool:
         return get_json(self.s3, self.bucket, layout.online_report_key(window)) is not None
 

@@ -16,6 +16,7 @@ from .errors import ConfigError
 MAX_BODY_BYTES = 5 << 20
 # EventBridge schedules in whole minutes; a window must divide a day so every window starts on the same clock.
 MINUTES_PER_DAY = 24 * 60
+CAPTURE_DAYS = 30  # captured requests and labels are kept as long as incoming/ keeps a batch (infra/storage.py)
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,9 @@ class OnlineSettings:
     @property
     def window_seconds(self) -> int:
         return self.monitor_every_minutes * 60
+
+    @property
+    def retention_days(self) -> int:
+        """How long online/ keeps what the endpoint captured: CAPTURE_DAYS, and never less than a label may
+        look back for its record plus a day. The monitor closes any window still open within it."""
+        return max(CAPTURE_DAYS, -(-self.feedback_lookback_hours // 24) + 1)

@@ -13,6 +13,11 @@ def test_given_no_online_section_then_no_endpoint_and_the_defaults():
     assert not online.enabled
     assert (online.max_records, online.max_body_bytes, online.monitor_every_minutes) == (100, 256 << 10, 15)
     assert (online.capture_share, online.refresh_seconds, online.window_seconds) == (1.0, 10, 900)
+    assert online.retention_days == 30
+
+
+def test_given_a_lookback_longer_than_the_capture_days_then_captures_are_kept_for_it_and_a_day():
+    assert parse_config(minimal(online={"feedback_lookback_hours": 24 * 40 + 1})).online.retention_days == 42
 
 
 def test_given_settings_then_they_are_read():

@@ -21,7 +21,7 @@ from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS
-from tests.unit.lambdas.online.test_endpoint import records_of, score_as_file
+from tests.unit.lambdas.online.test_endpoint import GOOD, records_of, score_as_file
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -54,11 +54,29 @@ def read(s3, key: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(s3.get_object(Bucket=DATA, Key=key)["Body"].read().decode())))
 
 
-def test_given_times_then_a_window_is_due_only_once_the_endpoints_timeout_has_passed_after_its_end(settings):
+def test_given_times_then_a_window_is_due_only_once_the_endpoints_timeout_has_passed_after_its_end(
+    aws, champion, endpoint, settings
+):
     assert window_start(T0 + timedelta(minutes=7, seconds=3), 900) == T0
-    assert due_windows(T0 + timedelta(minutes=15, seconds=14), settings)[-1] == "20261206T1145Z"
-    assert due_windows(T0 + timedelta(minutes=15, seconds=15), settings)[-1] == "20261206T1200Z"
-    assert len(due_windows(T0, settings)) == 8 and due_windows(T0, settings) == sorted(due_windows(T0, settings))
+    post(endpoint, [GOOD], at=T0 + timedelta(minutes=7), request_id="a")
+    post(endpoint, [GOOD], at=T0 + timedelta(minutes=16), request_id="b")
+    store = WindowStore(aws, DATA)
+    assert due_windows(T0 + timedelta(minutes=15, seconds=14), settings, store) == []
+    assert due_windows(T0 + timedelta(minutes=15, seconds=15), settings, store) == ["20261206T1200Z"]
+    assert due_windows(T0 + timedelta(minutes=30, seconds=15), settings, store) == ["20261206T1200Z", "20261206T1215Z"]
+
+
+def test_given_a_monitor_that_failed_for_days_then_every_window_with_traffic_is_still_closed_and_a_closed_one_is_not(
+    aws, champion, config, endpoint, settings
+):
+    post(endpoint, [GOOD], at=T0 - timedelta(days=3), request_id="old")
+    labels = [{"customer_id": "C1", "churned": 1}]
+    post(endpoint, labels, at=T0 - timedelta(hours=10), request_id="labels-only", path="/feedback")
+    post(endpoint, [GOOD], at=T0 - timedelta(days=settings.retention_days, minutes=30), request_id="expired")
+    post(endpoint, [GOOD], at=T0 - timedelta(hours=1), request_id="closed")
+    store = WindowStore(aws, DATA)
+    assert close_window("20261206T1100Z", store=store, settings=settings, label=config.label) is not None
+    assert due_windows(T0, settings, store) == ["20261203T1200Z", "20261206T0200Z"]
 
 
 def test_given_a_window_of_requests_when_closed_then_one_batch_that_scoring_scores_as_the_endpoint_answered(
