@@ -27,6 +27,17 @@ LABEL_KEYS = ("column", "task", "classes", "positive_class")
 MAX_RECEIVE_COUNT = 3  # receives of a scoring message before it goes to the dead-letter queue
 
 
+def check_online_id(config: ProjectConfig) -> None:
+    """Raise ConfigError when [online] id_column names a feature or the label: a record's pass-through id
+    must be a field of its own."""
+    id_column = config.online.id_column
+    if id_column in config.feature_names or id_column == config.label:
+        raise ConfigError(
+            f"[online] id_column {id_column!r} is a feature or the label; name the field that identifies a record "
+            "(for example customer_id)"
+        )
+
+
 def check_staleness(config: ProjectConfig) -> None:
     """Raise ConfigError when retraining.on_stale has no champion age to act on."""
     if config.retraining.on_stale and config.monitoring.max_model_age_days is None:
@@ -65,6 +76,7 @@ class ProjectConfig:
     def __post_init__(self) -> None:
         check_fits_task(self)
         check_staleness(self)
+        check_online_id(self)
 
 
 def check_fits_task(config: ProjectConfig) -> None:

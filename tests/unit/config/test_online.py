@@ -44,3 +44,9 @@ def test_given_settings_then_they_are_read():
 def test_given_a_bad_online_setting_then_refused_naming_it(setting, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(minimal(online=setting))
+
+
+@pytest.mark.parametrize("column", ["age", "survived"])
+def test_given_an_id_column_that_is_a_feature_or_the_label_then_refused(column):
+    with pytest.raises(ConfigError, match="is a feature or the label"):
+        parse_config(minimal(online={"id_column": column}))
