@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mlops_core.config import Feature
+from mlops_core.monitoring import multivariate
 from mlops_core.monitoring.multivariate import BatchSample, domain_classifier_drift, reference_sample
 
 NUMERIC = [Feature(name, "numeric") for name in ("x1", "x2", "noise_a", "noise_b")]
@@ -54,6 +55,27 @@ def test_given_clean_batches_over_many_seeds_when_compared_then_false_alarms_mat
         rng = np.random.default_rng(100 + seed)
         alarms += drift(make_data(rng, ROWS), make_data(rng, ROWS), seed=seed)["drifted"]
     assert alarms <= 4  # 1.5 expected at 0.05; 5 or more has probability < 2% if calibrated
+
+
+def test_given_an_auc_at_most_the_analytic_floor_then_the_permutations_are_skipped_and_every_verdict_is_the_same(
+    monkeypatch,
+):
+    """The permutation threshold is never below the analytic floor, so a batch whose AUC is not above the floor
+    cannot drift: skipping the 36 permutation fits there gives the verdict they would, batch for batch."""
+    cases = []
+    for seed in range(12):
+        rng = np.random.default_rng(300 + seed)
+        correlation = 0.9 if seed % 3 else -0.3  # mostly clean batches, some drifted
+        cases.append((make_data(rng, ROWS), make_data(rng, ROWS, correlation), seed))
+    skipping = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
+    classify = multivariate._classify  # as before the skip: always permute, the threshold as it was
+    monkeypatch.setattr(multivariate, "_classify", lambda *args, floor: classify(*args, floor=float("-inf")))
+    permuting = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
+    assert [r["drifted"] for r in skipping] == [r["drifted"] for r in permuting]
+    assert {r["threshold"] for r in permuting} == {"permutations"}
+    skipped = [r for r in skipping if r["threshold"] != "permutations"]
+    assert skipped and all(not r["drifted"] and r["score"] <= 1 for r in skipped)
+    assert any(r["drifted"] for r in skipping)
 
 
 def test_given_a_reversed_correlation_with_unchanged_marginals_when_compared_then_drifted_naming_both_features():
