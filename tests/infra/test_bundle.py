@@ -4,12 +4,14 @@ trimmed, what the functions do with it (layer_probe.py, in a clean interpreter).
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,9 +33,18 @@ def _size(path) -> int:
 
 
 @pytest.fixture(scope="module")
-def aws_assembly(tmp_path_factory):
-    _, assembly = synth("aws", tmp_path_factory.mktemp("bundle-aws"), bundle=True)
-    return assembly
+def aws_assembly(tmp_path_factory, worker_id):
+    """The AWS bundle, built once per test session: on pytest-xdist workers the first to need it builds it
+    under a lock in their shared temporary folder and the others wait and reuse it (pip takes ~30 s)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    built = shared / "bundle-aws.built"
+    with open(shared / "bundle-aws.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            _, assembly = synth("aws", Path(tempfile.mkdtemp(prefix="bundle-aws-", dir=shared)), bundle=True)
+            built.write_text(str(assembly))
+    return Path(built.read_text())
 
 
 @pytest.fixture(scope="module")
