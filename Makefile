@@ -20,6 +20,10 @@ $(VENV)/.installed: requirements.txt lambdas/requirements.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -e .
 	touch $@
 
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -64,7 +68,7 @@ test: setup  ## every test: unit and infrastructure on all cores, then end to en
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
 	$(BIN)/python -m pytest tests/e2e -n 2 --durations=15
 
-bench: setup  ## benchmarks; results in bench/results
+bench: setup $(VENV)/.bench-installed  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py
 
 docs: $(VENV)/.installed  ## the docs site (README + docs/) built into site/, offline and strict

@@ -60,6 +60,7 @@ TOP_LEVEL_FILES = frozenset(
         "package-lock.json",
         "pyproject.toml",
         "requirements.txt",
+        "requirements-bench.txt",
         "requirements-localstack.txt",
     }
 )
