@@ -87,7 +87,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     route, result = respond(event, service)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     request_id = str((event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", ""))
-    keep(service, route, received=received, request_id=request_id, result=result, latency_ms=latency_ms)
+    result = keep(service, route, received=received, request_id=request_id, result=result, latency_ms=latency_ms)
     return {
         "statusCode": result.status,
         "headers": {"Content-Type": "application/json"},
@@ -97,9 +97,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def keep(
     service: Endpoint, route: str, *, received: Any, request_id: str, result: logic.Answer, latency_ms: float
-) -> None:
-    """Capture the request (its records only when sampled). A capture that fails is logged as an error with
-    the request's id, and the caller still gets the answer: monitoring must not take the endpoint down."""
+) -> logic.Answer:
+    """Capture the request (its records only when sampled); the answer to send.
+
+    A /predict capture that fails is logged as an error with the request's id, and the caller still gets the
+    answer: monitoring must not take the endpoint down. Accepted labels exist only in their capture: if it
+    fails they were not stored, and the caller is told to send them again (503) rather than that they were.
+    """
     record: dict[str, Any] = {"status": result.status, "latency_ms": latency_ms}
     if route == "/feedback" or logic.sampled(request_id, service.config.online.capture_share):
         record.update(result.capture)
@@ -111,3 +115,7 @@ def keep(
         )
     except Exception:
         logger.exception("the request was answered but not captured", extra={"request_id": request_id})
+        if route == "/feedback" and result.status == 202:
+            body = {"error": "not_stored", "message": "the labels were not stored", "fix": "send them again"}
+            return logic.Answer(503, json.dumps(body))
+    return result

@@ -76,7 +76,7 @@ def call(endpoint: Endpoint, body, *, path="/predict", method="POST", content_ty
 
 def handler_response(endpoint: Endpoint, event: dict) -> dict:
     route, answer = handler.respond(event, endpoint)
-    handler.keep(endpoint, route, received=None, request_id="req-1", result=answer, latency_ms=1.0)
+    answer = handler.keep(endpoint, route, received=None, request_id="req-1", result=answer, latency_ms=1.0)
     return {"statusCode": answer.status, "body": answer.body}
 
 
@@ -282,10 +282,14 @@ def test_given_a_capture_share_then_unsampled_requests_keep_their_counts_but_not
     assert [("rows" in k) for k in kept] == [logic.sampled(i, 0.5) for i in ids]
 
 
-def test_given_the_capture_fails_then_the_caller_still_gets_the_answer(champion, endpoint):
+def test_given_the_capture_fails_then_the_caller_still_gets_the_answer_but_labels_are_refused_to_be_sent_again(
+    champion, endpoint
+):
     endpoint = dataclasses.replace(endpoint, capture=RecordingCapture(fail=True))
     status, answer = call(endpoint, {"records": [GOOD]})
     assert status == 200 and answer["predictions"][0]["customer_id"] == "C1"
+    status, answer = call(endpoint, {"records": [{"customer_id": "C1", "churned": 1}]}, path="/feedback")
+    assert (status, answer["error"]) == (503, "not_stored")
 
 
 def test_given_labels_when_posted_then_202_and_kept_and_bad_labels_refused(endpoint):
@@ -296,3 +300,25 @@ def test_given_labels_when_posted_then_202_and_kept_and_bad_labels_refused(endpo
     assert status == 400 and answer["errors"][0]["kind"] == "bad_label"
     status, answer = call(endpoint, {"records": [{"churned": 1}]}, path="/feedback")
     assert status == 400 and answer["errors"][0]["field"] == "customer_id"
+
+
+class LambdaContext:
+    function_name = "online"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:online"
+    aws_request_id = "lambda-request-1"
+
+
+def test_given_the_lambda_entry_point_then_it_answers_captures_with_the_latency_and_refuses_unstored_labels(
+    champion, endpoint, monkeypatch
+):
+    monkeypatch.setattr(handler, "endpoint", lambda: endpoint)
+    event = _event({"records": [GOOD]}) | {"requestContext": {"requestId": "api-1"}}
+    response = handler.lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"])["predictions"][0]["customer_id"] == "C1"
+    (kept,) = endpoint.capture.kept
+    assert kept["request_id"] == "api-1" and kept["latency_ms"] > 0 and kept["rows"]
+    monkeypatch.setattr(handler, "endpoint", lambda: dataclasses.replace(endpoint, capture=RecordingCapture(fail=True)))
+    labels = _event({"records": [{"customer_id": "C1", "churned": 1}]}) | {"resource": "/feedback"}
+    assert handler.lambda_handler(labels, LambdaContext())["statusCode"] == 503
