@@ -8,11 +8,20 @@
 Reads the config; imports nothing else of the project's.
 """
 
-from .pipeline import build_pipeline, features_from_schema, model_input, schema_dict
-from .predictions import Predictions, Predictor, class_predictions, metrics, proba_columns, probability_text
-from .search import Planned, base_model, candidate_model, check_model, plan, search_space
-from .usercode import PipelineError, check_user_model, load_function, user_pipeline
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the type checker sees; at run time each name is found on first use (below)
+    from .pipeline import build_pipeline, features_from_schema, model_input, schema_dict
+    from .predictions import Predictions, Predictor, class_predictions, metrics, proba_columns, probability_text
+    from .search import Planned, base_model, candidate_model, check_model, plan, search_space
+    from .usercode import PipelineError, check_user_model, load_function, user_pipeline
+
+# Re-exported lazily (PEP 562), as in mlops_core.registry: scoring and the online endpoint use `pipeline`'s
+# schema and `predictions` only, and loading `search` with them would import scikit-learn in their cold start.
+_MODULES = ("pipeline", "predictions", "usercode", "search")
 __all__ = [
     "PipelineError",
     "Planned",
@@ -35,3 +44,17 @@ __all__ = [
     "search_space",
     "user_pipeline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(f".{module}", __name__), name, None)
+            if value is not None:
+                globals()[name] = value  # found once; later lookups do not come here
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

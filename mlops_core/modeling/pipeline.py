@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier, is_regressor
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..config import MISSING_CATEGORY, ConfigError, Feature, ProjectConfig, Task
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn is imported where a pipeline is built or checked, not with this module: scoring needs only
+# the schema and `model_input` until it loads a model (the pickle imports what it holds), so a file refused
+# at its header, or a duplicate event, costs no import of scikit-learn and scipy (about 1 s of a cold start).
 
 
 def _estimator(path: str, params: dict[str, Any], task: Task, *, setting: str = "model") -> Any:
     """An instance of the scikit-learn class `path` with `params`, checked against the task; `setting` is how
     error messages name where it is configured ("model", or a search candidate)."""
+    from sklearn.base import is_classifier, is_regressor  # noqa: PLC0415 - see the module's imports
+
     cls = _sklearn_class(path, setting)
     try:
         estimator = cls(**_built(params, setting))
@@ -68,6 +71,9 @@ def build_pipeline(config: ProjectConfig, *, estimator: Any = None) -> Pipeline:
     With a text feature the preprocessed matrix is sparse: the estimator must accept sparse input (linear
     models, SVMs, naive Bayes, random forests do; HistGradientBoosting does not).
     """
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415 - see the module's imports
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+
     if estimator is None:
         estimator = _estimator(config.model.estimator, config.model.params, config.task)
     return Pipeline(
@@ -85,6 +91,11 @@ def preprocessing(features: Sequence[Feature]) -> list[tuple[str, Any, Any]]:
 
     Only scikit-learn classes, so that a pickled model loads wherever scikit-learn does.
     """
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415 - see the module's imports
+    from sklearn.impute import SimpleImputer  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: PLC0415
+
     numeric = [f.name for f in features if f.is_numeric and not f.imputes]
     imputed = [f.name for f in features if f.is_numeric and f.imputes]
     categorical = [f for f in features if f.is_categorical]

@@ -14,18 +14,17 @@ a uniform sample of the batch while it streams (`BatchSample`) and compares them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import norm
-from scipy.stats import t as student_t
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from threadpoolctl import threadpool_limits
 
 from ..config import Feature
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+# scikit-learn and scipy are imported by the functions that fit and test, not with this module: scoring
+# streams a whole batch before it asks for the check, and its cold start should not pay for them.
 
 FOLDS = 3
 PERMUTATIONS = 12  # label-shuffled repeats of the whole cross-validation: the null AUCs
@@ -45,7 +44,7 @@ NO_PERMUTATIONS = (
 )
 
 Columns = Mapping[str, np.ndarray]
-Fold = tuple[HistGradientBoostingClassifier, np.ndarray]  # a fold's fitted model and its held-out rows
+Fold = tuple["HistGradientBoostingClassifier", np.ndarray]  # a fold's fitted model and its held-out rows
 
 
 def _significant(values: np.ndarray) -> np.ndarray:
@@ -132,6 +131,8 @@ def _encode(columns: Columns, feature: Feature, rows: np.ndarray) -> np.ndarray:
 
 
 def _classifier(features: Sequence[Feature], seed: int) -> HistGradientBoostingClassifier:
+    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415 - see the module's imports
+
     categorical = [not f.is_numeric and len(f.categories) <= MAX_CATEGORIES for f in features]
     return HistGradientBoostingClassifier(
         max_iter=30,
@@ -145,6 +146,9 @@ def _classifier(features: Sequence[Feature], seed: int) -> HistGradientBoostingC
 
 def _out_of_fold(x: np.ndarray, y: np.ndarray, features: Sequence[Feature], seed: int) -> tuple[float, list[Fold]]:
     """The out-of-fold ROC AUC of the classifier, and the fitted folds."""
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415 - see the module's imports
+    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+
     scores = np.empty(len(y))
     folds: list[Fold] = []
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
@@ -162,6 +166,8 @@ def _separating_features(
     Measured on each fold's held-out rows (not the rows a model was fitted on, where noise the trees
     split on would count too) and averaged over the folds.
     """
+    from sklearn.inspection import permutation_importance  # noqa: PLC0415 - see the module's imports
+
     total = np.zeros(len(features))
     for model, test in folds:
         result = permutation_importance(
@@ -176,6 +182,8 @@ def _separating_features(
 def _analytic_floor(rows: int, false_alarm_rate: float) -> float:
     """The least threshold AUC for `rows` rows a side: the Mann-Whitney variance (2n + 1) / (12 n^2) is the
     exact null of one held-out fold (see `_threshold_auc`)."""
+    from scipy.stats import norm  # noqa: PLC0415 - see the module's imports
+
     return 0.5 + float(norm.ppf(1 - false_alarm_rate) * np.sqrt((2 * rows + 1) / (12 * rows**2)))
 
 
@@ -190,6 +198,8 @@ def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: floa
     the Mann-Whitney sd in simulations), so the analytic bound is a floor, used when the permutations
     happen to be unusually tight.
     """
+    from scipy.stats import t as student_t  # noqa: PLC0415 - see the module's imports
+
     deviations = np.asarray(null_aucs, dtype=np.float64) - 0.5
     permuted = student_t.ppf(1 - false_alarm_rate, df=len(deviations)) * np.sqrt(np.mean(deviations**2))
     return max(0.5 + float(permuted), _analytic_floor(rows, false_alarm_rate))
@@ -201,6 +211,8 @@ def _classify(
     """The out-of-fold AUC, the AUCs of the same procedure on shuffled labels (None when the AUC is at most
     `floor`: the threshold is never below it, so no permutation could make the batch drift, and the 36 fits
     they take are skipped; the verdict is the one they would give), the separating features."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - see the module's imports
+
     # OpenMP threads cost more than they save on fits this small, and many times more when the cores
     # are busy (measured on 2 cores: ~20 ms a fit on one thread, 200 ms to 2 s on two).
     with threadpool_limits(limits=1, user_api="openmp"):

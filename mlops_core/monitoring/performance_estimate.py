@@ -16,12 +16,12 @@ labels reveal concept drift, so the realized accuracy of labeled batches stays t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import auc
-from sklearn.model_selection import KFold, cross_val_predict
+
+if TYPE_CHECKING:
+    from sklearn.isotonic import IsotonicRegression
 
 THRESHOLD = 0.5  # scoring predicts the positive class when its score is at least this
 MIN_CALIBRATION_ROWS = 30  # below this an isotonic fit is noise: keep the scores as they are
@@ -52,6 +52,8 @@ def fit_calibration(scores: np.ndarray, is_positive: np.ndarray) -> dict[str, An
         probabilities = calibrated(scores, calibration)
     else:
         calibration = {"method": "isotonic", "holdout_rows": rows, **_thinned(_isotonic().fit(scores, is_positive))}
+        from sklearn.model_selection import KFold, cross_val_predict  # noqa: PLC0415 - training only
+
         folds = KFold(FOLDS, shuffle=True, random_state=0)
         probabilities = cross_val_predict(_isotonic(), scores, is_positive, cv=folds)
     return calibration | _holdout_accuracy(scores, is_positive, probabilities)
@@ -127,6 +129,8 @@ def realized_vs_estimated(estimate: Mapping[str, Any], realized: Mapping[str, An
 
 
 def _isotonic() -> IsotonicRegression:
+    from sklearn.isotonic import IsotonicRegression  # noqa: PLC0415 - training only
+
     return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
 
 
@@ -168,7 +172,7 @@ def _expected_roc_auc(counts: np.ndarray, positives: np.ndarray) -> float | None
     false_positives = np.concatenate(([0.0], np.cumsum((counts - positives)[::-1])))
     if true_positives[-1] <= 0 or false_positives[-1] <= 0:
         return None
-    return _round(auc(false_positives / false_positives[-1], true_positives / true_positives[-1]))
+    return _round(np.trapezoid(true_positives / true_positives[-1], false_positives / false_positives[-1]))
 
 
 def _round(value: float) -> float:

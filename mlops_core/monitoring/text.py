@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from ..config import Feature
 from .bins import bin_counts, column_spec
@@ -34,7 +33,9 @@ WORD = re.compile(r"(?u)\b\w\w+\b")
 
 def _stop_words(feature: Feature) -> frozenset[str]:
     chosen = feature.vectorizer.get("stop_words")
-    if chosen == "english":
+    if chosen == "english":  # the vectorizer's own list; a text project has loaded scikit-learn with its model
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: PLC0415
+
         return frozenset(ENGLISH_STOP_WORDS)
     return frozenset(chosen or ())
 

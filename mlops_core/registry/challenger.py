@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..config import PromotionSettings, Task
 from ..modeling import Predictions, features_from_schema
@@ -140,6 +139,8 @@ def significance(evidence: Evidence, *, mode: Mode, classification: bool) -> Sig
 
 
 def _mcnemar(e: Evidence) -> Significance:
+    from scipy import stats  # noqa: PLC0415 - 0.6 s of a cold start; only a challenger's ruling needs it
+
     discordant = e.only_champion_right + e.only_challenger_right
     if discordant == 0:
         return Significance("McNemar exact", 1.0, 1.0)
@@ -150,6 +151,8 @@ def _mcnemar(e: Evidence) -> Significance:
 
 def _paired_t(e: Evidence) -> Significance:
     """Differences are champion error - challenger error: above 0 means the challenger errs less."""
+    from scipy import stats  # noqa: PLC0415 - 0.6 s of a cold start; only a challenger's ruling needs it
+
     n = e.champion_rows
     mean = e.diff_sum / n
     variance = max(e.diff_sumsq - n * mean * mean, 0.0) / (n - 1) if n > 1 else 0.0
@@ -160,6 +163,8 @@ def _paired_t(e: Evidence) -> Significance:
 
 
 def _two_proportions(e: Evidence) -> Significance:
+    from scipy import stats  # noqa: PLC0415 - 0.6 s of a cold start; only a challenger's ruling needs it
+
     n1, n2 = e.champion_rows, e.challenger_rows
     pooled = (e.champion_sum + e.challenger_sum) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
@@ -170,6 +175,8 @@ def _two_proportions(e: Evidence) -> Significance:
 
 
 def _welch(e: Evidence) -> Significance:
+    from scipy import stats  # noqa: PLC0415 - 0.6 s of a cold start; only a challenger's ruling needs it
+
     def spread(rows: int, total: float, squares: float) -> tuple[float, float]:
         mean = total / rows
         return mean, math.sqrt(max(squares - rows * mean * mean, 0.0) / max(rows - 1, 1))

@@ -1,6 +1,6 @@
 """mlops_core's packages as a newcomer reads them: each map names every module, every re-exported name resolves,
-and the functions that need no model (staleness, retraining, training_ended) start without pandas, scipy or
-scikit-learn."""
+the functions that need no model (staleness, retraining, training_ended) start without pandas, scipy or
+scikit-learn, and those that load one (scoring, online) import scikit-learn and scipy only with it."""
 
 from __future__ import annotations
 
@@ -38,7 +38,17 @@ def test_given_the_top_package_then_its_map_names_every_package_and_module():
     "handler", ["staleness.handler", "retraining.handler", "training_ended.handler", "online_monitor.handler"]
 )
 def test_given_a_function_that_loads_no_model_when_its_handler_is_imported_then_no_modelling_library_loads(handler):
-    loaded = "sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules)"
+    assert _loaded_on_import(handler, ("pandas", "scipy", "sklearn")) == []
+
+
+@pytest.mark.parametrize("handler", ["scoring.handler", "online.handler"])
+def test_given_a_function_that_loads_a_model_when_its_handler_is_imported_then_sklearn_and_scipy_wait_for_it(handler):
+    assert _loaded_on_import(handler, ("scipy", "sklearn")) == []
+
+
+def _loaded_on_import(handler: str, libraries: tuple[str, ...]) -> list[str]:
+    """Which of `libraries` a clean interpreter has loaded after importing `handler`."""
+    loaded = f"sorted(m for m in {libraries!r} if m in sys.modules)"
     probe = f"import sys, json, {handler}; print(json.dumps({loaded}))"
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -48,4 +58,4 @@ def test_given_a_function_that_loads_no_model_when_its_handler_is_imported_then_
         text=True,
         check=True,
     )
-    assert json.loads(result.stdout) == []
+    return json.loads(result.stdout)
