@@ -40,6 +40,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import dirty
+
 if TYPE_CHECKING:
     from mlops_core.config import ProjectConfig
     from mlops_core.config.task import Task
@@ -49,7 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache"
-EXAMPLES = ("churn", "iris", "diabetes", "reviews", "churn-blanks")  # churn: the default project (mlops.toml)
+CLEAN = ("churn", "iris", "diabetes", "reviews")  # churn: the default project (mlops.toml)
+# <example>-dirty: blanks, quoted ids and bad rows in the example's batch (bench/dirty.py)
+EXAMPLES = (*CLEAN, "churn-blanks", *(f"{name}{dirty.SUFFIX}" for name in CLEAN))
 # churn-blanks: the default project with missing = "impute" on these features, a tenth of their cells blank
 # (seeded) in the training rows and in the batch, which otherwise holds the same rows as churn's batch.
 BLANK_FEATURES = ("monthly_charges", "data_usage_gb", "payment_method")
@@ -108,6 +112,8 @@ def _config(example: str) -> ProjectConfig:
 
     from mlops_core.config import load_config
 
+    if example.endswith(dirty.SUFFIX):
+        return dirty.dirty_config(_config(dirty.base(example)), example)
     if example == "churn-blanks":
         config = load_config()
         features = [
@@ -154,15 +160,28 @@ def _example_model_path(example: str) -> Path:
     config = _config(example)
     if example == "churn-blanks":  # 20k generated rows, as churn's model, with the batch's share of blanks
         chunk = read_csv(_blanked(generate(20_000, seed=1), seed=2).decode(), config)
+    elif example.endswith(dirty.SUFFIX):  # the clean example's training rows, its imputed features blanked
+        chunk = read_csv(
+            dirty.blanked(_training_rows(dirty.base(example)), dirty.BLANKS[dirty.base(example)], seed=2).decode(),
+            config,
+        )
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            training = _make_data(example).write(Path(tmp))[0]
-            chunk = read_csv(training.read_text(), config)
+        chunk = read_csv(_training_rows(example).decode(), config)
     assert chunk.label is not None and not chunk.errors, chunk.errors[:3]
     task = config.task.with_classes(set(chunk.label.tolist()) if config.task.is_classification else ())
     model, profile = _fit_with_profile(chunk, config, task)
     joblib.dump((model, {"schema": schema_dict(config, task), "profile": profile}), path)
     return path
+
+
+def _training_rows(example: str) -> bytes:
+    """The rows the example's model is trained on: 20k generated ones for churn, else its training.csv."""
+    if example == "churn":
+        from mlopsctl.datagen import generate
+
+        return generate(20_000, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        return _make_data(example).write(Path(tmp))[0].read_bytes()
 
 
 def _fit_with_profile(chunk: Chunk, config: ProjectConfig, task: Task) -> tuple[Any, dict]:
@@ -202,6 +221,8 @@ def _example_data_path(example: str, rows: int) -> Path:
     from sklearn.datasets import load_diabetes, load_iris
 
     path = CACHE / f"batch-{example}-{rows}.csv"
+    if example.endswith(dirty.SUFFIX) and not path.exists():
+        dirty.write_dirty(_example_data_path(dirty.base(example), rows), path, _config(example), seed=5)
     if example == "churn-blanks" and not path.exists():  # churn's batch (same seed and shift), then blanked
         from mlopsctl.datagen import generate
 
@@ -261,7 +282,7 @@ def run_ours(data: Path, model_path: Path, out: Path, example: str) -> dict:
     # The end-of-batch drift verdict (its multivariate check: ~40 small model fits) is a fixed cost per
     # batch; reported apart so that the per-row path can be compared too.
     times = {"seconds": ended - started, "stream_s": streamed - started, "verdict_s": ended - streamed}
-    return {**times, "rows": tally.scored}
+    return {**times, "rows": tally.scored, "bad_rows": tally.bad, "error_kinds": dict(tally.error_kinds)}
 
 
 def run_baseline(data: Path, model_path: Path, out: Path, example: str) -> dict:
@@ -311,10 +332,13 @@ def run_pandas(data: Path, model_path: Path, out: Path, example: str) -> dict:
     config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
-    frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
-    for f in config.features:  # read_csv makes a blank NaN; the pipeline's missing category is the empty text
-        if f.is_categorical and f.imputes:
-            frame[f.name] = frame[f.name].fillna(MISSING_CATEGORY)
+    if example.endswith(dirty.SUFFIX):
+        frame = dirty.naive_frame(data, config)
+    else:
+        frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
+        for f in config.features:  # read_csv makes a blank NaN; the pipeline's missing category is the empty text
+            if f.is_categorical and f.imputes:
+                frame[f.name] = frame[f.name].fillna(MISSING_CATEGORY)
     scores = model.predict_proba(frame[config.feature_names])[:, 1]
     frame["prediction"] = model.classes_[(scores >= 0.5).astype(int)]
     frame["score"] = scores
@@ -331,7 +355,7 @@ def run_pandas_multiclass(data: Path, model_path: Path, out: Path, example: str)
     config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
-    frame = pd.read_csv(data)
+    frame = dirty.naive_frame(data, config) if example.endswith(dirty.SUFFIX) else pd.read_csv(data)
     proba = model.predict_proba(frame[config.feature_names])
     result = pd.DataFrame({frame.columns[0]: frame[frame.columns[0]]})
     result["prediction"] = model.classes_[proba.argmax(axis=1)]
@@ -351,7 +375,10 @@ def run_pandas_regression(data: Path, model_path: Path, out: Path, example: str)
     config = _config(example)
     model, _ = joblib.load(model_path)
     started = time.perf_counter()
-    frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
+    if example.endswith(dirty.SUFFIX):
+        frame = dirty.naive_frame(data, config)
+    else:
+        frame = pd.read_csv(data, dtype={f.name: str for f in config.features if not f.is_numeric})
     frame["prediction"] = model.predict(frame[config.feature_names])
     frame[[frame.columns[0], "prediction"]].to_csv(out, index=False, float_format="%.9g")
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
@@ -528,6 +555,10 @@ def measure_example(example: str, rows: int, repeat: int) -> dict:
     data = _example_data_path(example, rows)
     runs = {kind: _best(kind, rows, repeat, example, data) for kind in ("ours", "pandas")}
     entry = _example_entry(example, rows, data, runs)
+    if example.endswith(dirty.SUFFIX):  # every bad row reported, no other: the report is exact
+        expected, ours = dirty.bad_rows(data), runs["ours"]["bad_rows"]
+        entry["reports"] = {"bad_rows_expected": expected, "bad_rows_ours": ours, "exact": expected == ours}
+        entry["reports"]["pandas_rows_scored"] = runs["pandas"]["rows"]
     if example == "reviews":  # text: does memory stay bounded as the file grows (a vectorizer per chunk)?
         small = max(rows // 10, 1000)
         _example_data_path(example, small)
