@@ -78,6 +78,29 @@ def test_given_an_auc_at_most_the_analytic_floor_then_the_permutations_are_skipp
     assert any(r["drifted"] for r in skipping)
 
 
+def test_given_batches_that_did_not_drift_then_no_feature_is_named_and_no_importance_is_computed(monkeypatch):
+    """Permutation importance is most of a clean check's cost and would only name noise: it runs for drifted
+    batches alone, whether the permutations ran (an AUC above the floor) or not."""
+    import sklearn.inspection
+
+    calls = []
+    permutation_importance = sklearn.inspection.permutation_importance
+    monkeypatch.setattr(
+        sklearn.inspection, "permutation_importance", lambda *a, **k: calls.append(1) or permutation_importance(*a, **k)
+    )
+    results = []
+    for seed in range(8):
+        rng = np.random.default_rng(500 + seed)
+        results.append(drift(make_data(rng, ROWS), make_data(rng, ROWS), seed=seed))
+    assert all(r["features"] == [] for r in results if not r["drifted"]) and calls == [1] * 3 * sum(
+        r["drifted"] for r in results
+    )
+    assert {r["threshold"] != "permutations" for r in results} == {True, False}  # both ways to "not drifted"
+    rng = np.random.default_rng(2)
+    drifted = drift(make_data(rng, 5000, correlation=0.9), make_data(rng, ROWS, correlation=-0.9))
+    assert drifted["drifted"] and named(drifted) and len(calls) == 3 * (sum(r["drifted"] for r in results) + 1)
+
+
 def test_given_a_reversed_correlation_with_unchanged_marginals_when_compared_then_drifted_naming_both_features():
     rng = np.random.default_rng(2)
     reference, batch = make_data(rng, 5000, correlation=0.9), make_data(rng, ROWS, correlation=-0.9)
