@@ -1,11 +1,12 @@
 """Scoring's fast path: a plain block of rows parsed by pandas' C parser and checked column-wise.
 
 A block is plain when the C parser and the csv module must read it alike and no row can be bad for its
-shape: no quote, no NUL byte, no lone CR, every non-blank line with as many fields as the header, no
-line or field longer than the field limit allows. Its values are then checked per column; any value
-the precise path would report (not a number, not finite, an unknown category, a bad label) sends the
-whole block to the precise path (csvreader.CsvRows + csvdata.convert_rows), which reports it row by row.
-So a good block costs the C parser and a few vectorised checks, and a bad one is reported as before.
+shape: no quote, no NUL byte, no lone CR, no byte-order mark at its start (pandas drops one there), every
+non-blank line with as many fields as the header, no line or field longer than the field limit allows.
+Its values are then checked per column; any value the precise path would report (not a number, not
+finite, an unknown category, a bad label) sends the whole block to the precise path (csvreader.CsvRows
++ csvdata.convert_rows), which reports it row by row. So a good block costs the C parser and a few
+vectorised checks, and a bad one is reported as before.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Feature, Task
-from .blocks import has_lone_cr
+from .blocks import BYTE_ORDER_MARK, has_lone_cr
 from .cells import RowError, categories, numbers, text_checks
 from .convert import Chunk, read_labels
 
@@ -61,8 +62,8 @@ class _NeedsPrecisePath(Exception):
 
 def plain_rows(data: bytes, width: int, max_field_chars: int) -> int | None:
     """How many rows a plain block holds (0 for blank lines only), or None when it is not plain."""
-    if width < 2 or b'"' in data or b"\x00" in data or has_lone_cr(data):
-        return None  # one column: a line of spaces is a row to csv, a blank line to pandas
+    if width < 2 or b'"' in data or b"\x00" in data or has_lone_cr(data) or data.startswith(BYTE_ORDER_MARK):
+        return None  # one column: a line of spaces is a row to csv, a blank line to pandas; a BOM: pandas drops it
     if not data:
         return 0
     raw = np.frombuffer(data, dtype=np.uint8)

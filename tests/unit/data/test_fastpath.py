@@ -159,6 +159,17 @@ def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_pa
     assert [i for i, chunk in enumerate(taken) if chunk is None] == [4]  # rows 401-500: the bad one is 450
 
 
+def test_given_a_byte_order_mark_at_a_block_start_then_both_paths_keep_it_in_the_id(trained, config, tmp_path):
+    lines = generate(200, seed=8, with_label=True).splitlines(keepends=True)
+    lines[1] = b"\xef\xbb\xbf" + lines[1]  # the first data row starts a block: the header is cut alone
+
+    fast, precise = score_both_ways(
+        b"".join(lines), name="incoming/bom.csv", trained=trained, config=config, chunk_rows=50, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[0] == "scored" and "\ufeffC" in fast[3].decode()
+
+
 # ---------------------------------------------------------------------------- random cells
 ODD_CELLS = """\
  |1|-2.5| 3 |1_000|1e5|1E-3|.5|5.|+1|--1|1.5e|e5|0x1F|nan|NaN|inf|-Infinity|1e309|NA|null|٣|1,5|card|one-year|é|\t2|"""
@@ -261,6 +272,7 @@ def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
         (b'a,"1"\n', None),  # quotes: the csv module's rules
         (b"a,1\rb,2\n", None),  # a lone CR ends a row for the csv module
         (b"a,\x00\n", None),
+        (b"\xef\xbb\xbfa,1\n", None),  # a byte-order mark: pandas drops it, the csv module keeps it
         (b"a," + b"9" * 11 + b"\n", None),  # longer than the field limit (10 here)
         (b"a" * 8 + b"," + b"9" * 8 + b"\n", 1),  # a long line of short fields
     ],
