@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scoring import score as score_module
 from scoring.score import score_rows
 
-from mlops_core.data.blocks import CsvBlocks, physical_lines, row_ends
+from mlops_core.data.blocks import BYTE_ORDER_MARK, CsvBlocks, physical_lines, row_ends
 from mlops_core.data.convert import Chunk, convert_rows
 from mlops_core.data.fastpath import fast_chunk, plain_rows
 from mlops_core.data.reader import CsvRows, FileRejected
@@ -281,9 +281,9 @@ def test_given_a_block_with_blanks_in_imputed_features_then_the_fast_path_reads_
 
 
 # ---------------------------------------------------------------------------- quoted fields
-TEXT = st.lists(st.sampled_from(["a", "Smith", ",", '"', '""', "\r\n", "\n", " ", "", "é", "x,y"]), max_size=6).map(
-    "".join
-)
+TEXT = st.lists(
+    st.sampled_from(["a", "Smith", ",", '"', '""', "\r\n", "\n", " ", "\t", "", "é", "\ufeff", "x,y"]), max_size=6
+).map("".join)
 NUMBERS = st.one_of(
     st.integers(-1_000, 1_000).map(str),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
@@ -358,12 +358,15 @@ def test_given_well_quoted_random_rows_then_the_fast_path_reads_them_as_the_csv_
     precise = precise_chunk(block, header, features, max_field_chars=1000)
 
     assert isinstance(precise, Chunk) and not precise.errors and list(precise.rows) == rows
+    if block.startswith(BYTE_ORDER_MARK):  # pandas would drop it: the one reason left to decline
+        assert chunk is None
+        return
     assert chunk is not None, block  # taken: good values, well-formed quoting
     assert_agrees(chunk, precise, header)
     assert chunk.plain == (b'"' not in block)  # quoted cells may hold commas: the writer must quote them
 
 
-DAMAGE = st.sampled_from(['"', '""', '"a"', " ", ",", "\n", "\r\n", "a", ""])  # "": delete a byte
+DAMAGE = st.sampled_from(['"', '""', '"a"', " ", ",", "\n", "\r\n", "\r", "a", ""])  # "": delete a byte
 
 
 def damaged(block: bytes, edits: list[tuple[int, str]]) -> bytes:
