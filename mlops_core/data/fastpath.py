@@ -1,15 +1,19 @@
 """Scoring's fast path: a plain block of rows parsed by pandas' C parser and checked column-wise.
 
 A block is plain when the C parser and the csv module must read it alike and no row can be bad for its
-shape: no quote, no NUL byte, no lone CR, every non-blank line with as many fields as the header, no
-line or field longer than the field limit allows. Its values are then checked per column; any value
-the precise path would report (not a number, not finite, an unknown category, a bad label) sends the
-whole block to the precise path (csvreader.CsvRows + csvdata.convert_rows), which reports it row by row.
-So a good block costs the C parser and a few vectorised checks, and a bad one is reported as before.
+shape: quotes only as RFC 4180 has them (around whole fields, doubled inside; a quoted field may hold
+commas and line breaks), no NUL byte, no lone CR, no byte-order mark at its start (pandas drops one
+there), every non-blank row with as many fields as the header, no field longer than the field limit
+allows. Its values are then checked per column; any value the precise path would report (not a
+number, not finite, an unknown category, a bad label) sends the whole block to the precise path
+(csvreader.CsvRows + csvdata.convert_rows), which reports it row by row. So a good block costs the C
+parser and a few vectorised checks, and a bad one is reported as before. Malformed quoting (`ab"c`,
+`"a"b`, a quote that never closes) is the precise path's to read or reject.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -18,11 +22,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import Feature, Task
-from .blocks import has_lone_cr
+from .blocks import BYTE_ORDER_MARK, has_lone_cr
 from .cells import RowError, categories, numbers, text_checks
 from .convert import Chunk, read_labels
 
-NEWLINE, COMMA = ord("\n"), ord(",")
+NEWLINE, COMMA, QUOTE, CR = ord("\n"), ord(","), ord('"'), ord("\r")
+# The bytes that may come right before a quote that opens a field, and right after one that closes it.
+# A CR after a closing quote is a CR LF: a block with a lone CR is not plain.
+OPENS_AFTER = np.isin(np.arange(256), [COMMA, NEWLINE, QUOTE])
+CLOSES_BEFORE = np.isin(np.arange(256), [COMMA, NEWLINE, CR, QUOTE])
 
 
 def fast_chunk(
@@ -52,7 +60,8 @@ def fast_chunk(
         return None
     names = {f.name for f in features}
     text = {i: frame[i].to_numpy() for i, name in enumerate(header) if name not in names}
-    return Chunk(columns, labels, _LineRows(data, rows), [], text, plain=True)
+    # Quoted cells may hold commas, quotes and line breaks: only a block without quotes writes as it is.
+    return Chunk(columns, labels, _LineRows(data, rows), [], text, plain=b'"' not in data)
 
 
 class _NeedsPrecisePath(Exception):
@@ -61,24 +70,59 @@ class _NeedsPrecisePath(Exception):
 
 def plain_rows(data: bytes, width: int, max_field_chars: int) -> int | None:
     """How many rows a plain block holds (0 for blank lines only), or None when it is not plain."""
-    if width < 2 or b'"' in data or b"\x00" in data or has_lone_cr(data):
-        return None  # one column: a line of spaces is a row to csv, a blank line to pandas
+    if width < 2 or b"\x00" in data or has_lone_cr(data) or data.startswith(BYTE_ORDER_MARK):
+        return None  # one column: a line of spaces is a row to csv, a blank line to pandas; a BOM: pandas drops it
     if not data:
         return 0
     raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == NEWLINE)
-    if not data.endswith(b"\n"):
+    separators = _separators(raw, quoted=b'"' in data)
+    if separators is None:
+        return None
+    ends, commas = separators
+    if not data.endswith(b"\n"):  # a block ends outside quotes (`_separators`): this line feed ends its last row
         ends = np.append(ends, len(data))
     starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts - (raw[np.maximum(ends - 1, 0)] == ord("\r"))  # without the line's CR
-    commas = np.flatnonzero(raw == COMMA)
+    lengths = ends - starts - (raw[np.maximum(ends - 1, 0)] == CR)  # without the row's CR
     per_line = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
     blank = lengths <= 0
     if np.any(per_line[~blank] != width - 1):
         return None
     if len(lengths) and lengths.max() > max_field_chars and _longest_field(ends, commas) > max_field_chars:
-        return None  # in bytes, which are at least the characters the csv module's limit counts
+        return None  # in bytes with any quotes, which are at least the characters the csv module's limit counts
     return int(np.count_nonzero(~blank))
+
+
+def _separators(raw: np.ndarray, *, quoted: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets of the line feeds that end rows and of the commas that end fields (those outside
+    quotes); None when the quoting is not well-formed, which the csv module rejects or reads otherwise."""
+    ends, commas = np.flatnonzero(raw == NEWLINE), np.flatnonzero(raw == COMMA)
+    if not quoted:
+        return ends, commas
+    quotes = np.flatnonzero(raw == QUOTE)
+    if not _well_quoted(raw, quotes):
+        return None
+    return _outside(ends, quotes), _outside(commas, quotes)
+
+
+def _well_quoted(raw: np.ndarray, quotes: np.ndarray) -> bool:
+    """Whether the quotes are RFC 4180's: each opens a field, closes it or doubles a quote inside it, and
+    the block ends outside quotes.
+
+    A byte is inside quotes when an odd number of quotes come before it; a doubled quote closes and
+    reopens, so parity holds. A quote that opens must start a field (or follow a closing quote: doubled),
+    a quote that closes must end it (or be followed by one: doubled). Any other quote is literal text to
+    the csv module (`ab"c`, ` "a"`) or an error (`"a"b`): both parsers might agree, but declining is safe.
+    """
+    if len(quotes) % 2:
+        return False
+    opening, closing = quotes[0::2], quotes[1::2]
+    before = raw[opening[opening > 0] - 1]
+    after = raw[closing[closing < len(raw) - 1] + 1]
+    return bool(OPENS_AFTER[before].all() and CLOSES_BEFORE[after].all())
+
+
+def _outside(positions: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    return positions[np.searchsorted(quotes, positions) % 2 == 0]
 
 
 def _longest_field(ends: np.ndarray, commas: np.ndarray) -> int:
@@ -160,8 +204,8 @@ def _label_column(
 
 
 class _LineRows(Sequence[list[str]]):
-    """A plain block's rows, split only when asked (feedback): with no quotes, a row is its line split
-    at commas, as the csv module would read it."""
+    """A plain block's rows as the csv module reads them, split only when asked (feedback): with no quotes,
+    a row is its line split at commas; with quotes, the csv module splits the block."""
 
     def __init__(self, data: bytes, rows: int) -> None:
         self._data, self._rows = data, rows
@@ -177,5 +221,18 @@ class _LineRows(Sequence[list[str]]):
 
     @cached_property
     def _split(self) -> list[list[str]]:
-        lines = self._data.decode("utf-8").split("\n")
+        text = self._data.decode("utf-8")
+        if '"' in text:
+            return _csv_rows(text)
+        lines = text.split("\n")
         return [line.removesuffix("\r").split(",") for line in lines if line not in ("", "\r")]
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The non-blank rows of `text` as csvreader.CsvRows reads them."""
+    # The field limit is the module's, set by the last CsvRows; plain_rows checked the block's fields already.
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    try:
+        return list(filter(None, csv.reader(io.StringIO(text, newline=""), strict=True)))
+    finally:
+        csv.field_size_limit(limit)

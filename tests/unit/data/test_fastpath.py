@@ -7,6 +7,7 @@ files, and on random cells. The fast path must also really be taken on good file
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gzip
 import io
@@ -22,8 +23,8 @@ from hypothesis import strategies as st
 from scoring import score as score_module
 from scoring.score import score_rows
 
-from mlops_core.data.blocks import CsvBlocks, physical_lines, row_ends
-from mlops_core.data.convert import convert_rows
+from mlops_core.data.blocks import BYTE_ORDER_MARK, CsvBlocks, physical_lines, row_ends
+from mlops_core.data.convert import Chunk, convert_rows
 from mlops_core.data.fastpath import fast_chunk, plain_rows
 from mlops_core.data.reader import CsvRows, FileRejected
 from mlops_core.monitoring.drift import DriftAccumulator
@@ -146,6 +147,32 @@ def test_given_a_good_file_when_scored_fast_and_precisely_then_the_same_and_the_
     assert taken and all(chunk is not None for chunk in taken)
 
 
+def with_quoted_ids(body: bytes, every: int) -> bytes:
+    """The file with every `every`-th row's id quoted with a comma in it (and on every other one a doubled quote)."""
+    lines = body.splitlines(keepends=True)
+    for n, i in enumerate(range(1, len(lines), every)):
+        customer, rest = lines[i].split(b",", 1)
+        name = b"Smith, J" if n % 2 else b'Smith, ""Jr""'
+        lines[i] = b'"' + customer + b" " + name + b'",' + rest
+    return b"".join(lines)
+
+
+@pytest.mark.parametrize("with_label", [True, False])
+def test_given_a_file_with_quoted_ids_when_scored_fast_and_precisely_then_the_same_and_the_fast_path_was_taken(
+    trained, config, tmp_path, taken, with_label
+):
+    body = with_quoted_ids(generate(3_000, seed=9, covariate_shift=0.2, with_label=with_label), every=100)
+
+    fast, precise = score_both_ways(
+        body, name="incoming/quoted.csv", trained=trained, config=config, chunk_rows=400, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[0] == "scored" and fast[1][1] == 3_000
+    assert len(taken) == 8 and all(chunk is not None for chunk in taken)
+    assert fast[3].count(b", Smith") == 0 and fast[3].count(b" Smith, ") == 30  # ids quoted in predictions
+    assert fast[4].count(b" Smith, ") == (30 if with_label else 0)  # and in feedback
+
+
 def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_path(trained, config, tmp_path, taken):
     lines = generate(1_000, seed=6, with_label=False).splitlines(keepends=True)
     cells = lines[450].split(b",")
@@ -157,6 +184,17 @@ def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_pa
 
     assert fast == precise and fast[1][:2] == (1_000, 999)
     assert [i for i, chunk in enumerate(taken) if chunk is None] == [4]  # rows 401-500: the bad one is 450
+
+
+def test_given_a_byte_order_mark_at_a_block_start_then_both_paths_keep_it_in_the_id(trained, config, tmp_path):
+    lines = generate(200, seed=8, with_label=True).splitlines(keepends=True)
+    lines[1] = b"\xef\xbb\xbf" + lines[1]  # the first data row starts a block: the header is cut alone
+
+    fast, precise = score_both_ways(
+        b"".join(lines), name="incoming/bom.csv", trained=trained, config=config, chunk_rows=50, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[0] == "scored" and "\ufeffC" in fast[3].decode()
 
 
 # ---------------------------------------------------------------------------- random cells
@@ -242,6 +280,160 @@ def test_given_a_block_with_blanks_in_imputed_features_then_the_fast_path_reads_
     assert chunk.columns["payment_method"].tolist() == ["card", ""]
 
 
+# ---------------------------------------------------------------------------- quoted fields
+TEXT = st.lists(
+    st.sampled_from(["a", "Smith", ",", '"', '""', "\r\n", "\n", " ", "\t", "", "é", "\ufeff", "x,y"]), max_size=6
+).map("".join)
+NUMBERS = st.one_of(
+    st.integers(-1_000, 1_000).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1.5", " 2 ", "1e5", ".5", "-0"]),
+)
+
+
+def good_cells(feature: Any) -> st.SearchStrategy[str]:
+    """Cells the feature takes: numbers or its categories (any text when it scores unknown ones), and blanks
+    when it imputes."""
+    if feature.is_numeric:
+        cells = NUMBERS
+    else:
+        cells = st.sampled_from(feature.categories) | (TEXT if feature.scores_unknown else st.nothing())
+    return cells | BLANKS if feature.imputes else cells
+
+
+def well_quoted(rows: list[list[str]], blank_before: list[bool], *, quote_all: bool, newline: str) -> bytes:
+    """The rows as csv.writer writes them (RFC 4180 quoting), with a blank line before some."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator=newline, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    for row, blank in zip(rows, blank_before, strict=True):
+        text.write(newline if blank else "")
+        writer.writerow(row)
+    return text.getvalue().encode()
+
+
+def random_block(data: Any, features: Any) -> tuple[list[list[str]], bytes]:
+    """Rows of an id (any text) and good cells, and the block csv.writer makes of them (LF or CR LF)."""
+    newline = data.draw(st.sampled_from(["\n", "\r\n"]))
+    row = st.tuples(TEXT, *(good_cells(f) for f in features)).map(list)
+    rows = data.draw(st.lists(row, min_size=1, max_size=6))
+    blank_before = data.draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))
+    return rows, well_quoted(rows, blank_before, quote_all=data.draw(st.booleans()), newline=newline)
+
+
+def precise_chunk(data: bytes, header: list[str], features: Any, max_field_chars: int) -> Chunk | str:
+    """The block as scoring's precise path reads it (CsvRows + convert_rows), or the kind of its rejection."""
+    rows = CsvRows(
+        io.BytesIO(data),
+        key="block",
+        gzipped=False,
+        max_bytes=len(data) + 1,
+        max_field_chars=max_field_chars,
+        continuation=True,
+    )
+    try:
+        parsed = [row for chunk in rows.chunks(1_000) for row in chunk]
+    except FileRejected as rejected:
+        return rejected.kind
+    return convert_rows(header, parsed, first_row=1, features=features, label=None, max_field_chars=None)
+
+
+def assert_agrees(chunk: Chunk, precise: Chunk | str, header: list[str]) -> None:
+    """The fast path's chunk is the precise path's: an error-free chunk with the same columns and rows."""
+    assert isinstance(precise, Chunk) and not precise.errors and len(chunk) == len(precise)
+    for name, values in precise.columns.items():
+        np.testing.assert_array_equal(chunk.columns[name], values, err_msg=name)
+    assert list(chunk.rows) == list(precise.rows)
+    for i, values in chunk.text_columns.items():
+        assert list(values) == list(precise.text_columns[i]), header[i]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.booleans())
+def test_given_well_quoted_random_rows_then_the_fast_path_reads_them_as_the_csv_module_does(config, data, forgive):
+    features = forgiving(config.features) if forgive else config.features
+    header = ["customer_id", *config.feature_names]
+    rows, block = random_block(data, features)
+
+    chunk = fast_chunk(block, header, features=features, label=None, task=None, max_field_chars=1000)
+    precise = precise_chunk(block, header, features, max_field_chars=1000)
+
+    assert isinstance(precise, Chunk) and not precise.errors and list(precise.rows) == rows
+    if block.startswith(BYTE_ORDER_MARK):  # pandas would drop it: the one reason left to decline
+        assert chunk is None
+        return
+    assert chunk is not None, block  # taken: good values, well-formed quoting
+    assert_agrees(chunk, precise, header)
+    assert chunk.plain == (b'"' not in block)  # quoted cells may hold commas: the writer must quote them
+
+
+DAMAGE = st.sampled_from(['"', '""', '"a"', " ", ",", "\n", "\r\n", "\r", "a", ""])  # "": delete a byte
+
+
+def damaged(block: bytes, edits: list[tuple[int, str]]) -> bytes:
+    """The block with each edit made: its text inserted at its offset, or the byte there deleted."""
+    for offset, text in edits:
+        at = min(offset, len(block))
+        block = block[:at] + text.encode() + block[at + (text == "") :]
+    return block
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.data(),
+    st.booleans(),
+    st.lists(st.tuples(st.integers(0, 400), DAMAGE), min_size=1, max_size=4),
+    st.one_of(st.integers(2, 30), st.just(1000)),
+)
+def test_given_damaged_quoting_then_the_fast_path_declines_or_agrees_with_the_csv_module(
+    config, data, forgive, edits, max_field_chars
+):
+    features = forgiving(config.features) if forgive else config.features
+    header = ["customer_id", *config.feature_names]
+    block = damaged(random_block(data, features)[1], edits)
+
+    chunk = fast_chunk(block, header, features=features, label=None, task=None, max_field_chars=max_field_chars)
+
+    if chunk is not None:
+        assert_agrees(chunk, precise_chunk(block, header, features, max_field_chars), header)
+
+
+@pytest.mark.parametrize(
+    ("block", "precise"),
+    [
+        (b'"C1"x,3,65.00,1,2.00,one-year,card\n', "bad_quoting"),  # text after a closing quote
+        (b'C"1,3,65.00,1,2.00,one-year,card\n', "read"),  # a quote inside an unquoted field is literal
+        (b' "C1",3,65.00,1,2.00,one-year,card\n', "read"),  # so is one after a space
+        (b'"C1,3,65.00,1,2.00,one-year,card\n', "bad_quoting"),  # a quote that never closes
+        (b'"C1",3,65.00,1,2.00,one-year,card\n"C2\n', "bad_quoting"),
+    ],
+)
+def test_given_malformed_quoting_then_the_fast_path_declines(config, block, precise):
+    header = ["customer_id", *config.feature_names]
+
+    chunk = fast_chunk(block, header, features=config.features, label=None, task=None, max_field_chars=1000)
+    read = precise_chunk(block, header, config.features, max_field_chars=1000)
+
+    assert chunk is None
+    assert read == precise if precise != "read" else isinstance(read, Chunk) and len(read) == 1
+
+
+def test_given_quoted_cells_of_every_kind_then_the_fast_path_reads_them_as_the_csv_module_does(config):
+    features = forgiving(config.features)
+    header = ["customer_id", *config.feature_names]
+    block = (
+        b'"customer_id","1.5"," 2 ",3,"","contract","card"\r\n'  # header-like text, quoted numbers and blanks
+        b"\r\n"
+        b'"Smith, J","",4,5,6," ",""\n'
+        b'"line\r\nbreak ""quoted""",1,2,3,4,one-year,"card"\n'
+    )
+
+    chunk = fast_chunk(block, header, features=features, label=None, task=None, max_field_chars=1000)
+
+    assert chunk is not None and not chunk.plain and len(chunk) == 3
+    assert_agrees(chunk, precise_chunk(block, header, features, max_field_chars=1000), header)
+    assert list(chunk.rows)[2][0] == 'line\r\nbreak "quoted"' and chunk.columns["tenure_months"][0] == 1.5
+
+
 # ---------------------------------------------------------------------------- blocks and plain blocks
 def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
     data = b'a,"x\ny",1\nb,"z",2\n"q\n\n",c,3\n'
@@ -258,9 +450,21 @@ def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
         (b"\n\r\n", 0),
         (b"a,1\nb\n", None),  # ragged
         (b"a,1\n   \n", None),  # a line of spaces is a row of one field
-        (b'a,"1"\n', None),  # quotes: the csv module's rules
+        (b'a,"1"\n', 1),  # a quoted number
+        (b'"a,b","x\r\ny"\r\n', 1),  # a comma and a CR LF inside quotes
+        (b'"a""b",""\n', 1),  # a doubled quote, an empty quoted field
+        (b'"",""\n\n"x\n\ny",1', 2),  # a blank line between rows, blank lines inside quotes
+        (b'"a,b"\n', None),  # one field: the comma is inside quotes
+        (b'ab"c,1\n', None),  # a quote inside an unquoted field: literal to the csv module
+        (b' "a",1\n', None),  # a space before the opening quote: literal too
+        (b'"a"b,1\n', None),  # text after the closing quote: the csv module's error
+        (b'"a" ,1\n', None),
+        (b'a,"1\n', None),  # a quote that never closes in the block
+        (b'a,"' + b"9" * 8 + b'"\n', 1),  # 8 characters between quotes: within the limit
+        (b'a,"' + b"9" * 9 + b'"\n', None),  # 9 characters: within it, but 11 bytes; declining is allowed
         (b"a,1\rb,2\n", None),  # a lone CR ends a row for the csv module
         (b"a,\x00\n", None),
+        (b"\xef\xbb\xbfa,1\n", None),  # a byte-order mark: pandas drops it, the csv module keeps it
         (b"a," + b"9" * 11 + b"\n", None),  # longer than the field limit (10 here)
         (b"a" * 8 + b"," + b"9" * 8 + b"\n", 1),  # a long line of short fields
     ],
