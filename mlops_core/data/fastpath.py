@@ -186,15 +186,32 @@ def _numbers(cells: np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarra
     """
     empty = cells == ""
     out = np.full(len(cells), np.nan)
-    try:
-        out[~empty] = cells[~empty].astype(np.float64)
-    except ValueError:  # a cell that is not a number, or of white space alone: read cell by cell
-        out = np.fromiter(map(_number, cells.tolist()), dtype=np.float64, count=len(cells))
+    out[~empty] = _floats(cells[~empty])
     flagged = ~np.isfinite(out)
     if feature.imputes and flagged.any():
         where = np.flatnonzero(flagged)
         flagged[where[blank_cells(cells[where])]] = False
     return out, flagged
+
+
+PIECE = 1024  # cells cast at once when a column has a cell that is not a number
+
+
+def _floats(cells: np.ndarray) -> np.ndarray:
+    """float() of each cell, NaN where it is not a number: numpy's cast (float() per cell, in C) piece by piece,
+    and a Python loop only over the pieces it fails on, which hold the few cells that are not numbers."""
+    try:
+        return cells.astype(np.float64)
+    except ValueError:
+        pass
+    out = np.empty(len(cells))
+    for start in range(0, len(cells), PIECE):
+        piece = cells[start : start + PIECE]
+        try:
+            out[start : start + PIECE] = piece.astype(np.float64)
+        except ValueError:
+            out[start : start + PIECE] = np.fromiter(map(_number, piece.tolist()), dtype=np.float64, count=len(piece))
+    return out
 
 
 def _number(text: str) -> float:
@@ -245,7 +262,7 @@ def _without_flagged(chunk: Chunk, flagged: np.ndarray, reading: Reading, first_
 
 class _LineRows(Sequence[list[str]]):
     """A plain block's rows, split only when asked (feedback): with no quotes, a row is its line split
-    at commas, as the csv module would read it."""
+    at commas, as the csv module would read it. A row asked for alone (a bad row) is split alone."""
 
     def __init__(self, data: bytes, rows: int) -> None:
         self._data, self._rows = data, rows
@@ -257,12 +274,26 @@ class _LineRows(Sequence[list[str]]):
         return iter(self._split)
 
     def __getitem__(self, index):  # Sequence's two overloads (an index, a slice) in one
+        if isinstance(index, int) and "_split" not in self.__dict__ and b'"' not in self._data:
+            start, end = self._lines[:, range(self._rows)[index]]
+            return self._data[start:end].decode("utf-8").split(",")
         return self._split[index]
 
     @cached_property
     def _split(self) -> list[list[str]]:
         lines = self._data.decode("utf-8").split("\n")
         return [line.removesuffix("\r").split(",") for line in lines if line not in ("", "\r")]
+
+    @cached_property
+    def _lines(self) -> np.ndarray:
+        """Where each row's line starts and ends (before its CR LF or LF), in two rows."""
+        raw = np.frombuffer(self._data, dtype=np.uint8)
+        ends = np.flatnonzero(raw == NEWLINE)
+        if not self._data.endswith(b"\n"):
+            ends = np.append(ends, len(raw))
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        ends = ends - (raw[np.maximum(ends - 1, 0)] == ord("\r")) * (ends > starts)
+        return np.stack((starts, ends))[:, ends > starts]
 
 
 class _Subset(Sequence[list[str]]):

@@ -7,6 +7,7 @@ files, and on random cells. The fast path must also really be taken on good file
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gzip
 import io
@@ -449,6 +450,17 @@ def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
 )
 def test_given_a_block_then_plain_rows_counts_rows_only_when_both_parsers_must_agree(data, rows):
     assert plain_rows(data, 2, max_field_chars=10) == rows
+
+
+@pytest.mark.parametrize("data", [b"a,1\nb,2\n", b"\r\na,1\r\n\r\nb,\r\n,3", b"\na,\xc3\xa9\n\n\nb,2", b"a,1\n\n"])
+def test_given_a_plain_block_then_a_row_asked_for_alone_is_the_row_the_whole_block_splits_into(data):
+    count = plain_rows(data, 2, max_field_chars=10)
+    assert count is not None
+
+    alone = [fastpath._LineRows(data, count)[i] for i in [*range(count), *range(-count, 0)]]
+
+    every = list(fastpath._LineRows(data, count))
+    assert alone == every + every and every == [row for row in csv.reader(io.StringIO(data.decode())) if row]
 
 
 def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module(monkeypatch):
