@@ -1,8 +1,9 @@
 """The streaming loop: CSV rows in, validated chunk by chunk, predictions and labeled rows out.
 
 Memory stays bounded by one chunk: rows are parsed, converted, scored, written to local files and
-counted into the drift bins, then dropped. Bad rows are counted and kept (up to a bound) for the
-report; a file that can no longer pass is stopped early.
+counted into the drift bins, then dropped. A plain block is read column-wise (the fast path), only its
+bad rows row by row; any other block row by row (the precise path); both give the same chunk. Bad rows
+are counted and kept (up to a bound) for the report; a file that can no longer pass is stopped early.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mlops_core.config import Feature, ScoringSettings
 from mlops_core.config.task import Task
 from mlops_core.data.blocks import CsvBlocks
 from mlops_core.data.convert import Chunk, convert_rows
-from mlops_core.data.fastpath import fast_chunk
+from mlops_core.data.fastpath import Reading, fast_block
 from mlops_core.data.reader import FileRejected
 from mlops_core.modeling.pipeline import features_from_schema, model_input
 from mlops_core.modeling.predictions import Predictions, Predictor, metrics
@@ -211,8 +212,9 @@ def score_rows(
 
 
 class ChunkReader:
-    """Turns blocks of rows into chunks: the fast path (mlops_core.data.fastpath) where a block is plain and
-    good, else the precise path, row by row (csvreader.CsvRows + csvdata.convert_rows)."""
+    """Turns blocks of rows into chunks: the fast path (mlops_core.data.fastpath) where a block is plain, its
+    bad rows (if any) read by the precise path alone; else the whole block on the precise path, row by row
+    (csvreader.CsvRows + csvdata.convert_rows). Both give the same chunk."""
 
     def __init__(self, header: list[str], *, schema: dict[str, Any], task: Task, scoring: ScoringSettings, fast: bool):
         self.header, self.scoring, self.fast = header, scoring, fast
@@ -221,27 +223,21 @@ class ChunkReader:
         # With classes found in the data, a label the model does not know is read as a new class: the row
         # is scored, counts against the accuracy and goes to feedback, so that retraining learns the class.
         self.task = task.label_reading
+        self.reading = Reading(header, self.features, self.label, self.task)
 
     def chunks(self, blocks: CsvBlocks, tally: Tally) -> Iterator[tuple[Sequence[list[str]], Chunk]]:
-        """(rows, chunk) pairs; `tally` numbers the rows of the precise path's chunks."""
+        """(rows, chunk) pairs: every row of a batch, and its chunk; `tally` numbers the rows."""
         limit = self.scoring.max_field_chars
         for block in blocks.blocks(self.scoring.chunk_rows):
-            chunk = self._fast(block.data) if self.fast and block.data is not None else None
-            if chunk is not None:
-                yield chunk.rows, chunk
+            read = self._fast(block.data, tally.rows + 1) if self.fast and block.data is not None else None
+            if read is not None:
+                yield read
                 continue
             for batch in block.rows(key=blocks.key, max_field_chars=limit).chunks(self.scoring.chunk_rows):
                 yield batch, self._precise(batch, first_row=tally.rows + 1)
 
-    def _fast(self, data: bytes) -> Chunk | None:
-        return fast_chunk(
-            data,
-            self.header,
-            features=self.features,
-            label=self.label,
-            task=self.task,
-            max_field_chars=self.scoring.max_field_chars,
-        )
+    def _fast(self, data: bytes, first_row: int) -> tuple[Sequence[list[str]], Chunk] | None:
+        return fast_block(data, self.reading, max_field_chars=self.scoring.max_field_chars, first_row=first_row)
 
     def _precise(self, batch: list[list[str]], *, first_row: int) -> Chunk:
         # Field lengths were enforced by the CSV parser (field_size_limit): no second check.

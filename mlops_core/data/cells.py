@@ -1,8 +1,8 @@
 """One feature column's cells, typed as the model takes them, with a RowError for each value the feature refuses.
 
 Both reading paths use these: the precise path (convert.convert_rows) for the errors, the fast path
-(fastpath) for the same columns when there is none. A feature's `missing` and `unknown` settings
-decide which blanks and which categories outside the configured ones are errors.
+(fastpath) for the same columns and to find the cells the precise path reports. A feature's `missing`
+and `unknown` settings decide which blanks and which categories outside the configured ones are errors.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def numeric_column(values: Sequence[str], feature: Feature, errors: list[RowErro
 
 def numbers(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np.ndarray, np.ndarray]:
     """A numeric column as float64 and the mask of its blank cells, which are NaN when the feature imputes
-    (none is blank otherwise); ValueError when some other cell is not a number. Both reading paths use it."""
+    (none is blank otherwise); ValueError when some other cell is not a number. The precise path reads with
+    it (the fast path reads the same numbers with Python's float(): fastpath._numbers)."""
     if not feature.imputes:
         text = np.asarray(values, dtype=np.str_)
         return text.astype(np.float64), np.zeros(len(text), dtype=bool)

@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import io
 import pickle
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from scoring import score as score_module
 from scoring.score import score_rows
 
+from mlops_core.data import fastpath
 from mlops_core.data.blocks import BYTE_ORDER_MARK, CsvBlocks, physical_lines, row_ends
 from mlops_core.data.convert import Chunk, convert_rows
 from mlops_core.data.fastpath import fast_chunk, plain_rows
@@ -35,20 +37,44 @@ CORPUS = {f.name: f for f in hostile_corpus()}
 MAX_BYTES = 8 << 20  # above every corpus file but the bombs, which stop at it quickly (32M empty lines cost a minute)
 
 
-def score_both_ways(body: bytes, *, name: str, trained, config, chunk_rows: int, tmp_path: Path) -> list[Any]:
+def score_both_ways(
+    body: bytes, *, name: str, trained, config, chunk_rows: int, tmp_path: Path, **limits: Any
+) -> list[Any]:
     """The outcome of scoring `body` on the fast and on the precise path, each as comparable data."""
     return [
         score_once(
-            body, name=name, trained=trained, config=config, chunk_rows=chunk_rows, tmp=tmp_path / str(fast), fast=fast
+            body,
+            name=name,
+            trained=trained,
+            config=config,
+            chunk_rows=chunk_rows,
+            tmp=tmp_path / str(fast),
+            fast=fast,
+            **limits,
         )
         for fast in (True, False)
     ]
 
 
-def score_once(body: bytes, *, name: str, trained, config, chunk_rows: int, tmp: Path, fast: bool) -> Any:
+def score_once(
+    body: bytes,
+    *,
+    name: str,
+    trained,
+    config,
+    chunk_rows: int,
+    tmp: Path,
+    fast: bool,
+    share: float | None = None,
+    deadline: float | None = None,
+) -> Any:
+    """The outcome of scoring `body` as comparable data; `share` replaces scoring.max_bad_row_share, `deadline`
+    is the invocation's (time.monotonic())."""
     artifact, manifest = trained
     model = joblib.load(io.BytesIO(artifact))
     scoring = dataclasses.replace(config.scoring, chunk_rows=chunk_rows, max_file_bytes=MAX_BYTES)
+    if share is not None:
+        scoring = dataclasses.replace(scoring, max_bad_row_share=share)
     tmp.mkdir(parents=True)
     out, feedback = tmp / "out.csv", tmp / "feedback.csv"
     drift = DriftAccumulator(manifest["profile"], sample_rows=config.drift.reference_sample_rows, seed=1)
@@ -73,6 +99,7 @@ def score_once(body: bytes, *, name: str, trained, config, chunk_rows: int, tmp:
             out_path=str(out),
             feedback_path=str(feedback),
             scoring=scoring,
+            deadline=deadline,
             fast=fast,
         )
     except FileRejected as rejected:
@@ -106,15 +133,16 @@ def test_given_a_hostile_file_when_scored_fast_and_precisely_then_everything_is_
 
 @pytest.fixture
 def taken(monkeypatch) -> list[Any]:
-    """What each fast_chunk call of scoring returned (None: the block went to the precise path), in order."""
+    """What each fast_block call of scoring returned, in order: the block's (rows, chunk), or None when the
+    whole block went to the precise path."""
     results: list[Any] = []
-    original = score_module.fast_chunk
+    original = score_module.fast_block
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         results.append(original(*args, **kwargs))
         return results[-1]
 
-    monkeypatch.setattr(score_module, "fast_chunk", recording)
+    monkeypatch.setattr(score_module, "fast_block", recording)
     return results
 
 
@@ -173,17 +201,21 @@ def test_given_a_file_with_quoted_ids_when_scored_fast_and_precisely_then_the_sa
     assert fast[4].count(b" Smith, ") == (30 if with_label else 0)  # and in feedback
 
 
-def test_given_a_file_with_one_bad_cell_then_only_its_block_takes_the_precise_path(trained, config, tmp_path, taken):
+def test_given_a_file_with_one_bad_cell_then_its_block_keeps_the_fast_path_but_for_that_row(
+    trained, config, tmp_path, taken
+):
     lines = generate(1_000, seed=6, with_label=False).splitlines(keepends=True)
     cells = lines[450].split(b",")
-    lines[450] = b",".join([*cells[:-1], b"cheque\n"])  # payment_method, the last column
+    lines[450] = b",".join([*cells[:-1], b"cheque\n"])  # payment_method, the last column: row 450
 
     fast, precise = score_both_ways(
         b"".join(lines), name="incoming/one-bad.csv", trained=trained, config=config, chunk_rows=100, tmp_path=tmp_path
     )
 
     assert fast == precise and fast[1][:2] == (1_000, 999)
-    assert [i for i, chunk in enumerate(taken) if chunk is None] == [4]  # rows 401-500: the bad one is 450
+    assert all(read is not None for read in taken) and len(taken) == 10
+    assert [(len(rows), len(chunk)) for rows, chunk in taken] == [(100, 100)] * 4 + [(100, 99)] + [(100, 100)] * 5
+    assert [(e.row, e.kind) for e in taken[4][1].errors] == [(450, "unknown_category")]
 
 
 def test_given_a_byte_order_mark_at_a_block_start_then_both_paths_keep_it_in_the_id(trained, config, tmp_path):
@@ -210,21 +242,29 @@ CELLS = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(CELLS, min_size=7, max_size=7), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]))
-def test_given_random_cells_then_the_fast_path_declines_or_agrees_with_convert_rows(config, rows, newline):
+def test_given_random_cells_then_the_fast_path_reads_a_plain_block_as_convert_rows_does(config, rows, newline):
     header = ["customer_id", *config.feature_names]
     body = newline.join(",".join(row) for row in rows) + newline
     data = body.encode()
 
     chunk = fast_chunk(data, header, features=config.features, label=None, task=None, max_field_chars=1000)
 
-    if chunk is None:
+    if chunk is None:  # only a block that is not plain (a cell with a comma) is left to the precise path
+        assert plain_rows(data, len(header), 1000) is None
         return
     parsed = [line.split(",") for line in body.split(newline) if line]
     precise = convert_rows(header, parsed, first_row=1, features=config.features, label=None, max_field_chars=1000)
-    assert not precise.errors and len(precise) == len(chunk) == len(parsed)
+    assert_reads_alike(chunk, precise)
+
+
+def assert_reads_alike(chunk: Any, precise: Any) -> None:
+    """The fast path's chunk is convert_rows': the same errors, good rows, columns and pass-through cells."""
+    assert chunk.errors == precise.errors
+    assert len(chunk) == len(precise) and list(chunk.rows) == list(precise.rows)
     for name, values in precise.columns.items():
-        assert np.array_equal(values, chunk.columns[name]), name
-    assert list(chunk.rows) == parsed
+        np.testing.assert_array_equal(values, chunk.columns[name], err_msg=name)
+    for i, values in chunk.text_columns.items():
+        assert list(values) == list(precise.text_columns[i]), i
 
 
 BLANKS = st.sampled_from(["", " ", "  ", "\t", " \t "])
@@ -244,7 +284,7 @@ def forgiving(features: Any) -> tuple[Any, ...]:
     st.sampled_from(["\n", "\r\n"]),
     st.booleans(),
 )
-def test_given_blanks_in_imputed_features_then_the_fast_path_declines_or_agrees_with_convert_rows(
+def test_given_blanks_in_imputed_features_then_the_fast_path_reads_a_plain_block_as_convert_rows_does(
     config, rows, newline, every
 ):
     features = forgiving(config.features) if every else (*config.features[:2], *forgiving(config.features[2:]))
@@ -254,13 +294,11 @@ def test_given_blanks_in_imputed_features_then_the_fast_path_declines_or_agrees_
     chunk = fast_chunk(body.encode(), header, features=features, label=None, task=None, max_field_chars=1000)
 
     if chunk is None:
+        assert plain_rows(body.encode(), len(header), 1000) is None
         return
     parsed = [line.split(",") for line in body.split(newline) if line]
     precise = convert_rows(header, parsed, first_row=1, features=features, label=None, max_field_chars=1000)
-    assert not precise.errors and len(precise) == len(chunk) == len(parsed)
-    for name, values in precise.columns.items():
-        np.testing.assert_array_equal(values, chunk.columns[name], err_msg=name)
-    assert list(chunk.rows) == parsed
+    assert_reads_alike(chunk, precise)
 
 
 def test_given_a_block_with_blanks_in_imputed_features_then_the_fast_path_reads_it_as_convert_rows_does(config):
@@ -338,8 +376,8 @@ def precise_chunk(data: bytes, header: list[str], features: Any, max_field_chars
 
 
 def assert_agrees(chunk: Chunk, precise: Chunk | str, header: list[str]) -> None:
-    """The fast path's chunk is the precise path's: an error-free chunk with the same columns and rows."""
-    assert isinstance(precise, Chunk) and not precise.errors and len(chunk) == len(precise)
+    """The fast path's chunk is the precise path's: the same errors, good rows, columns and pass-through cells."""
+    assert isinstance(precise, Chunk) and chunk.errors == precise.errors and len(chunk) == len(precise)
     for name, values in precise.columns.items():
         np.testing.assert_array_equal(chunk.columns[name], values, err_msg=name)
     assert list(chunk.rows) == list(precise.rows)
@@ -434,6 +472,150 @@ def test_given_quoted_cells_of_every_kind_then_the_fast_path_reads_them_as_the_c
     assert list(chunk.rows)[2][0] == 'line\r\nbreak "quoted"' and chunk.columns["tenure_months"][0] == 1.5
 
 
+# ---------------------------------------------------------------------------- bad rows in plain blocks
+BAD_CELLS = (  # (column, a value convert_rows reports there): every way a plain block's value can be bad
+    ("tenure_months", "twelve"),  # not a number
+    ("monthly_charges", "inf"),  # not finite
+    ("support_calls", ""),  # blank, and the feature does not impute
+    ("data_usage_gb", "1e309"),  # not finite either: too large
+    ("contract", "weekly"),  # an unknown category
+    ("payment_method", " "),  # blank
+    ("churned", "maybe"),  # a bad label
+)
+
+
+def dirtied(body: bytes, bad_rows: int, *, seed: int, newline: str = "\n") -> tuple[bytes, set[int]]:
+    """`body` (a generated labeled file) with `bad_rows` random rows made bad in one or two ways of BAD_CELLS
+    (each way in turn), a blank line here and there (blank lines are not rows), and the bad rows' numbers."""
+    header, *lines = body.decode().splitlines()
+    names = header.split(",")
+    rng = np.random.default_rng(seed)
+    bad = sorted(rng.choice(len(lines), size=bad_rows, replace=False).tolist())
+    for k, i in enumerate(bad):
+        cells = lines[i].split(",")
+        for column, value in [BAD_CELLS[k % 7], *([BAD_CELLS[(k + 3) % 7]] if k % 3 == 0 else [])]:
+            cells[names.index(column)] = value
+        lines[i] = ",".join(cells)
+    for i in sorted(rng.choice(len(lines), size=5, replace=False).tolist(), reverse=True):
+        lines.insert(i, "")
+    return newline.join([header, *lines, ""]).encode(), {i + 1 for i in bad}
+
+
+def bad_rows_per_block(taken: list[Any]) -> list[tuple[int, int]]:
+    """Each block's first row number and how many of its rows left the chunk the fast path made of it."""
+    firsts = np.cumsum([0] + [len(rows) for rows, _ in taken[:-1]]) + 1
+    return [(int(first), len(rows) - len(chunk)) for first, (rows, chunk) in zip(firsts, taken, strict=True)]
+
+
+@pytest.mark.parametrize("case", [(10_000, 10, 3_500, "\n"), (3_000, 30, 1_000, "\r\n")], ids=["0.1%", "1%"])
+def test_given_a_file_with_bad_rows_in_every_block_then_the_same_both_ways_and_only_bad_rows_leave_the_fast_path(
+    case, trained, config, tmp_path, taken
+):
+    rows, bad, chunk_rows, newline = case  # rows, bad rows, rows per block, line end
+    body, bad_numbers = dirtied(generate(rows, seed=8), bad, seed=9, newline=newline)
+
+    fast, precise = score_both_ways(
+        body, name="incoming/dirty.csv", trained=trained, config=config, chunk_rows=chunk_rows, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[0] == "scored"
+    counted, scored, errors, kinds, kept = fast[1]
+    assert (counted, scored, len(kept)) == (rows, rows - bad, bad) and {e["row"] for e in errors} == bad_numbers
+    assert set(kinds) == {"not_a_number", "not_finite", "missing", "unknown_category", "bad_label"}
+    assert len(taken) >= 3 and all(read is not None for read in taken)
+    per_block = bad_rows_per_block(taken)
+    assert [n for _, n in per_block] == [
+        sum(first <= r < first + len(block_rows) for r in bad_numbers)
+        for (first, _), (block_rows, _) in zip(per_block, taken, strict=True)
+    ]
+    assert sum(n > 0 for _, n in per_block) >= 3
+
+
+def test_given_a_flagged_row_that_convert_rows_takes_then_the_whole_block_goes_to_the_precise_path(
+    trained, config, tmp_path, taken, monkeypatch
+):
+    checked = fastpath._checked
+
+    def over_flagging(values: Any, feature: Any) -> Any:
+        out, flagged = checked(values, feature)
+        return out, flagged | (np.arange(len(flagged)) == 3)  # row 4 of each block: a good row
+
+    monkeypatch.setattr(fastpath, "_checked", over_flagging)
+    body, _ = dirtied(generate(300, seed=8), 6, seed=2)
+
+    fast, precise = score_both_ways(
+        body, name="incoming/odd.csv", trained=trained, config=config, chunk_rows=100, tmp_path=tmp_path
+    )
+
+    assert fast == precise and fast[1][:2] == (300, 294)
+    assert taken and all(read is None for read in taken)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [(0.0, None, "stopped after row 1,000: the file cannot pass"), (0.05, 0.0, "stopped after row 1,000: out of time")],
+    ids=["cannot-pass", "out-of-time"],
+)
+def test_given_a_file_that_fails_when_scored_fast_and_precisely_then_the_same_rejection_at_the_same_row(
+    case, trained, config, tmp_path, taken
+):
+    share, deadline, stopped = case  # max_bad_row_share, the invocation's deadline, how the report says it stopped
+    lines = generate(3_000, seed=11).splitlines(keepends=True)
+    for i in range(520, 1_000, 4):  # every fourth row from 520 on: 120 of block 2's rows, an unknown contract
+        cells = lines[i].split(b",")
+        lines[i] = b",".join([*cells[:5], b"weekly", *cells[6:]])
+
+    fast, precise = score_both_ways(
+        b"".join(lines),
+        name="incoming/fails.csv",
+        trained=trained,
+        config=config,
+        chunk_rows=500,
+        tmp_path=tmp_path,
+        share=share,
+        deadline=deadline,
+    )
+
+    assert fast == precise and fast[:2] == ("rejected", "too_many_bad_rows") and stopped in fast[2]
+    assert len(taken) == 2 and all(read is not None for read in taken) and len(taken[1][1].errors) == 120
+
+
+ANY_CELL = st.one_of(
+    st.sampled_from([c for c in ODD_CELLS.split("|") if "," not in c]),
+    st.sampled_from(["weekly", "maybe", "2", "0", "1", "card", "two-year", " one-year", "x" * 40]),
+    st.text(alphabet="0123456789.eE+-_ \tinfa", max_size=10),
+)
+SMALL_FILE = generate(150, seed=12).splitlines(keepends=True)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(cells=st.lists(st.tuples(st.integers(1, 150), st.integers(1, 7), ANY_CELL), min_size=1, max_size=15))
+def test_given_random_cells_at_random_rows_of_good_blocks_then_scored_the_same_both_ways_on_the_fast_path(
+    cells, trained, config, taken
+):
+    lines = list(SMALL_FILE)
+    for row, column, value in cells:
+        fields = lines[row].rstrip(b"\n").split(b",")
+        fields[column] = value.encode()
+        lines[row] = b",".join(fields) + b"\n"
+    taken.clear()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fast, precise = score_both_ways(
+            b"".join(lines),
+            name="incoming/random.csv",
+            trained=trained,
+            config=config,
+            chunk_rows=50,
+            tmp_path=Path(tmp),
+        )
+
+    assert fast == precise
+    assert len(taken) == 3 and all(read is not None for read in taken)
+
+
 # ---------------------------------------------------------------------------- blocks and plain blocks
 def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
     data = b'a,"x\ny",1\nb,"z",2\n"q\n\n",c,3\n'
@@ -471,6 +653,17 @@ def test_given_quoted_line_breaks_then_rows_end_only_outside_quotes():
 )
 def test_given_a_block_then_plain_rows_counts_rows_only_when_both_parsers_must_agree(data, rows):
     assert plain_rows(data, 2, max_field_chars=10) == rows
+
+
+@pytest.mark.parametrize("data", [b"a,1\nb,2\n", b"\r\na,1\r\n\r\nb,\r\n,3", b"\na,\xc3\xa9\n\n\nb,2", b"a,1\n\n"])
+def test_given_a_plain_block_then_a_row_asked_for_alone_is_the_row_the_whole_block_splits_into(data):
+    count = plain_rows(data, 2, max_field_chars=10)
+    assert count is not None
+
+    alone = [fastpath._LineRows(data, count)[i] for i in [*range(count), *range(-count, 0)]]
+
+    every = list(fastpath._LineRows(data, count))
+    assert alone == every + every and every == [row for row in csv.reader(io.StringIO(data.decode())) if row]
 
 
 def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module(monkeypatch):

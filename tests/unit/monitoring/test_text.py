@@ -91,7 +91,7 @@ def test_given_empty_and_too_long_texts_when_converted_then_each_is_a_bad_row_wi
     assert "2,001 characters (max_chars 2,000)" in chunk.errors[1].message
 
 
-def test_given_a_plain_block_of_text_then_the_fast_path_reads_it_as_the_precise_path_and_declines_an_empty_text(
+def test_given_a_plain_block_of_text_then_the_fast_path_reads_it_as_the_precise_path_and_reports_an_empty_text(
     reviews_config,
 ):
     header = ["review_id", "review", "product"]
@@ -103,9 +103,9 @@ def test_given_a_plain_block_of_text_then_the_fast_path_reads_it_as_the_precise_
     )
     assert fast is not None and list(fast.columns["review"]) == list(precise.columns["review"])
     empty = b"r1,great kettle,kitchen\nr2, ,toys\n"
-    assert (
-        fast_chunk(empty, header, features=reviews_config.features, label=None, task=None, max_field_chars=5000) is None
-    )
+    one_bad = fast_chunk(empty, header, features=reviews_config.features, label=None, task=None, max_field_chars=5000)
+    assert one_bad is not None and [r[0] for r in one_bad.rows] == ["r1"]
+    assert [(e.row, e.kind) for e in one_bad.errors] == [(2, "missing")]
 
 
 def test_given_many_distinct_words_then_the_reference_keeps_a_bounded_vocabulary(reviews_config):
