@@ -27,7 +27,8 @@ from scoring.score import score_rows
 from mlops_core.data import fastpath
 from mlops_core.data.blocks import BYTE_ORDER_MARK, CsvBlocks, physical_lines, row_ends
 from mlops_core.data.convert import Chunk, convert_rows
-from mlops_core.data.fastpath import fast_chunk, plain_rows
+from mlops_core.data.fastpath import fast_chunk
+from mlops_core.data.plain import plain_rows
 from mlops_core.data.reader import CsvRows, FileRejected
 from mlops_core.monitoring.drift import DriftAccumulator
 from mlopsctl.datagen import generate
