@@ -294,7 +294,7 @@ def markdown(summary: dict) -> str:
     m = summary["machine"]
     lines = [
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), Python {m['python']}, "
-        f"{m['os']}.",
+        f"{m['os']}, by `make bench` (`bench/run.py`; each script's own command in its docstring).",
         *(
             f"The {name} rows are carried over from the previous summary (measured {date}; no {name}.json here)."
             for name, date in summary.get("carried", {}).items()

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import Feature, Task
+from .blocks import row_ends
 from .cells import RowError, blank_cells, categories, text_checks
 from .convert import Chunk, convert_rows, read_labels
-from .plain import NEWLINE, plain_rows
+from .plain import plain_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,9 +234,9 @@ def _without_flagged(chunk: Chunk, flagged: np.ndarray, reading: Reading, first_
 
 
 class _LineRows(Sequence[list[str]]):
-    """A plain block's rows as the csv module reads them, split only when asked (feedback): with no quotes,
-    a row is its line split at commas, and a row asked for alone (a bad row) is split alone; with quotes,
-    the csv module splits the block."""
+    """A plain block's rows as the csv module reads them, split only when asked (feedback, bad rows): with no
+    quotes a row is its line split at commas, with quotes the csv module splits it; a row asked for alone (a
+    bad row) is split alone, from where it starts to the line feed outside quotes that ends it."""
 
     def __init__(self, data: bytes, rows: int) -> None:
         self._data, self._rows = data, rows
@@ -247,9 +248,10 @@ class _LineRows(Sequence[list[str]]):
         return iter(self._split)
 
     def __getitem__(self, index):  # Sequence's two overloads (an index, a slice) in one
-        if isinstance(index, int) and "_split" not in self.__dict__ and b'"' not in self._data:
+        if isinstance(index, int) and "_split" not in self.__dict__:
             start, end = self._lines[:, range(self._rows)[index]]
-            return self._data[start:end].decode("utf-8").split(",")
+            line = self._data[start:end].decode("utf-8")
+            return _csv_rows(line)[0] if '"' in line else line.split(",")
         return self._split[index]
 
     @cached_property
@@ -262,9 +264,9 @@ class _LineRows(Sequence[list[str]]):
 
     @cached_property
     def _lines(self) -> np.ndarray:
-        """Where each row's line starts and ends (before its CR LF or LF), in two rows."""
+        """Where each row starts and ends (before the CR LF or LF outside quotes that ends it), in two rows."""
         raw = np.frombuffer(self._data, dtype=np.uint8)
-        ends = np.flatnonzero(raw == NEWLINE)
+        ends = row_ends(self._data)
         if not self._data.endswith(b"\n"):
             ends = np.append(ends, len(raw))
         starts = np.concatenate(([0], ends[:-1] + 1))

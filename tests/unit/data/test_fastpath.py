@@ -656,15 +656,25 @@ def test_given_a_block_then_plain_rows_counts_rows_only_when_both_parsers_must_a
     assert plain_rows(data, 2, max_field_chars=10) == rows
 
 
-@pytest.mark.parametrize("data", [b"a,1\nb,2\n", b"\r\na,1\r\n\r\nb,\r\n,3", b"\na,\xc3\xa9\n\n\nb,2", b"a,1\n\n"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,1\nb,2\n",
+        b"\r\na,1\r\n\r\nb,\r\n,3",
+        b"\na,\xc3\xa9\n\n\nb,2",
+        b"a,1\n\n",
+        b'"a,\n""x""",1\r\n\r\n"",2\nb,"3\r\n"',  # quoted: commas, line breaks and doubled quotes inside
+    ],
+)
 def test_given_a_plain_block_then_a_row_asked_for_alone_is_the_row_the_whole_block_splits_into(data):
     count = plain_rows(data, 2, max_field_chars=10)
-    assert count is not None
+    assert count  # plain, with rows
 
     alone = [fastpath._LineRows(data, count)[i] for i in [*range(count), *range(-count, 0)]]
 
     every = list(fastpath._LineRows(data, count))
-    assert alone == every + every and every == [row for row in csv.reader(io.StringIO(data.decode())) if row]
+    read = [row for row in csv.reader(io.StringIO(data.decode(), newline="")) if row]
+    assert alone == every + every and every == read
 
 
 def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module(monkeypatch):
