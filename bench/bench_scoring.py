@@ -30,7 +30,6 @@ import io
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -61,7 +60,10 @@ BLANK_SHARE = 0.1
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS since its exec (VmHWM). Not getrusage's ru_maxrss: Linux carries that over
+    exec from the forked parent's pages, so a child of a large parent reported the parent's size."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def _model_path() -> Path:
