@@ -13,8 +13,9 @@ the layers contract in ``pyproject.toml``, run by ``make lint``):
 - ``storage``     the S3 layout and small JSON records
 - ``registry``    versions, the champion and challenger pointers, and every decision that moves them
 
-And two modules beside them:
+And three modules beside them:
 
 - ``environment``    each function's environment variables as one typed record, checked at cold start
 - ``observability``  logging, and the metric names, units and dimensions publishers and alarms share
+- ``lazy``           a package's public names re-exported lazily, so a function loads only what it uses
 """

@@ -10,8 +10,9 @@ Reads the config; imports nothing else of the project's.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the type checker sees; at run time each name is found on first use (below)
     from .pipeline import build_pipeline, features_from_schema, model_input, schema_dict
@@ -46,15 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        for module in _MODULES:
-            value = getattr(importlib.import_module(f".{module}", __name__), name, None)
-            if value is not None:
-                globals()[name] = value  # found once; later lookups do not come here
-                return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, __all__)
