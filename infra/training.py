@@ -26,6 +26,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_core.config import PromotionSettings
+from mlops_core.containers import config_build_args
 from mlops_core.environment import (
     LambdaBackendEnvironment,
     RetrainingEnvironment,
@@ -246,17 +247,9 @@ def sagemaker_ended_rule(scope: Construct, *, job_role: iam.IRole, ended: lambda
 
 
 def image_config_args(config_file: Path) -> dict[str, str]:
-    """The training image's build argument that names the project's config file (see training/Dockerfile).
-
-    The build context is the repository, so the config must lie inside it (.dockerignore lets *.toml in).
-    """
-    config_file = config_file.resolve()
-    if not config_file.is_relative_to(ROOT):
-        raise ValueError(
-            f"the training image can only include a config inside the repository ({ROOT}); "
-            f"{config_file} is outside it: copy it under the repository (e.g. examples/<name>/mlops.toml)"
-        )
-    return {"MLOPS_CONFIG": config_file.relative_to(ROOT).as_posix()}
+    """The training image's build argument that names the project's config file (see training/Dockerfile); the
+    build context is the repository, so the config must lie inside it."""
+    return config_build_args(config_file, context=ROOT)
 
 
 class Training(Construct):
