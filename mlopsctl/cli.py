@@ -14,14 +14,15 @@ from botocore.exceptions import EndpointConnectionError
 
 from mlops_core.config import CONFIG_ENV, ConfigError
 
-from .commands import decisions, init, local, models, online, pipeline, reports
+from .commands import decisions, image, init, local, models, online, pipeline, reports
 from .commands.common import CliError
 from .deploy import DeployError
+from .image import ImageError
 from .localaws import LocalAwsError
 from .stack import OpsError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-for group in (init, local, pipeline, models, online, decisions, reports):
+for group in (init, local, pipeline, models, online, decisions, reports, image):
     app.add_typer(group.app)
 
 
@@ -52,7 +53,7 @@ def main() -> None:
     """Console-script entry point: expected failures print one line and a hint."""
     try:
         app(standalone_mode=False)
-    except (CliError, LocalAwsError, DeployError, OpsError, ConfigError) as exc:
+    except (CliError, LocalAwsError, DeployError, OpsError, ConfigError, ImageError) as exc:
         _fail(str(exc), getattr(exc, "hint", ""))
     except EndpointConnectionError as exc:
         _fail(

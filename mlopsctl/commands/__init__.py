@@ -6,10 +6,11 @@
 - ``models``     the champion and the challenger: status, challenge, rollback
 - ``decisions``  people decide about models: approve, reject, register
 - ``reports``    what happened, shown: report, demo
+- ``image``      the training image on this machine: image build (a group: `mlops image build`)
 - ``common``     what the groups share: the repository root, the stack a command connects to
                  (`connect`), the --target option, progress on stderr, `CliError`
 
 The commands parse options and print; the work is in the modules beside this package (`infer`,
-`initwrite`, `stack`, `runs`, `batches`, `standing`, `approvals`, `register`, `report`, `demo`, ...),
+`initwrite`, `stack`, `runs`, `batches`, `standing`, `approvals`, `register`, `report`, `demo`, `image`, ...),
 which never import it.
 """
