@@ -71,6 +71,17 @@ test: setup  ## every test: unit and infrastructure on all cores, then end to en
 bench: setup $(VENV)/.bench-installed  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py
 
+# Without a Docker daemon the image is built with buildah from a local base (training/local-base.sh): the tools
+# come from the distribution's packages, installed here when missing and we are root on a Debian-like system.
+image: $(VENV)/.installed  ## build the training image on this machine (docker, else podman + buildah)
+	@docker info >/dev/null 2>&1 || { \
+	  missing=$$(for tool in podman buildah runc debootstrap; do command -v $$tool >/dev/null || echo $$tool; done); \
+	  if [ -z "$$missing" ]; then :; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && apt-get install -y -q $$missing; \
+	  else echo "missing: $$(echo $$missing); install them or docker (as root, make image installs them)"; exit 1; fi; }
+	PYTHON312=$(PYTHON312) $(BIN)/mlops image build
+
 docs: $(VENV)/.installed  ## the docs site (README + docs/) built into site/, offline and strict
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
@@ -78,4 +89,4 @@ clean:  ## remove local AWS state and build outputs (keeps the venvs)
 	-$(BIN)/mlops down
 	rm -rf .local-aws/state cdk.out
 
-.PHONY: help setup local-aws-installed up down deploy demo lint test bench docs clean
+.PHONY: help setup local-aws-installed up down deploy demo lint test bench image docs clean
