@@ -49,10 +49,21 @@ def _flag(value: str) -> bool:
     return value.lower() == "true"
 
 
+BACKENDS = ("lambda", "sagemaker", "container")
+Backend = Literal["lambda", "sagemaker", "container"]
+
+
 def _backend(value: str) -> str:
-    if value not in ("lambda", "sagemaker"):
-        raise ValueError("it must be lambda or sagemaker")
+    if value not in BACKENDS:
+        raise ValueError(f"it must be one of {', '.join(BACKENDS)}")
     return value
+
+
+def _backends(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(","))
+    for name in names:
+        _backend(name)
+    return names
 
 
 def env(name: str, parse: Callable[[str], Any] = _text, *, default: Any = MISSING) -> Any:
@@ -87,7 +98,9 @@ class EnvironmentRecord:
         out = {}
         for f in fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
             value = getattr(self, f.name)
-            if value is not None:
+            if isinstance(value, tuple):
+                out[f.metadata["env"]] = ",".join(value)
+            elif value is not None:
                 out[f.metadata["env"]] = json.dumps(value) if isinstance(value, dict | bool) else str(value)
         return out
 
@@ -122,10 +135,17 @@ class RetrainingEnvironment(EnvironmentRecord):
     """The retraining function's own variables; its backend's are read by the backend's record."""
 
     models_bucket: str = env("MODELS_BUCKET")
-    backend: Literal["lambda", "sagemaker"] = env("TRAINING_BACKEND", _backend)
+    backend: Backend = env("TRAINING_BACKEND", _backend)  # where alarms' and schedules' runs train
     namespace: str = env("METRICS_NAMESPACE", default=NAMESPACE)
     alert_topic_arn: str | None = env("ALERT_TOPIC_ARN", default=None)  # None: a failure to start is not messaged
     conditional_deletes: bool = env("S3_CONDITIONAL_DELETES", _flag, default=True)  # see TrainingJobEnvironment
+    # Every backend a manual run may name (`mlops train --backend`); default: `backend` alone.
+    backends: tuple[Backend, ...] | None = env("TRAINING_BACKENDS", _backends, default=None)
+
+    @property
+    def available(self) -> tuple[Backend, ...]:
+        """The backends this function can start, the default first."""
+        return (self.backend, *(name for name in self.backends or () if name != self.backend))
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,14 @@ class SageMakerBackendEnvironment(EnvironmentRecord):
     role_arn: str = env("SAGEMAKER_ROLE_ARN")
     instance_type: str = env("SAGEMAKER_INSTANCE_TYPE", default="ml.m5.large")
     max_runtime_s: int = env("SAGEMAKER_MAX_RUNTIME_S", _positive_int, default=3600)
+
+
+@dataclass(frozen=True)
+class ContainerBackendEnvironment(EnvironmentRecord):
+    """The local container backend (training/local_jobs.py); its jobs are created from a SageMakerBackendEnvironment."""
+
+    jobs_dir: str = env("LOCAL_TRAINING_JOBS_DIR")  # each job's /opt/ml folder, on the host
+    memory_mb: int | None = env("LOCAL_TRAINING_MEMORY_MB", _positive_int, default=None)  # None: no limit
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,24 @@
-"""Where a training run executes: a SageMaker training job (AWS) or the training Lambda (LocalStack)."""
+"""Where a training run executes: a SageMaker training job (AWS), or on LocalStack the training Lambda or the
+training image in a local container started as SageMaker starts it (training/local_jobs.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_core.environment import (
+    Backend,
+    ContainerBackendEnvironment,
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
     TrainingJobEnvironment,
 )
 from mlops_core.storage import layout
+from training.local_jobs import LocalTrainingJobs
 
 SAGEMAKER_ENV_VALUE_CHARS = 512  # CreateTrainingJob's limit on one environment value
 
@@ -45,7 +50,10 @@ class LambdaBackend:
 
 @dataclass
 class SageMakerBackend:
-    """Runs the training image (training/Dockerfile) as a SageMaker training job named after the run."""
+    """Runs the training image (training/Dockerfile) as a SageMaker training job named after the run.
+
+    The container backend is this one with a local stand-in for SageMaker's client (`LocalTrainingJobs`).
+    """
 
     sagemaker_client: Any
     image_uri: str
@@ -82,18 +90,39 @@ def fit_trigger(trigger: dict[str, Any], limit: int) -> dict[str, Any]:
     return fitted
 
 
-def backend_from_environment(env: RetrainingEnvironment, make_client: Callable[[str], Any]) -> TrainingBackend:
-    """The backend `env.backend` names, configured from its own environment record."""
-    if env.backend == "lambda":
+def backends_from_environment(
+    env: RetrainingEnvironment, make_client: Callable[[str], Any]
+) -> dict[str, TrainingBackend]:
+    """Every backend `env` names (the default first), each configured from its own environment record."""
+    return {name: _backend(name, env, make_client) for name in env.available}
+
+
+def _backend(name: Backend, env: RetrainingEnvironment, make_client: Callable[[str], Any]) -> TrainingBackend:
+    if name == "lambda":
         function = LambdaBackendEnvironment.from_environment()
         return LambdaBackend(make_client("lambda"), function.training_function_name)
     sagemaker = SageMakerBackendEnvironment.from_environment()
+    client = _local_jobs(ContainerBackendEnvironment.from_environment()) if name == "container" else None
     return SageMakerBackend(
-        make_client("sagemaker"),
+        client or make_client("sagemaker"),
         image_uri=sagemaker.image_uri,
         role_arn=sagemaker.role_arn,
         instance_type=sagemaker.instance_type,
         max_runtime_s=sagemaker.max_runtime_s,
         output_path=f"s3://{env.models_bucket}/{layout.SAGEMAKER_OUTPUT}",
         job=TrainingJobEnvironment.from_environment(),
+        name=name,
     )
+
+
+def _local_jobs(local: ContainerBackendEnvironment) -> LocalTrainingJobs:
+    return LocalTrainingJobs(Path(local.jobs_dir), memory_mb=local.memory_mb)
+
+
+def pick_backend(backends: Mapping[str, TrainingBackend], name: object = None) -> TrainingBackend:
+    """The backend a manual run names, or the default (the first) when it names none."""
+    if name is None:
+        return next(iter(backends.values()))
+    if not isinstance(name, str) or name not in backends:
+        raise ValueError(f"unknown training backend {name!r}: this stack has {', '.join(backends)}")
+    return backends[name]

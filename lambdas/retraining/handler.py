@@ -3,6 +3,7 @@ EventBridge events, and manual triggers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -15,20 +16,20 @@ from mlops_core.observability import function_logger
 from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger, utcnow
 
-from .backends import TrainingBackend, backend_from_environment
+from .backends import TrainingBackend, backends_from_environment, pick_backend
 from .logic import start_training
 
 logger = function_logger("retraining")
 
 
 @cache
-def environment() -> tuple[RetrainingSettings, RunLedger, TrainingBackend, FailureAlerts]:
-    """The config, the run ledger, the backend and where failures are told, created once per execution environment."""
+def environment() -> tuple[RetrainingSettings, RunLedger, Mapping[str, TrainingBackend], FailureAlerts]:
+    """The config, the run ledger, the backends and where failures are told, created once per execution environment."""
     env, config = RetrainingEnvironment.from_environment(), load_config()
     ledger = RunLedger(boto3.client("s3"), env.models_bucket, conditional_deletes=env.conditional_deletes)
     sns = boto3.client("sns") if env.alert_topic_arn else None
     alerts = FailureAlerts(boto3.client("cloudwatch"), sns, env.alert_topic_arn, config.name, env.namespace)
-    return config.retraining, ledger, backend_from_environment(env, boto3.client), alerts
+    return config.retraining, ledger, backends_from_environment(env, boto3.client), alerts
 
 
 def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
@@ -36,7 +37,8 @@ def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
 
     Alarm events start a run only on a transition into ALARM; OK and INSUFFICIENT_DATA are ignored.
     The schedule's events (`retraining.schedule`) start one like an alarm: within the cooldown, not.
-    A manual trigger is {"source": "manual", "reason": "..."} and skips the cooldown.
+    A manual trigger is {"source": "manual", "reason": "...", "backend": optional} and skips the cooldown; its
+    `backend` picks one of the stack's backends for this run (`mlops train --backend`).
     """
     if event.get("source") == "aws.cloudwatch":
         alarm = CloudWatchAlarmEvent(event)
@@ -65,11 +67,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if trigger is None:
         logger.info("ignored: not an ALARM transition")
         return {"started": False, "reason": "not-an-alarm-transition"}
-    settings, ledger, backend, alerts = environment()
+    settings, ledger, backends, alerts = environment()
     result = start_training(
         trigger=trigger,
         ledger=ledger,
-        backend=backend,
+        backend=pick_backend(backends, event.get("backend") if force else None),
         settings=settings,
         alerts=alerts,
         now=utcnow(),

@@ -25,8 +25,13 @@ class TrainingSettings:
     max_file_share: float = 0.5
     # A feature with missing = "impute" blank in more of a run's rows than this fails the run, named.
     max_missing_share: float = 0.5
+    # Where runs train on local AWS: the training Lambda, or the training image (training/Dockerfile) in a local
+    # container started as SageMaker starts it (`make image` builds it; podman or docker). On AWS, SageMaker.
+    local_backend: Literal["lambda", "container"] = "lambda"
 
     def __post_init__(self) -> None:
+        if self.local_backend not in ("lambda", "container"):
+            raise ConfigError(f'[training] local_backend must be "lambda" or "container", not {self.local_backend!r}')
         for name in ("max_bad_row_share", "max_feedback_share", "max_file_share", "max_missing_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:

@@ -101,3 +101,16 @@ def metric_sum(cloudwatch, name: str, pipeline: str = "mlops") -> float:
         Statistics=["Sum"],
     )["Datapoints"]
     return sum(d["Sum"] for d in datapoints)
+
+
+class LambdaContext:
+    """The parts of Lambda's context object the handlers' Powertools logger reads."""
+
+    def __init__(self, function_name: str = "function", memory_limit_in_mb: int = 1024) -> None:
+        self.function_name, self.memory_limit_in_mb = function_name, memory_limit_in_mb
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        self.aws_request_id = "request-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000

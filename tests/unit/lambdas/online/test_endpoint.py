@@ -19,7 +19,7 @@ from scoring.logic import Clients, ScoringContext, score_job
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import Registry
 from mlopsctl.datagen import generate
-from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.conftest import DATA, MODELS, REGION, LambdaContext
 from tests.unit.lambdas.scoring.test_challenge import _challenge, trained_on_shift  # noqa: F401 (a fixture)
 from tests.unit.lambdas.scoring.test_scoring import CountingCloudWatch, put, read_csv
 
@@ -302,23 +302,16 @@ def test_given_labels_when_posted_then_202_and_kept_and_bad_labels_refused(endpo
     assert status == 400 and answer["errors"][0]["field"] == "customer_id"
 
 
-class LambdaContext:
-    function_name = "online"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:online"
-    aws_request_id = "lambda-request-1"
-
-
 def test_given_the_lambda_entry_point_then_it_answers_captures_with_the_latency_and_refuses_unstored_labels(
     champion, endpoint, monkeypatch
 ):
     monkeypatch.setattr(handler, "endpoint", lambda: endpoint)
     event = _event({"records": [GOOD]}) | {"requestContext": {"requestId": "api-1"}}
-    response = handler.lambda_handler(event, LambdaContext())
+    response = handler.lambda_handler(event, LambdaContext("online", 1024))
     assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "application/json"
     assert json.loads(response["body"])["predictions"][0]["customer_id"] == "C1"
     (kept,) = endpoint.capture.kept
     assert kept["request_id"] == "api-1" and kept["latency_ms"] > 0 and kept["rows"]
     monkeypatch.setattr(handler, "endpoint", lambda: dataclasses.replace(endpoint, capture=RecordingCapture(fail=True)))
     labels = _event({"records": [{"customer_id": "C1", "churned": 1}]}) | {"resource": "/feedback"}
-    assert handler.lambda_handler(labels, LambdaContext())["statusCode"] == 503
+    assert handler.lambda_handler(labels, LambdaContext("online", 1024))["statusCode"] == 503

@@ -17,7 +17,7 @@ from mlops_core.config import RetrainingSettings
 from mlops_core.environment import TrainingJobEnvironment
 from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger
-from tests.unit.conftest import metric_sum
+from tests.unit.conftest import LambdaContext, metric_sum
 
 BUCKET = "models-bucket"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -406,3 +406,50 @@ def test_given_the_sagemaker_backend_when_started_then_the_job_environment_carri
     ).start("run-1", ALARM)
     started_with = TrainingJobEnvironment.from_environment(client.created[0]["Environment"])
     assert started_with == TrainingJobEnvironment("data-bucket", "models-bucket", "MLOps", "arn:t", "run-1", ALARM)
+
+
+def _stack_environment(backend: str, backends: str | None) -> dict[str, str]:
+    return {
+        "MODELS_BUCKET": BUCKET,
+        "DATA_BUCKET": "data",
+        "TRAINING_BACKEND": backend,
+        **({"TRAINING_BACKENDS": backends} if backends else {}),
+        "TRAINING_FUNCTION_NAME": "training-fn",
+        "TRAINING_IMAGE_URI": "localhost/serverless-mlops-training-churn:latest",
+        "SAGEMAKER_ROLE_ARN": "arn:aws:iam::000000000000:role/job",
+        "LOCAL_TRAINING_JOBS_DIR": "/tmp/jobs",
+    }
+
+
+@pytest.mark.parametrize(("default", "other"), [("lambda", "container"), ("container", "lambda")])
+def test_given_a_local_stack_with_two_backends_then_runs_go_to_the_default_unless_a_manual_run_names_the_other(
+    monkeypatch, default, other
+):
+    from retraining.backends import backends_from_environment, pick_backend
+
+    from mlops_core.environment import RetrainingEnvironment
+    from training.local_jobs import LocalTrainingJobs
+
+    environ = _stack_environment(default, f"{other},{default}")  # the order written does not decide the default
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    backends = backends_from_environment(RetrainingEnvironment.from_environment(environ), lambda service: service)
+    assert list(backends) == [default, other]
+    assert pick_backend(backends).name == default
+    assert pick_backend(backends, other).name == other
+    container = backends["container"]
+    assert isinstance(container, SageMakerBackend) and isinstance(container.sagemaker_client, LocalTrainingJobs)
+    assert container.image_uri == "localhost/serverless-mlops-training-churn:latest"
+    assert str(container.sagemaker_client.jobs_dir) == "/tmp/jobs"
+
+
+def test_given_a_manual_run_naming_a_backend_the_stack_lacks_then_refused_naming_those_it_has_and_no_run_recorded(
+    monkeypatch, ledger
+):
+    from retraining import handler
+
+    backends = {"sagemaker": RecordingBackend()}
+    monkeypatch.setattr(handler, "environment", lambda: (SETTINGS, ledger, backends, None))
+    with pytest.raises(ValueError, match="unknown training backend 'container': this stack has sagemaker"):
+        handler.lambda_handler({"source": "manual", "backend": "container"}, LambdaContext())
+    assert ledger.current_lock() is None and backends["sagemaker"].started == []

@@ -23,7 +23,7 @@ from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.store import ArtifactIntegrityError, Registry
 from mlops_core.storage import layout
 from mlopsctl.datagen import generate
-from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.conftest import DATA, MODELS, REGION, LambdaContext
 
 
 class CountingCloudWatch:
@@ -385,21 +385,10 @@ def test_given_one_failing_file_in_a_batch_when_handled_then_only_it_is_a_batch_
         }
 
     event = {"Records": [record("m-good", "incoming/good.csv"), record("m-bad", "incoming/unlucky.csv")]}
-    response = handler.lambda_handler(event, LambdaContext())
+    response = handler.lambda_handler(event, LambdaContext("scoring", 2048))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert len(keys(clients.s3, "predictions/good/")) == 1
     assert keys(clients.s3, "predictions/unlucky/") == [] and keys(clients.s3, "rejected/") == []
-
-
-class LambdaContext:
-    function_name = "scoring"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:scoring"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 300_000
 
 
 # ---------------------------------------------------------------------------- byte ranges
@@ -616,7 +605,7 @@ def test_given_a_byte_range_pinned_to_a_version_never_champion_when_handled_then
 
     forged = sqs_record("m-forged", json.loads(range_message(first)))
     event = {"Records": [forged, sqs_record("m-good", s3_event("incoming/beside-it.csv"))]}
-    response = handler.lambda_handler(event, LambdaContext())
+    response = handler.lambda_handler(event, LambdaContext("scoring", 2048))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-forged"}]}  # retried, then dead-lettered
     assert keys(clients.s3, "predictions/pinned-elsewhere/") == []
