@@ -16,7 +16,7 @@ from .online import OnlineEndpoint
 from .scoring import Scoring
 from .staleness import ChampionAge
 from .storage import Storage
-from .targets import TargetSettings
+from .targets import TargetSettings, training_backend
 from .training import Training
 
 
@@ -56,7 +56,9 @@ class MlopsStack(Stack):
         self.training = Training(
             self,
             "Training",
-            backend=target.training_backend,
+            backend=training_backend(target, config),
+            container=target.container_training,
+            project=config.name,
             conditional_deletes=target.s3_conditional_deletes,
             max_runtime_s=config.retraining.max_runtime_seconds,
             config_file=config_file,
@@ -130,7 +132,7 @@ class MlopsStack(Stack):
             "ScoringFunction": self.scoring.function.function_name,
             "RetrainingFunction": self.training.retraining_function.function_name,
             "TrainingEndedFunction": self.training.ended_function.function_name,
-            **self.training.job.outputs(),
+            **self.training.outputs(),
             "AlertsTopic": self.alerts.topic.topic_arn,
             "MetricsNamespace": NAMESPACE,
             "Dashboard": self.monitoring.dashboard.dashboard_name,

@@ -15,6 +15,9 @@ from typing import Literal
 
 from aws_cdk import Duration, RemovalPolicy
 
+from mlops_core.config import ProjectConfig
+from mlops_core.environment import Backend
+
 Target = Literal["aws", "localstack"]
 RestApiUrl = Literal["execute-api", "localstack-path"]
 
@@ -34,6 +37,11 @@ class TargetSettings:
     # does (its async event manager sends the same invocation record, conditions RetriesExhausted and
     # EventAgeExceeded included).
     training_backend: Literal["sagemaker", "lambda"]
+    # LocalStack: runs can also train in the training image itself, in a local container (podman or docker)
+    # started as SageMaker starts it (training/local_jobs.py), so the AWS path's image is tried here too;
+    # `[training] local_backend = "container"` makes it the default, `mlops train --backend` picks per run.
+    # AWS: SageMaker runs the image.
+    container_training: bool
     # Wheels for the Lambda layer: the function's platform on AWS, the host's for LocalStack
     # (whose functions run as host processes).
     bundle_for_host: bool
@@ -63,6 +71,7 @@ TARGETS: dict[str, TargetSettings] = {
         target="aws",
         alarm_period=Duration.seconds(60),
         training_backend="sagemaker",
+        container_training=False,
         bundle_for_host=False,
         alerts_kms_key=True,
         removal_policy=RemovalPolicy.RETAIN,
@@ -74,6 +83,7 @@ TARGETS: dict[str, TargetSettings] = {
         target="localstack",
         alarm_period=Duration.seconds(10),
         training_backend="lambda",
+        container_training=True,
         bundle_for_host=True,
         alerts_kms_key=False,
         removal_policy=RemovalPolicy.DESTROY,
@@ -90,3 +100,11 @@ def target_settings(name: str) -> TargetSettings:
         return TARGETS[name]
     except KeyError:
         raise ValueError(f"unknown target {name!r}: use one of {', '.join(TARGETS)}") from None
+
+
+def training_backend(target: TargetSettings, config: ProjectConfig) -> Backend:
+    """Where alarms' and schedules' runs train: the target's own backend, or on LocalStack the container when the
+    project asks for it (`[training] local_backend`)."""
+    if target.container_training and config.training.local_backend == "container":
+        return "container"
+    return target.training_backend

@@ -28,6 +28,8 @@ from constructs import Construct
 from mlops_core.config import PromotionSettings
 from mlops_core.containers import config_build_args
 from mlops_core.environment import (
+    Backend,
+    ContainerBackendEnvironment,
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
@@ -36,6 +38,7 @@ from mlops_core.environment import (
 )
 from mlops_core.observability import NAMESPACE
 from mlops_core.storage import layout
+from training.containers import local_image
 
 from . import nag
 from .access import KeyAccess, grant_keys
@@ -43,6 +46,7 @@ from .functions import FunctionAssets, metrics_statement
 from .storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCAL_JOBS_DIR = ROOT / ".local-aws" / "training-jobs"  # each local container job's /opt/ml, on the host
 LAMBDA_MAX_TIMEOUT_S = 900  # Lambda's longest timeout: the training function stops at min(this, the run's limit)
 # How long the training function's invocation may wait in Lambda's queue (throttled) before it is dropped: within
 # the lock's margin (mlops_core.config.lifecycle.LOCK_MARGIN_S), so a run that starts late still ends under its lock.
@@ -70,7 +74,7 @@ class TrainingJob(Protocol):
     """
 
     @property
-    def name(self) -> Literal["lambda", "sagemaker"]:
+    def name(self) -> Backend:
         """The backend's name, as the retraining function reads it (TRAINING_BACKEND)."""
         ...
 
@@ -198,7 +202,7 @@ class SageMakerTrainingJob:
             "/aws/sagemaker/TrainingJobs:*]",
             "SageMaker writes one log stream per job into this one log group; streams are named at run time",
         )
-        self.ended_rule = sagemaker_ended_rule(scope, job_role=self.role, ended=ended)
+        self.ended_rule = sagemaker_ended_rule(scope, "JobEnded", job_role=self.role, ended=ended)
 
     def retraining_environment(self) -> dict[str, str]:
         """The image, the role the jobs run as, and each job's instance type and time limit."""
@@ -229,12 +233,56 @@ class SageMakerTrainingJob:
         return {"TrainingImageUri": self.image.image_uri}
 
 
-def sagemaker_ended_rule(scope: Construct, *, job_role: iam.IRole, ended: lambda_.IFunction) -> events.Rule:
+class ContainerTrainingJob:
+    """LocalStack: the training image in a local container, started and ended as SageMaker does
+    (training/local_jobs.py), by the retraining function's own process on the host."""
+
+    name: Literal["container"] = "container"
+
+    def __init__(self, scope: Construct, *, project: str, max_runtime_s: int, ended: lambda_.IFunction) -> None:
+        self.image = local_image(project)
+        self.max_runtime_s = max_runtime_s
+        # Nothing assumes it locally (the container gets the starter's credentials): it is what the jobs are
+        # created with, as on AWS, so the ended rule matches this stack's jobs by it and grants are pinned.
+        self.role = iam.Role(
+            scope,
+            "ContainerJobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Role the local container training jobs are created with (LocalStack)",
+        )
+        self.ended_rule = sagemaker_ended_rule(scope, "ContainerJobEnded", job_role=self.role, ended=ended)
+
+    def retraining_environment(self) -> dict[str, str]:
+        """The local image, the role, the time limit, and where each job's /opt/ml folder goes."""
+        return {
+            **SageMakerBackendEnvironment(
+                image_uri=self.image,
+                role_arn=self.role.role_arn,
+                instance_type=SAGEMAKER_INSTANCE_TYPE,
+                max_runtime_s=self.max_runtime_s,
+            ).as_environment(),
+            **ContainerBackendEnvironment(jobs_dir=str(LOCAL_JOBS_DIR)).as_environment(),
+        }
+
+    def allow_start(self, retraining_role: iam.IRole) -> None:
+        """Passing the job's role, and putting each job's state change on the default event bus."""
+        self.role.grant_pass_role(retraining_role)
+        bus = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default"
+        retraining_role.add_to_principal_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus]))
+
+    def outputs(self) -> dict[str, str]:
+        """ContainerTrainingImage: the local image the container runs train in (`make image` builds it)."""
+        return {"ContainerTrainingImage": self.image}
+
+
+def sagemaker_ended_rule(
+    scope: Construct, construct_id: str, *, job_role: iam.IRole, ended: lambda_.IFunction
+) -> events.Rule:
     """An EventBridge rule that sends this stack's SageMaker jobs that failed or stopped (at their time limit
     too) to the training-ended function. Every job of the stack runs as `job_role`, and no other job does."""
     return events.Rule(
         scope,
-        "JobEnded",
+        construct_id,
         event_pattern=events.EventPattern(
             source=["aws.sagemaker"],
             detail_type=["SageMaker Training Job State Change"],
@@ -253,17 +301,19 @@ def image_config_args(config_file: Path) -> dict[str, str]:
 
 
 class Training(Construct):
-    """The target's training job and the retraining function that alarms invoke, in one scope."""
+    """The target's training jobs and the retraining function that alarms invoke, in one scope."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        backend: Literal["lambda", "sagemaker"],
+        backend: Backend,
+        container: bool,
         conditional_deletes: bool,
         max_runtime_s: int,
         config_file: Path,
+        project: str,
         storage: Storage,
         assets: FunctionAssets,
         alerts: sns.ITopic,
@@ -271,8 +321,9 @@ class Training(Construct):
         promotion: PromotionSettings,
         schedule: str | None = None,
     ) -> None:
-        """`promotion` decides which registry keys the job writes: the challenger pointer (challenger mode) and
-        pending records (manual approval) only when the config asks for them."""
+        """`backend` is where alarms' and schedules' runs train; `container` adds the local container job (LocalStack)
+        beside the target's own. `promotion` decides which registry keys the jobs write: the challenger pointer
+        (challenger mode) and pending records (manual approval) only when the config asks for them."""
         super().__init__(scope, construct_id)
         job_environment = TrainingJobEnvironment(
             data_bucket=storage.data_bucket.bucket_name,
@@ -289,8 +340,16 @@ class Training(Construct):
             alerts=alerts,
             removal_policy=removal_policy,
         )
-        self.job: TrainingJob = (
-            LambdaTrainingJob(
+        own: TrainingJob = (
+            SageMakerTrainingJob(
+                self,
+                config_file=config_file,
+                max_runtime_s=max_runtime_s,
+                ended=self.ended_function,
+                models_bucket=storage.models_bucket,
+            )
+            if backend == "sagemaker"
+            else LambdaTrainingJob(
                 self,
                 environment=job_environment,
                 assets=assets,
@@ -298,28 +357,33 @@ class Training(Construct):
                 ended=self.ended_function,
                 removal_policy=removal_policy,
             )
-            if backend == "lambda"
-            else SageMakerTrainingJob(
-                self,
-                config_file=config_file,
-                max_runtime_s=max_runtime_s,
-                ended=self.ended_function,
-                models_bucket=storage.models_bucket,
-            )
         )
-        grant_job_access(self.job.role, storage=storage, alerts=alerts, promotion=promotion)
+        jobs: list[TrainingJob] = [own]
+        if container:
+            jobs.append(
+                ContainerTrainingJob(self, project=project, max_runtime_s=max_runtime_s, ended=self.ended_function)
+            )
+        self.jobs = sorted(jobs, key=lambda job: job.name != backend)  # the default first
+        if self.jobs[0].name != backend:
+            raise ValueError(f"training backend {backend!r} is not available on this target")
+        for job in self.jobs:
+            grant_job_access(job.role, storage=storage, alerts=alerts, promotion=promotion)
         self.retraining_function, retraining_role = retraining_function(
             self,
-            job=self.job,
+            jobs=self.jobs,
             job_environment=job_environment,
             storage=storage,
             assets=assets,
             alerts=alerts,
             removal_policy=removal_policy,
         )
-        self.roles = (self.job.role, retraining_role, ended_role)  # every role this construct made
+        self.roles = (*(job.role for job in self.jobs), retraining_role, ended_role)  # every role this construct made
         if schedule is not None:
             retraining_schedule(self, expression=schedule, function=self.retraining_function)
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs that name every training job."""
+        return {name: value for job in self.jobs for name, value in job.outputs().items()}
 
 
 def retraining_schedule(scope: Construct, *, expression: str, function: lambda_.IFunction) -> events.Rule:
@@ -373,21 +437,26 @@ def job_registry_keys(promotion: PromotionSettings) -> KeyAccess:
 def retraining_function(
     scope: Construct,
     *,
-    job: TrainingJob,
+    jobs: list[TrainingJob],
     job_environment: TrainingJobEnvironment,
     storage: Storage,
     assets: FunctionAssets,
     alerts: sns.ITopic,
     removal_policy: RemovalPolicy,
 ) -> tuple[lambda_.Function, iam.Role]:
-    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on `job`; and its role."""
+    """The function alarms (and `mlops train`) invoke: lock, cooldown, then start a run on one of `jobs` (the
+    first unless a manual run names another); and its role."""
     models = storage.models_bucket
+    retraining = RetrainingEnvironment(
+        models_bucket=models.bucket_name,
+        backend=jobs[0].name,
+        backends=tuple(job.name for job in jobs) if len(jobs) > 1 else None,
+        conditional_deletes=job_environment.conditional_deletes,
+    )
     environment = {
-        **RetrainingEnvironment(
-            models_bucket=models.bucket_name, backend=job.name, conditional_deletes=job_environment.conditional_deletes
-        ).as_environment(),
+        **retraining.as_environment(),
         **job_environment.as_environment(),  # what a SageMaker job is created with
-        **job.retraining_environment(),
+        **{name: value for job in jobs for name, value in job.retraining_environment().items()},
         "POWERTOOLS_SERVICE_NAME": "retraining",
     }
     function, role = assets.function(
@@ -406,7 +475,8 @@ def retraining_function(
     grant_keys(role, models, bookkeeping, why=JOB_KEYS_WHY)
     alerts.grant_publish(role)
     role.add_to_policy(metrics_statement())
-    job.allow_start(role)
+    for job in jobs:
+        job.allow_start(role)
     nag.acknowledge_metrics(role)
     nag.acknowledge_alert_publishing(role)
     return function, role

@@ -11,6 +11,7 @@ from infra.monitoring import ALARMS
 from infra.staleness import STALENESS_ALARMS
 from infra.targets import target_settings
 from mlops_core.environment import (
+    ContainerBackendEnvironment,
     LambdaBackendEnvironment,
     RetrainingEnvironment,
     SageMakerBackendEnvironment,
@@ -23,7 +24,11 @@ from mlops_core.observability import METRICS, NAMESPACE, PIPELINE
 
 from .conftest import logical_id, resources
 
-BACKEND_RECORDS = {"lambda": LambdaBackendEnvironment, "sagemaker": SageMakerBackendEnvironment}
+BACKEND_RECORDS = {
+    "lambda": (LambdaBackendEnvironment,),
+    "sagemaker": (SageMakerBackendEnvironment,),
+    "container": (SageMakerBackendEnvironment, ContainerBackendEnvironment),
+}
 DLQ_METRIC = ("AWS/SQS", "ApproximateNumberOfMessagesVisible")  # the one metric not of the pipeline
 
 
@@ -86,11 +91,13 @@ def test_given_a_target_when_the_retraining_environment_is_read_then_its_setting
     variables = environment(template, "Training/RetrainingFunction")
     retraining = RetrainingEnvironment.from_environment(variables)
     job = TrainingJobEnvironment.from_environment(variables)  # what a SageMaker job is created with
-    backend = BACKEND_RECORDS[retraining.backend].from_environment(variables)
+    backends = [record.from_environment(variables) for name in retraining.available for record in BACKEND_RECORDS[name]]
     assert retraining.backend == target_settings(target).training_backend
+    assert retraining.available == (("lambda", "container") if target == "localstack" else ("sagemaker",))
     assert (job.run_id, job.trigger) == (None, None)  # set per run, never by the stack
     assert job.namespace == NAMESPACE
-    assert {**retraining.as_environment(), **job.as_environment(), **backend.as_environment()} == variables
+    records = [retraining, job, *backends]
+    assert {name: value for record in records for name, value in record.as_environment().items()} == variables
 
 
 def test_given_the_localstack_target_when_the_training_function_environment_is_read_then_it_is_a_job_environment(

@@ -144,7 +144,8 @@ def test_given_no_monitoring_section_when_synthesized_then_no_staleness_alarm_fu
     assert not metrics & {"FilesScored", "ChampionAgeDays"}
     handlers = {f["Properties"]["Handler"] for f in resources(template, "AWS::Lambda::Function").values()}
     assert "staleness.handler.lambda_handler" not in handlers
-    assert resources(template, "AWS::Events::Rule") == {}
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    assert all(r.get("EventPattern", {}).get("source") == ["aws.sagemaker"] for r in rules)  # no schedule
     assert "StalenessFunction" not in template.find_outputs("*")
 
 
