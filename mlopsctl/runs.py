@@ -13,11 +13,12 @@ from mlops_core.registry.store import UnknownVersion
 from .stack import OpsError, Pipeline, wait_for
 
 
-def start_training(pipeline: Pipeline, reason: str) -> dict[str, Any]:
-    """Ask the retraining function for a run, as an operator (skips the cooldown, never the lock)."""
+def start_training(pipeline: Pipeline, reason: str, backend: str | None = None) -> dict[str, Any]:
+    """Ask the retraining function for a run, as an operator (skips the cooldown, never the lock); `backend` names
+    one of the stack's training backends for this run (default: the stack's own)."""
+    event = {"source": "manual", "reason": reason, **({"backend": backend} if backend else {})}
     response = pipeline.client("lambda").invoke(
-        FunctionName=pipeline.outputs["RetrainingFunction"],
-        Payload=json.dumps({"source": "manual", "reason": reason}).encode(),
+        FunctionName=pipeline.outputs["RetrainingFunction"], Payload=json.dumps(event).encode()
     )
     payload = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):

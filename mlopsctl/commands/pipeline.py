@@ -25,17 +25,22 @@ app = typer.Typer()
 def train(
     reason: str = typer.Option("started by hand", help="recorded with the run"),
     wait: bool = typer.Option(True, help="wait for the run to finish"),
+    backend: str | None = typer.Option(
+        None,
+        help="where this run trains: lambda or container on local AWS (the container runs the image `make image` "
+        "built, as SageMaker would); default: the stack's own ([training] local_backend; SageMaker on AWS)",
+    ),
     target: str = TargetOption,
 ) -> None:
     """Start a training run now (skips the cooldown; never runs two at once)."""
     pipeline = common.connect(target)
-    result = runs.start_training(pipeline, reason)
+    result = runs.start_training(pipeline, reason, backend)
     if not result.get("started"):
         raise CliError(
             f"no run started: {result.get('reason')} (run {result.get('run_id')})",
             "wait for the running training to finish; see `mlops status`",
         )
-    typer.echo(f"training run {result['run_id']} started")
+    typer.echo(f"training run {result['run_id']} started" + (f" ({backend})" if backend else ""))
     if not wait:
         return
     run = runs.wait_for_run(pipeline, result["run_id"], progress=common.progress("training"))

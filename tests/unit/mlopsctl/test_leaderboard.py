@@ -79,7 +79,9 @@ def test_given_a_run_that_searched_when_status_then_its_leaderboard_follows_the_
 def test_given_a_run_that_searched_when_train_then_the_leaderboard_follows_the_decision(monkeypatch):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": True, "seconds": 3, "search": SEARCH}
     run |= {"decision": {"reasons": ["log_loss 0.45 <= floor 0.60"]}, "files": []}
-    monkeypatch.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    monkeypatch.setattr(
+        runs, "start_training", lambda pipeline, reason, backend=None: {"started": True, "run_id": "r1"}
+    )
     monkeypatch.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
     monkeypatch.setattr(runs, "run_files", lambda pipeline, run: [])
 

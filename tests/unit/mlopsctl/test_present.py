@@ -306,7 +306,7 @@ def offline(monkeypatch):
 def test_given_a_finished_run_when_train_then_the_row_accounting_follows_the_decision(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": True, "seconds": 3}
     run |= {"decision": {"reasons": ["accuracy 0.95 >= 0.90 (higher is better)"]}, "files": [IRIS, REJECTED]}
-    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "start_training", lambda pipeline, reason, backend=None: {"started": True, "run_id": "r1"})
     offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
@@ -428,7 +428,7 @@ def test_given_a_pending_candidate_when_status_then_it_is_listed_with_the_comman
 def test_given_a_held_candidate_when_train_then_it_says_it_awaits_approval(offline):
     run = {"run_id": "r1", "status": "succeeded", "version": "v2", "promoted": False, "pending": True, "seconds": 3}
     run |= {"decision": {"reasons": ["roc_auc 0.81 >= floor 0.60", "awaiting approval"]}, "files": [CLEAN]}
-    offline.setattr(runs, "start_training", lambda pipeline, reason: {"started": True, "run_id": "r1"})
+    offline.setattr(runs, "start_training", lambda pipeline, reason, backend=None: {"started": True, "run_id": "r1"})
     offline.setattr(runs, "wait_for_run", lambda pipeline, run_id, progress: run)
 
     result = CliRunner().invoke(cli.app, ["train"])
