@@ -64,22 +64,25 @@ lint: $(VENV)/.installed  ## ruff (incl. complexity), mypy, the layers contract 
 # tests on one local AWS in two streams: the demo stack's tests on one worker, the projects with stacks of
 # their own on the other (tests/e2e/conftest.py). The slowest tests of each part are listed (--durations).
 # One OpenMP thread per worker: with a worker per core, scikit-learn's threads would only wait for each other.
-test: setup  ## every test: unit and infrastructure on all cores, then end to end on local AWS
+test: setup container-tools  ## every test: unit and infrastructure on all cores, then end to end on local AWS
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/unit tests/infra -n auto --durations=15
 	$(BIN)/python -m pytest tests/e2e -n 2 --durations=15
 
 bench: setup $(VENV)/.bench-installed  ## benchmarks; results in bench/results
 	$(BIN)/python bench/run.py
 
-# Without a Docker daemon the image is built with buildah from a local base (training/local-base.sh): the tools
-# come from the distribution's packages, installed here when missing and we are root on a Debian-like system.
-image: $(VENV)/.installed  ## build the training image on this machine (docker, else podman + buildah)
+# Without a Docker daemon the image is built with buildah from a local base (training/local-base.sh) and run with
+# podman: the tools come from the distribution's packages, installed here when missing and we are root on a
+# Debian-like system. `make test` needs them too: an end-to-end test builds the image and trains in it.
+container-tools:
 	@docker info >/dev/null 2>&1 || { \
 	  missing=$$(for tool in podman buildah runc debootstrap; do command -v $$tool >/dev/null || echo $$tool; done); \
 	  if [ -z "$$missing" ]; then :; \
 	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -q && apt-get install -y -q $$missing; \
 	  else echo "missing: $$(echo $$missing); install them or docker (as root, make image installs them)"; exit 1; fi; }
+
+image: $(VENV)/.installed container-tools  ## build the training image on this machine (docker, else podman + buildah)
 	PYTHON312=$(PYTHON312) $(BIN)/mlops image build
 
 docs: $(VENV)/.installed  ## the docs site (README + docs/) built into site/, offline and strict
@@ -89,4 +92,4 @@ clean:  ## remove local AWS state and build outputs (keeps the venvs)
 	-$(BIN)/mlops down
 	rm -rf .local-aws/state cdk.out
 
-.PHONY: help setup local-aws-installed up down deploy demo lint test bench image docs clean
+.PHONY: help setup local-aws-installed container-tools up down deploy demo lint test bench image docs clean

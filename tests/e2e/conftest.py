@@ -160,3 +160,17 @@ def fast_redelivery(pipeline: stack.Pipeline) -> Iterator[None]:
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "10"})
     yield
     sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
+
+
+def subscribe_probe(pipeline: stack.Pipeline, name: str) -> str:
+    """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts; its URL."""
+    sqs = pipeline.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pipeline.client("sns").subscribe(
+        TopicArn=pipeline.outputs["AlertsTopic"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url

@@ -23,7 +23,7 @@ from mlopsctl import batches, runs, stack, standing
 from mlopsctl.datagen import generate, mixed_batch_sizes
 from tests.corpus import hostile_corpus
 
-from .conftest import mlops
+from .conftest import mlops, subscribe_probe
 
 pytestmark = pytest.mark.resilience
 PREFIX = "incoming/resilience/"
@@ -251,24 +251,10 @@ def test_given_a_swapped_champion_artifact_then_refused_dead_lettered_and_scored
     assert standing.queue_depths(pipeline)["dlq"] == 0
 
 
-def subscribe_probe(pipeline: stack.Pipeline) -> str:
-    """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts."""
-    sqs = pipeline.client("sqs")
-    url = sqs.create_queue(QueueName="resilience-alerts-probe")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pipeline.client("sns").subscribe(
-        TopicArn=pipeline.outputs["AlertsTopic"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
 def test_given_training_data_that_cannot_train_then_the_run_fails_champion_unchanged_and_people_are_told(pipeline):
     registry, ledger = pipeline.registry(), pipeline.ledger()
     champion = registry.champion().version
-    probe = subscribe_probe(pipeline)
+    probe = subscribe_probe(pipeline, "resilience-alerts-probe")
     # The newest window of labeled files holds no label at all: nothing to learn from.
     unlabeled = generate(50, seed=60, with_label=False)
     broken = [f"training/zz-unlabeled-{i:02d}.csv" for i in range(20)]

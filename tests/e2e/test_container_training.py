@@ -1,0 +1,148 @@
+"""The training image, built and run here: a project with `[training] local_backend = "container"` on its own
+stack, whose runs train in the image SageMaker runs on AWS (training/Dockerfile, built by `mlops image build`),
+started and ended as SageMaker starts and ends a job (training/local_jobs.py).
+
+In order, on one stack: two alarms at the same moment start one run, in the container, which succeeds and is
+promoted; the scoring Lambda scores a batch with that model; the training Lambda, on the same data, config and
+seeds, trains a model that predicts the same; a container killed for its memory leaves the champion, releases
+the lock and tells people.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops_core.config import CONFIG_ENV, load_config
+from mlopsctl import runs, stack
+from mlopsctl.datagen import generate
+from training.local_jobs import STATUS_FILE
+
+from .conftest import ROOT, deploy_own_stack, mlops, subscribe_probe
+
+PROJECT = "e2e-container"
+# Inside the repository, as the image's build context needs (the folder is ignored by git).
+CONFIG = ROOT / "tests" / "e2e" / "fixtures" / "generated" / PROJECT / "mlops.toml"
+
+
+@pytest.fixture(scope="module")
+def project(local_aws, request) -> Path:
+    """The project's config, its training image built, its stack deployed (the stack, then the config, deleted
+    after the module)."""
+    text = (ROOT / "mlops.toml").read_text().replace('name = "mlops"', f'name = "{PROJECT}"', 1)
+    text = text.replace("[training]\n", '[training]\nlocal_backend = "container"\n', 1)
+    CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    CONFIG.write_text(text)
+    request.addfinalizer(CONFIG.unlink)  # finalizers run last-in first-out: after the stack's removal
+    built = mlops("image", "build", "--config", str(CONFIG), timeout=1200)
+    print(built.stdout)  # base and image times and size, in the test log
+    assert built.returncode == 0, built.stdout + built.stderr
+    deploy_own_stack(request, CONFIG, "e2e-container")
+    return CONFIG
+
+
+@pytest.fixture(scope="module")
+def pipeline(project) -> Iterator[stack.Pipeline]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CONFIG_ENV, str(project))
+        yield stack.Pipeline.connect(ROOT, "localstack")
+
+
+def alarm_event(name: str) -> bytes:
+    """What CloudWatch sends a Lambda alarm action when `name` goes from OK to ALARM."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    alarm = {
+        "alarmName": name,
+        "state": {"value": "ALARM", "reason": "alarm storm test", "timestamp": now},
+        "previousState": {"value": "OK", "reason": "", "timestamp": now},
+        "configuration": {"metrics": []},
+    }
+    arn = f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}"
+    return json.dumps(
+        {"source": "aws.cloudwatch", "alarmArn": arn, "accountId": "000000000000", "time": now, "alarmData": alarm}
+    ).encode()
+
+
+def job_status(run_id: str) -> dict:
+    return json.loads((ROOT / ".local-aws" / "training-jobs" / run_id / STATUS_FILE).read_text())
+
+
+def test_given_two_alarms_at_the_same_moment_then_one_training_run_in_the_container_which_succeeds(project, pipeline):
+    seeded = mlops("--config", str(project), "seed", "--rows", "2000")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    function, lambda_client = pipeline.outputs["RetrainingFunction"], pipeline.client("lambda")
+    alarms = [pipeline.outputs["DriftedFeatureShareAlarm"], pipeline.outputs["PredictionDriftScoreAlarm"]]
+
+    def alarm(name: str) -> dict:
+        return json.loads(lambda_client.invoke(FunctionName=function, Payload=alarm_event(name))["Payload"].read())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(alarm, alarms))
+
+    started = [r for r in responses if r.get("started")]
+    assert len(started) == 1, responses
+    assert {r["reason"] for r in responses if not r.get("started")} <= {"locked", "cooldown"}
+    run = runs.wait_for_run(pipeline, started[0]["run_id"], timeout_s=600)
+    assert run["status"] == "succeeded" and run["trigger"]["source"] == "alarm", run
+    assert run["backend"] == "container" and run["backend_handle"]["training_job_arn"].endswith(run["run_id"].lower())
+    assert job_status(run["run_id"])["TrainingJobStatus"] == "Completed"
+    assert run["promoted"] and pipeline.registry().champion().version == run["version"]
+
+
+def test_given_the_containers_champion_then_the_scoring_lambda_scores_a_batch_with_it(project, pipeline, tmp_path):
+    champion = pipeline.registry().champion().version
+    batch = tmp_path / "container-batch.csv"
+    batch.write_bytes(generate(500, seed=11, with_label=False))
+    scored = mlops("--config", str(project), "score", str(batch))
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert f"scored 500 of 500 rows with model {champion}" in scored.stdout
+
+
+def test_given_the_same_data_config_and_seeds_then_the_training_lambda_trains_a_model_that_predicts_the_same(
+    project, pipeline
+):
+    registry = pipeline.registry()
+    in_container = registry.champion().version
+    trained = mlops("--config", str(project), "train", "--backend", "lambda", "--reason", "e2e: the same, in Lambda")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    in_lambda = re.search(r"version (v\S+)", trained.stdout).group(1)
+    run_id = re.search(r"training run (run-\S+) started \(lambda\)", trained.stdout).group(1)
+    assert pipeline.ledger().get(run_id)["backend"] == "lambda"
+
+    (model_c, manifest_c), (model_l, manifest_l) = registry.load_model(in_container), registry.load_model(in_lambda)
+    assert manifest_c["metrics"] == manifest_l["metrics"]  # computed on the run's holdout
+    rows = pd.read_csv(io.BytesIO(generate(2000, seed=23, with_label=False)))
+    features = [f.name for f in load_config(project).features]
+    assert (model_c.predict_proba(rows[features]) == model_l.predict_proba(rows[features])).all()
+
+
+def test_given_a_container_killed_for_its_memory_then_the_champion_stays_the_lock_is_released_and_people_are_told(
+    project, pipeline
+):
+    champion = pipeline.registry().champion().version
+    probe = subscribe_probe(pipeline, "container-alerts-probe")
+    lambda_client, function = pipeline.client("lambda"), pipeline.outputs["RetrainingFunction"]
+    variables = lambda_client.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": {**variables, "LOCAL_TRAINING_MEMORY_MB": "64"}}
+    )
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+    try:
+        trained = mlops("--config", str(project), "train", "--backend", "container", "--reason", "e2e: 64 MB")
+    finally:
+        lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
+    assert trained.returncode == 1, trained.stdout + trained.stderr
+    assert "ended without reporting: the SageMaker job failed: OutOfMemory" in trained.stderr, trained.stderr
+    run_id = re.search(r"training run (run-\S+) started", trained.stdout).group(1)
+    assert job_status(run_id)["TrainingJobStatus"] == "Failed"
+    assert pipeline.registry().champion().version == champion and pipeline.ledger().current_lock() is None
+    alerts = pipeline.client("sqs").receive_message(QueueUrl=probe, WaitTimeSeconds=10).get("Messages", [])
+    assert any(run_id in message["Body"] for message in alerts), alerts
