@@ -26,7 +26,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_core.config import PromotionSettings
-from mlops_core.containers import config_build_args
+from mlops_core.containers import config_build_args, local_image
 from mlops_core.environment import (
     Backend,
     ContainerBackendEnvironment,
@@ -38,7 +38,6 @@ from mlops_core.environment import (
 )
 from mlops_core.observability import NAMESPACE
 from mlops_core.storage import layout
-from training.containers import local_image
 
 from . import nag
 from .access import KeyAccess, grant_keys

@@ -1,8 +1,8 @@
 """Container engines on this machine, for the training image (training/Dockerfile): which engine there is and the
 options its runs need, the image's local tag, and its config build argument.
 
-Shared by `mlops image build` and the local SageMaker-style runner (through `training.containers`, the name the
-runner imports). Standard library only: this package ships in every Lambda bundle and in the `mlops` wheel.
+Shared by `mlops image build`, the stack (the image's tag) and the local SageMaker-style runner
+(training/local_jobs.py). Standard library only: this package ships in every Lambda bundle and in the `mlops` wheel.
 """
 
 from __future__ import annotations

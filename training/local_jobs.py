@@ -36,7 +36,7 @@ from typing import Any
 
 import boto3
 
-from .containers import Engine, find_engine
+from mlops_core.containers import Engine, find_engine
 
 STATE_CHANGE = "SageMaker Training Job State Change"
 REQUEST_FILE = "request.json"

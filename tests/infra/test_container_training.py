@@ -11,8 +11,8 @@ from aws_cdk.assertions import Template
 
 from infra.app import ROOT
 from infra.training import LOCAL_JOBS_DIR
+from mlops_core.containers import local_image
 from mlops_core.environment import ContainerBackendEnvironment, RetrainingEnvironment, SageMakerBackendEnvironment
-from training.containers import local_image
 
 from .conftest import logical_id, policy_documents_of_role, resources, synth
 from .test_contracts import environment

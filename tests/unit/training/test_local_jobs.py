@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from retraining.backends import SageMakerBackend
 
+from mlops_core.containers import Engine
 from mlops_core.environment import TrainingJobEnvironment
-from training.containers import Engine
 from training.local_jobs import (
     REQUEST_FILE,
     STATE_CHANGE,

@@ -1,5 +1,5 @@
-"""Which container engine this machine has and what its runs need (training/containers.py, from
-mlops_core/containers.py), with fakes: no engine is needed."""
+"""Which container engine this machine has and what its runs need (mlops_core/containers.py), with fakes: no
+engine is needed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import resource
 
 import pytest
 
-from mlops_core.containers import config_build_args, podman_ulimits
-from training.containers import Engine, find_engine, local_image
+from mlops_core.containers import Engine, config_build_args, find_engine, local_image, podman_ulimits
 
 INFINITY = resource.RLIM_INFINITY
 
