@@ -164,7 +164,7 @@ def run_job(
         _write_status(folder, request, JobEnd("InProgress", "Training"), started=started)
         variables = job_variables(request, environ)
         command = run_command(engine, folder=folder, request=request, variables=variables)
-        exit_code = (run or _run_container)(command, {**environ, **variables}, limit_s, engine, request)
+        exit_code = (run or run_container)(command, {**environ, **variables}, limit_s, engine, request)
         oom_killed = exit_code not in (0, None) and _oom_killed(engine, request)
         end = judge(exit_code, failure=_read_failure(folder), oom_killed=oom_killed, limit_s=limit_s)
         _engine(engine, "rm", "--force", container_name(request["TrainingJobName"]))
@@ -214,7 +214,7 @@ def state_change_event(request: Mapping[str, Any], end: JobEnd) -> dict[str, Any
     }
 
 
-def _run_container(
+def run_container(
     command: list[str], environ: Mapping[str, str], limit_s: int, engine: Engine, request: Mapping[str, Any]
 ) -> int | None:
     """The container's exit code, or None when it ran past `limit_s` and was stopped."""

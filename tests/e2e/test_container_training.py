@@ -146,3 +146,29 @@ def test_given_a_container_killed_for_its_memory_then_the_champion_stays_the_loc
     assert pipeline.registry().champion().version == champion and pipeline.ledger().current_lock() is None
     alerts = pipeline.client("sqs").receive_message(QueueUrl=probe, WaitTimeSeconds=10).get("Messages", [])
     assert any(run_id in message["Body"] for message in alerts), alerts
+
+
+def test_given_training_data_that_cannot_train_then_the_container_writes_why_and_the_run_record_and_alert_say_it(
+    project, pipeline
+):
+    champion = pipeline.registry().champion().version
+    probe = subscribe_probe(pipeline, "container-failure-probe")
+    unlabeled = generate(50, seed=60, with_label=False)
+    broken = [f"training/zz-unlabeled-{i:02d}.csv" for i in range(20)]  # the whole window: no label column
+    for key in broken:
+        pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=key, Body=unlabeled)
+    try:
+        trained = mlops("--config", str(project), "train", "--backend", "container", "--reason", "e2e: no labels")
+    finally:
+        pipeline.s3.delete_objects(Bucket=pipeline.data_bucket, Delete={"Objects": [{"Key": k} for k in broken]})
+    assert trained.returncode == 1 and "TrainingDataError" in trained.stderr, trained.stdout + trained.stderr
+    run_id = re.search(r"training run (run-\S+) started", trained.stdout).group(1)
+    failure = (ROOT / ".local-aws" / "training-jobs" / run_id / "output" / "failure").read_text()
+    assert failure.startswith("TrainingDataError")
+    status = job_status(run_id)
+    assert status["TrainingJobStatus"] == "Failed" and status["FailureReason"] == f"AlgorithmError: {failure.strip()}"
+    run = pipeline.ledger().get(run_id)
+    assert run["status"] == "failed" and "TrainingDataError" in run["error"] and "ended_by" not in run  # it reported
+    assert pipeline.registry().champion().version == champion and pipeline.ledger().current_lock() is None
+    alerts = pipeline.client("sqs").receive_message(QueueUrl=probe, WaitTimeSeconds=10).get("Messages", [])
+    assert any(run_id in message["Body"] for message in alerts), alerts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,22 @@ def test_given_a_failed_job_then_its_event_is_what_the_stacks_rule_and_the_train
     assert event["detail"]["RoleArn"] == "arn:aws:iam::000000000000:role/job"  # the rule matches on it
     ending = parse_ending(event)
     assert ending is not None and ending.run_id == "run-20261206T220000Z-abc123" and "OutOfMemory" in ending.reason
+
+
+def test_given_a_container_past_its_time_limit_then_the_engine_is_asked_to_stop_it_and_the_run_is_none(tmp_path):
+    from training.local_jobs import run_container
+
+    asked = tmp_path / "asked"
+    engine = Engine("podman", ("sh", "-c", f'echo "$@" >> {asked}; pkill -f "sleep 7.5"', "engine"))
+    request = {"TrainingJobName": "run-x"}
+    assert run_container(["sleep", "7.5"], {"PATH": os.environ["PATH"]}, 1, engine, request) is None
+    assert asked.read_text().split() == ["stop", "--time=10", "training-job-run-x"]
+
+
+def test_given_a_container_within_its_time_limit_then_its_exit_code():
+    from training.local_jobs import run_container
+
+    engine = Engine("podman", ("false",))  # never asked
+    assert (
+        run_container(["sh", "-c", "exit 3"], {"PATH": os.environ["PATH"]}, 30, engine, {"TrainingJobName": "x"}) == 3
+    )
