@@ -7,6 +7,7 @@ SageMaker the failure reason also goes to /opt/ml/output/failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         print(message, file=sys.stderr)
-        if SAGEMAKER_FAILURE_FILE.parent.is_dir():
+        # SageMaker's way to say why; elsewhere (by hand, in the Lambda) there may be no /opt/ml/output to write.
+        with contextlib.suppress(OSError):
             SAGEMAKER_FAILURE_FILE.write_text(message)
         return 1
     print(json.dumps(result, indent=2, default=str))

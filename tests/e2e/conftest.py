@@ -174,3 +174,14 @@ def subscribe_probe(pipeline: stack.Pipeline, name: str) -> str:
         Attributes={"RawMessageDelivery": "true"},
     )
     return url
+
+
+def alert_naming(pipeline: stack.Pipeline, probe: str, text: str, timeout_s: float = 60) -> str:
+    """The first alert on the probe queue that names `text` (alarm notifications may come first); its body."""
+    sqs = pipeline.client("sqs")
+
+    def named() -> str | None:
+        messages = sqs.receive_message(QueueUrl=probe, WaitTimeSeconds=5, MaxNumberOfMessages=10).get("Messages", [])
+        return next((m["Body"] for m in messages if text in m["Body"]), None)
+
+    return stack.wait_for(f"an alert naming {text}", named, timeout_s=timeout_s)

@@ -97,6 +97,14 @@ def test_given_no_data_bucket_variable_when_the_container_runs_then_it_exits_non
     assert "EnvironmentVariableError" in (tmp_path / "failure").read_text()
 
 
+def test_given_no_opt_ml_output_when_the_job_fails_then_it_still_exits_1_saying_why(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("DATA_BUCKET", raising=False)
+    monkeypatch.setenv("MODELS_BUCKET", MODELS)
+    monkeypatch.setattr(container, "SAGEMAKER_FAILURE_FILE", tmp_path / "missing" / "failure")
+    assert container.main([]) == 1
+    assert "DATA_BUCKET" in capsys.readouterr().err
+
+
 def test_given_no_data_bucket_variable_when_the_training_lambda_starts_then_its_cold_start_fails_naming_it(
     monkeypatch,
 ):
