@@ -60,11 +60,17 @@ class Storage(Construct):
                 s3.LifecycleRule(id="expire-rejected", prefix=layout.REJECTED, expiration=Duration.days(180)),
                 s3.LifecycleRule(id="expire-incoming", prefix=layout.INCOMING, expiration=Duration.days(30)),
                 s3.LifecycleRule(id="expire-reports", prefix=layout.REPORTS, expiration=Duration.days(365)),
-                # The rules above leave a delete marker over the expired version; this removes both in turn.
-                s3.LifecycleRule(
-                    id="expire-noncurrent",
-                    noncurrent_version_expiration=Duration.days(DATA_NONCURRENT_DAYS),
-                    expired_object_delete_marker=True,
+                # The rules above leave a delete marker over the expired version; these remove both in turn. Not
+                # for layout.TRAINING_INPUTS: a registered model's manifest names the versions it read there, kept
+                # for as long as the bucket so the model can be trained again (docs/registry.md#reproducing-a-run).
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-noncurrent-{prefix.strip('/')}",
+                        prefix=prefix,
+                        noncurrent_version_expiration=Duration.days(DATA_NONCURRENT_DAYS),
+                        expired_object_delete_marker=True,
+                    )
+                    for prefix in layout.SCRATCH
                 ),
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],

@@ -13,10 +13,18 @@ from mlops_core.registry.store import UnknownVersion
 from .stack import OpsError, Pipeline, wait_for
 
 
-def start_training(pipeline: Pipeline, reason: str, backend: str | None = None) -> dict[str, Any]:
+def start_training(
+    pipeline: Pipeline, reason: str, backend: str | None = None, *, reproduce: str | None = None
+) -> dict[str, Any]:
     """Ask the retraining function for a run, as an operator (skips the cooldown, never the lock); `backend` names
-    one of the stack's training backends for this run (default: the stack's own)."""
-    event = {"source": "manual", "reason": reason, **({"backend": backend} if backend else {})}
+    one of the stack's training backends for this run (default: the stack's own); `reproduce` a run to train again
+    from its recorded inputs instead (nothing is registered)."""
+    event = {
+        "source": "manual",
+        "reason": reason,
+        **({"backend": backend} if backend else {}),
+        **({"reproduce": reproduce} if reproduce else {}),
+    }
     response = pipeline.client("lambda").invoke(
         FunctionName=pipeline.outputs["RetrainingFunction"], Payload=json.dumps(event).encode()
     )

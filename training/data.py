@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError
 
 from mlops_core.config import Feature, ProjectConfig
 from mlops_core.config.task import Task
@@ -67,17 +68,22 @@ def _recency(o: dict[str, Any]) -> tuple:
     return (o["LastModified"], o["Key"].startswith(layout.FEEDBACK), o["Key"])
 
 
-def read_labeled_data(s3: Any, bucket: str, config: ProjectConfig) -> LabeledData:
+def read_labeled_data(
+    s3: Any, bucket: str, config: ProjectConfig, *, pinned: list[dict[str, Any]] | None = None
+) -> LabeledData:
     """Read and validate the window's files: every row is used, counted as skipped with its reason, or
     counted as capped (feedback beyond its bounds); files the CSV reader rejects are reported in `files`
-    and left out; the classes are fixed."""
-    window = config.training.window_files
-    curated, feedback = (
-        list_labeled_files(s3, bucket, prefix, window) for prefix in (layout.TRAINING, layout.FEEDBACK)
-    )
-    if not curated and not feedback:
+    and left out; the classes are fixed. `pinned`: exactly these objects (`pinned_objects`), not the window."""
+    if pinned is None:
+        window = config.training.window_files
+        curated, feedback = (
+            list_labeled_files(s3, bucket, prefix, window) for prefix in (layout.TRAINING, layout.FEEDBACK)
+        )
+        objects = sorted(curated + feedback, key=_recency, reverse=True)
+    else:
+        objects = pinned
+    if not objects:
         raise TrainingDataError(f"no labeled CSV under s3://{bucket}/{layout.TRAINING} or {layout.FEEDBACK}")
-    objects = sorted(curated + feedback, key=_recency, reverse=True)
     read = [read_labeled_file(s3, bucket=bucket, obj=obj, config=config) for obj in objects]
     per_file, files = [rows for _, rows in read], [entry for entry, _ in read]
     for rows, entry in zip(per_file, files, strict=True):
@@ -86,10 +92,13 @@ def read_labeled_data(s3: Any, bucket: str, config: ProjectConfig) -> LabeledDat
     return _checked(per_file, files, config)
 
 
-def read_reference_holdout(s3: Any, bucket: str, config: ProjectConfig) -> LabeledData | None:
+def read_reference_holdout(
+    s3: Any, bucket: str, config: ProjectConfig, *, pinned: list[dict[str, Any]] | None = None
+) -> LabeledData | None:
     """The reference holdout: the newest `training.window_files` labeled CSVs under holdout/, which only the
-    operator writes; None when there are none. Read like training files, every row used or counted."""
-    objects = list_labeled_files(s3, bucket, layout.HOLDOUT, config.training.window_files)
+    operator writes (or the `pinned` objects); None when there are none. Read like training files, every row
+    used or counted."""
+    objects = list_labeled_files(s3, bucket, layout.HOLDOUT, config.training.window_files) if pinned is None else pinned
     if not objects:
         return None
     read = [read_labeled_file(s3, bucket=bucket, obj=obj, config=config) for obj in objects]
@@ -99,6 +108,29 @@ def read_reference_holdout(s3: Any, bucket: str, config: ProjectConfig) -> Label
     if sum(rows.rows for rows in per_file) == 0:
         raise TrainingDataError(f"the reference holdout under {layout.HOLDOUT} has no usable labeled row")
     return _combine(per_file, files, config.feature_names)
+
+
+class DataVersionGone(TrainingDataError):
+    """A recorded object version no longer exists (expired or deleted): the run cannot be repeated."""
+
+
+def pinned_objects(s3: Any, bucket: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects a manifest's `data` entries name, each at its recorded version, in the recorded order.
+
+    Raises DataVersionGone naming the first key and version that is gone."""
+    objects = []
+    for entry in entries:
+        key, version = entry["key"], entry["version_id"]
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, VersionId=version)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchVersion", "NoSuchKey", "400"):
+                raise
+            raise DataVersionGone(
+                f"s3://{bucket}/{key} version {version} is gone (expired or deleted): the run read it"
+            ) from exc
+        objects.append({"Key": key, "ETag": head["ETag"], "Size": head["ContentLength"], "VersionId": version})
+    return objects
 
 
 def _cap_feedback(per_file: list[FileRows], files: list[dict[str, Any]], config: ProjectConfig) -> None:
@@ -130,24 +162,30 @@ def read_labeled_file(
     entry = {"key": obj["Key"], "etag": obj["ETag"].strip('"')}
     rows = FileRows()
     try:
-        sha256 = _stream_rows(s3, bucket=bucket, obj=obj, config=config, into=rows)
+        sha256, version_id = _stream_rows(s3, bucket=bucket, obj=obj, config=config, into=rows)
     except FileRejected as rejected:
         problem = {"kind": rejected.kind, "error": str(rejected), "fix": rejected.fix, **rejected.where}
         # Rows read before the rejection are dropped with the file (and counted, not as used).
         return {**entry, "rejected": problem, "rows": 0, "skipped_rows": rows.rows + rows.skipped_rows}, FileRows()
-    return {**entry, "sha256": sha256, **rows.accounting()}, rows
+    return {**entry, "sha256": sha256, "version_id": version_id, **rows.accounting()}, rows
 
 
-def _stream_rows(s3: Any, *, bucket: str, obj: dict[str, Any], config: ProjectConfig, into: FileRows) -> str:
-    """Stream one object through the shared CSV reader, chunk by chunk, into `into`; its SHA-256."""
+def _stream_rows(
+    s3: Any, *, bucket: str, obj: dict[str, Any], config: ProjectConfig, into: FileRows
+) -> tuple[str, str | None]:
+    """Stream one object (at `obj["VersionId"]`, if given) through the shared CSV reader, chunk by chunk, into
+    `into`; its SHA-256 and the version read (None in a bucket without versioning)."""
     key, limits = obj["Key"], config.scoring
     if obj["Size"] > limits.max_file_bytes:  # no need to download it to know
         raise too_large(obj["Size"], limits.max_file_bytes)
-    with closing(s3.get_object(Bucket=bucket, Key=key)["Body"]) as body:
+    pinned = {"VersionId": obj["VersionId"]} if obj.get("VersionId") else {}
+    response = s3.get_object(Bucket=bucket, Key=key, **pinned)
+    with closing(response["Body"]) as body:
         try:
-            return stream_rows(body, key=key, config=config, into=into)
+            sha256 = stream_rows(body, key=key, config=config, into=into)
         except MissingColumns as exc:
             raise TrainingDataError(str(exc)) from exc
+    return sha256, response.get("VersionId")
 
 
 def _sample(rows: FileRows, keep: int, rng: np.random.Generator) -> FileRows:

@@ -25,6 +25,7 @@ from mlops_core.registry.approval import pending_alert
 from mlops_core.registry.failures import FailureAlerts
 from mlops_core.registry.runs import RunLedger, new_run_id, utcnow
 
+from .reproduce import run_reproduction
 from .train import train_and_register
 
 
@@ -61,6 +62,16 @@ def run_job(
             started_at=utcnow().isoformat(),
             trigger=trigger or {"source": "manual"},
             backend="direct",
+        )
+    if trigger and trigger.get("reproduce"):  # `mlops reproduce`: train again, compare, register nothing
+        return run_reproduction(
+            s3=s3,
+            ledger=ledger,
+            data_bucket=data_bucket,
+            models_bucket=models_bucket,
+            config=config,
+            run_id=run_id,
+            of=str(trigger["reproduce"]),
         )
     started = time.monotonic()
     try:

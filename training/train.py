@@ -41,6 +41,7 @@ from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 
 from .data import LabeledData, TrainingDataError, read_labeled_data, read_reference_holdout
+from .provenance import provenance
 from .search import FitPlan, Fitted
 
 
@@ -48,10 +49,56 @@ def train_and_register(
     s3: Any, *, data_bucket: str, models_bucket: str, config: ProjectConfig, run_id: str | None = None
 ) -> dict[str, Any]:
     """Train, evaluate, register a new version, and promote it if it passes the gate."""
+    candidate = fit_candidate(s3, data_bucket=data_bucket, config=config)
+    data, judged, fitted = candidate.data, candidate.judged, candidate.fitted
+    registry = Registry(s3, models_bucket)
+    version = registry.publish(
+        _artifact(fitted.model), _manifest(data, candidate.config, run_id=run_id, judged=judged, fitted=fitted)
+    )
+    gate = gate_promotion(
+        registry,
+        version=version,
+        metrics=judged.metrics,
+        x_holdout=judged.x_holdout,
+        y_holdout=judged.y_holdout,
+        task=data.task,
+        config=candidate.config,
+        run_id=run_id,
+        notes=() if judged.reference else [f"no reference holdout: no rows under {layout.HOLDOUT} nor curated rows"],
+        reference=judged.reference,
+    )
+    candidate.timings["total_s"] = _seconds_since(candidate.started)
+    return {
+        "version": version,
+        "metrics": judged.metrics,
+        "decision": gate.record,
+        "promoted": gate.promoted,
+        "pending": gate.pending,
+        "champion_metrics": gate.champion_metrics,
+        "timings": candidate.timings,
+        "files": judged.files,
+        "rows": judged.rows,
+        "search": fitted.search,
+    }
+
+
+class Candidate(NamedTuple):
+    """A fitted, judged candidate, not yet registered; `config` has the categories found in the data."""
+
+    config: ProjectConfig
+    data: LabeledData
+    fitted: Fitted
+    judged: Judged
+    timings: dict[str, float]
+    started: float
+
+
+def fit_candidate(s3: Any, *, data_bucket: str, config: ProjectConfig, pinned: Pinned | None = None) -> Candidate:
+    """Read the data (the window, or exactly the `pinned` object versions), fit and judge a candidate."""
     started = time.monotonic()
     fit_plan = FitPlan.of(config)  # your pipeline and every candidate built first: a bad one stops the run here
-    data = read_labeled_data(s3, data_bucket, config)
-    held = read_reference_holdout(s3, data_bucket, config)
+    data = read_labeled_data(s3, data_bucket, config, pinned=pinned.training if pinned else None)
+    held = read_reference_holdout(s3, data_bucket, config, pinned=pinned.holdout if pinned else None)
     if data.features and data.features != config.features:  # categories found in the data: the model is built with them
         config = dataclasses.replace(config, features=data.features)
         fit_plan = FitPlan.of(config)
@@ -62,35 +109,14 @@ def train_and_register(
     fitted = fit_plan.fit(config, x.iloc[split.train], fit_targets(data.labels[split.train], data.task), data.task)
     timings["fit_s"] = _seconds_since(fit_started)
     judged = evaluate_candidate(fitted.model, data, x, split, held=held, config=config)
-    registry = Registry(s3, models_bucket)
-    version = registry.publish(
-        _artifact(fitted.model), _manifest(data, config, run_id=run_id, judged=judged, fitted=fitted)
-    )
-    gate = gate_promotion(
-        registry,
-        version=version,
-        metrics=judged.metrics,
-        x_holdout=judged.x_holdout,
-        y_holdout=judged.y_holdout,
-        task=data.task,
-        config=config,
-        run_id=run_id,
-        notes=() if judged.reference else [f"no reference holdout: no rows under {layout.HOLDOUT} nor curated rows"],
-        reference=judged.reference,
-    )
-    timings["total_s"] = _seconds_since(started)
-    return {
-        "version": version,
-        "metrics": judged.metrics,
-        "decision": gate.record,
-        "promoted": gate.promoted,
-        "pending": gate.pending,
-        "champion_metrics": gate.champion_metrics,
-        "timings": timings,
-        "files": judged.files,
-        "rows": judged.rows,
-        "search": fitted.search,
-    }
+    return Candidate(config, data, fitted, judged, timings, started)
+
+
+class Pinned(NamedTuple):
+    """The exact object versions a run reads instead of listing its window (`training.data.pinned_objects`)."""
+
+    training: list[dict[str, Any]]  # training/ and feedback/, in the recorded order
+    holdout: list[dict[str, Any]] | None  # holdout/; None: the run had none
 
 
 class Judged(NamedTuple):
@@ -223,13 +249,6 @@ def _manifest(
     judged: Judged,
     fitted: Fitted,
 ) -> dict[str, Any]:
-    versions = {
-        "python": platform.python_version(),
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "joblib": joblib.__version__,
-    }
     return {
         "created_at": datetime.now(UTC).isoformat(),
         "run_id": run_id,
@@ -243,7 +262,20 @@ def _manifest(
         "metrics": judged.metrics,
         "schema": schema_dict(config, data.task),
         "profile": judged.profile,
-        "versions": versions,
+        "versions": library_versions(),
+        **provenance(),  # the config's text and SHA-256, the code's digest: what `mlops reproduce` needs
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Python's version and each library's that decides what a fit computes."""
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "joblib": joblib.__version__,
     }
 
 

@@ -37,8 +37,9 @@ def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
 
     Alarm events start a run only on a transition into ALARM; OK and INSUFFICIENT_DATA are ignored.
     The schedule's events (`retraining.schedule`) start one like an alarm: within the cooldown, not.
-    A manual trigger is {"source": "manual", "reason": "...", "backend": optional} and skips the cooldown; its
-    `backend` picks one of the stack's backends for this run (`mlops train --backend`).
+    A manual trigger is {"source": "manual", "reason": "...", "backend": optional, "reproduce": optional} and
+    skips the cooldown; its `backend` picks one of the stack's backends for this run (`mlops train --backend`),
+    its `reproduce` names a run to train again (`mlops reproduce`).
     """
     if event.get("source") == "aws.cloudwatch":
         alarm = CloudWatchAlarmEvent(event)
@@ -55,7 +56,10 @@ def parse_trigger(event: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
         trigger = {"source": "schedule", "rule": rule, "reason": f"scheduled by rule {rule}", "at": event.get("time")}
         return trigger, False
     if event.get("source") == "manual":
-        return {"source": "manual", "reason": str(event.get("reason", "started by hand"))}, True
+        trigger = {"source": "manual", "reason": str(event.get("reason", "started by hand"))}
+        if event.get("reproduce"):  # `mlops reproduce`: the job trains that run again and registers nothing
+            trigger["reproduce"] = str(event["reproduce"])
+        return trigger, True
     raise ValueError(
         "unrecognised event: expected a CloudWatch alarm event, a scheduled EventBridge event or {'source': 'manual'}"
     )

@@ -30,6 +30,12 @@ ONLINE_BATCHES = f"{INCOMING}online/"
 ONLINE_REPORTS = f"{REPORTS}online/"
 
 # Models bucket
+# What a training run reads: the versions it read stay (the data bucket never expires their noncurrent versions),
+# so every registered model can be trained again (`mlops reproduce`).
+TRAINING_INPUTS = (TRAINING, FEEDBACK, HOLDOUT)
+# The data bucket's other prefixes: a replaced or deleted object there is recoverable for a while, then expires.
+SCRATCH = (INCOMING, PREDICTIONS, REJECTED, REPORTS, SHADOW, ONLINE)
+
 MODELS = "models/"  # models/<version>/model.joblib and models/<version>/manifest.json
 REGISTRY = "registry/"
 CHAMPION_KEY = "registry/champion.json"

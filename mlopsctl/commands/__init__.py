@@ -3,6 +3,7 @@
 - ``init``       a project from data: init writes a commented mlops.toml from a CSV
 - ``local``      local AWS and the stack on it: setup, up, down, deploy, local-status
 - ``pipeline``   data in, scoring and training: train, redrive, audit, seed, add-training-data, score
+- ``provenance`` where a model came from: reproduce (train a run again from its recorded inputs)
 - ``models``     the champion and the challenger: status, challenge, rollback
 - ``decisions``  people decide about models: approve, reject, register
 - ``reports``    what happened, shown: report, demo

@@ -51,14 +51,23 @@ def test_given_the_models_bucket_then_it_is_versioned_and_data_prefixes_expire(t
     assert data["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "data/"
 
 
-def test_given_the_data_bucket_then_it_is_versioned_and_replaced_versions_expire_after_30_days(template):
+def test_given_the_data_bucket_then_versioned_replaced_versions_expire_after_30_days_but_training_inputs_stay(
+    template,
+):
     data = resources(template, "AWS::S3::Bucket")[logical_id(template, "AWS::S3::Bucket", "Storage/Data")]
     assert data["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
-    rules = {r["Id"]: r for r in data["Properties"]["LifecycleConfiguration"]["Rules"]}
-    noncurrent = rules["expire-noncurrent"]
-    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
-    assert noncurrent["ExpiredObjectDeleteMarker"] is True
-    assert noncurrent["Status"] == "Enabled" and "Prefix" not in noncurrent  # every key, incoming/ included
+    rules = data["Properties"]["LifecycleConfiguration"]["Rules"]
+    noncurrent = {r["Prefix"]: r for r in rules if "NoncurrentVersionExpiration" in r}
+    assert set(noncurrent) == {"incoming/", "predictions/", "rejected/", "reports/", "shadow/", "online/"}
+    for rule in noncurrent.values():
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30} and rule["ExpiredObjectDeleteMarker"]
+        assert rule["Status"] == "Enabled"
+    # What a model was trained from stays, every version: no rule expires anything under these.
+    for prefix in ("training/", "feedback/", "holdout/"):
+        assert not [r for r in rules if prefix.startswith(r.get("Prefix", "")) and r.get("Prefix") is not None]
+        assert not [
+            r for r in rules if "Prefix" not in r and ("NoncurrentVersionExpiration" in r or "ExpirationInDays" in r)
+        ]
 
 
 def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_in_either_case_notify_the_scoring_queue(template):

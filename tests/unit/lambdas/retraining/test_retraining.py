@@ -103,6 +103,11 @@ def test_given_a_manual_trigger_when_parsed_then_it_skips_the_cooldown():
     assert trigger == {"source": "manual", "reason": "new data"} and force is True
 
 
+def test_given_a_manual_reproduction_when_parsed_then_the_trigger_names_the_run_to_train_again():
+    trigger, force = parse_trigger({"source": "manual", "reason": "reproduce run-1", "reproduce": "run-1"})
+    assert trigger == {"source": "manual", "reason": "reproduce run-1", "reproduce": "run-1"} and force is True
+
+
 SCHEDULED_EVENT = {
     "version": "0",
     "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
