@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_core.config import ProjectConfig
+from mlops_core.config import ProjectConfig, config_record
 from mlops_core.modeling.pipeline import model_input
 from mlops_core.modeling.predictions import metrics as metrics_of
 from mlops_core.registry.approval import pending_alert
@@ -92,6 +92,7 @@ def register(
     manifest = registered_manifest(
         reference=rows,
         config=config,
+        config_file=config_record(config_file),
         task=checked.task,
         predictions=checked.predictions,
         metrics=metrics,

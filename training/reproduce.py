@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from mlops_core.config import ProjectConfig
+from mlops_core.config import ProjectConfig, recorded_config
 from mlops_core.modeling.predictions import Predictions, Predictor
 from mlops_core.registry.runs import RunLedger, utcnow
 from mlops_core.registry.store import Registry
 
 from .data import DataVersionGone, pinned_objects
-from .provenance import code_record, recorded_config
+from .provenance import code_record
 from .train import Pinned, fit_candidate, library_versions
 
 PREDICTION_TOLERANCE = 1e-9  # absolute, on probabilities, regression values and metrics

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy
 import sklearn
 
-from mlops_core.config import ProjectConfig
+from mlops_core.config import ProjectConfig, config_record
 from mlops_core.config.task import Task, fit_targets
 from mlops_core.modeling.pipeline import model_input, schema_dict
 from mlops_core.modeling.predictions import Predictions, Predictor
@@ -41,7 +41,7 @@ from mlops_core.registry.store import Registry
 from mlops_core.storage import layout
 
 from .data import LabeledData, TrainingDataError, read_labeled_data, read_reference_holdout
-from .provenance import provenance
+from .provenance import code_record
 from .search import FitPlan, Fitted
 
 
@@ -263,7 +263,8 @@ def _manifest(
         "schema": schema_dict(config, data.task),
         "profile": judged.profile,
         "versions": library_versions(),
-        **provenance(),  # the config's text and SHA-256, the code's digest: what `mlops reproduce` needs
+        "config": config_record(),  # its text and SHA-256, and the code's digest: what `mlops reproduce` needs
+        "code": code_record(),
     }
 
 

@@ -2,7 +2,8 @@
 
 Everything else reads the config; the config reads nothing of the project's (the bottom layer).
 
-- ``project``    the file: ``load_config`` -> ``ProjectConfig``, and the checks that span sections
+- ``project``    the file: ``load_config`` -> ``ProjectConfig``, the checks that span sections, and the file as a
+                 manifest records it (``config_record``, ``recorded_config``)
 - ``sections``   ``[training]``, ``[scoring]``, ``[drift]``, ``[promotion]``: each batch's and each run's settings
 - ``lifecycle``  ``[retraining]`` (cooldown, the run lock and its time limit, a schedule) and ``[monitoring]``
                  (the staleness alarms), with the limits AWS puts on each
@@ -20,7 +21,16 @@ from .feature import MISSING_CATEGORY, Feature, parse_feature
 from .lifecycle import LOCK_MARGIN_S, SHORT_PERIOD_SPAN_LIMIT_S, MonitoringSettings, RetrainingSettings
 from .model import Candidate, ModelSettings
 from .online import OnlineSettings
-from .project import CONFIG_ENV, CONFIG_FILE, ProjectConfig, config_path, load_config, parse_config
+from .project import (
+    CONFIG_ENV,
+    CONFIG_FILE,
+    ProjectConfig,
+    config_path,
+    config_record,
+    load_config,
+    parse_config,
+    recorded_config,
+)
 from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
 from .task import (
     METRICS,
@@ -59,10 +69,12 @@ __all__ = [
     "canonical_label",
     "canonical_labels",
     "config_path",
+    "config_record",
     "fit_targets",
     "load_config",
     "model_classes",
     "order_classes",
     "parse_config",
     "parse_feature",
+    "recorded_config",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import os
 import re
 import tomllib
@@ -201,6 +202,18 @@ def config_path() -> Path:
         return Path(os.environ[CONFIG_ENV])
     root = Path(__file__).resolve().parents[2]  # mlops_core/config/project.py -> the code's root
     return root / CONFIG_FILE
+
+
+def config_record(path: Path | None = None) -> dict[str, str]:
+    """The config file as a manifest records it: its SHA-256 and its text (small), so a run can be repeated
+    with the config it used (`recorded_config`) and anyone can see which config made a model."""
+    data = (path or config_path()).read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "text": data.decode()}
+
+
+def recorded_config(record: dict[str, str]) -> ProjectConfig:
+    """The config a manifest recorded, parsed again."""
+    return parse_config(tomllib.loads(record["text"]))
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:

@@ -89,6 +89,7 @@ def registered_manifest(
     *,
     reference: Reference,
     config: ProjectConfig,
+    config_file: dict[str, str],
     task: Task,
     predictions: Predictions,
     metrics: dict[str, Any],
@@ -109,6 +110,7 @@ def registered_manifest(
         "profile": reference_profile(reference, config, task=task, predictions=predictions),
         "versions": {"sklearn": origin.get("sklearn"), "numpy": origin.get("numpy")},  # as found in the file
         "origin": origin,
+        "config": config_file,  # `config_record`: the config it was checked and profiled with
     }
 
 

@@ -63,11 +63,10 @@ def test_given_the_data_bucket_then_versioned_replaced_versions_expire_after_30_
         assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30} and rule["ExpiredObjectDeleteMarker"]
         assert rule["Status"] == "Enabled"
     # What a model was trained from stays, every version: no rule expires anything under these.
-    for prefix in ("training/", "feedback/", "holdout/"):
-        assert not [r for r in rules if prefix.startswith(r.get("Prefix", "")) and r.get("Prefix") is not None]
-        assert not [
-            r for r in rules if "Prefix" not in r and ("NoncurrentVersionExpiration" in r or "ExpirationInDays" in r)
-        ]
+    unscoped = [r for r in rules if "Prefix" not in r]
+    assert not [r for r in unscoped if "NoncurrentVersionExpiration" in r or "ExpirationInDays" in r]
+    inputs = ("training/", "feedback/", "holdout/")
+    assert not [r["Id"] for r in rules if "Prefix" in r for p in inputs if p.startswith(r["Prefix"])]
 
 
 def test_given_the_data_bucket_then_incoming_csv_and_csv_gz_in_either_case_notify_the_scoring_queue(template):

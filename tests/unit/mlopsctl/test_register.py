@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from mlops_core.config import ProjectConfig, config_path
+from mlops_core.config import ProjectConfig, config_path, config_record
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.registry.approval import PendingRecords
 from mlops_core.registry.store import Registry
@@ -203,6 +203,7 @@ def test_given_a_notebook_pipeline_and_a_labeled_holdout_when_promoted_then_cham
     registry = Registry(aws, MODELS)
     manifest, origin = result.manifest, result.manifest["origin"]
     assert result.gate.promoted and registry.champion().version == result.version
+    assert manifest["config"] == config_record()  # the config it was checked and profiled with
     sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
     assert origin["sha256"] == manifest["artifact_sha256"] == sha256  # the file as it is is the artifact
     assert origin["sklearn"] == sklearn.__version__ and origin["compression"] == "zlib"

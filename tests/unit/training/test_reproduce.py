@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from mlops_core.config import config_record, recorded_config
 from mlops_core.registry.runs import RunLedger
 from mlops_core.registry.store import Registry
 from mlopsctl.commands.provenance import reproduction_lines
@@ -16,7 +17,7 @@ from mlopsctl.datagen import generate
 from tests.unit.conftest import DATA, MODELS
 from training.data import DataVersionGone
 from training.job import run_job
-from training.provenance import code_record, config_record, recorded_config
+from training.provenance import code_record
 from training.reproduce import PREDICTION_TOLERANCE, NotReproducible, compare, reproduce_run
 
 BASE = "training/base.csv"
