@@ -5,7 +5,8 @@ started and ended as SageMaker starts and ends a job (training/local_jobs.py).
 In order, on one stack: two alarms at the same moment start one run, in the container, which succeeds and is
 promoted; the scoring Lambda scores a batch with that model; the training Lambda, on the same data, config and
 seeds, trains a model that predicts the same; a container killed for its memory leaves the champion, releases
-the lock and tells people.
+the lock and tells people; a run that cannot train says why; and the first run, its training file since
+overwritten, is reproduced (in the container again) from the object version it read, until that version is gone.
 """
 
 from __future__ import annotations
@@ -177,3 +178,23 @@ def test_given_training_data_that_cannot_train_then_the_container_writes_why_and
     assert run["status"] == "failed" and "TrainingDataError" in run["error"] and "ended_by" not in run  # it reported
     assert pipeline.registry().champion().version == champion and pipeline.ledger().current_lock() is None
     assert "champion is unchanged" in alert_naming(pipeline, probe, run_id)
+
+
+def test_given_its_training_file_overwritten_then_the_first_run_is_reproduced_from_the_old_version_until_it_is_gone(
+    project, pipeline
+):
+    versions = pipeline.registry().versions()
+    first = versions[0]
+    [read] = [entry for entry in first["data"] if entry["source"] == "training"]
+    pipeline.s3.put_object(Bucket=pipeline.data_bucket, Key=read["key"], Body=generate(2000, seed=99))
+
+    reproduced = mlops("--config", str(project), "reproduce", first["run_id"])
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert f"reproduced: {first['run_id']} (version {first['version']})" in reproduced.stdout
+    assert "holdout predictions on 400 rows identical" in reproduced.stdout and "(container)" in reproduced.stdout
+    assert len(pipeline.registry().versions()) == len(versions)  # nothing registered
+
+    pipeline.s3.delete_object(Bucket=pipeline.data_bucket, Key=read["key"], VersionId=read["version_id"])
+    gone = mlops("--config", str(project), "reproduce", first["run_id"])
+    assert gone.returncode == 1, gone.stdout + gone.stderr
+    assert f"{read['key']} version {read['version_id']} is gone" in gone.stderr
