@@ -14,7 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from mlops_core.config import CONFIG_ENV, ConfigError
 
-from .commands import decisions, image, init, local, models, online, pipeline, provenance, reports
+from .commands import decisions, image, init, local, models, online, pipeline, provenance, reports, tracking
 from .commands.common import CliError
 from .deploy import DeployError
 from .image import ImageError
@@ -22,7 +22,7 @@ from .localaws import LocalAwsError
 from .stack import OpsError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-for group in (init, local, pipeline, provenance, models, online, decisions, reports, image):
+for group in (init, local, pipeline, provenance, models, online, decisions, reports, image, tracking):
     app.add_typer(group.app)
 
 

@@ -8,6 +8,7 @@
 - ``decisions``  people decide about models: approve, reject, register
 - ``reports``    what happened, shown: report, demo
 - ``image``      the training image on this machine: image build (a group: `mlops image build`)
+- ``tracking``   the registry in MLflow: mlflow sync (a group: `mlops mlflow sync`)
 - ``common``     what the groups share: the repository root, the stack a command connects to
                  (`connect`), the --target option, progress on stderr, `CliError`
 

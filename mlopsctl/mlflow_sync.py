@@ -1,0 +1,337 @@
+"""`mlops mlflow sync`: the project's runs, versions and aliases as MLflow shows them, with MLflow's own client.
+
+The registry in S3 stays the source of truth; MLflow gets a copy a data scientist can browse:
+
+- every training run record (registry/runs/) becomes an MLflow run in the experiment, tagged `mlops.run_id`:
+  the trigger, backend and status as tags, the model's parameters and metrics, each input file as an input
+  dataset (its S3 URI with the version id as source, its SHA-256 as digest), and a model search's leaderboard
+  as one child run per candidate; a version registered with `mlops register` gets a run of its own
+  (`mlops.origin` = register);
+- every model version is logged in its run as an MLflow model (the sklearn flavour, a signature and an input
+  example from the manifest's schema and reference sample) and registered under the project's name, its
+  version tagged `mlops.version`;
+- the `champion` and `challenger` aliases point where the registry's pointers do now.
+
+Idempotent and incremental: what carries its tag is skipped. A run is marked `mlops.synced` only once all of
+it is logged; a run without the mark (a sync that stopped half way) is deleted and logged again, so a sync
+that fails part way is completed by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import pandas as pd
+import requests
+import skops.io
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from requests.exceptions import RequestException
+
+from mlops_core.modeling.pipeline import features_from_schema
+from mlops_core.storage import layout
+
+from .stack import OpsError, Pipeline
+
+RUN_TAG, VERSION_TAG, SYNCED_TAG, MODEL_TAG = "mlops.run_id", "mlops.version", "mlops.synced", "mlops.model_uri"
+ALIASES = ("champion", "challenger")
+HEALTH_TIMEOUT_S = 10
+TAG_CHARS = 5000  # MLflow keeps tag values up to 8,000 characters; params up to 6,000
+
+
+class SyncError(OpsError):
+    """The tracking server cannot be used; nothing was half-synced that the next sync does not complete."""
+
+
+@dataclass
+class SyncReport:
+    runs: list[str] = field(default_factory=list)  # mlops run ids logged by this sync
+    versions: list[str] = field(default_factory=list)  # model versions registered by this sync
+    aliases: dict[str, str | None] = field(default_factory=dict)  # alias -> version, as set now
+
+    @property
+    def added(self) -> int:
+        return len(self.runs) + len(self.versions)
+
+
+def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
+    """Bring the MLflow server at `tracking_uri` up to date with the stack's registry; what was added."""
+    _check_answers(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    with _server_errors(tracking_uri):
+        experiment_id = _experiment(client, experiment)
+        logged = _synced_runs(client, experiment_id)
+        report = SyncReport()
+        manifests = {m["version"]: m for m in pipeline.registry().versions()}
+        for record in _run_records(pipeline, manifests):
+            key = record["run_id"]
+            if key not in logged:
+                manifest = manifests.get(record.get("version") or "")
+                logged[key] = _log_run(client, experiment_id, record, manifest, pipeline)
+                report.runs.append(key)
+        registered = _registered_versions(client, model_name)
+        for version, manifest in manifests.items():
+            if version not in registered:
+                registered[version] = _register(client, model_name, logged[_run_key(manifest)], version)
+                report.versions.append(version)
+        report.aliases = _set_aliases(client, model_name, pipeline, registered)
+    return report
+
+
+def _run_key(manifest: dict[str, Any]) -> str:
+    """The run a version belongs to: its training run, or for `mlops register` a run named after the version."""
+    return str(manifest.get("run_id") or f"register-{manifest['version']}")
+
+
+def _run_records(pipeline: Pipeline, manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every run record, oldest first, plus a record for each version registered with `mlops register`."""
+    s3, bucket = pipeline.s3, pipeline.models_bucket
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.RUNS)
+        for o in page.get("Contents", [])
+    ]
+    records = [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in sorted(keys)]
+    registered = [
+        {
+            "run_id": _run_key(m),
+            "version": v,
+            "status": "registered",
+            "started_at": m.get("created_at"),
+            "origin": m.get("origin"),
+        }
+        for v, m in manifests.items()
+        if not m.get("run_id")
+    ]
+    return records + registered
+
+
+@contextmanager
+def _server_errors(tracking_uri: str) -> Iterator[None]:
+    """The tracking server's failures as one clear error (the next sync completes what this one left)."""
+    try:
+        yield
+    except (MlflowException, RequestException) as exc:
+        raise SyncError(
+            f"the MLflow tracking server at {tracking_uri} failed: {str(exc).splitlines()[0][:300]}",
+            "check that it runs and answers (`mlflow server ...`); run the sync again: it completes what is missing",
+        ) from exc
+
+
+def _check_answers(tracking_uri: str) -> None:
+    """A server that does not answer is said at once (MLflow's client would retry for minutes first)."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(f"{tracking_uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S).raise_for_status()
+    except RequestException as exc:
+        raise SyncError(
+            f"the MLflow tracking server at {tracking_uri} failed: it does not answer ({type(exc).__name__})",
+            "start it (`mlflow server --backend-store-uri sqlite:///mlflow.db`) or fix --tracking-uri",
+        ) from exc
+
+
+def _experiment(client: Any, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    return str(found.experiment_id) if found else str(client.create_experiment(name))
+
+
+def _synced_runs(client: Any, experiment_id: str) -> dict[str, str]:
+    """mlops run id -> MLflow run id of the runs fully logged; half-logged ones are deleted (logged again)."""
+    synced: dict[str, str] = {}
+    for run in client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` != ''", max_results=50_000):
+        tags = run.data.tags
+        if tags.get(SYNCED_TAG) == "true":
+            synced[tags[RUN_TAG]] = run.info.run_id
+        elif "mlflow.parentRunId" not in tags:
+            client.delete_run(run.info.run_id)
+    return synced
+
+
+def _log_run(
+    client: Any, experiment_id: str, record: dict[str, Any], manifest: dict[str, Any] | None, pipeline: Pipeline
+) -> str:
+    """One run record (and its version's model, if any) as an MLflow run; its MLflow run id."""
+    run = client.create_run(
+        experiment_id,
+        start_time=_millis(record.get("started_at")),
+        tags=_tags(record, manifest),
+        run_name=record["run_id"],
+    )
+    run_id = run.info.run_id
+    metrics = (manifest or {}).get("metrics") or (record.get("reproduction") or {}).get("metrics") or {}
+    now = _millis(record.get("finished_at") or record.get("started_at"))
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if isinstance(v, int | float)],
+        params=[Param(k, v) for k, v in _params(manifest).items()],
+    )
+    if manifest is not None:
+        _log_inputs(client, run_id, manifest, pipeline.data_bucket)
+        _log_leaderboard(client, experiment_id, run_id, manifest.get("search"))
+        client.set_tag(run_id, MODEL_TAG, _log_model(run_id, manifest, pipeline))
+    client.log_batch(run_id, tags=[RunTag(SYNCED_TAG, "true")])
+    client.set_terminated(run_id, status="FAILED" if record.get("status") == "failed" else "FINISHED", end_time=now)
+    return str(run_id)
+
+
+def _tags(record: dict[str, Any], manifest: dict[str, Any] | None) -> dict[str, str]:
+    trigger = record.get("trigger") or {}
+    tags = {
+        RUN_TAG: record["run_id"],
+        "mlops.status": str(record.get("status")),
+        "mlops.trigger": str(trigger.get("source", "register" if record.get("status") == "registered" else "?")),
+        "mlops.trigger_reason": str(trigger.get("reason", ""))[:TAG_CHARS],
+        "mlops.backend": str(record.get("backend", "")),
+        "mlops.origin": "register" if record.get("status") == "registered" else "training",
+    }
+    if trigger.get("alarm"):
+        tags["mlops.alarm"] = str(trigger["alarm"])
+    if record.get("error"):
+        tags["mlops.error"] = str(record["error"])[:TAG_CHARS]
+    if record.get("reproduction"):
+        tags["mlops.reproduces"] = str(record["reproduction"]["reproduces"]["run_id"])
+        tags["mlops.reproduction"] = str(record["reproduction"]["verdict"])
+    if manifest is not None:
+        tags[VERSION_TAG] = manifest["version"]
+        tags["mlops.config_sha256"] = str((manifest.get("config") or {}).get("sha256", "not recorded"))
+        tags["mlops.code_sha256"] = str((manifest.get("code") or {}).get("sha256", "not recorded"))
+        files = [
+            {k: e.get(k) for k in ("key", "version_id", "sha256", "rows", "source")} for e in manifest.get("data", [])
+        ]
+        tags["mlops.data"] = json.dumps(files)[:TAG_CHARS]
+    return tags
+
+
+def _params(manifest: dict[str, Any] | None) -> dict[str, str]:
+    if manifest is None:
+        return {}
+    params = {"estimator": str(manifest.get("estimator")), "seed": str(manifest.get("seed"))}
+    params |= {f"model.{k}": str(v)[:500] for k, v in (manifest.get("params") or {}).items()}
+    return params
+
+
+def _log_inputs(client: Any, run_id: str, manifest: dict[str, Any], bucket: str) -> None:
+    """Each input file as an MLflow dataset: the S3 object at its version as source, its SHA-256 as digest."""
+    inputs = []
+    for entry in manifest.get("data", []):
+        version = f"?versionId={entry['version_id']}" if entry.get("version_id") else ""
+        source = json.dumps({"uri": f"s3://{bucket}/{entry['key']}{version}"})
+        dataset = Dataset(
+            name=entry["key"],
+            digest=str(entry.get("sha256") or entry.get("etag") or "")[:36],
+            source_type="s3",
+            source=source,
+            profile=json.dumps({"rows": entry.get("rows"), "skipped_rows": entry.get("skipped_rows")}),
+        )
+        context = "evaluation" if entry.get("source") == "holdout" else "training"
+        inputs.append(DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)]))
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
+def _log_leaderboard(client: Any, experiment_id: str, parent: str, search: dict[str, Any] | None) -> None:
+    """A model search's candidates, one child run each: its best point, cross-validated mean and spread."""
+    for entry in (search or {}).get("leaderboard", []):
+        tags = {"mlflow.parentRunId": parent, "mlops.rank": str(entry["rank"])}
+        child = client.create_run(experiment_id, tags=tags, run_name=f"{entry['rank']}. {entry['name']}")
+        metric = str(search["metric"])  # type: ignore[index]  # a leaderboard comes with its search
+        client.log_batch(
+            child.info.run_id,
+            metrics=[
+                Metric(f"cv_{metric}_mean", float(entry["mean"]), 0, 0),
+                Metric(f"cv_{metric}_std", float(entry["std"]), 0, 0),
+            ],
+            params=[Param(str(k), str(v)[:500]) for k, v in (entry.get("best") or {}).items()],
+        )
+        client.set_terminated(child.info.run_id, status="FINISHED")
+
+
+def _log_model(run_id: str, manifest: dict[str, Any], pipeline: Pipeline) -> str:
+    """The version's artifact (its SHA-256 checked) logged in the run as an MLflow sklearn model; its URI."""
+    model, _ = pipeline.registry().load_model(manifest["version"])
+    example = input_example(manifest)
+    # skops, MLflow's default, loads without running pickled code; the types the model is made of are trusted
+    # here because the registry's artifact passed its SHA-256 check (and scoring unpickles the same classes).
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            skops_trusted_types=trusted,
+        )
+    return str(info.model_uri)
+
+
+def input_example(manifest: dict[str, Any], rows: int = 5) -> pd.DataFrame:
+    """A few rows in the model's input form: from the manifest's reference sample, else one made-up row per
+    the schema (numbers 0, the first category, empty text)."""
+    features = features_from_schema(manifest["schema"])
+    sample = (manifest.get("profile") or {}).get("reference_sample") or {}
+    columns = sample.get("columns", {})
+    count = min(rows, int(sample.get("rows", 0))) or 1
+    data = {}
+    for feature in features:
+        if feature.name in columns:
+            data[feature.name] = columns[feature.name][:count]
+        elif feature.is_text or feature.type == "categorical":
+            data[feature.name] = [feature.categories[0] if feature.categories else ""] * count
+        else:
+            data[feature.name] = [0.0] * count
+    frame = pd.DataFrame(data)
+    numeric = [f.name for f in features if f.type == "numeric"]
+    frame[numeric] = frame[numeric].astype(float)
+    return frame
+
+
+def _registered_versions(client: Any, name: str) -> dict[str, str]:
+    """mlops version -> MLflow model version, for this registered model's versions that carry the tag."""
+    found = client.search_model_versions(f"name = '{name}'")
+    return {v.tags[VERSION_TAG]: str(v.version) for v in found if VERSION_TAG in v.tags}
+
+
+def _register(client: Any, name: str, mlflow_run_id: str, version: str) -> str:
+    """Register the run's logged model under `name`, tagged with the mlops version; the MLflow version."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Synced from the serverless-mlops registry (mlops mlflow sync)"
+        )
+    source = client.get_run(mlflow_run_id).data.tags[MODEL_TAG]
+    created = client.create_model_version(name, source, run_id=mlflow_run_id, tags={VERSION_TAG: version})
+    return str(created.version)
+
+
+def _set_aliases(client: Any, name: str, pipeline: Pipeline, registered: dict[str, str]) -> dict[str, str | None]:
+    """`champion` and `challenger` where the registry's pointers are now; an alias whose pointer is gone is removed."""
+    registry = pipeline.registry()
+    pointers = {"champion": registry.champion(), "challenger": registry.challenger()}
+    now: dict[str, str | None] = {}
+    for alias, pointer in pointers.items():
+        active = pointer is not None and (alias == "champion" or pointer.record.get("status") == "active")
+        if pointer is not None and active and pointer.version in registered:
+            client.set_registered_model_alias(name, alias, registered[pointer.version])
+            now[alias] = pointer.version
+        else:
+            with suppress(Exception):  # no such alias: nothing to remove
+                client.delete_registered_model_alias(name, alias)
+            now[alias] = None
+    return now
+
+
+def _millis(timestamp: str | None) -> int:
+    """Milliseconds since the epoch, as MLflow counts; now when the record has no time."""
+    moment = datetime.fromisoformat(timestamp) if timestamp else datetime.now(UTC)
+    return int(moment.timestamp() * 1000)
