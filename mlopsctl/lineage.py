@@ -183,13 +183,23 @@ def _scoring(receipt: Mapping[str, Any]) -> dict[str, Any]:
         else None,
         "at": receipt.get("claimed_at"),
         "outcome": receipt.get("outcome"),
-        "detail": receipt.get("kind") or receipt.get("current_etag"),
+        "detail": _detail(receipt),
         "model_version": receipt.get("model_version"),
         "rows": receipt.get("rows", 0),
         "scored": receipt.get("scored", 0),
         "outputs": dict(outputs),
         "drift": verdict_line(drift) if drift else None,
     }
+
+
+def _detail(receipt: Mapping[str, Any]) -> str | None:
+    """Why a file was not scored (a rejection's kind, the ETag that superseded it) or how it was split."""
+    outcome = receipt.get("outcome")
+    if outcome == "superseded":
+        return f"overwritten before it was read; the key's ETag is now {receipt.get('current_etag')}"
+    if outcome == "fanned_out":
+        return f"split into {receipt.get('parts')} byte ranges, each with a receipt of its own"
+    return receipt.get("kind")
 
 
 # ---------------------------------------------------------------------------- readers

@@ -41,7 +41,8 @@ def _file_text(entry: Mapping[str, Any]) -> str:
     head = f"{entry['source']}: {entry['key']} (version {entry['version_id']}, SHA-256 {entry['sha256']})"
     if entry["rejected"]:
         return f"{head}: rejected ({entry['rejected']})"
-    text = f"{head}: {entry['rows']:,} rows used, {entry['skipped_rows']:,} skipped"
+    used = "held out (the reference holdout)" if entry["source"] == "holdout" else "used"
+    text = f"{head}: {entry['rows']:,} rows {used}, {entry['skipped_rows']:,} skipped"
     return text + (f", {entry['capped_rows']:,} capped (feedback bound)" if entry["capped_rows"] else "")
 
 

@@ -18,8 +18,10 @@ from mlopsctl import cli
 from mlopsctl import lineage as chains
 from mlopsctl.commands import common
 from mlopsctl.datagen import generate
+from mlopsctl.lineage_text import file_lines, model_lines
 from mlopsctl.stack import OpsError, Pipeline
 from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.mlopsctl.test_leaderboard import SEARCH
 from training.job import run_job
 
 ARN = "arn:aws:sts::123456789012:user/alice"
@@ -246,3 +248,32 @@ def test_given_a_rolled_back_version_then_what_replaced_it_is_the_one_after_its_
         {"kind": "approve", "version": "v3", "at": "4"},
     ]
     assert chains.replaced_by("v1", changes, "v3") == {"state": "replaced", "by": "v3", "kind": "approve", "at": "4"}
+
+
+def test_given_a_searched_version_then_the_model_shows_the_leaderboard_of_its_run():
+    manifest = {"estimator": "LogisticRegression", "metrics": {"roc_auc": 0.81}, "search": SEARCH, "code": {}}
+    lines = model_lines(chains.model_link(manifest), "run-7", "v7")
+    assert lines[0] == "  LogisticRegression: roc_auc=0.8100"
+    assert lines[1] == "  config SHA-256 not recorded, code SHA-256 not recorded"
+    assert lines[2].startswith("  model search of run run-7 (v7): grid, 5-fold") and lines[3].endswith("<- chosen")
+
+
+def test_given_a_file_split_into_byte_ranges_and_one_superseded_then_each_receipt_says_what_became_of_it():
+    key = "incoming/big.csv"
+    receipts = [
+        {"key": key, "etag": "e1", "claimed_at": "1", "outcome": "fanned_out", "parts": 2, "model_version": "v1"},
+        {"key": key, "etag": "e1", "claimed_at": "2", "outcome": "scored", "part": 1, "parts": 2, "rows": 5}
+        | {
+            "scored": 5,
+            "model_version": "v1",
+            "outputs": {"predictions": "predictions/big/e1-v1.part-0002-of-0002.csv"},
+        },
+        {"key": key, "etag": "e2", "claimed_at": "3", "outcome": "superseded", "current_etag": "e3"},
+        {"key": "incoming/big.csv.gz", "etag": "e9", "claimed_at": "4", "outcome": "scored"},  # another key, same name
+    ]
+    lines = file_lines({"key": key, "scorings": chains.file_link(key, receipts)})
+    assert lines[1] == "  ETag e1 at 1: fanned_out (split into 2 byte ranges, each with a receipt of its own)"
+    assert lines[2] == "  ETag e1 part 2 of 2 at 2: scored by v1: 5 of 5 rows"
+    assert lines[3] == "    predictions: predictions/big/e1-v1.part-0002-of-0002.csv"
+    assert lines[4] == "  ETag e2 at 3: superseded (overwritten before it was read; the key's ETag is now e3)"
+    assert len(lines) == 5
