@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mlops_core.monitoring.verdict import verdict_line
@@ -50,7 +50,7 @@ def _file(entry: Mapping[str, Any]) -> dict[str, Any]:
         "key": key,
         "source": entry.get("source") or _source_of(key),
         "version_id": entry.get("version_id") or NOT_RECORDED,
-        "sha256": (entry.get("sha256") or NOT_RECORDED)[:12],
+        "sha256": entry.get("sha256") or NOT_RECORDED,
         "rows": entry.get("rows", 0),
         "skipped_rows": entry.get("skipped_rows", 0),
         "capped_rows": entry.get("capped_rows", 0),
@@ -153,17 +153,19 @@ def _verdict(drift: Mapping[str, Any] | None) -> str:
 def drift_cause(receipts: Sequence[Mapping[str, Any]], at: datetime | None) -> dict[str, Any] | None:
     """The newest receipt claimed before `at` whose batch drifted (the receipts newest first); None if none."""
     for receipt in receipts:
-        claimed = _when(receipt.get("claimed_at"))
+        claimed = parse_time(receipt.get("claimed_at"))
         if at and claimed and claimed <= at and (receipt.get("drift") or {}).get("verdict"):
             return {"key": receipt.get("key"), "etag": receipt.get("etag"), "at": receipt.get("claimed_at")}
     return None
 
 
-def _when(text: Any) -> datetime | None:
+def parse_time(text: Any) -> datetime | None:
+    """A record's ISO time (CloudWatch's `+0000` too), in UTC when it names no zone; None if it is not one."""
     try:
-        return datetime.fromisoformat(str(text))
+        when = datetime.fromisoformat(str(text))
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # the records' times are UTC; never compare naive
 
 
 def file_link(key: str, receipts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -212,7 +214,7 @@ def lineage(pipeline: Pipeline, version: str, *, max_batches: int = MAX_BATCHES)
     run_id = manifest.get("run_id")
     run = pipeline.ledger().get(run_id) if run_id else None
     receipts, bound_hit = recent_receipts(pipeline, max_batches)
-    at = _when(((run or {}).get("trigger") or {}).get("at")) or _when((run or {}).get("started_at"))
+    at = parse_time(((run or {}).get("trigger") or {}).get("at")) or parse_time((run or {}).get("started_at"))
     champion = pipeline.registry().champion()
     own, changes = history_of(pipeline, version)
     return {

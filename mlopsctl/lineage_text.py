@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .leaderboard import search_lines
+from .lineage import NOT_RECORDED
 from .present import metrics_text
 
 
@@ -38,7 +39,8 @@ def data_lines(data: Mapping[str, Any]) -> list[str]:
 
 
 def _file_text(entry: Mapping[str, Any]) -> str:
-    head = f"{entry['source']}: {entry['key']} (version {entry['version_id']}, SHA-256 {entry['sha256']})"
+    digest = entry["sha256"] if entry["sha256"] == NOT_RECORDED else entry["sha256"][:12]
+    head = f"{entry['source']}: {entry['key']} (version {entry['version_id']}, SHA-256 {digest})"
     if entry["rejected"]:
         return f"{head}: rejected ({entry['rejected']})"
     used = "held out (the reference holdout)" if entry["source"] == "holdout" else "used"

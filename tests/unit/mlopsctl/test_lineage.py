@@ -277,3 +277,11 @@ def test_given_a_file_split_into_byte_ranges_and_one_superseded_then_each_receip
     assert lines[3] == "    predictions: predictions/big/e1-v1.part-0002-of-0002.csv"
     assert lines[4] == "  ETag e2 at 3: superseded (overwritten before it was read; the key's ETag is now e3)"
     assert len(lines) == 5
+
+
+def test_given_a_trigger_time_without_a_zone_then_it_is_read_as_utc():
+    receipts = [
+        {"key": "incoming/a.csv", "etag": "e", "claimed_at": "2026-12-06T21:00:00+00:00", "drift": {"verdict": True}}
+    ]
+    assert chains.drift_cause(receipts, chains.parse_time("2026-12-06T22:00:00"))["key"] == "incoming/a.csv"
+    assert chains.drift_cause(receipts, chains.parse_time("2026-12-06T20:00:00.000+0000")) is None
