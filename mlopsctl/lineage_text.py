@@ -115,7 +115,8 @@ def file_lines(found: Mapping[str, Any]) -> list[str]:
         what = {"scored": f"scored by {s['model_version']}: {s['scored']:,} of {s['rows']:,} rows"}.get(
             s["outcome"], f"{s['outcome']}" + (f" ({s['detail']})" if s["detail"] else "")
         )
-        lines.append(f"  ETag {s['etag']}{part} at {str(s['at'])[:19]}: {what}")
+        version = f" (object version {s['object_version']})" if s["object_version"] else ""
+        lines.append(f"  ETag {s['etag']}{version}{part} at {str(s['at'])[:19]}: {what}")
         lines += [f"    {name}: {key}" for name, key in s["outputs"].items()]
         if s["drift"]:
             lines.append(f"    {s['drift']}")

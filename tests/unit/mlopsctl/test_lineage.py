@@ -148,6 +148,7 @@ def test_given_a_scored_and_a_rejected_file_when_traced_then_each_says_its_model
     assert scored.exit_code == 0 and broken.exit_code == 0, scored.output + broken.output
     lines = scored.stdout.splitlines()
     assert lines[0] == "lineage of incoming/clean.csv" and f": scored by {first}: 300 of 300 rows" in lines[1]
+    assert " (object version " in lines[1]
     assert any(line.startswith("    predictions: predictions/clean/") for line in lines)
     assert any(line.startswith("    drift_report: reports/drift/clean/") for line in lines)
     assert lines[-1].startswith("    no drift")
