@@ -137,7 +137,13 @@ def suffix_of_output(key: str) -> str:
 
 def receipt_key(key: str, etag: str, part_suffix: str = "") -> str:
     """Where scoring records what became of an input object (or one byte range of it)."""
-    return f"{RECEIPTS}{output_name(key)}/{etag}{part_suffix}.json"
+    return f"{receipts_prefix(key)}{etag}{part_suffix}.json"
+
+
+def receipts_prefix(key: str) -> str:
+    """What every receipt of an input key starts with (one per ETag and byte range); another input's receipts
+    can lie one level further down (incoming/x/y.csv's under incoming/x.csv's)."""
+    return f"{RECEIPTS}{output_name(key)}/"
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,12 @@ def pending_key(version: str) -> str:
 def history_key(at: datetime, kind: str, version: str) -> str:
     """One decision's object: sortable by time, never rewritten."""
     return f"{HISTORY}{at:%Y%m%dT%H%M%S%fZ}-{kind}-{version}.json"
+
+
+def is_history_of(key: str, version: str) -> bool:
+    """Whether a history object's key (`history_key`) names a decision about `version` (its record says for sure:
+    a kind and a version can both hold hyphens)."""
+    return key.startswith(HISTORY) and key.endswith(f"-{version}.json")
 
 
 def html_report_prefix(at: datetime) -> str:

@@ -1,12 +1,16 @@
-"""Where a model came from: reproduce (train a run again from its recorded inputs)."""
+"""Where a model came from: reproduce (train a run again from its recorded inputs), lineage (its chain from data
+to the batches it scored, or which model scored a file)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
 
+from .. import lineage as chains
 from .. import runs
+from ..lineage_text import file_lines, lineage_lines
 from . import common
 from .common import CliError, TargetOption
 
@@ -53,3 +57,34 @@ def reproduction_lines(result: dict[str, Any]) -> list[str]:
     lines += [f"  differs: {difference}" for difference in result["differences"]]
     lines += [f"  changed since: {change}" for change in result["changed"]]
     return lines
+
+
+@app.command()
+def lineage(
+    version: str | None = typer.Argument(None, help="the model version (`mlops status` lists them)"),
+    file: str | None = typer.Option(None, "--file", help="an incoming/ key: which model versions scored it"),
+    max_batches: int = typer.Option(
+        chains.MAX_BATCHES, "--max-batches", min=1, help="read at most this many scoring receipts, newest first"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="the same as one JSON object"),
+    target: str = TargetOption,
+) -> None:
+    """A version's chain: the data it was trained on (object versions, SHA-256, rows), the run and its trigger,
+    its metrics and config and code digests, the decisions about it, the batches it scored, and what replaced it;
+    with --file, which model versions scored a file, where the outputs are and the drift verdict."""
+    if (version is None) == (file is None):
+        raise CliError(
+            "give a VERSION or --file KEY (one of them)",
+            "mlops lineage v2026... or mlops lineage --file incoming/x.csv",
+        )
+    pipeline = common.connect(target)
+    if file is not None:
+        found = chains.file_lineage(pipeline, file)
+        lines = file_lines(found)
+    else:
+        found = chains.lineage(pipeline, str(version), max_batches=max_batches)
+        lines = lineage_lines(found)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, default=str))
+    else:
+        common.echo_lines(lines)
