@@ -6,14 +6,20 @@ In order, on one stack: two alarms at the same moment start one run, in the cont
 promoted; the scoring Lambda scores a batch with that model; the training Lambda, on the same data, config and
 seeds, trains a model that predicts the same; a container killed for its memory leaves the champion, releases
 the lock and tells people; a run that cannot train says why; and the first run, its training file since
-overwritten, is reproduced (in the container again) from the object version it read, until that version is gone.
+overwritten, is reproduced (in the container again) from the object version it read, until that version is gone;
+then everything is synced to a real MLflow server, whose champion predicts as the scoring Lambda does.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from mlops_core.config import CONFIG_ENV, load_config
 from mlopsctl import runs, stack
@@ -125,6 +132,13 @@ def test_given_the_same_data_config_and_seeds_then_the_training_lambda_trains_a_
     run_id = re.search(r"training run (run-\S+) started \(lambda\)", trained.stdout).group(1)
     assert pipeline.ledger().get(run_id)["backend"] == "lambda"
 
+    ledger = pipeline.ledger()
+    for backend, run in (
+        ("container", ledger.get(registry.manifest(in_container)["run_id"])),
+        ("lambda", ledger.get(run_id)),
+    ):
+        wall = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])
+        print(f"{backend}: started -> finished {wall.total_seconds():.1f} s, of which the job {run['seconds']} s")
     (model_c, manifest_c), (model_l, manifest_l) = registry.load_model(in_container), registry.load_model(in_lambda)
     assert manifest_c["metrics"] == manifest_l["metrics"]  # computed on the run's holdout
     rows = pd.read_csv(io.BytesIO(generate(2000, seed=23, with_label=False)))
@@ -198,3 +212,69 @@ def test_given_its_training_file_overwritten_then_the_first_run_is_reproduced_fr
     gone = mlops("--config", str(project), "reproduce", first["run_id"])
     assert gone.returncode == 1, gone.stdout + gone.stderr
     assert f"{read['key']} version {read['version_id']} is gone" in gone.stderr
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory) -> Iterator[str]:
+    """A real MLflow tracking server from PyPI on 127.0.0.1, its store in SQLite in a temporary folder."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--default-artifact-root", str(folder)]
+    with (folder / "server.log").open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        stack.wait_for("the MLflow server", lambda: _answers(f"{uri}/health"), timeout_s=120)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def test_given_the_stacks_runs_when_synced_to_mlflow_then_runs_versions_and_alias_are_there_and_pyfunc_scores_alike(
+    project, pipeline, mlflow_server, tmp_path
+):
+    import mlflow
+    from mlflow import MlflowClient
+
+    synced = mlops("--config", str(project), "mlflow", "sync", "--tracking-uri", mlflow_server, timeout=900)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    registry, client = pipeline.registry(), MlflowClient(mlflow_server)
+    versions, champion = registry.versions(), registry.champion().version
+    assert f"{len(versions)} version(s) added" in synced.stdout and f"@champion -> {champion}" in synced.stdout
+
+    experiment = client.get_experiment_by_name(PROJECT).experiment_id
+    runs = {r.data.tags["mlops.run_id"]: r for r in client.search_runs([experiment], "tags.`mlops.run_id` != ''")}
+    for manifest in versions:
+        run = runs[manifest["run_id"]]
+        assert run.data.tags["mlops.version"] == manifest["version"]
+        assert run.data.metrics["roc_auc"] == pytest.approx(manifest["metrics"]["roc_auc"])
+    assert {r.data.tags["mlops.status"] for r in runs.values()} >= {"succeeded", "failed"}  # the OOM run too
+    registered = {v.tags["mlops.version"] for v in client.search_model_versions(f"name = '{PROJECT}'")}
+    assert registered == {m["version"] for m in versions}
+    assert client.get_model_version_by_alias(PROJECT, "champion").tags["mlops.version"] == champion
+
+    again = mlops("--config", str(project), "mlflow", "sync", "--tracking-uri", mlflow_server, timeout=900)
+    assert "0 run(s) and 0 version(s) added" in again.stdout, again.stdout + again.stderr
+
+    batch = tmp_path / "mlflow-batch.csv"
+    batch.write_bytes(generate(300, seed=31, with_label=False))
+    scored = mlops("--config", str(project), "score", str(batch))
+    key = re.search(rf"predictions: s3://{pipeline.data_bucket}/(\S+)", scored.stdout).group(1)
+    served = pd.read_csv(io.BytesIO(pipeline.s3.get_object(Bucket=pipeline.data_bucket, Key=key)["Body"].read()))
+    mlflow.set_tracking_uri(mlflow_server)
+    rows = pd.read_csv(batch)[[f.name for f in load_config(project).features]]
+    numeric = [f.name for f in load_config(project).features if f.type == "numeric"]
+    rows[numeric] = rows[numeric].astype(float)
+    predicted = mlflow.pyfunc.load_model(f"models:/{PROJECT}@champion").predict(rows)
+    assert [str(p) for p in predicted] == [str(p) for p in served["prediction"]]
