@@ -309,8 +309,10 @@ def _register(client: Any, name: str, mlflow_run_id: str, version: str) -> str:
         client.create_registered_model(
             name, description="Synced from the serverless-mlops registry (mlops mlflow sync)"
         )
-    source = client.get_run(mlflow_run_id).data.tags[MODEL_TAG]
-    created = client.create_model_version(name, source, run_id=mlflow_run_id, tags={VERSION_TAG: version})
+    source = client.get_run(mlflow_run_id).data.tags[MODEL_TAG]  # models:/<logged model id>
+    created = client.create_model_version(
+        name, source, run_id=mlflow_run_id, tags={VERSION_TAG: version}, model_id=source.rpartition("/")[2]
+    )
     return str(created.version)
 
 
