@@ -27,18 +27,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
-import pandas as pd
 import requests
-import skops.io
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from requests.exceptions import RequestException
 
-from mlops_core.modeling.pipeline import features_from_schema
 from mlops_core.storage import layout
 
+from . import mlflow_version
 from .stack import OpsError, Pipeline
 
 RUN_TAG, VERSION_TAG, SYNCED_TAG, MODEL_TAG = "mlops.run_id", "mlops.version", "mlops.synced", "mlops.model_uri"
@@ -176,9 +173,9 @@ def _log_run(
         params=[Param(k, v) for k, v in _params(manifest).items()],
     )
     if manifest is not None:
-        _log_inputs(client, run_id, manifest, pipeline.data_bucket)
-        _log_leaderboard(client, experiment_id, run_id, manifest.get("search"))
-        client.set_tag(run_id, MODEL_TAG, _log_model(run_id, manifest, pipeline))
+        mlflow_version.log_inputs(client, run_id, manifest, pipeline.data_bucket)
+        mlflow_version.log_leaderboard(client, experiment_id, run_id, manifest.get("search"))
+        client.set_tag(run_id, MODEL_TAG, mlflow_version.log_model(run_id, manifest, pipeline))
     client.log_batch(run_id, tags=[RunTag(SYNCED_TAG, "true")])
     client.set_terminated(run_id, status="FAILED" if record.get("status") == "failed" else "FINISHED", end_time=now)
     return str(run_id)
@@ -218,81 +215,6 @@ def _params(manifest: dict[str, Any] | None) -> dict[str, str]:
     params = {"estimator": str(manifest.get("estimator")), "seed": str(manifest.get("seed"))}
     params |= {f"model.{k}": str(v)[:500] for k, v in (manifest.get("params") or {}).items()}
     return params
-
-
-def _log_inputs(client: Any, run_id: str, manifest: dict[str, Any], bucket: str) -> None:
-    """Each input file as an MLflow dataset: the S3 object at its version as source, its SHA-256 as digest."""
-    inputs = []
-    for entry in manifest.get("data", []):
-        version = f"?versionId={entry['version_id']}" if entry.get("version_id") else ""
-        source = json.dumps({"uri": f"s3://{bucket}/{entry['key']}{version}"})
-        dataset = Dataset(
-            name=entry["key"],
-            digest=str(entry.get("sha256") or entry.get("etag") or "")[:36],
-            source_type="s3",
-            source=source,
-            profile=json.dumps({"rows": entry.get("rows"), "skipped_rows": entry.get("skipped_rows")}),
-        )
-        context = "evaluation" if entry.get("source") == "holdout" else "training"
-        inputs.append(DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)]))
-    if inputs:
-        client.log_inputs(run_id, datasets=inputs)
-
-
-def _log_leaderboard(client: Any, experiment_id: str, parent: str, search: dict[str, Any] | None) -> None:
-    """A model search's candidates, one child run each: its best point, cross-validated mean and spread."""
-    for entry in (search or {}).get("leaderboard", []):
-        tags = {"mlflow.parentRunId": parent, "mlops.rank": str(entry["rank"])}
-        child = client.create_run(experiment_id, tags=tags, run_name=f"{entry['rank']}. {entry['name']}")
-        metric = str(search["metric"])  # type: ignore[index]  # a leaderboard comes with its search
-        client.log_batch(
-            child.info.run_id,
-            metrics=[
-                Metric(f"cv_{metric}_mean", float(entry["mean"]), 0, 0),
-                Metric(f"cv_{metric}_std", float(entry["std"]), 0, 0),
-            ],
-            params=[Param(str(k), str(v)[:500]) for k, v in (entry.get("best") or {}).items()],
-        )
-        client.set_terminated(child.info.run_id, status="FINISHED")
-
-
-def _log_model(run_id: str, manifest: dict[str, Any], pipeline: Pipeline) -> str:
-    """The version's artifact (its SHA-256 checked) logged in the run as an MLflow sklearn model; its URI."""
-    model, _ = pipeline.registry().load_model(manifest["version"])
-    example = input_example(manifest)
-    # skops, MLflow's default, loads without running pickled code; the types the model is made of are trusted
-    # here because the registry's artifact passed its SHA-256 check (and scoring unpickles the same classes).
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, model.predict(example)),
-            input_example=example,
-            skops_trusted_types=trusted,
-        )
-    return str(info.model_uri)
-
-
-def input_example(manifest: dict[str, Any], rows: int = 5) -> pd.DataFrame:
-    """A few rows in the model's input form: from the manifest's reference sample, else one made-up row per
-    the schema (numbers 0, the first category, empty text)."""
-    features = features_from_schema(manifest["schema"])
-    sample = (manifest.get("profile") or {}).get("reference_sample") or {}
-    columns = sample.get("columns", {})
-    count = min(rows, int(sample.get("rows", 0))) or 1
-    data = {}
-    for feature in features:
-        if feature.name in columns:
-            data[feature.name] = columns[feature.name][:count]
-        elif feature.is_text or feature.type == "categorical":
-            data[feature.name] = [feature.categories[0] if feature.categories else ""] * count
-        else:
-            data[feature.name] = [0.0] * count
-    frame = pd.DataFrame(data)
-    numeric = [f.name for f in features if f.type == "numeric"]
-    frame[numeric] = frame[numeric].astype(float)
-    return frame
 
 
 def _registered_versions(client: Any, name: str) -> dict[str, str]:

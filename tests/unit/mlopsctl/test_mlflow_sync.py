@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlops_core.registry.store import Registry
-from mlopsctl import mlflow_sync
+from mlopsctl import mlflow_sync, mlflow_version
 from mlopsctl.datagen import generate
 from mlopsctl.stack import Pipeline
 from tests.unit.conftest import DATA, MODELS, REGION
@@ -119,7 +119,7 @@ def test_given_a_sync_that_failed_half_way_then_the_next_completes_it_without_du
     aws, config, pipeline, tracking, monkeypatch
 ):
     two_runs(aws, config)
-    real = mlflow_sync._log_model
+    real = mlflow_version.log_model
     calls = []
 
     def fail_second(run_id, manifest, pipeline_):
@@ -128,10 +128,10 @@ def test_given_a_sync_that_failed_half_way_then_the_next_completes_it_without_du
             raise mlflow_sync.MlflowException("the server went away")
         return real(run_id, manifest, pipeline_)
 
-    monkeypatch.setattr(mlflow_sync, "_log_model", fail_second)
+    monkeypatch.setattr(mlflow_version, "log_model", fail_second)
     with pytest.raises(mlflow_sync.SyncError, match="the server went away"):
         sync(pipeline, tracking)
-    monkeypatch.setattr(mlflow_sync, "_log_model", real)
+    monkeypatch.setattr(mlflow_version, "log_model", real)
     report = sync(pipeline, tracking)
     assert report.runs == ["run-2"]  # run-1 was complete; run-2's half-logged run was replaced
     client = MlflowClient(tracking.uri)
