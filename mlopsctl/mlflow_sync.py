@@ -20,6 +20,7 @@ that fails part way is completed by the next one.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class SyncReport:
 def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
     """Bring the MLflow server at `tracking_uri` up to date with the stack's registry; what was added."""
     _check_answers(tracking_uri)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the command says what it added
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     with _server_errors(tracking_uri):
