@@ -71,6 +71,7 @@ class Storage(Construct):
                         expired_object_delete_marker=True,
                     )
                     for prefix in layout.SCRATCH
+                    if prefix != layout.ONLINE  # its rule comes with the endpoint ([online]: `expire_online`)
                 ),
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
@@ -93,7 +94,13 @@ class Storage(Construct):
         """Expire the online endpoint's captured requests and labels ([online]) after `days`
         (`OnlineSettings.retention_days`: as long as incoming/ keeps a window's batch, and never less than a
         label may look back for its record plus a day)."""
-        self.data_bucket.add_lifecycle_rule(id="expire-online", prefix=layout.ONLINE, expiration=Duration.days(days))
+        self.data_bucket.add_lifecycle_rule(
+            id="expire-online",
+            prefix=layout.ONLINE,
+            expiration=Duration.days(days),
+            # Not ExpiredObjectDeleteMarker: S3 refuses it beside an expiration in days.
+            noncurrent_version_expiration=Duration.days(DATA_NONCURRENT_DAYS),
+        )
 
     def guard_models(self, *, function_roles: Sequence[iam.IRole]) -> None:
         """The models bucket's own policy, which holds whatever a role's policy says.

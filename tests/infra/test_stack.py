@@ -58,7 +58,7 @@ def test_given_the_data_bucket_then_versioned_replaced_versions_expire_after_30_
     assert data["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = data["Properties"]["LifecycleConfiguration"]["Rules"]
     noncurrent = {r["Prefix"]: r for r in rules if "NoncurrentVersionExpiration" in r}
-    assert set(noncurrent) == {"incoming/", "predictions/", "rejected/", "reports/", "shadow/", "online/"}
+    assert set(noncurrent) == {"incoming/", "predictions/", "rejected/", "reports/", "shadow/"}  # online/: [online]
     for rule in noncurrent.values():
         assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30} and rule["ExpiredObjectDeleteMarker"]
         assert rule["Status"] == "Enabled"
