@@ -60,7 +60,11 @@ def load_outputs(root: Path, target: str, stack_name: str) -> dict[str, str] | N
 
 def save_outputs(path: Path, stack_name: str, outputs: dict[str, str]) -> None:
     """Record `stack_name`'s outputs in `path`, keeping the other stacks' entries (one file, many projects)."""
-    stacks = {**_read_outputs_file(path), stack_name: outputs}
+    _write_outputs_file(path, {**_read_outputs_file(path), stack_name: outputs})
+
+
+def _write_outputs_file(path: Path, stacks: dict[str, dict[str, str]]) -> None:
+    """Replace the file in one step: readers (`load_outputs`) take no lock, and must never see it half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(stacks, indent=2, sort_keys=True))
@@ -196,12 +200,16 @@ def remove_local_stack(root: Path, *, config_file: Path | None = None, log: Call
     log(f"deleting {stack_name} from local AWS")
     cfn.delete_stack(StackName=stack_name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
-    path = outputs_path(root, "localstack")
     with one_cdk_at_a_time(root):
-        stacks = _read_outputs_file(path)
-        if stacks.pop(stack_name, None) is not None:
-            path.write_text(json.dumps(stacks, indent=2, sort_keys=True))
+        forget_outputs(outputs_path(root, "localstack"), stack_name)
     return True
+
+
+def forget_outputs(path: Path, stack_name: str) -> None:
+    """Drop `stack_name`'s entry from the outputs file, keeping the other stacks' (the caller holds the lock)."""
+    stacks = _read_outputs_file(path)
+    if stacks.pop(stack_name, None) is not None:
+        _write_outputs_file(path, stacks)
 
 
 def _settled_outputs(

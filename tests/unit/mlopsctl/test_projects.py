@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mlops_core.config import CONFIG_ENV
 from mlopsctl import cli, stack
 from mlopsctl.commands import common
-from mlopsctl.deploy import load_outputs, one_cdk_at_a_time, outputs_path, save_outputs
+from mlopsctl.deploy import forget_outputs, load_outputs, one_cdk_at_a_time, outputs_path, save_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "breast-cancer" / "mlops.toml"
@@ -41,6 +41,31 @@ def test_given_two_stacks_deployed_then_the_outputs_file_keeps_both(tmp_path):
     }
     assert load_outputs(tmp_path, "localstack", "MlopsStack-cancer") == CANCER
     assert (load_outputs(tmp_path, "localstack", "MlopsStack") or {}).get("BuildLabel") == "v2"
+
+
+def test_given_stacks_saved_and_forgotten_while_another_process_reads_then_it_never_sees_a_torn_file(tmp_path):
+    """A test's own stack is removed (its entry forgotten) while the demo reads its outputs, without the lock."""
+    path = outputs_path(tmp_path, "localstack")
+    save_outputs(path, "MlopsStack", DEFAULT)
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def churn() -> None:
+        for _ in range(300):
+            save_outputs(path, "MlopsStack-cancer", CANCER)
+            forget_outputs(path, "MlopsStack-cancer")
+        done.set()
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    while not done.is_set():
+        try:
+            assert load_outputs(tmp_path, "localstack", "MlopsStack") == DEFAULT
+        except Exception as exc:  # any failure to read is what this test looks for
+            errors.append(exc)
+    writer.join()
+    assert errors == []
+    assert load_outputs(tmp_path, "localstack", "MlopsStack-cancer") is None
 
 
 def test_given_a_deploy_holding_the_lock_then_a_second_deploy_waits_for_it(tmp_path):
