@@ -20,7 +20,7 @@ from mlops_core.storage import layout
 from mlopsctl import batches, stack, standing
 from mlopsctl.datagen import generate
 
-from .conftest import mlops
+from .conftest import mlops, subscribe_probe
 
 pytestmark = pytest.mark.resilience
 KEY = "incoming/overwrite/overwritten-while-no-champion.csv"
@@ -43,20 +43,6 @@ def no_champion(pipeline: stack.Pipeline) -> Iterator[Callable[[], None]]:
         restore()
 
 
-def alerts_probe(pipeline: stack.Pipeline) -> str:
-    """An SQS queue subscribed to the alerts topic, standing in for the people who get the alerts."""
-    sqs = pipeline.client("sqs")
-    url = sqs.create_queue(QueueName="overwrite-alerts-probe")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pipeline.client("sns").subscribe(
-        TopicArn=pipeline.outputs["AlertsTopic"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
 def wait_until_dead_lettered(pipeline: stack.Pipeline, count: int) -> None:
     stack.wait_for(
         f"{count} message(s) in the dead-letter queue",
@@ -71,7 +57,7 @@ def test_given_a_file_overwritten_while_there_is_no_champion_then_both_contents_
 ):
     s3, bucket = pipeline.s3, pipeline.data_bucket
     versioned = s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
-    probe = alerts_probe(pipeline)
+    probe = subscribe_probe(pipeline, "overwrite-alerts-probe")
     assert standing.queue_depths(pipeline)["dlq"] == 0  # `mlops redrive` below moves every message there
     since = datetime.now(UTC) - timedelta(seconds=2)
 
