@@ -114,3 +114,21 @@ class LambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 300_000
+
+
+def run_training_job(s3, config, *, run_id: str, trigger: dict) -> dict:
+    """One run of the training job (the code both backends run) against moto, publishing nothing."""
+    from training.job import run_job
+
+    return run_job(
+        s3=s3,
+        cloudwatch=None,
+        sns=None,
+        data_bucket=DATA,
+        models_bucket=MODELS,
+        config=config,
+        namespace="MLOps",
+        alert_topic_arn=None,
+        run_id=run_id,
+        trigger=trigger,
+    )

@@ -20,9 +20,8 @@ from mlopsctl.commands import common
 from mlopsctl.datagen import generate
 from mlopsctl.lineage_text import file_lines, model_lines
 from mlopsctl.stack import OpsError, Pipeline
-from tests.unit.conftest import DATA, MODELS, REGION
+from tests.unit.conftest import DATA, MODELS, REGION, run_training_job
 from tests.unit.mlopsctl.test_leaderboard import SEARCH
-from training.job import run_job
 
 ARN = "arn:aws:sts::123456789012:user/alice"
 
@@ -42,18 +41,7 @@ def pipeline(aws, monkeypatch) -> Pipeline:
 
 def train(aws, config, run_id: str, trigger: dict) -> str:
     """One run of the training job (the code both backends run); the version it registered."""
-    result = run_job(
-        s3=aws,
-        cloudwatch=None,
-        sns=None,
-        data_bucket=DATA,
-        models_bucket=MODELS,
-        config=config,
-        namespace="MLOps",
-        alert_topic_arn=None,
-        run_id=run_id,
-        trigger=trigger,
-    )
+    result = run_training_job(aws, config, run_id=run_id, trigger=trigger)
     return result["version"]
 
 

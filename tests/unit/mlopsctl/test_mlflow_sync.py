@@ -17,8 +17,7 @@ from mlops_core.registry.store import Registry
 from mlopsctl import mlflow_sync, mlflow_version
 from mlopsctl.datagen import generate
 from mlopsctl.stack import Pipeline
-from tests.unit.conftest import DATA, MODELS, REGION
-from training.job import run_job
+from tests.unit.conftest import DATA, MODELS, REGION, run_training_job
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +50,7 @@ def two_runs(aws, config) -> list[dict]:
     for index in (1, 2):
         aws.put_object(Bucket=DATA, Key="training/base.csv", Body=generate(1200, seed=index))
         results.append(
-            run_job(
-                s3=aws,
-                cloudwatch=None,
-                sns=None,
-                data_bucket=DATA,
-                models_bucket=MODELS,
-                config=config,
-                namespace="MLOps",
-                alert_topic_arn=None,
-                run_id=f"run-{index}",
-                trigger={"source": "manual", "reason": f"r{index}"},
-            )
+            run_training_job(aws, config, run_id=f"run-{index}", trigger={"source": "manual", "reason": f"r{index}"})
         )
     return results
 

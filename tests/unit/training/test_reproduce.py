@@ -14,9 +14,8 @@ from mlops_core.registry.runs import RunLedger
 from mlops_core.registry.store import Registry
 from mlopsctl.commands.provenance import reproduction_lines
 from mlopsctl.datagen import generate
-from tests.unit.conftest import DATA, MODELS
+from tests.unit.conftest import DATA, MODELS, run_training_job
 from training.data import DataVersionGone
-from training.job import run_job
 from training.provenance import code_record
 from training.reproduce import PREDICTION_TOLERANCE, NotReproducible, compare, reproduce_run
 
@@ -25,17 +24,8 @@ BASE = "training/base.csv"
 
 def job(aws, config, *, run_id: str = "run-1", reproduce: str | None = None) -> dict:
     """One run of the training job (the code both backends run), or a reproduction of run `reproduce`."""
-    return run_job(
-        s3=aws,
-        cloudwatch=None,
-        sns=None,
-        data_bucket=DATA,
-        models_bucket=MODELS,
-        config=config,
-        namespace="MLOps",
-        alert_topic_arn=None,
-        run_id=run_id,
-        trigger={"source": "manual", **({"reproduce": reproduce} if reproduce else {})},
+    return run_training_job(
+        aws, config, run_id=run_id, trigger={"source": "manual", **({"reproduce": reproduce} if reproduce else {})}
     )
 
 
