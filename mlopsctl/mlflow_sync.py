@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -33,8 +34,6 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from requests.exceptions import RequestException
-
-from mlops_core.storage import layout
 
 from . import mlflow_version
 from .stack import OpsError, Pipeline
@@ -93,13 +92,7 @@ def _run_key(manifest: dict[str, Any]) -> str:
 
 def _run_records(pipeline: Pipeline, manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every run record, oldest first, plus a record for each version registered with `mlops register`."""
-    s3, bucket = pipeline.s3, pipeline.models_bucket
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.RUNS)
-        for o in page.get("Contents", [])
-    ]
-    records = [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in sorted(keys)]
+    records = pipeline.ledger().recent(limit=sys.maxsize)[::-1]  # the ledger gives the newest first
     registered = [
         {
             "run_id": _run_key(m),
