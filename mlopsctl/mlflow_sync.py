@@ -12,9 +12,9 @@ The registry in S3 stays the source of truth; MLflow gets a copy a data scientis
   version tagged `mlops.version`;
 - the `champion` and `challenger` aliases point where the registry's pointers do now.
 
-Idempotent and incremental: what carries its tag is skipped. A run is marked `mlops.synced` only once all of
-it is logged; a run without the mark (a sync that stopped half way) is deleted and logged again, so a sync
-that fails part way is completed by the next one.
+Idempotent and incremental: what carries its tag is skipped, and a run still in progress waits for a later sync.
+A run is marked `mlops.synced` only once all of it is logged; a run without the mark (a sync that stopped half
+way) is deleted and logged again, so a sync that fails part way is completed by the next one.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from . import mlflow_version
 from .stack import OpsError, Pipeline
 
 RUN_TAG, VERSION_TAG, SYNCED_TAG, MODEL_TAG = "mlops.run_id", "mlops.version", "mlops.synced", "mlops.model_uri"
-ALIASES = ("champion", "challenger")
+# A run still in progress is left for a later sync: a run is logged once, so logging it now would keep it
+# unfinished in MLflow (and its version, already written, waits with it).
+RUNNING = "started"
 HEALTH_TIMEOUT_S = 10
 TAG_CHARS = 5000  # MLflow keeps tag values up to 8,000 characters; params up to 6,000
 
@@ -72,13 +74,13 @@ def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: 
         manifests = {m["version"]: m for m in pipeline.registry().versions()}
         for record in _run_records(pipeline, manifests):
             key = record["run_id"]
-            if key not in logged:
+            if key not in logged and record.get("status") != RUNNING:
                 manifest = manifests.get(record.get("version") or "")
                 logged[key] = _log_run(client, experiment_id, record, manifest, pipeline)
                 report.runs.append(key)
         registered = _registered_versions(client, model_name)
         for version, manifest in manifests.items():
-            if version not in registered:
+            if version not in registered and _run_key(manifest) in logged:  # its run ended, so it is logged
                 registered[version] = _register(client, model_name, logged[_run_key(manifest)], version)
                 report.versions.append(version)
         report.aliases = _set_aliases(client, model_name, pipeline, registered)

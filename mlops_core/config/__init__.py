@@ -4,7 +4,8 @@ Everything else reads the config; the config reads nothing of the project's (the
 
 - ``project``    the file: ``load_config`` -> ``ProjectConfig``, the checks that span sections, and the file as a
                  manifest records it (``config_record``, ``recorded_config``)
-- ``sections``   ``[training]``, ``[scoring]``, ``[drift]``, ``[promotion]``: each batch's and each run's settings
+- ``sections``   ``[training]``, ``[scoring]``, ``[drift]``, ``[promotion]``: each batch's and each run's settings;
+                 ``[tracking]``: the MLflow server the CLI keeps current
 - ``lifecycle``  ``[retraining]`` (cooldown, the run lock and its time limit, a schedule) and ``[monitoring]``
                  (the staleness alarms), with the limits AWS puts on each
 - ``online``     ``[online]``: the HTTPS endpoint's limits, its capture and the window its traffic is judged in
@@ -31,7 +32,7 @@ from .project import (
     parse_config,
     recorded_config,
 )
-from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
+from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrackingSettings, TrainingSettings
 from .task import (
     METRICS,
     TASKS,
@@ -65,6 +66,7 @@ __all__ = [
     "RetrainingSettings",
     "ScoringSettings",
     "Task",
+    "TrackingSettings",
     "TrainingSettings",
     "canonical_label",
     "canonical_labels",

@@ -29,6 +29,7 @@ SECTIONS = (
     "queue",
     "monitoring",
     "online",
+    "tracking",
 )
 REQUIRED_SECTIONS = ("label", "features")
 # The holdout metric a candidate is promoted on: ROC AUC ranks (it does not depend on a threshold or on

@@ -19,7 +19,7 @@ from .feature import Feature, parse_feature
 from .lifecycle import MonitoringSettings, RetrainingSettings
 from .model import ModelSettings, search_settings
 from .online import OnlineSettings
-from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrainingSettings
+from .sections import DriftSettings, PromotionSettings, ScoringSettings, TrackingSettings, TrainingSettings
 from .task import METRICS, Task, task_from_config
 
 CONFIG_ENV = "MLOPS_CONFIG"
@@ -63,6 +63,7 @@ class ProjectConfig:
     max_receive_count: int
     monitoring: MonitoringSettings = dataclasses.field(default_factory=MonitoringSettings)
     online: OnlineSettings = dataclasses.field(default_factory=OnlineSettings)
+    tracking: TrackingSettings = dataclasses.field(default_factory=TrackingSettings)
 
     @property
     def feature_names(self) -> list[str]:
@@ -193,6 +194,7 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
         # Without the section (or a setting), no staleness alarm.
         monitoring=_build(MonitoringSettings, _section(raw, "monitoring"), "monitoring"),
         online=_build(OnlineSettings, _section(raw, "online"), "online"),
+        tracking=_build(TrackingSettings, _section(raw, "tracking"), "tracking"),
     )
 
 

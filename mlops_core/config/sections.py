@@ -1,4 +1,5 @@
-"""The settings of each batch and each run: `[training]`, `[scoring]`, `[drift]`, `[promotion]`.
+"""The settings of each batch and each run: `[training]`, `[scoring]`, `[drift]`, `[promotion]`; and `[tracking]`,
+the MLflow server the CLI keeps current.
 
 Each section is one frozen record, checked when it is built: a bad value is refused with the setting named.
 Every setting has a default (docs/configuration.md, "Defaults") but three that depend on the task, which
@@ -146,3 +147,35 @@ class PromotionSettings:
             raise ConfigError("[promotion] challenger_confidence must be above 0.5 and below 1 (for example 0.95)")
         if not 1 <= self.challenger_min_rows <= self.challenger_max_rows:
             raise ConfigError("[promotion] needs 1 <= challenger_min_rows <= challenger_max_rows")
+
+
+# A tracking server, SageMaker's managed MLflow, or MLflow's own store in a local SQLite file.
+TRACKING_URI_SCHEMES = ("http://", "https://", "arn:aws:sagemaker:", "sqlite:///")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """`[tracking]`: an MLflow tracking server the CLI keeps current (docs/registry.md#your-runs-in-mlflow)."""
+
+    # Set: every `mlops` command that trains, registers, decides or shows the registry syncs it to this server
+    # when it is done (`mlops mlflow sync`).
+    mlflow_uri: str | None = None
+    experiment: str | None = None  # the MLflow experiment (None: the project's name)
+
+    def __post_init__(self) -> None:
+        uri = self.mlflow_uri
+        if uri is None:
+            return
+        if not isinstance(uri, str) or not uri.startswith(TRACKING_URI_SCHEMES):
+            raise ConfigError(
+                "[tracking] mlflow_uri must be an http(s):// URL, a SageMaker MLflow ARN (arn:aws:sagemaker:...) or "
+                f"an MLflow SQLite store (sqlite:///...), not {uri!r}"
+            )
+        if "@" in uri.partition("://")[2].partition("/")[0]:
+            # The config file is bundled into the functions and recorded in every model's manifest.
+            raise ConfigError(
+                "[tracking] mlflow_uri must not carry credentials (user:password@): the file is recorded in every "
+                "model's manifest; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment"
+            )
+        if self.experiment is not None and not (isinstance(self.experiment, str) and self.experiment.strip()):
+            raise ConfigError(f"[tracking] experiment must be a name, not {self.experiment!r}")

@@ -17,6 +17,7 @@ from .. import register as registering
 from ..checkrun import ModelChecker
 from . import common
 from .common import TargetOption
+from .tracking import keeps_mlflow_current
 
 app = typer.Typer()
 
@@ -33,6 +34,7 @@ def _deciding(target: str) -> dict[str, Any]:
 
 
 @app.command()
+@keeps_mlflow_current
 def approve(
     version: str,
     note: str = typer.Option("", help="recorded with the decision"),
@@ -48,6 +50,7 @@ def approve(
 
 
 @app.command()
+@keeps_mlflow_current
 def reject(
     version: str,
     reason: str = typer.Option(..., "--reason", help="why; recorded with the decision"),
@@ -59,6 +62,7 @@ def reject(
 
 
 @app.command()
+@keeps_mlflow_current
 def register(
     model: Path = typer.Argument(..., help="the model file, saved with joblib.dump (a fitted scikit-learn model)"),
     reference: Path = typer.Option(

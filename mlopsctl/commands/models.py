@@ -14,11 +14,13 @@ from .. import leaderboard, present, standing
 from ..stack import OpsError
 from . import common
 from .common import CliError, TargetOption
+from .tracking import keeps_mlflow_current
 
 app = typer.Typer()
 
 
 @app.command()
+@keeps_mlflow_current
 def status(target: str = TargetOption, as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
     """Champion and its metrics, versions, alarms, queue depths, recent runs and promotion decisions."""
     state = standing.status(common.connect(target))
@@ -72,6 +74,7 @@ def _show_stack(state: dict[str, Any]) -> None:
 
 
 @app.command()
+@keeps_mlflow_current
 def challenge(
     version: str,
     mode: str = typer.Option(None, help="shadow or split (default: promotion.challenger)"),
@@ -87,6 +90,7 @@ def challenge(
 
 
 @app.command()
+@keeps_mlflow_current
 def rollback(version: str, target: str = TargetOption) -> None:
     """Make an earlier model version the champion again (its checksum is verified first)."""
     pipeline = common.connect(target)

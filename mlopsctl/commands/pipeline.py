@@ -17,11 +17,13 @@ from ..datagen import generate
 from ..stack import read_json
 from . import common
 from .common import CliError, TargetOption
+from .tracking import keeps_mlflow_current
 
 app = typer.Typer()
 
 
 @app.command()
+@keeps_mlflow_current
 def train(
     reason: str = typer.Option("started by hand", help="recorded with the run"),
     wait: bool = typer.Option(True, help="wait for the run to finish"),
@@ -145,6 +147,7 @@ def add_holdout(file: Path, target: str = TargetOption) -> None:
 
 
 @app.command()
+@keeps_mlflow_current
 def score(file: Path, target: str = TargetOption, timeout: float = typer.Option(300, help="seconds to wait")) -> None:
     """Upload a CSV under incoming/, wait for scoring, and say where the predictions (or the report) are."""
     if not file.is_file():

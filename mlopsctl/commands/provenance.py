@@ -13,11 +13,13 @@ from .. import runs
 from ..lineage_text import file_lines, lineage_lines
 from . import common
 from .common import CliError, TargetOption
+from .tracking import keeps_mlflow_current
 
 app = typer.Typer()
 
 
 @app.command()
+@keeps_mlflow_current
 def reproduce(
     run_id: str = typer.Argument(..., help="the training run to train again (`mlops status` lists recent runs)"),
     target: str = TargetOption,

@@ -10,6 +10,7 @@ from ..demo import run_demo
 from ..report import build_report
 from . import common
 from .common import TargetOption
+from .tracking import keeps_mlflow_current
 
 app = typer.Typer()
 
@@ -26,6 +27,7 @@ def report(
 
 
 @app.command()
+@keeps_mlflow_current
 def demo(report_dir: Path = typer.Option(Path("mlops-report"), help="where the drift report goes")) -> None:
     """The whole loop on local AWS: deploy, train, score clean and drifted data, retrain, promote."""
     typer.echo("demo: the whole loop on local AWS (no Docker, no account)")

@@ -7,7 +7,8 @@ promoted; the scoring Lambda scores a batch with that model; the training Lambda
 seeds, trains a model that predicts the same; a container killed for its memory leaves the champion, releases
 the lock and tells people; a run that cannot train says why; and the first run, its training file since
 overwritten, is reproduced (in the container again) from the object version it read, until that version is gone;
-then everything is synced to a real MLflow server, whose champion predicts as the scoring Lambda does.
+then everything is synced to a real MLflow server, whose champion predicts as the scoring Lambda does; and with
+`[tracking] mlflow_uri` in the config, a run reaches MLflow through the commands alone.
 """
 
 from __future__ import annotations
@@ -278,3 +279,25 @@ def test_given_the_stacks_runs_when_synced_to_mlflow_then_runs_versions_and_alia
     rows[numeric] = rows[numeric].astype(float)
     predicted = mlflow.pyfunc.load_model(f"models:/{PROJECT}@champion").predict(rows)
     assert [str(p) for p in predicted] == [str(p) for p in served["prediction"]]
+
+
+def test_given_tracking_in_the_config_then_runs_reach_mlflow_after_the_commands_without_a_sync_command(
+    project, pipeline, mlflow_server
+):
+    from mlflow import MlflowClient
+
+    project.write_text(f'{project.read_text()}\n[tracking]\nmlflow_uri = "{mlflow_server}"\n')  # the CLI's side only
+    started = mlops("--config", str(project), "train", "--no-wait", "--backend", "lambda", "--reason", "e2e: tracked")
+    assert started.returncode == 0, started.stdout + started.stderr
+    run_id = re.search(r"training run (run-\S+) started", started.stdout).group(1)
+    run = runs.wait_for_run(pipeline, run_id, timeout_s=600)
+
+    shown = mlops("--config", str(project), "status")  # the command after the run, as after an alarm's run
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name(PROJECT).experiment_id
+    [logged] = client.search_runs([experiment], f"tags.`mlops.run_id` = '{run_id}'")  # once, never unfinished
+    assert logged.info.status == "FINISHED" and logged.data.tags["mlops.version"] == run["version"]
+    assert "MLflow (" in started.stderr + shown.stderr  # what a command added is said on stderr
+    registered = {v.tags["mlops.version"] for v in client.search_model_versions(f"name = '{PROJECT}'")}
+    assert run["version"] in registered

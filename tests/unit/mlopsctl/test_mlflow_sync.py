@@ -133,3 +133,24 @@ def test_given_a_sync_that_failed_half_way_then_the_next_completes_it_without_du
 def test_given_no_tracking_server_then_a_clear_error_naming_it(pipeline):
     with pytest.raises(mlflow_sync.SyncError, match=r"the MLflow tracking server at http://127\.0\.0\.1:9 failed"):
         mlflow_sync.sync(pipeline, tracking_uri="http://127.0.0.1:9", experiment="x", model_name="x")
+
+
+def test_given_a_run_in_progress_then_it_and_its_version_wait_for_the_sync_after_it_ends(
+    aws, config, pipeline, tracking
+):
+    results = two_runs(aws, config)
+    ledger = pipeline.ledger()
+    ended = ledger.get("run-2")
+    ledger.record("run-2", status="started")  # as an alarm's run reads while it trains: its version is written
+
+    first = sync(pipeline, tracking)
+    assert (first.runs, first.versions) == (["run-1"], [results[0]["version"]])
+
+    ledger.record("run-2", status=ended["status"])
+    second = sync(pipeline, tracking)
+    assert (second.runs, second.versions) == (["run-2"], [results[1]["version"]])
+    client = MlflowClient(tracking.uri)
+    [run] = client.search_runs(
+        [client.get_experiment_by_name(tracking.name).experiment_id], "tags.`mlops.run_id` = 'run-2'"
+    )
+    assert run.info.status == "FINISHED" and run.data.metrics
