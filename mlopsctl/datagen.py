@@ -123,7 +123,11 @@ def write_file(path: Path, rows: int, **knobs) -> Path:
     return path
 
 
-def mixed_batch_sizes(files: int) -> list[int]:
-    """Row counts for a realistic burst of `files` batches: one of 1M rows, a few large, many small."""
-    large = [1_000_000, 200_000, 50_000, 50_000, 50_000, 50_000, *[10_000] * 20][:files]
-    return large + [5 + (i * 37) % 2_000 for i in range(files - len(large))]
+# A realistic burst's large batches: one of 1M rows, a few of 50,000, many of 10,000 (the rest are small).
+LARGE_BATCHES = (1_000_000, 200_000, 50_000, 50_000, 50_000, 50_000, *[10_000] * 20)
+
+
+def mixed_batch_sizes(files: int, large: tuple[int, ...] = LARGE_BATCHES) -> list[int]:
+    """Row counts for a burst of `files` batches: the `large` ones first, then small ones (5 to 2,004 rows)."""
+    first = list(large[:files])
+    return first + [5 + (i * 37) % 2_000 for i in range(files - len(first))]
