@@ -30,17 +30,27 @@ FOLDS = 3
 PERMUTATIONS = 12  # label-shuffled repeats of the whole cross-validation: the null AUCs
 IMPORTANCE_REPEATS = 3
 TOP_FEATURES = 5
+# The pooled null's scale is 1.3 to 1.5 times the Mann-Whitney sd in simulations (`_threshold_auc`). The
+# permutations' threshold passes the ceiling at CEILING_SCALE times it only if their rms is over 2.6 times its
+# expected 1.5: P(chi2 with 12 df > 12 * 2.67^2 = 85) < 1e-12 (3e-6 were the null's scale even 2 times it).
+CEILING_SCALE = 4.0
 MAX_CATEGORIES = 254  # the classifier's native categorical support takes at most 255 codes (ours + "other")
 METHOD = (
     f"domain classifier: HistGradientBoosting (depth 3), {FOLDS}-fold stratified out-of-fold ROC AUC on "
     f"equal-size samples; threshold: upper (1 - false_alarm_rate) bound of a normal null AUC centred at 0.5, "
     f"its scale from {PERMUTATIONS} label permutations (Student t, {PERMUTATIONS} df), never below the "
-    f"Mann-Whitney analytic bound; features by held-out permutation importance"
+    f"Mann-Whitney analytic bound (the permutations run only for an AUC between that floor and a ceiling at "
+    f"{CEILING_SCALE:g} times its scale, where they decide); features by held-out permutation importance"
 )
 
 NO_PERMUTATIONS = (
     "the analytic floor: the AUC is not above it, and the permutation threshold never is below it, so the "
     "permutations were skipped (the batch is not drifted either way)"
+)
+ABOVE_CEILING = (
+    f"the ceiling: the AUC is above the threshold the permutations would give even at {CEILING_SCALE:g} times the "
+    "Mann-Whitney scale (they give 1.3 to 1.5 times), so they were skipped (the batch is drifted either way; "
+    "the score is measured against the ceiling, so it is lower than theirs)"
 )
 
 Columns = Mapping[str, np.ndarray]
@@ -180,12 +190,26 @@ def _separating_features(
     return [[features[j].name, float(importance[j])] for j in order if importance[j] > 0]
 
 
+def _mann_whitney_sd(rows: int) -> float:
+    """The sd of the AUC of one held-out fold under the null, `rows` rows a side: sqrt((2n + 1) / (12 n^2))."""
+    return float(np.sqrt((2 * rows + 1) / (12 * rows**2)))
+
+
 def _analytic_floor(rows: int, false_alarm_rate: float) -> float:
-    """The least threshold AUC for `rows` rows a side: the Mann-Whitney variance (2n + 1) / (12 n^2) is the
-    exact null of one held-out fold (see `_threshold_auc`)."""
+    """The least threshold AUC for `rows` rows a side: the Mann-Whitney variance is the exact null of one
+    held-out fold (see `_threshold_auc`)."""
     from scipy.stats import norm  # noqa: PLC0415 - see the module's imports
 
-    return 0.5 + float(norm.ppf(1 - false_alarm_rate) * np.sqrt((2 * rows + 1) / (12 * rows**2)))
+    return 0.5 + float(norm.ppf(1 - false_alarm_rate)) * _mann_whitney_sd(rows)
+
+
+def _ceiling(rows: int, false_alarm_rate: float) -> float:
+    """The greatest threshold AUC the permutations can be believed to give for `rows` rows a side: their bound
+    (`_threshold_auc`) with a scale of CEILING_SCALE Mann-Whitney sds."""
+    from scipy.stats import t as student_t  # noqa: PLC0415 - see the module's imports
+
+    quantile = float(student_t.ppf(1 - false_alarm_rate, df=PERMUTATIONS))
+    return 0.5 + quantile * CEILING_SCALE * _mann_whitney_sd(rows)
 
 
 def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: float) -> float:
@@ -207,15 +231,24 @@ def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: floa
 
 
 def _classify(
-    x: np.ndarray, y: np.ndarray, features: Sequence[Feature], seed: int, rng: np.random.Generator, *, floor: float
+    x: np.ndarray,
+    y: np.ndarray,
+    features: Sequence[Feature],
+    seed: int,
+    rng: np.random.Generator,
+    *,
+    floor: float,
+    ceiling: float,
 ) -> tuple[float, list[float] | None, list[Fold]]:
-    """The out-of-fold AUC, the AUCs of the same procedure on shuffled labels (None when the AUC is at most
-    `floor`: the threshold is never below it, so no permutation could make the batch drift, and the 36 fits
-    they take are skipped; the verdict is the one they would give), the fitted folds."""
+    """The out-of-fold AUC, the AUCs of the same procedure on shuffled labels, the fitted folds.
+
+    The permutations (36 fits) run only for an AUC between `floor` and `ceiling`, where they decide. At most
+    the floor, no permutation could make the batch drift; above the ceiling, none could keep it from drifting
+    (`CEILING_SCALE`). There the AUCs are None and the verdict is the one they would give."""
     with _one_thread():
         auc, folds = _out_of_fold(x, y, features, seed)
         null = None
-        if auc > floor:
+        if floor < auc <= ceiling:
             null = [_out_of_fold(x, rng.permutation(y), features, seed)[0] for _ in range(PERMUTATIONS)]
         return auc, null, folds
 
@@ -263,8 +296,8 @@ def domain_classifier_drift(
     each side, "features" the [name, importance] of at most 5 separating features of a drifted batch, most
     first (none for a batch that is not: permuting features to see which separate it would cost ~1.3 s of
     the check's 1.5 s, measured on 2,000 churn rows a side, to name noise). "threshold"
-    says where threshold_auc came from: the permutations, or (an AUC not above it) the analytic floor, which
-    decides the same and takes 3 fits instead of 39.
+    says where threshold_auc came from: the permutations; or, deciding the same in 3 fits instead of 39, the
+    analytic floor (an AUC not above it) or the ceiling (an AUC above it).
     Fewer than `min_rows` rows on either side: {"skipped": reason}.
     """
     if not 0 < false_alarm_rate < 0.5:
@@ -279,9 +312,12 @@ def domain_classifier_drift(
     rng = np.random.default_rng(seed)
     x, y = _paired_sample(ref, batch, features, rng)
     rows = len(y) // 2
-    floor = _analytic_floor(rows, false_alarm_rate)
-    auc, null, folds = _classify(x, y, features, seed, rng, floor=floor)
-    threshold = floor if null is None else _threshold_auc(null, rows, false_alarm_rate)
+    floor, ceiling = _analytic_floor(rows, false_alarm_rate), _ceiling(rows, false_alarm_rate)
+    auc, null, folds = _classify(x, y, features, seed, rng, floor=floor, ceiling=ceiling)
+    if null is not None:
+        threshold, source = _threshold_auc(null, rows, false_alarm_rate), "permutations"
+    else:
+        threshold, source = (floor, NO_PERMUTATIONS) if auc <= floor else (ceiling, ABOVE_CEILING)
     drifted = auc > threshold
     return {
         "auc": round(auc, 4),
@@ -292,5 +328,5 @@ def domain_classifier_drift(
         # Only a drifted batch is separated: the importance would name noise, at most of the check's cost.
         "features": _separating_features(x, y, folds, features, seed) if drifted else [],
         "method": METHOD,
-        "threshold": "permutations" if null is not None else NO_PERMUTATIONS,
+        "threshold": source,
     }

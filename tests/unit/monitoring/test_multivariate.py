@@ -69,13 +69,42 @@ def test_given_an_auc_at_most_the_analytic_floor_then_the_permutations_are_skipp
         cases.append((make_data(rng, ROWS), make_data(rng, ROWS, correlation), seed))
     skipping = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
     classify = multivariate._classify  # as before the skip: always permute, the threshold as it was
-    monkeypatch.setattr(multivariate, "_classify", lambda *args, floor: classify(*args, floor=float("-inf")))
+    monkeypatch.setattr(
+        multivariate,
+        "_classify",
+        lambda *args, floor, ceiling: classify(*args, floor=float("-inf"), ceiling=float("inf")),
+    )
     permuting = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
     assert [r["drifted"] for r in skipping] == [r["drifted"] for r in permuting]
     assert {r["threshold"] for r in permuting} == {"permutations"}
-    skipped = [r for r in skipping if r["threshold"] != "permutations"]
+    skipped = [r for r in skipping if r["threshold"] == multivariate.NO_PERMUTATIONS]
     assert skipped and all(not r["drifted"] and r["score"] <= 1 for r in skipped)
     assert any(r["drifted"] for r in skipping)
+
+
+def test_given_an_auc_above_the_ceiling_then_the_permutations_are_skipped_and_every_verdict_is_the_same(monkeypatch):
+    """Above the ceiling no permutation threshold reaches: skipping them there gives their verdict, batch for
+    batch, from clearly drifted batches to ones near the threshold; the permutations' thresholds stay far below
+    the ceiling."""
+    cases = []
+    for seed in range(12):
+        rng = np.random.default_rng(700 + seed)
+        correlation = (-0.9, -0.3, 0.5, 0.9)[seed % 4]  # strong and weak flips, a milder change, clean
+        cases.append((make_data(rng, ROWS), make_data(rng, ROWS, correlation), seed))
+    skipping = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
+    classify = multivariate._classify
+    monkeypatch.setattr(
+        multivariate, "_classify", lambda *args, floor, ceiling: classify(*args, floor=floor, ceiling=float("inf"))
+    )
+    permuting = [drift(ref, batch, seed=seed) for ref, batch, seed in cases]
+
+    assert [r["drifted"] for r in skipping] == [r["drifted"] for r in permuting]
+    above = [r for r in skipping if r["threshold"] == multivariate.ABOVE_CEILING]
+    assert above and all(r["drifted"] and r["score"] > 1 and r["features"] for r in above)
+    assert any(r["threshold"] == "permutations" for r in skipping)  # the ones between floor and ceiling
+    ceiling = multivariate._ceiling(ROWS, 0.05)
+    thresholds = [r["threshold_auc"] for r in permuting if r["threshold"] == "permutations"]
+    assert max(thresholds) < 0.5 + (ceiling - 0.5) / 2  # the ceiling is twice as far from chance as any
 
 
 def test_given_batches_that_did_not_drift_then_no_feature_is_named_and_no_importance_is_computed(monkeypatch):
