@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import MISSING_CATEGORY, Feature
+from ..lookup import positions
 
 FIX_HINTS = {
     "ragged": "every row needs exactly as many fields as the header; check for unquoted commas",
@@ -128,7 +129,7 @@ def categories(values: Sequence[str] | np.ndarray, feature: Feature) -> tuple[np
         allowed = _category_set(feature.categories)
         outside = np.fromiter((value not in allowed for value in out.tolist()), dtype=bool, count=len(out))
     else:
-        outside = _category_index(feature.categories).get_indexer(out) < 0
+        outside = positions(_category_index(feature.categories), out) < 0
     if not outside.any():  # the common case: no per-cell string work
         return out, outside, outside
     blank = np.zeros(len(out), dtype=bool)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..lookup import positions
+
 OTHER = "__other__"  # categories the model never saw
 EPSILON = 1e-4
 
@@ -42,7 +44,7 @@ def _numeric_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 def _categorical_counts(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
     """Counts per category, then one count for values outside `categories`."""
-    codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))  # a hash table
+    codes = positions(pd.Index(categories, dtype=object), values)  # a hash table
     codes[codes < 0] = len(categories)
     return np.bincount(codes, minlength=len(categories) + 1)
 

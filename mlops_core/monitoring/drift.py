@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import MISSING_CATEGORY, DriftSettings, Feature, Task
+from ..lookup import positions
 from .bins import bin_counts, column_spec, expected_proportions, proportions, psi
 from .multivariate import BatchSample, domain_classifier_drift
 from .performance_estimate import PerformanceEstimator
@@ -72,7 +73,7 @@ class NewCategories:
 
     def update(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=object)
-        outside = values[self._known.get_indexer(values) < 0]
+        outside = values[positions(self._known, values) < 0]
         self.counts.update(pd.Series(outside, dtype=object).value_counts().to_dict())
         if len(self.counts) > NEW_CATEGORIES_KEPT:
             self.counts = Counter(dict(self.counts.most_common(NEW_CATEGORIES_KEPT // 10)))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import MISSING_CATEGORY, DriftSettings, Feature
+from ..lookup import positions
 
 MISSING, UNKNOWN = "missing", "unknown"
 
@@ -116,7 +117,7 @@ def quality_spec(values: np.ndarray, feature: Feature, categories: Sequence[str]
     if feature.imputes:
         spec["judged"].append(MISSING)
     if feature.is_categorical:
-        known = pd.Index(list(categories), dtype=object).get_indexer(np.asarray(values, dtype=object)) >= 0
+        known = positions(pd.Index(list(categories), dtype=object), values) >= 0
         spec["unknown_share"] = float((~known & ~blank).mean()) if rows else 0.0
         if feature.scores_unknown:
             spec["judged"].append(UNKNOWN)

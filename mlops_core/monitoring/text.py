@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Feature
+from ..lookup import positions
 from .bins import bin_counts, column_spec
 
 VOCABULARY = 2000  # words kept in the manifest per text feature
@@ -69,7 +70,7 @@ def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str
 
 def _codes(flat: pd.Series, vocabulary: pd.Index) -> np.ndarray:
     """Each word's rank in the vocabulary, -1 for a word outside it (a hash lookup)."""
-    return vocabulary.get_indexer(flat.to_numpy(dtype=object))
+    return positions(vocabulary, flat.to_numpy(dtype=object))
 
 
 def _word_counts(codes: np.ndarray, vocabulary_size: int) -> np.ndarray:
