@@ -14,6 +14,7 @@ the feature's stop words, so the terms that mean something are not drowned by "t
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -41,13 +42,18 @@ def _stop_words(feature: Feature) -> frozenset[str]:
     return frozenset(chosen or ())
 
 
-def words(documents: Iterable[str], stop_words: frozenset[str]) -> tuple[pd.Series, np.ndarray]:
-    """Every document's words, flattened (a Series), and the number of words per document."""
-    documents = list(documents)
-    flat = pd.Series(documents, dtype=object).str.lower().str.findall(WORD).explode().dropna()
-    if stop_words:  # on the flat words, vectorised (a filter per document costs a Python call each)
-        flat = flat[~flat.isin(stop_words)]
-    lengths = np.bincount(flat.index.to_numpy(dtype=np.int64), minlength=len(documents))  # words per document
+def words(documents: Iterable[str], stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every document's words in order, flattened (an object array), and the number of words per document.
+
+    The lists findall makes are flattened by itertools, not `Series.explode`: pandas 3 would copy every word
+    into its Arrow string dtype, which the lookups copy back (0.86 against 0.65 s for 100,000 reviews)."""
+    lists = pd.Series(list(documents), dtype=object).str.lower().str.findall(WORD).to_numpy()
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
+    if stop_words:  # one hash lookup over the flat words (a filter per document costs a Python call each)
+        kept = positions(pd.Index(sorted(stop_words), dtype=object), flat) < 0
+        document = np.repeat(np.arange(len(lists)), lengths)
+        flat, lengths = flat[kept], np.bincount(document[kept], minlength=len(lists))
     return flat, lengths
 
 
@@ -55,7 +61,7 @@ def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str
     """The reference of a text feature: the vocabulary, the word shares per bin, and the length bins."""
 
     flat, lengths = words(documents, _stop_words(feature))
-    frequent = flat.value_counts()
+    frequent = pd.Series(flat, dtype=object).value_counts()
     vocabulary = [str(w) for w in frequent.index[:VOCABULARY]]
     counts = _word_counts(_codes(flat, pd.Index(vocabulary, dtype=object)), len(vocabulary))
     return {
@@ -68,9 +74,9 @@ def text_spec(documents: np.ndarray, feature: Feature, *, bins: int) -> dict[str
     }
 
 
-def _codes(flat: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+def _codes(flat: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
     """Each word's rank in the vocabulary, -1 for a word outside it (a hash lookup)."""
-    return positions(vocabulary, flat.to_numpy(dtype=object))
+    return positions(vocabulary, flat)
 
 
 def _word_counts(codes: np.ndarray, vocabulary_size: int) -> np.ndarray:
@@ -107,7 +113,7 @@ class TextCounts:
         codes = _codes(flat, self._known)  # once per chunk: the bins and the unknown words both need it
         self.words += _word_counts(codes, len(self._known))
         self.lengths += bin_counts(self.spec["length"], lengths.astype(np.float64))
-        unknown = flat[codes < 0]
+        unknown = pd.Series(flat[codes < 0], dtype=object)
         self.new_words.update(unknown.value_counts().head(NEW_TERMS_KEPT).to_dict())
         if len(self.new_words) > 4 * NEW_TERMS_KEPT:  # keep the counter bounded
             self.new_words = Counter(dict(self.new_words.most_common(NEW_TERMS_KEPT)))
