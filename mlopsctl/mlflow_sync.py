@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -35,6 +36,9 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from requests.exceptions import RequestException
 
+from mlops_core.storage import layout
+from mlops_core.storage.lock import ObjectLock
+
 from . import mlflow_version
 from .stack import OpsError, Pipeline
 
@@ -43,6 +47,7 @@ RUN_TAG, VERSION_TAG, SYNCED_TAG, MODEL_TAG = "mlops.run_id", "mlops.version", "
 # unfinished in MLflow (and its version, already written, waits with it).
 RUNNING = "started"
 HEALTH_TIMEOUT_S = 10
+LOCK_TTL_S = 900  # a sync that died holding the lock holds it this long at most
 TAG_CHARS = 5000  # MLflow keeps tag values up to 8,000 characters; params up to 6,000
 
 
@@ -62,8 +67,31 @@ class SyncReport:
 
 
 def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
-    """Bring the MLflow server at `tracking_uri` up to date with the stack's registry; what was added."""
+    """Bring the MLflow server at `tracking_uri` up to date with the stack's registry; what was added.
+
+    One sync at a time per stack (`layout.TRACKING_LOCK_KEY`): two commands that finish together would each
+    find a new run missing and log it twice."""
     _check_answers(tracking_uri)
+    lock = ObjectLock(
+        pipeline.s3,
+        pipeline.models_bucket,
+        layout.TRACKING_LOCK_KEY,
+        conditional_deletes=pipeline.outputs.get("Target") != "localstack",  # infra/targets.py
+    )
+    owner = f"sync-{secrets.token_hex(4)}"
+    if not lock.acquire(owner, ttl_seconds=LOCK_TTL_S, now=datetime.now(UTC)):
+        holder = lock.current()
+        raise SyncError(
+            f"another MLflow sync of this stack is running ({holder.owner if holder else 'just ended'})",
+            "it adds what is new; run the sync again after it if this command's changes came later",
+        )
+    try:
+        return _sync(pipeline, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name)
+    finally:
+        lock.release(owner)
+
+
+def _sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the command says what it added
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)

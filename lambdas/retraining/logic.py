@@ -35,7 +35,7 @@ def start_training(
     run_id = new_run_id(now)
     if not ledger.acquire(run_id, ttl_seconds=settings.lock_ttl_seconds, now=now):
         holder = ledger.current_lock()
-        return {"started": False, "reason": "locked", "run_id": holder.run_id if holder else None}
+        return {"started": False, "reason": "locked", "run_id": holder.owner if holder else None}
     ledger.record(run_id, status="started", started_at=now.isoformat(), trigger=trigger, backend=backend.name)
     try:
         handle = backend.start(run_id, trigger)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..storage import is_missing, is_precondition_failure, layout
+from ..storage import is_precondition_failure, layout
+from ..storage.lock import Lock, ObjectLock
 from ..storage.s3json import get_json, put_json
 
 
@@ -27,74 +27,28 @@ def new_run_id(now: datetime) -> str:
     return f"run-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-@dataclass(frozen=True)
-class Lock:
-    run_id: str
-    expires_at: datetime
-    etag: str
-
-
 class RunLedger:
     """The lock and run records of one models bucket.
 
-    `conditional_deletes`: whether the S3 endpoint honours DeleteObject's IfMatch (AWS does; the local
-    target's does not: infra/targets.py).
+    `conditional_deletes`: whether the S3 endpoint honours DeleteObject's IfMatch (see `ObjectLock`).
     """
 
     def __init__(self, s3: Any, bucket: str, *, conditional_deletes: bool = True) -> None:
         self.s3 = s3
         self.bucket = bucket
-        self.conditional_deletes = conditional_deletes
+        self._lock = ObjectLock(s3, bucket, layout.LOCK_KEY, conditional_deletes=conditional_deletes)
 
     # ------------------------------------------------------------------ lock
     def current_lock(self) -> Lock | None:
-        found = get_json(self.s3, self.bucket, layout.LOCK_KEY)
-        if found is None:
-            return None
-        body, etag = found
-        return Lock(body["run_id"], datetime.fromisoformat(body["expires_at"]), etag)
+        return self._lock.current()
 
     def acquire(self, run_id: str, *, ttl_seconds: int, now: datetime) -> bool:
         """Take the lock for `run_id`; False if another live run holds it. An expired lock is taken over."""
-        body = json.dumps(
-            {
-                "run_id": run_id,
-                "acquired_at": now.isoformat(),
-                "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(),
-            }
-        )
-        existing = self.current_lock()
-        if existing is not None and existing.expires_at > now:
-            return False
-        # Conditional writes make the check-and-take atomic: a concurrent taker gets 412.
-        condition = {"IfMatch": existing.etag} if existing else {"IfNoneMatch": "*"}
-        try:
-            self.s3.put_object(Bucket=self.bucket, Key=layout.LOCK_KEY, Body=body.encode(), **condition)
-        except ClientError as exc:
-            if is_precondition_failure(exc):
-                return False
-            raise
-        return True
+        return self._lock.acquire(run_id, ttl_seconds=ttl_seconds, now=now)
 
     def release(self, run_id: str) -> bool:
         """Release the lock if `run_id` holds it (a run never frees another run's lock)."""
-        lock = self.current_lock()
-        if lock is None or lock.run_id != run_id:
-            return False
-        if not self.conditional_deletes:
-            # Read, compare, delete. The race left: if this lock expires and another run takes it between the
-            # read above and this delete, that run's lock is deleted. A run releases before its lock expires
-            # (the config refuses a TTL shorter than the run's time limit plus a margin), so only a release
-            # that comes after the expiry can lose this race.
-            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY)
-            return True
-        try:  # deleted only if unchanged since read: a lock taken over in between is the new run's
-            self.s3.delete_object(Bucket=self.bucket, Key=layout.LOCK_KEY, IfMatch=lock.etag)
-        except ClientError as exc:
-            if is_precondition_failure(exc) or is_missing(exc):
-                return False
-            raise
-        return True
+        return self._lock.release(run_id)
 
     # ------------------------------------------------------------------ records
     def record(self, run_id: str, **fields: Any) -> dict[str, Any]:

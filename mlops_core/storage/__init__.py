@@ -5,6 +5,7 @@ Used by the registry (and by the functions and the CLI); imports nothing of the 
 - ``layout``   every S3 key of the data and model buckets, built and parsed in one place
 - ``s3json``   small JSON documents (receipts, reports, registry records) with conditional writes
 - ``errors``   S3 client errors classified once: missing, precondition failed
+- ``lock``     a lock held as one S3 object (the training run's, the MLflow sync's)
 """
 
 from . import layout

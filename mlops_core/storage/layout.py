@@ -44,6 +44,7 @@ HISTORY = "registry/history/"  # one object per decision, never rewritten
 RUNS = "registry/runs/"  # one object per training run
 PENDING = "registry/pending/"  # one object per candidate held for manual approval
 LOCK_KEY = "registry/training.lock"
+TRACKING_LOCK_KEY = "registry/tracking.lock"  # one `mlops mlflow sync` at a time (CLI only)
 SAGEMAKER_OUTPUT = "sagemaker-output/"  # where SageMaker uploads a training job's own output (AWS only)
 
 CSV_SUFFIXES = (".csv.gz", ".csv")  # what scoring reads, in any case (.CSV is a CSV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -12,8 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from mlops_core.registry.store import Registry
+from mlops_core.storage import layout
+from mlops_core.storage.lock import ObjectLock
 from mlopsctl import mlflow_sync, mlflow_version
 from mlopsctl.datagen import generate
 from mlopsctl.stack import Pipeline
@@ -154,3 +158,28 @@ def test_given_a_run_in_progress_then_it_and_its_version_wait_for_the_sync_after
         [client.get_experiment_by_name(tracking.name).experiment_id], "tags.`mlops.run_id` = 'run-2'"
     )
     assert run.info.status == "FINISHED" and run.data.metrics
+
+
+def test_given_another_sync_running_then_this_one_says_so_logs_nothing_and_a_sync_after_it_logs_each_run_once(
+    aws, config, pipeline, tracking
+):
+    two_runs(aws, config)
+    lock = ObjectLock(aws, MODELS, layout.TRACKING_LOCK_KEY)
+    assert lock.acquire("sync-other", ttl_seconds=60, now=datetime.now(UTC))
+
+    with pytest.raises(mlflow_sync.SyncError, match=r"another MLflow sync of this stack is running \(sync-other\)"):
+        sync(pipeline, tracking)
+    client = MlflowClient(tracking.uri)
+    assert client.get_experiment_by_name(tracking.name) is None  # nothing touched
+
+    assert lock.release("sync-other")
+    assert sync(pipeline, tracking).runs == ["run-1", "run-2"]
+    assert lock.current() is None  # a sync leaves no lock behind
+
+
+def test_given_a_sync_that_fails_then_it_leaves_no_lock(aws, config, pipeline, tracking, monkeypatch):
+    two_runs(aws, config)
+    monkeypatch.setattr(mlflow_version, "log_model", lambda *args: (_ for _ in ()).throw(MlflowException("gone")))
+    with pytest.raises(mlflow_sync.SyncError, match="gone"):
+        sync(pipeline, tracking)
+    assert ObjectLock(aws, MODELS, layout.TRACKING_LOCK_KEY).current() is None

@@ -166,7 +166,7 @@ def test_given_no_run_when_an_alarm_fires_then_one_run_starts_holding_the_lock(l
     result = start_training(trigger=ALARM, ledger=ledger, backend=backend, settings=SETTINGS, now=NOW)
     assert result["started"] is True
     assert backend.started == [result["run_id"]]
-    assert ledger.current_lock().run_id == result["run_id"]
+    assert ledger.current_lock().owner == result["run_id"]
     record = ledger.get(result["run_id"])
     assert record["status"] == "started" and record["trigger"] == ALARM
 
@@ -242,13 +242,13 @@ def test_given_a_lock_left_by_a_crashed_run_when_it_expires_then_it_is_taken_ove
     assert ledger.acquire("run-crashed", ttl_seconds=60, now=NOW)
     assert not ledger.acquire("run-b", ttl_seconds=60, now=NOW + timedelta(seconds=30))
     assert ledger.acquire("run-c", ttl_seconds=60, now=NOW + timedelta(seconds=61))
-    assert ledger.current_lock().run_id == "run-c"
+    assert ledger.current_lock().owner == "run-c"
 
 
 def test_given_a_lock_when_another_run_releases_it_then_it_stays(ledger):
     assert ledger.acquire("run-a", ttl_seconds=60, now=NOW)
     assert ledger.release("run-b") is False
-    assert ledger.current_lock().run_id == "run-a"
+    assert ledger.current_lock().owner == "run-a"
 
 
 class Interleaved:
@@ -277,7 +277,7 @@ def test_given_an_expired_lock_taken_over_while_its_old_run_releases_it_then_the
     released = RunLedger(s3, BUCKET).release("run-old")
 
     assert released is False
-    assert ledger.current_lock().run_id == "run-new"
+    assert ledger.current_lock().owner == "run-new"
 
 
 def test_given_a_store_without_conditional_deletes_when_a_run_releases_then_only_its_own_lock_without_if_match(

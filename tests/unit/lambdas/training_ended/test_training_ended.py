@@ -195,7 +195,7 @@ def test_given_a_run_whose_lock_expired_and_was_taken_over_when_it_ends_then_the
     result = end(ledger, destination_record(response=TIMED_OUT), alerts)
 
     assert ledger.get(RUN)["status"] == "failed" and len(alerts.told) == 1
-    assert result["lock_released"] is False and ledger.current_lock().run_id == "run-next"
+    assert result["lock_released"] is False and ledger.current_lock().owner == "run-next"
 
 
 def test_given_a_run_this_bucket_never_started_when_its_job_fails_then_it_is_left_alone(ledger):
