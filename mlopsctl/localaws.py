@@ -33,7 +33,7 @@ RUNTIMES = ("3.12",)  # Lambda runtimes provisioned with boto3, as AWS ships the
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
 ESM_POLL_INTERVAL_S = "0.05"  # see environment()
-ESM_MAX_EMPTY_BACKOFF_S = "0.5"
+ESM_MAX_EMPTY_BACKOFF_S = "0.2"  # the longest wait after an empty poll (lambda_process_executor/polling.py)
 
 
 class LocalAwsError(RuntimeError):
@@ -170,7 +170,8 @@ class LocalAws:
             LAMBDA_PROCESS_RUNTIMES_DIR=str(self.runtimes),
             # AWS's SQS event sources poll continuously. LocalStack's defaults wait 1 s after every
             # batch and back off up to 10 s after an empty poll: measured here, that capped a burst
-            # at ~60 files/min and added seconds to each file's latency.
+            # at ~60 files/min and added seconds to each file's latency. Polling an idle queue every
+            # 0.1-0.3 s costs LocalStack little; the first wait is capped too (the executor's polling.py).
             LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC=ESM_POLL_INTERVAL_S,
             LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC=ESM_MAX_EMPTY_BACKOFF_S,
         )

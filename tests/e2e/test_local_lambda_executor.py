@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
 import time
 import uuid
 import zipfile
@@ -344,3 +345,29 @@ def test_given_function_is_deleted_then_its_processes_are_gone(
     lambda_client.delete_function(FunctionName=fn["FunctionName"])
 
     assert wait_until(lambda: not (alive(handler_process) or alive(worker)), timeout=10)
+
+
+def test_given_the_executor_loaded_then_an_idle_queues_first_poll_wait_is_at_most_the_configured_maximum():
+    """LocalStack's event-source workers start their empty-poll backoff at a fixed 1 s (0.5-1.5 s jittered);
+    with the executor loaded (polling.py) the first wait is capped at the configured maximum, as the others."""
+    from mlopsctl.localaws import ESM_MAX_EMPTY_BACKOFF_S, LocalAws
+
+    probe = (
+        "from localstack.services.lambda_.event_source_mapping import esm_worker\n"
+        "def first_waits():\n"
+        "    return [esm_worker.ExponentialBackoff(initial_interval=1, max_interval=float(m)).next_backoff()\n"
+        "            for m in [__import__('sys').argv[1]] * 200]\n"
+        "before = max(first_waits())\n"
+        "from lambda_process_executor import ProcessRuntimeExecutorPlugin\n"
+        "ProcessRuntimeExecutorPlugin().load()\n"
+        "print(before, max(first_waits()))\n"
+    )
+    python = LocalAws(Path(__file__).resolve().parents[2]).venv / "bin" / "python"
+    run = subprocess.run(
+        [str(python), "-c", probe, ESM_MAX_EMPTY_BACKOFF_S], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    before, after = map(float, run.stdout.split())
+    maximum = float(ESM_MAX_EMPTY_BACKOFF_S)
+    assert before > 1.5 * maximum  # LocalStack's own: jittered around 1 s
+    assert after <= 1.5 * maximum  # the cap: jittered around the maximum

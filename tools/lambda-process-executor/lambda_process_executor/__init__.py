@@ -11,6 +11,9 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
     name = "process"
 
     def load(self, *args, **kwargs):
+        from lambda_process_executor import polling  # noqa: PLC0415
         from lambda_process_executor.executor import ProcessRuntimeExecutor  # noqa: PLC0415
 
+        # Loaded when the Lambda service starts, before any event-source mapping's worker.
+        polling.install()
         return ProcessRuntimeExecutor
