@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mlops_core.config import CONFIG_ENV, ConfigError
 
@@ -59,6 +59,15 @@ def main() -> None:
         _fail(
             f"nothing answers at {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}",
             "start local AWS with `mlops up` (or `make up`); with --target aws, check the network and the region",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+        bucket = exc.response["Error"].get("BucketName")
+        _fail(
+            f"the stack's bucket {bucket} is not there" if bucket else "the stack's buckets are not there",
+            "deploy the stack: `mlops deploy` (local AWS keeps nothing once it stops); "
+            "with --target aws, check the region and that the stack exists",
         )
     except typer.Abort:
         sys.exit(130)

@@ -90,3 +90,25 @@ def test_given_no_local_aws_when_a_command_connects_then_one_line_says_how_to_st
     assert exited.value.code == 1
     assert "error: nothing answers at http://127.0.0.1:4566/" in err and "mlops up" in err
     assert "Traceback" not in err
+
+
+def test_given_a_local_aws_that_forgot_the_stack_when_a_command_reads_it_then_one_line_says_to_deploy(
+    monkeypatch, capsys
+):
+    from botocore.exceptions import ClientError
+
+    from mlopsctl.commands import common
+
+    def forgotten(target: str):
+        error = {"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist", "BucketName": "b"}}
+        raise ClientError(error, "GetObject")
+
+    monkeypatch.setattr(common, "connect", forgotten)
+    monkeypatch.setattr(sys, "argv", ["mlops", "status"])
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and "Traceback" not in err
+    assert "error: the stack's bucket b is not there" in err and "mlops deploy" in err
