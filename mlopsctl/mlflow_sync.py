@@ -20,6 +20,7 @@ way) is deleted and logged again, so a sync that fails part way is completed by 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -65,6 +66,10 @@ class SyncReport:
     def added(self) -> int:
         return len(self.runs) + len(self.versions)
 
+    @property
+    def summary(self) -> str:
+        return f"{len(self.runs)} run(s) and {len(self.versions)} version(s) added"
+
 
 def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
     """Bring the MLflow server at `tracking_uri` up to date with the stack's registry; what was added.
@@ -93,6 +98,7 @@ def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: 
 
 def _sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: str) -> SyncReport:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the command says what it added
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # not "Waiting up to 300 seconds..." per version
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     with _server_errors(tracking_uri):

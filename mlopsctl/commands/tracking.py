@@ -47,7 +47,7 @@ def sync(
             "no MLflow tracking server named", "pass --tracking-uri, or set [tracking] mlflow_uri in the config"
         )
     report, where = _sync(uri, experiment or settings.experiment, target)
-    typer.echo(f"synced to {where}: {len(report.runs)} run(s) and {len(report.versions)} version(s) added")
+    typer.echo(f"synced to {where}: {report.summary}")
     for alias, version in report.aliases.items():
         typer.echo(f"  @{alias} -> {version or 'none'}")
 
@@ -79,7 +79,7 @@ def sync_if_tracked(target: str) -> None:
         typer.echo("hint: the next command, or `mlops mlflow sync`, completes it", err=True)
         return
     if report.added:
-        typer.echo(f"MLflow ({where}): {len(report.runs)} run(s) and {len(report.versions)} version(s) added", err=True)
+        typer.echo(f"synced to MLflow at {where}: {report.summary}", err=True)
 
 
 def _sync(tracking_uri: str, experiment: str | None, target: str) -> tuple[SyncReport, str]:

@@ -298,6 +298,6 @@ def test_given_tracking_in_the_config_then_runs_reach_mlflow_after_the_commands_
     experiment = client.get_experiment_by_name(PROJECT).experiment_id
     [logged] = client.search_runs([experiment], f"tags.`mlops.run_id` = '{run_id}'")  # once, never unfinished
     assert logged.info.status == "FINISHED" and logged.data.tags["mlops.version"] == run["version"]
-    assert "MLflow (" in started.stderr + shown.stderr  # what a command added is said on stderr
+    assert f"synced to MLflow at {mlflow_server}" in started.stderr + shown.stderr  # said on stderr
     registered = {v.tags["mlops.version"] for v in client.search_model_versions(f"name = '{PROJECT}'")}
     assert run["version"] in registered

@@ -79,7 +79,10 @@ def test_given_a_tracking_uri_when_a_command_is_done_then_the_alarm_run_is_in_ml
     result = CliRunner().invoke(command_app(), [])
     assert result.exit_code == 0, result.output
     assert result.stdout == "acted on localstack\n"  # stdout stays the command's own (`status --json`)
-    assert "1 run(s) and 1 version(s) added" in result.stderr
+    assert (
+        f"synced to MLflow at {tracked} (experiment tracked, registered model mlops): 1 run(s) and 1 version(s) added"
+        in result.stderr
+    )
     assert runs_in(tracked) == ["run-1"]
     assert MlflowClient(tracked).get_model_version_by_alias("mlops", "champion").tags["mlops.version"] == trained
 
