@@ -81,7 +81,7 @@ def sync(pipeline: Pipeline, *, tracking_uri: str, experiment: str, model_name: 
         pipeline.s3,
         pipeline.models_bucket,
         layout.TRACKING_LOCK_KEY,
-        conditional_deletes=pipeline.outputs.get("Target") != "localstack",  # infra/targets.py
+        conditional_deletes=pipeline.s3_conditional_deletes,
     )
     owner = f"sync-{secrets.token_hex(4)}"
     if not lock.acquire(owner, ttl_seconds=LOCK_TTL_S, now=datetime.now(UTC)):

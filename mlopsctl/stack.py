@@ -82,8 +82,13 @@ class Pipeline:
         """The candidates held for manual approval."""
         return PendingRecords(self.s3, self.models_bucket)
 
+    @property
+    def s3_conditional_deletes(self) -> bool:
+        """Whether the stack's S3 honours DeleteObject's IfMatch (infra/targets.py: LocalStack's does not)."""
+        return self.outputs.get("Target") != "localstack"
+
     def ledger(self) -> RunLedger:
-        return RunLedger(self.s3, self.models_bucket)
+        return RunLedger(self.s3, self.models_bucket, conditional_deletes=self.s3_conditional_deletes)
 
     def alarm_names(self) -> list[str]:
         return [v for k, v in self.outputs.items() if k.endswith("Alarm")]

@@ -206,10 +206,15 @@ def _analytic_floor(rows: int, false_alarm_rate: float) -> float:
 def _ceiling(rows: int, false_alarm_rate: float) -> float:
     """The greatest threshold AUC the permutations can be believed to give for `rows` rows a side: their bound
     (`_threshold_auc`) with a scale of CEILING_SCALE Mann-Whitney sds."""
+    return _t_bound(CEILING_SCALE * _mann_whitney_sd(rows), df=PERMUTATIONS, false_alarm_rate=false_alarm_rate)
+
+
+def _t_bound(scale: float, *, df: int, false_alarm_rate: float) -> float:
+    """The AUC a null centred at 0.5 with this `scale` (Student t, `df` degrees of freedom) exceeds with
+    probability `false_alarm_rate`."""
     from scipy.stats import t as student_t  # noqa: PLC0415 - see the module's imports
 
-    quantile = float(student_t.ppf(1 - false_alarm_rate, df=PERMUTATIONS))
-    return 0.5 + quantile * CEILING_SCALE * _mann_whitney_sd(rows)
+    return 0.5 + float(student_t.ppf(1 - false_alarm_rate, df=df)) * scale
 
 
 def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: float) -> float:
@@ -223,11 +228,9 @@ def _threshold_auc(null_aucs: Sequence[float], rows: int, false_alarm_rate: floa
     the Mann-Whitney sd in simulations), so the analytic bound is a floor, used when the permutations
     happen to be unusually tight.
     """
-    from scipy.stats import t as student_t  # noqa: PLC0415 - see the module's imports
-
     deviations = np.asarray(null_aucs, dtype=np.float64) - 0.5
-    permuted = student_t.ppf(1 - false_alarm_rate, df=len(deviations)) * np.sqrt(np.mean(deviations**2))
-    return max(0.5 + float(permuted), _analytic_floor(rows, false_alarm_rate))
+    permuted = _t_bound(float(np.sqrt(np.mean(deviations**2))), df=len(deviations), false_alarm_rate=false_alarm_rate)
+    return max(permuted, _analytic_floor(rows, false_alarm_rate))
 
 
 def _classify(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_core.config import load_config
+from mlops_core.config import ProjectConfig, load_config
 
 from ..stack import OpsError
 from . import common
@@ -40,13 +40,13 @@ def sync(
 ) -> None:
     """Log every training run, register every model version and set the champion and challenger aliases in
     MLflow; running it again adds only what is new."""
-    settings = load_config().tracking
-    uri = tracking_uri or settings.mlflow_uri
+    config = load_config()
+    uri = tracking_uri or config.tracking.mlflow_uri
     if uri is None:
         raise CliError(
             "no MLflow tracking server named", "pass --tracking-uri, or set [tracking] mlflow_uri in the config"
         )
-    report, where = _sync(uri, experiment or settings.experiment, target)
+    report, where = _sync(config, uri, experiment or config.tracking.experiment, target)
     typer.echo(f"synced to {where}: {report.summary}")
     for alias, version in report.aliases.items():
         typer.echo(f"  @{alias} -> {version or 'none'}")
@@ -69,11 +69,11 @@ def keeps_mlflow_current[**P, R](command: Callable[P, R]) -> Callable[P, R]:
 
 def sync_if_tracked(target: str) -> None:
     """Sync to `[tracking] mlflow_uri` if it is set; what was added, or why nothing could be, on stderr."""
-    settings = load_config().tracking
-    if settings.mlflow_uri is None:
+    config = load_config()
+    if config.tracking.mlflow_uri is None:
         return
     try:
-        report, where = _sync(settings.mlflow_uri, settings.experiment, target)
+        report, where = _sync(config, config.tracking.mlflow_uri, config.tracking.experiment, target)
     except (CliError, OpsError, BotoCoreError, ClientError) as exc:
         typer.secho(f"warning: MLflow not updated: {exc}", fg="yellow", err=True)
         typer.echo("hint: the next command, or `mlops mlflow sync`, completes it", err=True)
@@ -82,7 +82,7 @@ def sync_if_tracked(target: str) -> None:
         typer.echo(f"synced to MLflow at {where}: {report.summary}", err=True)
 
 
-def _sync(tracking_uri: str, experiment: str | None, target: str) -> tuple[SyncReport, str]:
+def _sync(config: ProjectConfig, tracking_uri: str, experiment: str | None, target: str) -> tuple[SyncReport, str]:
     """Sync the project's registry on `target`; the report and where it went."""
     if tracking_uri.startswith("arn:") and importlib.util.find_spec("sagemaker_mlflow") is None:
         raise CliError(
@@ -91,7 +91,7 @@ def _sync(tracking_uri: str, experiment: str | None, target: str) -> tuple[SyncR
         )
     from .. import mlflow_sync  # noqa: PLC0415 - MLflow takes seconds to import; only a sync needs it
 
-    name = load_config().name
+    name = config.name
     experiment = experiment or name
     report = mlflow_sync.sync(common.connect(target), tracking_uri=tracking_uri, experiment=experiment, model_name=name)
     return report, f"{tracking_uri} (experiment {experiment}, registered model {name})"
