@@ -161,7 +161,7 @@ class ChallengerRun:
         return challenger_rows(list(ids), float(self.contender.pointer.record["share"]))
 
     def _count(self, columns: dict[str, np.ndarray], predictions: Predictions) -> None:
-        self.drift.update(columns, predictions.drift_values)
+        self.drift.update(columns, predictions.drift_values, self.predictor.analysed())
         self.rows += len(predictions)
 
     def _labeled(self, truth: np.ndarray, predictions: Predictions) -> None:

@@ -207,7 +207,7 @@ def score_rows(
             if chunk.errors:
                 stop_early(tally, blocks, len(header), scoring.max_bad_row_share, deadline)
             if len(chunk):
-                drift.update(chunk.columns, writer.write(chunk, tally))
+                drift.update(chunk.columns, writer.write(chunk, tally), writer.predictor.analysed())
     return tally
 
 

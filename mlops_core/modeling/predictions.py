@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..config import Task, model_classes
+from ..words import TextAnalysis
+from .vectorizer import with_fast_text
 
 THRESHOLD = 0.5  # binary: the positive class is predicted when its probability is at least this
 
@@ -58,7 +60,9 @@ class Predictor:
     """Predicts with a fitted model for a task, and formats the predictions as output columns."""
 
     def __init__(self, model: Any, task: Task) -> None:
-        self.model, self.task = model, task
+        # The same model, its text vectorizers' transform a block at a time (modeling/vectorizer.py).
+        self.model, self._text = with_fast_text(model)
+        self.task = task
         if task.is_classification:
             known = model_classes(model)
             # A configured class the model never saw (no training row) gets probability 0.
@@ -73,9 +77,15 @@ class Predictor:
         return ["prediction"]
 
     def predict(self, x: Any) -> Predictions:
+        for vectorizer in self._text.values():
+            vectorizer.last = None
         if not self.task.is_classification:
             return Predictions(np.asarray(self.model.predict(x), dtype=np.float64), None)
         return self.of_proba(self.model.predict_proba(x))
+
+    def analysed(self) -> dict[str, TextAnalysis]:
+        """The words of each text column the last `predict` analysed (text drift counts them again otherwise)."""
+        return {column: v.last for column, v in self._text.items() if v.last is not None}
 
     def of_proba(self, raw: np.ndarray) -> Predictions:
         """The predictions of the model's `predict_proba` output (a column per entry of its classes_)."""

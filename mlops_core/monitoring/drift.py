@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..config import MISSING_CATEGORY, DriftSettings, Feature, Task
 from ..lookup import positions
+from ..words import TextAnalysis
 from .bins import bin_counts, column_spec, expected_proportions, proportions, psi
 from .multivariate import BatchSample, domain_classifier_drift
 from .performance_estimate import PerformanceEstimator
@@ -125,11 +126,17 @@ class DriftAccumulator:
     def _features(self) -> list[tuple[str, Mapping[str, Any]]]:
         return list(self.profile["features"].items())
 
-    def update(self, columns: Mapping[str, np.ndarray], predictions: np.ndarray) -> None:
-        """Add one chunk: feature columns (as for model_input) and the model's `Predictions.drift_values`."""
+    def update(
+        self,
+        columns: Mapping[str, np.ndarray],
+        predictions: np.ndarray,
+        words: Mapping[str, TextAnalysis] | None = None,
+    ) -> None:
+        """Add one chunk: feature columns (as for model_input), the model's `Predictions.drift_values` and the
+        words its vectorizers found in text columns (`Predictor.analysed`), if any."""
         for name, spec in self._features():
             if name in self._text:
-                self._text[name].update(columns[name])
+                self._text[name].update(columns[name], (words or {}).get(name))
                 counts = None
             else:
                 counts = bin_counts(spec, columns[name])

@@ -13,8 +13,6 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scoring.alerts import drift_alert
 from scoring.logic import Clients, ScoringContext, score_job
 
@@ -24,7 +22,7 @@ from mlops_core.data.convert import convert_rows
 from mlops_core.data.fastpath import fast_chunk
 from mlops_core.environment import ScoringEnvironment
 from mlops_core.monitoring.drift import DriftAccumulator, build_profile
-from mlops_core.monitoring.text import VOCABULARY, WORD, words
+from mlops_core.monitoring.text import VOCABULARY
 from mlopsctl.present import chart_bars, text_line
 from tests.unit.conftest import DATA, MODELS, REGION
 from tests.unit.examples_loader import load_example
@@ -252,18 +250,3 @@ def test_given_a_drifted_text_then_the_drift_alert_and_the_report_name_the_new_w
     assert "new words: " in text_line(drift["text"]["review"])
     labels, expected, actual = chart_bars(profile["features"]["review"], drift["actual"]["review"])
     assert labels[-1] == "(words not in the vocabulary)" and len(labels) == len(expected) == len(actual)
-
-
-# Texts with what could trip the one-text way: NULs and its marker inside a text, final sigmas and other
-# letters whose lower case depends on their neighbours, apostrophes, digits, underscores, empty texts.
-TEXTS = st.lists(st.text(alphabet=st.sampled_from(list("ab Σσ'_1é\x00\x01İ.,\n")), max_size=30), max_size=12)
-
-
-@settings(max_examples=300, deadline=None)
-@given(documents=TEXTS, stop=st.sets(st.sampled_from(["ab", "\u03c3\u03c3", "11", "é_"]), max_size=2))
-def test_given_any_texts_then_words_finds_per_document_what_the_analyzer_would(documents, stop):
-    flat, lengths = words(documents, frozenset(stop))
-    expected = [[w for w in WORD.findall(d.lower()) if w not in stop] for d in documents]
-    ends = np.cumsum(lengths)
-    assert [flat[end - n : end].tolist() for n, end in zip(lengths, ends, strict=True)] == expected
-    assert lengths.tolist() == [len(e) for e in expected]
