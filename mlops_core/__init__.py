@@ -13,11 +13,12 @@ the layers contract in ``pyproject.toml``, run by ``make lint``):
 - ``storage``     the S3 layout and small JSON records
 - ``registry``    versions, the champion and challenger pointers, and every decision that moves them
 
-And five modules beside them:
+And six modules beside them:
 
 - ``environment``    each function's environment variables as one typed record, checked at cold start
 - ``observability``  logging, and the metric names, units and dimensions publishers and alarms share
 - ``lazy``           a package's public names re-exported lazily, so a function loads only what it uses
 - ``lookup``         where values stand among known ones (categories, a vocabulary), in one hash lookup
+- ``words``          the words of a block of documents as scikit-learn's analyzer finds them, found once
 - ``containers``     the container engine here (docker or podman) and the training image's local tag
 """
