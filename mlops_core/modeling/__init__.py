@@ -4,6 +4,7 @@
 - ``search``       the one model or each candidate of a search, with the space its grid spans
 - ``usercode``     the user's own ``pipelines.<module>:<function>``, loaded and checked
 - ``predictions``  a model's predictions per task as scoring writes them, and their metrics
+- ``boosting``     a fitted gradient boosting model predicting from its bins, the same predictions
 - ``vectorizer``   a fitted TF-IDF vectorizer's matrix built a block at a time, the same entries
 
 Reads the config; imports nothing else of the project's.

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import Task, model_classes
 from ..words import TextAnalysis
+from .boosting import with_binned_boosting
 from .vectorizer import with_fast_text
 
 THRESHOLD = 0.5  # binary: the positive class is predicted when its probability is at least this
@@ -60,8 +61,10 @@ class Predictor:
     """Predicts with a fitted model for a task, and formats the predictions as output columns."""
 
     def __init__(self, model: Any, task: Task) -> None:
-        # The same model, its text vectorizers' transform a block at a time (modeling/vectorizer.py).
-        self.model, self._text = with_fast_text(model)
+        # The same model, faster: its text vectorizers' transform a block at a time (modeling/vectorizer.py), its
+        # gradient boosting from its bins (modeling/boosting.py); the predictions are the model's own.
+        fast_text, self._text = with_fast_text(model)
+        self.model = with_binned_boosting(fast_text)
         self.task = task
         if task.is_classification:
             known = model_classes(model)
