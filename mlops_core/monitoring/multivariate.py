@@ -174,20 +174,40 @@ def _separating_features(
     """[name, importance] of the features whose permutation lowers the held-out AUC, most first.
 
     Measured on each fold's held-out rows (not the rows a model was fitted on, where noise the trees
-    split on would count too) and averaged over the folds.
+    split on would count too) and averaged over the folds: a feature's importance is the mean drop of the
+    held-out ROC AUC over IMPORTANCE_REPEATS permutations of its column, as scikit-learn's
+    `permutation_importance` defines it. Its predict and scorer call per permutation (19 a fold) took
+    0.30 of a drifted batch's 0.35 s verdict; here a fold's permutations are stacked and predicted at once,
+    and their AUCs ranked at once (0.05 s).
     """
-    from sklearn.inspection import permutation_importance  # noqa: PLC0415 - see the module's imports
-
+    rng = np.random.default_rng(seed)
     total = np.zeros(len(features))
     for model, test in folds:
+        held = x[test]
+        copies = [held]
+        for j in range(len(features)):
+            for _ in range(IMPORTANCE_REPEATS):
+                permuted = held.copy()
+                permuted[:, j] = rng.permutation(held[:, j])
+                copies.append(permuted)
         with _one_thread():
-            result = permutation_importance(
-                model, x[test], y[test], scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed
-            )
-        total += result.importances_mean
+            scores = model.predict_proba(np.vstack(copies))[:, 1].reshape(len(copies), len(test))
+        auc = _roc_auc(y[test], scores)
+        total += auc[0] - auc[1:].reshape(len(features), IMPORTANCE_REPEATS).mean(axis=1)
     importance = np.round(total / len(folds), 4)
     order = np.argsort(-importance, kind="stable")[:TOP_FEATURES]
     return [[features[j].name, float(importance[j])] for j in order if importance[j] > 0]
+
+
+def _roc_auc(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The ROC AUC of each row of `scores` against the 0/1 `truth`: the Mann-Whitney U over the positives'
+    ranks, a tie counting one half (what `roc_auc_score` computes)."""
+    from scipy.stats import rankdata  # noqa: PLC0415 - see the module's imports
+
+    positives = truth == 1
+    count = int(positives.sum())
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, positives].sum(axis=1) - count * (count + 1) / 2) / (count * (len(truth) - count))
 
 
 def _mann_whitney_sd(rows: int) -> float:
