@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -143,13 +144,16 @@ class ChunkWriter:
         return predictions.drift_values
 
     def _write(self, output: _Output, chunk: Chunk, predictions: Predictions, versions: Iterable[str]) -> None:
-        passthrough = (chunk.text_columns[i] for i in self.passthrough)
         outputs = self.predictor.output_text(predictions)
-        rows = zip(*passthrough, *outputs, versions, strict=True)
-        if chunk.plain and self.plain_outputs and len(chunk):  # what csv.writer would write, 3x faster
+        if self.plain_outputs and len(chunk):  # what csv.writer would write, 3x faster
+            passthrough = (
+                chunk.text_columns[i] if chunk.plain else csv_fields(chunk.text_columns[i]) for i in self.passthrough
+            )
+            rows = zip(*passthrough, *outputs, versions, strict=True)
             output.file.write(CSV_LINE_END.join(map(",".join, rows)) + CSV_LINE_END)
         else:
-            output.writer.writerows(rows)
+            passthrough = (chunk.text_columns[i] for i in self.passthrough)
+            output.writer.writerows(zip(*passthrough, *outputs, versions, strict=True))
 
 
 class _Output:
@@ -163,7 +167,17 @@ class _Output:
 
 def needs_quoting(text: str) -> bool:
     """Whether csv.writer (QUOTE_MINIMAL) would quote `text` in a row of several fields."""
-    return any(c in text for c in ',"\r\n')
+    return _QUOTED.search(text) is not None
+
+
+_QUOTED = re.compile(r'[,"\r\n]')
+
+
+def csv_fields(cells: Sequence[str]) -> list[str]:
+    """Each cell as csv.writer (QUOTE_MINIMAL) writes it in a row of several fields: in quotes, its quotes
+    doubled, where it holds a comma, a quote or a line break; else as it is."""
+    search = _QUOTED.search
+    return ['"' + c.replace('"', '""') + '"' if search(c) else c for c in cells]
 
 
 def score_rows(

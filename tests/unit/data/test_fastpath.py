@@ -219,6 +219,37 @@ def test_given_a_file_with_one_bad_cell_then_its_block_keeps_the_fast_path_but_f
     assert [(e.row, e.kind) for e in taken[4][1].errors] == [(450, "unknown_category")]
 
 
+def test_given_blocks_with_a_cell_that_is_not_a_number_then_the_next_block_is_read_as_text_at_once(
+    trained, config, tmp_path, monkeypatch
+):
+    """A block after one with a non-number skips the numeric parse that would fail again; a clean block read
+    as text brings the numeric parse back. The outcome is the precise path's either way."""
+    lines = generate(600, seed=7, with_label=False).splitlines(keepends=True)
+    for row in (20, 150, 260):  # blocks 0, 1 and 2 of six (100 rows each): tenure_months not a number
+        cells = lines[row].split(b",")
+        lines[row] = b",".join([cells[0], b"abc", *cells[2:]])
+    parses = []
+    read_csv = fastpath._read_csv
+    monkeypatch.setattr(
+        fastpath,
+        "_read_csv",
+        lambda data, header, numeric, rows: parses.append(bool(numeric)) or read_csv(data, header, numeric, rows),
+    )
+
+    fast, precise = score_both_ways(
+        b"".join(lines),
+        name="incoming/bad-numbers.csv",
+        trained=trained,
+        config=config,
+        chunk_rows=100,
+        tmp_path=tmp_path,
+    )
+
+    assert fast == precise and fast[1][:2] == (600, 597)
+    # block 0 as numbers (fails), then as text; 1, 2 and 3 as text at once (3 is clean); 4 and 5 as numbers
+    assert parses == [True, False, False, False, False, True, True]
+
+
 def test_given_a_byte_order_mark_at_a_block_start_then_both_paths_keep_it_in_the_id(trained, config, tmp_path):
     lines = generate(200, seed=8, with_label=True).splitlines(keepends=True)
     lines[1] = b"\xef\xbb\xbf" + lines[1]  # the first data row starts a block: the header is cut alone
@@ -696,3 +727,19 @@ def test_given_a_quote_that_never_closes_then_the_rest_is_read_by_the_csv_module
     with pytest.raises(FileRejected) as as_one_file:
         list(whole.chunks(10))
     assert rejected.value.kind == "field_too_long" and rejected.value.where == as_one_file.value.where
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(2, 4).flatmap(
+        lambda width: st.lists(st.lists(st.text(",\"\r\n \x00a\t'é"), min_size=width, max_size=width), max_size=6)
+    )
+)
+def test_given_any_cells_then_csv_fields_joined_are_what_csv_writer_writes(rows):
+    written = io.StringIO()
+    csv.writer(written, lineterminator=score_module.CSV_LINE_END).writerows(rows)
+
+    fields = [score_module.csv_fields(column) for column in zip(*rows, strict=True)] if rows else []
+    joined = "".join(",".join(row) + score_module.CSV_LINE_END for row in zip(*fields, strict=True))
+
+    assert joined == written.getvalue()
