@@ -6,9 +6,9 @@ would report (not a number, not finite, blank, an unknown category, a text too l
 its row. The good rows keep the columns read here; only the flagged rows go through the precise path
 (convert.convert_rows), which reports them exactly as it would in the whole block, numbered as it would
 number them. So a good block costs the C parser and a few vectorised checks, and a block with a few bad
-rows a second parse at most (with every column as text, when a numeric cell is not a number) and the
-precise path on those rows alone. Should a flagged row turn out good, the whole block is left to the
-precise path.
+rows a second parse at most (with every column as text, when a numeric cell is not a number; at once,
+without the first, when the file's block before had one too) and the precise path on those rows alone.
+Should a flagged row turn out good, the whole block is left to the precise path.
 """
 
 from __future__ import annotations
