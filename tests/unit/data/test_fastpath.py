@@ -202,12 +202,18 @@ def test_given_a_file_with_quoted_ids_when_scored_fast_and_precisely_then_the_sa
     assert fast[4].count(b" Smith, ") == (30 if with_label else 0)  # and in feedback
 
 
+def with_cell(line: bytes, column: int, value: bytes) -> bytes:
+    """A generated CSV line (unquoted cells, a line feed at its end) with the cell at `column` replaced."""
+    cells = line.rstrip(b"\n").split(b",")
+    cells[column] = value
+    return b",".join(cells) + b"\n"
+
+
 def test_given_a_file_with_one_bad_cell_then_its_block_keeps_the_fast_path_but_for_that_row(
     trained, config, tmp_path, taken
 ):
     lines = generate(1_000, seed=6, with_label=False).splitlines(keepends=True)
-    cells = lines[450].split(b",")
-    lines[450] = b",".join([*cells[:-1], b"cheque\n"])  # payment_method, the last column: row 450
+    lines[450] = with_cell(lines[450], -1, b"cheque")  # payment_method, the last column: row 450
 
     fast, precise = score_both_ways(
         b"".join(lines), name="incoming/one-bad.csv", trained=trained, config=config, chunk_rows=100, tmp_path=tmp_path
@@ -226,8 +232,7 @@ def test_given_blocks_with_a_cell_that_is_not_a_number_then_the_next_block_is_re
     as text brings the numeric parse back. The outcome is the precise path's either way."""
     lines = generate(600, seed=7, with_label=False).splitlines(keepends=True)
     for row in (20, 150, 260):  # blocks 0, 1 and 2 of six (100 rows each): tenure_months not a number
-        cells = lines[row].split(b",")
-        lines[row] = b",".join([cells[0], b"abc", *cells[2:]])
+        lines[row] = with_cell(lines[row], 1, b"abc")
     parses = []
     read_csv = fastpath._read_csv
     monkeypatch.setattr(
@@ -594,8 +599,7 @@ def test_given_a_file_that_fails_when_scored_fast_and_precisely_then_the_same_re
     share, deadline, stopped = case  # max_bad_row_share, the invocation's deadline, how the report says it stopped
     lines = generate(3_000, seed=11).splitlines(keepends=True)
     for i in range(520, 1_000, 4):  # every fourth row from 520 on: 120 of block 2's rows, an unknown contract
-        cells = lines[i].split(b",")
-        lines[i] = b",".join([*cells[:5], b"weekly", *cells[6:]])
+        lines[i] = with_cell(lines[i], 5, b"weekly")
 
     fast, precise = score_both_ways(
         b"".join(lines),
@@ -629,9 +633,7 @@ def test_given_random_cells_at_random_rows_of_good_blocks_then_scored_the_same_b
 ):
     lines = list(SMALL_FILE)
     for row, column, value in cells:
-        fields = lines[row].rstrip(b"\n").split(b",")
-        fields[column] = value.encode()
-        lines[row] = b",".join(fields) + b"\n"
+        lines[row] = with_cell(lines[row], column, value.encode())
     taken.clear()
 
     with tempfile.TemporaryDirectory() as tmp:
