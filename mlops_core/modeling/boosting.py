@@ -59,6 +59,8 @@ class BinnedBoosting:
 
 def predicts_from_bins(model: Any) -> bool:
     """Whether `BinnedBoosting` gives this model's predictions (see the module's docstring)."""
+    if not type(model).__name__.startswith("HistGradientBoosting"):  # no scikit-learn import for other models
+        return False
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: PLC0415
 
     if type(model) not in (HistGradientBoostingClassifier, HistGradientBoostingRegressor):
@@ -71,14 +73,10 @@ def with_binned_boosting(model: Any) -> Any:
     """`model`, or a shallow copy of it whose gradient boosting estimator (last in a pipeline, or alone)
     predicts from its bins."""
     steps = getattr(model, "steps", None)
-    if steps and _is_boosting(steps[-1][1]) and predicts_from_bins(steps[-1][1]):
+    if steps and predicts_from_bins(steps[-1][1]):
         result = copy.copy(model)
         result.steps = [*steps[:-1], (steps[-1][0], BinnedBoosting(steps[-1][1]))]
         return result
-    if _is_boosting(model) and predicts_from_bins(model):
+    if predicts_from_bins(model):
         return BinnedBoosting(model)
     return model
-
-
-def _is_boosting(model: Any) -> bool:  # without importing scikit-learn for a model that is not one
-    return type(model).__name__.startswith("HistGradientBoosting")

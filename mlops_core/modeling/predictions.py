@@ -80,8 +80,6 @@ class Predictor:
         return ["prediction"]
 
     def predict(self, x: Any) -> Predictions:
-        for vectorizer in self._text.values():
-            vectorizer.last = None
         if not self.task.is_classification:
             return Predictions(np.asarray(self.model.predict(x), dtype=np.float64), None)
         return self.of_proba(self.model.predict_proba(x))
