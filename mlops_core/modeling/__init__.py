@@ -5,6 +5,7 @@
 - ``usercode``     the user's own ``pipelines.<module>:<function>``, loaded and checked
 - ``predictions``  a model's predictions per task as scoring writes them, and their metrics
 - ``boosting``     a fitted gradient boosting model predicting from its bins, the same predictions
+- ``leaf_masks``   its binned trees read as leaf masks (table look-ups, no branch per node), the same sums
 - ``vectorizer``   a fitted TF-IDF vectorizer's matrix built a block at a time, the same entries
 
 Reads the config; imports nothing else of the project's.
