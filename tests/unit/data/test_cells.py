@@ -84,6 +84,15 @@ def test_given_numbers_and_empty_cells_then_no_cell_is_stripped(imputing, monkey
     assert np.isnan(out).tolist() == [False, True, False] and out[[0, 2]].tolist() == [1.0, 2.5]
 
 
+def test_given_empty_white_and_filled_cells_then_blank_cells_marks_those_strip_empties():
+    values = ["", " ", "\t\n", "a", " a ", "\u00a0", "\u3000", "", "\x00", "0"]
+
+    blank = cells.blank_cells(np.array(values, dtype=object))
+
+    assert blank.tolist() == [v.strip() == "" for v in values]
+    assert cells.blank_cells(np.array([], dtype=object)).tolist() == []
+
+
 def blanked_block(rows: int, *, seed: int) -> tuple[list[str], list[list[str]]]:
     """Generated churn rows (no label) with a tenth of the IMPUTED cells made empty: header and rows."""
     header, *body = list(csv.reader(io.StringIO(generate(rows, seed=seed, with_label=False).decode())))
