@@ -1,6 +1,7 @@
 """mlops_core.modeling.boosting: gradient boosting predicted from its bins gives the model's own predictions,
-value for value (missing values, infinities, values outside the training range, every task); a model it
-cannot reproduce is left as it is, and the model itself is never changed."""
+value for value (missing values, infinities, values outside the training range, every task), through leaf masks
+where its trees fit them and walked otherwise; a model it cannot reproduce is left as it is, and the model itself
+is never changed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from mlops_core.modeling import leaf_masks
 from mlops_core.modeling.boosting import BinnedBoosting, with_binned_boosting
 
 
@@ -74,3 +76,20 @@ def test_given_categorical_features_or_another_model_then_it_predicts_as_it_is()
 
     assert with_binned_boosting(categorical) is categorical
     assert with_binned_boosting(linear) is linear
+
+
+@pytest.mark.parametrize("table_bytes", [leaf_masks.TABLE_BYTES, 0])
+def test_given_trees_that_fit_in_leaf_masks_then_they_are_read_through_them_else_walked(monkeypatch, table_bytes):
+    monkeypatch.setattr(leaf_masks, "TABLE_BYTES", table_bytes)
+    train = _frame(2000, seed=1)[["a", "b"]]
+    model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(train, train["b"] * 2 + 1)
+    walked = []
+    walk = model._predict_iterations
+    monkeypatch.setattr(model, "_predict_iterations", lambda *args: walked.append(1) or walk(*args))
+
+    binned = with_binned_boosting(model)
+    predicted = binned.predict(_batch()[["a", "b"]])
+
+    assert (binned.leaf_masks is not None) == (table_bytes > 0)
+    assert bool(walked) == (table_bytes == 0)
+    assert np.array_equal(predicted, model.predict(_batch()[["a", "b"]]))
