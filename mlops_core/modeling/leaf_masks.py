@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-TABLE_BYTES = 8 << 20  # beyond this the tables no longer stay in cache, and a wide model is faster walked
+# The tables' memory bound. Their work per row grows with features x trees, the walk's with trees x depth: a model
+# with many features and trees is left to the walk.
+TABLE_BYTES = 8 << 20
 _ROWS = 1024  # rows per step: a step's masks (rows x trees) stay in cache
 _MASK_TYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
 
